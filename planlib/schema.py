@@ -59,8 +59,8 @@ def _check_kpi(kpi_id: str) -> str:
         from difflib import get_close_matches
 
         close = get_close_matches(kpi_id, CATALOGUE, n=1)
-        hint = f";是不是 {close[0]}?" if close else ""
-        raise ValueError(f"指标 {kpi_id!r} 不在 KPI 目录中{hint}(可用: {', '.join(CATALOGUE)})")
+        guess = f"是不是 {close[0]}?" if close else ""
+        raise ValueError(f"指标 {kpi_id!r} 不在 KPI 目录中;{guess}可选: {', '.join(CATALOGUE)}")
     return kpi_id
 
 
@@ -120,7 +120,8 @@ class Scope(StrictModel):
 
 
 class Goal(StrictModel):
-    id: str = Field(title="编号", pattern=r"^[A-Za-z0-9_-]+$", max_length=20)
+    id: str = Field(title="编号", pattern=r"^[A-Za-z0-9_-]+$", max_length=20,
+                    description="英文字母、数字、- 或 _,例如 G1")
     name: Name = Field(title="目标描述", description="一句话写清楚:对谁、做到什么、何时")
     metric: KpiId = Field(title="衡量指标", description="KPI 目录中的指标代码")
     segment: Name = Field(title="目标客群")
@@ -129,7 +130,7 @@ class Goal(StrictModel):
     )
     target: float = Field(title="目标值")
     direction: Literal["increase", "decrease"] = Field(title="方向", description="increase 提升 / decrease 降低")
-    unit: str = Field(default="%", max_length=10, title="单位")
+    unit: str | None = Field(default=None, max_length=10, title="单位", description="留空则用 KPI 目录中的单位")
     deadline: date = Field(title="截止日期")
     relevance: Text = Field(default="", title="相关性说明", description="该目标与业务战略的关系(SMART 的 R)")
 
@@ -202,7 +203,8 @@ class Segmentation(StrictModel):
 
 # ---------------------------------------------------------------------------------- channels
 class Channel(StrictModel):
-    id: str = Field(title="渠道代码", pattern=r"^[a-z0-9_]+$", max_length=30)
+    id: str = Field(title="渠道代码", pattern=r"^[a-z0-9_]+$", max_length=30,
+                    description="小写英文字母、数字或 _,例如 sms")
     name: Name = Field(title="渠道名称")
     cost_per_contact: Money = Field(title="单次触达成本(元)")
     fixed_cost: Money = Field(default=0, title="固定成本(元)")
@@ -230,7 +232,8 @@ class Channels(StrictModel):
 
 # ---------------------------------------------------------------------------------- execution
 class Task(StrictModel):
-    id: str = Field(title="任务编号", pattern=r"^[A-Za-z0-9_-]+$", max_length=20)
+    id: str = Field(title="任务编号", pattern=r"^[A-Za-z0-9_-]+$", max_length=20,
+                    description="英文字母、数字、- 或 _,例如 T1")
     phase: Name = Field(title="阶段", description="meta.work_phases 中的一个")
     name: Name = Field(title="任务内容")
     owner: Name = Field(title="负责人")

@@ -1,0 +1,42 @@
+# Two commands do all the set-up on a fresh Debian machine with Python 3.11+:
+#   make demo   — install, run the built-in demo plan, print where the report is
+#   make test   — install (with test tools and Chromium), lint, run the whole test suite
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+PLAN    ?= parameters/demo/2024Q2.yaml
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+CHROMIUM := /usr/bin/chromium
+# Debian packages: a CJK font for the charts, headless Chromium for the browser tests.
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT     := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: demo test setup lint fonts chromium clean
+
+demo: setup
+	$(BIN)/planlib run $(PLAN)
+
+test: setup chromium
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+setup: $(STAMP) fonts
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --editable '.[test]'
+	touch $@
+
+fonts:
+	@test -f $(CJK_FONT) || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends fonts-noto-cjk; }
+
+chromium:
+	@test -x $(CHROMIUM) || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends chromium; }
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) outputs/*/ .pytest_cache

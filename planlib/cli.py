@@ -1,0 +1,114 @@
+"""The ``planlib`` command: a thin shell over :mod:`planlib.runner` and :mod:`planlib.planfile`.
+
+A user's mistake (any :class:`~planlib.errors.PlanError`) prints readable lines and exits
+non-zero; anything else is a bug and keeps its traceback. ``PLANLIB_DEBUG=1`` shows the
+traceback for user errors too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import PlanError, PlanValidationError
+from .results import STAGES
+
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+
+
+def _stage_name(value: str) -> str:
+    for stage in STAGES:
+        if value in (stage, stage[:2], stage.lstrip("0")[:1], stage[3:]):
+            return stage
+    raise argparse.ArgumentTypeError(f"未知阶段 {value!r};可选: {', '.join(STAGES)}(也可写 01…05)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="planlib", description="客户互动管理策划书:校验计划文件、运行阶段工作簿、生成复盘报告")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="校验并运行计划的五个阶段,生成 outputs/<单位>/<季度>/report.html")
+    run.add_argument("plans", nargs="+", type=Path, help="计划文件,例如 parameters/demo/2024Q2.yaml")
+    run.add_argument("--stage", action="append", type=_stage_name, metavar="NN",
+                     help="只重跑某个阶段(可重复),其余阶段沿用上次成功运行的结果")
+    run.add_argument("--output-root", type=Path, help="输出根目录(默认为项目的 outputs/)")
+    run.add_argument("--log-output", action="store_true", help="把单元格输出同步打印到终端")
+
+    validate = sub.add_parser("validate", help="只校验计划文件,不运行")
+    validate.add_argument("plans", nargs="+", type=Path)
+    return parser
+
+
+def _validate(plans: Sequence[Path]) -> int:
+    from .planfile import validate_files
+
+    problems = validate_files(plans)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"共 {len(problems)} 个问题,计划未通过校验。", file=sys.stderr)
+        return EXIT_INVALID
+    for plan in plans:
+        print(f"{plan}: 校验通过")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .planfile import validate_files
+    from .runner import run_plan
+
+    problems = validate_files(args.plans)  # every plan checked before any kernel starts
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print(f"共 {len(problems)} 个问题,未开始运行。", file=sys.stderr)
+        return EXIT_INVALID
+    code = 0
+    for plan in args.plans:
+        print(f"运行计划 {plan}")
+        result = run_plan(plan, stages=args.stage, output_root=args.output_root,
+                          log=lambda line: print(line, flush=True), log_output=args.log_output)
+        if result.ok:
+            print(f"完成。复盘报告: {_shown(result.report)}")
+        else:
+            failed = next(r for r in result.stages if r.status == "failed")
+            print(f"运行失败: {failed.stage} — {failed.error}", file=sys.stderr)
+            print(f"  出错的笔记本: {_shown(result.folder / failed.notebook)}", file=sys.stderr)
+            print(f"  失败报告: {_shown(result.report)}(上一次成功的报告保持不变)", file=sys.stderr)
+            code = EXIT_FAILED
+    return code
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "validate":
+            return _validate(args.plans)
+        return _run(args)
+    except PlanValidationError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_INVALID
+    except PlanError as exc:
+        if os.environ.get("PLANLIB_DEBUG"):
+            raise
+        print(f"错误: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("已中断。", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Chinese labels for the column names of results and canonical data, kept in one place.
+
+Tables in workbooks and reports show these labels; code and stored results keep the English
+column names so that files stay stable when wording changes.
+"""
+
+from __future__ import annotations
+
+COLUMNS: dict[str, str] = {
+    # canonical data
+    "customer_id": "客户编号", "name": "名称", "phone": "手机号", "region": "地区",
+    "join_date": "注册日期", "order_id": "订单编号", "order_date": "下单日期", "amount": "金额(元)",
+    "campaign": "活动代码", "channel": "渠道", "variant": "版本",
+    # goals
+    "goal_id": "编号", "metric": "衡量指标", "segment": "目标客群", "baseline": "基线值",
+    "baseline_source": "基线来源", "target": "目标值", "direction": "方向", "unit": "单位",
+    "deadline": "截止日期", "specific": "具体(S)", "measurable": "可衡量(M)",
+    "achievable": "可实现(A)", "relevant": "相关(R)", "time_bound": "有时限(T)",
+    "smart_ok": "SMART", "notes": "说明",
+    # needs analysis
+    "recency_days": "最近消费(天)", "frequency": "消费次数", "monetary": "消费金额(元)",
+    "r_score": "R", "f_score": "F", "m_score": "M", "rfm_score": "RFM", "tier": "所属层级",
+    "tier_rule": "分层依据", "in_scope": "目标客群", "control": "对照组", "customers": "客户数",
+    "share": "占比(%)", "avg_monetary": "人均消费(元)", "monetary_share": "消费占比(%)",
+    "goal": "互动目标", "needs": "核心需求", "strategy": "维护策略建议", "treatment": "实验组",
+    # channels
+    "audience": "对象", "channel_name": "渠道", "audience_size": "对象人数",
+    "customers_contacted": "触达人数", "contacts": "触达次数", "cost": "成本(元)",
+    "expected_reached": "预计触达", "expected_responses": "预计响应", "content": "内容",
+    "cost_per_contact": "单次成本(元)", "fixed_cost": "固定成本(元)", "reach_rate": "触达率(%)",
+    "open_rate": "打开率(%)", "response_rate": "响应率(%)",
+    # execution
+    "task_id": "编号", "phase": "阶段", "owner": "负责人", "start": "开始", "end": "结束",
+    "duration_days": "天数", "depends_on": "前置任务", "issues": "问题", "done_when": "完成标准",
+    "resources": "依赖资源", "slack_days": "浮动时间(天)", "critical": "关键路径",
+    "category": "预算科目", "detail": "明细说明", "planned": "预算金额(元)", "actual": "实际支出(元)",
+    "variance": "差异(元)", "note": "差异说明",
+    # review
+    "kpi": "指标代码", "dimension": "评估维度", "status": "达成情况", "suggestion": "分析与改进建议",
+    "step": "环节", "rate_of_previous": "环节转化率(%)", "rate_of_target": "占目标客户(%)",
+}
+
+
+def label(column: str) -> str:
+    """The Chinese label of ``column`` (the column name itself when none is defined)."""
+    return COLUMNS.get(column, column)

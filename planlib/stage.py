@@ -1,0 +1,138 @@
+"""What a stage workbook holds on to: the validated plan, its data and the run folder.
+
+A workbook's first code cell after ``parameters`` is ``ctx = open_stage("02_needs", plan_path,
+run_dir)``; its last cell is ``ctx.finish(...)``, which writes the sentinel the runner checks to
+tell a stage that ran to the end from one that stopped early (``sys.exit``, a killed kernel).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import results
+from .errors import PlanError
+from .planfile import LoadedPlan, load_plan
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The folder holding ``workbooks/`` and ``parameters/``, searched upwards from ``start``.
+
+    Workbooks run with their own folder as working directory in JupyterLab and under
+    ``planlib run``, but from wherever the user stands under the papermill CLI.
+    """
+    start = (start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "workbooks").is_dir() and (folder / "parameters").is_dir():
+            return folder
+    return start
+
+
+def resolve_plan_path(plan_path: str | Path) -> Path:
+    """Find the plan file relative to the working directory, else to the project root."""
+    path = Path(plan_path)
+    if path.is_absolute() or path.exists():
+        return path.resolve()
+    candidate = project_root() / path
+    if candidate.exists():
+        return candidate.resolve()
+    raise PlanError(f"{plan_path}: 找不到计划文件 — 请检查 plan_path 参数(相对于当前目录或项目根目录)")
+
+
+def default_run_dir(loaded: LoadedPlan) -> Path:
+    """``outputs/<unit>/<quarter>`` under the project root: where a published run lives."""
+    meta = loaded.plan.meta
+    return project_root(loaded.path.parent) / "outputs" / meta.unit / meta.quarter
+
+
+class StageContext:
+    """The plan, data and run folder of one stage, with typed reads and writes of results."""
+
+    def __init__(self, stage: str, loaded: LoadedPlan, run_dir: Path):
+        if stage not in results.STAGES:
+            raise ValueError(f"unknown stage {stage!r}; expected one of {results.STAGES}")
+        self.stage = stage
+        self.loaded = loaded
+        self.plan = loaded.plan
+        self.run_dir = Path(run_dir)
+        self.started = time.perf_counter()
+        self._frames: dict[str, pd.DataFrame] = {}
+        self.load_notes: dict[str, Any] = {}
+
+    @property
+    def title(self) -> str:
+        return results.STAGE_TITLES[self.stage]
+
+    @cached_property
+    def _sources(self) -> dict[str, Any]:
+        from .demo import ensure_demo_data
+
+        ensure_demo_data(self.plan.data, self.loaded.base_dir)
+        return {
+            name: getattr(self.plan.data, name)
+            for name in ("customers", "transactions", "interactions", "surveys", "tickets")
+            if getattr(self.plan.data, name) is not None
+        }
+
+    def has_data(self, name: str) -> bool:
+        return name in self._sources
+
+    def data(self, name: str) -> pd.DataFrame:
+        """The canonical frame of data source ``name`` (loaded once per stage)."""
+        if name not in self._frames:
+            from .data import load_source
+
+            if name not in self._sources:
+                raise PlanError(f"{self.loaded.path}: data.{name}: 计划未配置该数据源 — 请在 data: 下添加 {name}")
+            loaded = load_source(name, self._sources[name], self.loaded.base_dir)
+            self._frames[name] = loaded.frame
+            self.load_notes[name] = loaded
+        return self._frames[name]
+
+    def all_data(self) -> dict[str, pd.DataFrame]:
+        return {name: self.data(name) for name in self._sources}
+
+    def load(self, name: str) -> Any:
+        """A result written by an earlier stage of this run."""
+        return results.load(self.run_dir, name)
+
+    def save(self, name: str, value: pd.DataFrame | dict) -> Path:
+        if results.SPECS[name].stage != self.stage:
+            raise ValueError(f"result {name!r} belongs to stage {results.SPECS[name].stage}")
+        return results.save(self.run_dir, name, value)
+
+    def finish(self, **figures: Any) -> dict:
+        """Write the stage's sentinel; the runner counts a stage as done only if this ran."""
+        record = {
+            "stage": self.stage,
+            "finished_at": datetime.now().isoformat(timespec="seconds"),
+            "seconds": round(time.perf_counter() - self.started, 3),
+            "figures": figures,
+        }
+        folder = results.results_dir(self.run_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        sentinel_path(self.run_dir, self.stage).write_text(
+            json.dumps(record, ensure_ascii=False, indent=2, default=results._json_default), encoding="utf-8"
+        )
+        return record
+
+
+def sentinel_path(run_dir: Path, stage: str) -> Path:
+    return results.results_dir(run_dir) / f"{stage}.done.json"
+
+
+def open_stage(stage: str, plan_path: str | Path, run_dir: str | Path | None = None) -> StageContext:
+    """Load and validate the plan and bind it to a run folder.
+
+    ``run_dir`` is given by ``planlib run`` (a staging folder); left as ``None`` in JupyterLab,
+    it is the plan's published folder ``outputs/<unit>/<quarter>``.
+    """
+    loaded = load_plan(resolve_plan_path(plan_path))
+    folder = Path(run_dir) if run_dir else default_run_dir(loaded)
+    return StageContext(stage, loaded, folder)
