@@ -1,0 +1,218 @@
+"""Stage 04 logic: task checks, cycles, critical path, owner workload and the budget table."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from ruamel.yaml import YAML
+
+from planlib import schedule
+from planlib.results import SPECS
+from planlib.schema import Plan
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def demo_plan() -> Plan:
+    yaml, folder = YAML(typ="safe"), ROOT / "parameters" / "demo"
+    data = _merge(yaml.load(folder / "base.yaml"), yaml.load(folder / "2024Q2.yaml"))
+    data.pop("extends")
+    return Plan.model_validate(data)
+
+
+def task(id, start, end, deps=(), owner="甲", phase="前期准备"):
+    return {"id": id, "phase": phase, "name": f"任务{id}", "owner": owner,
+            "start": date.fromisoformat(start), "end": date.fromisoformat(end), "depends_on": list(deps)}
+
+
+def make_plan(tasks, lines=(), limit=10000.0) -> Plan:
+    return Plan.model_validate({
+        "meta": {"unit": "t", "unit_name": "测试", "quarter": "2024Q2", "title": "测试计划", "owner": "经理",
+                 "period": {"start": date(2024, 4, 1), "end": date(2024, 6, 30)}},
+        "scope": {"segment": "全部"},
+        "goals": [{"id": "G1", "name": "目标", "metric": "csat", "segment": "全部", "target": 4.5,
+                   "direction": "increase", "deadline": date(2024, 6, 30)}],
+        "data": {"customers": {"path": "c.csv"}, "transactions": {"path": "t.csv"}},
+        "segmentation": {"tiers": [{"name": "全部"}]},
+        "channels": {"catalogue": [{"id": "sms", "name": "短信", "cost_per_contact": 0.05, "reach_rate": 90.0,
+                                    "open_rate": 30.0, "response_rate": 8.0}]},
+        "tasks": tasks,
+        "budget": {"limit": limit, "lines": list(lines)},
+        "review": {"campaign": "camp"},
+    })
+
+
+DIAMOND = [
+    task("A", "2024-04-01", "2024-04-02"),
+    task("B", "2024-04-03", "2024-04-06", ["A"]),
+    task("C", "2024-04-03", "2024-04-04", ["A"]),
+    task("D", "2024-04-07", "2024-04-08", ["B", "C"]),
+]
+
+
+def kinds(plan):
+    return {(c["task_id"], c["kind"]) for c in schedule.schedule_checks(plan)}
+
+
+# ---------------------------------------------------------------------------------- tasks
+def test_tasks_table_columns_durations_and_dependencies():
+    t = schedule.tasks_table(make_plan(DIAMOND))
+    assert set(SPECS["tasks"].columns) <= set(t.columns)
+    assert t["duration_days"].tolist() == [2, 4, 2, 2]  # both ends inclusive
+    assert t["depends_on"].tolist() == ["", "A", "A", "B,C"]
+    assert t["issues"].tolist() == ["", "", "", ""]
+    assert t["start"].iloc[0] == pd.Timestamp("2024-04-01")
+
+
+def test_checks_report_each_scheduling_problem():
+    plan = make_plan([
+        task("A", "2024-04-01", "2024-04-05"),
+        task("B", "2024-04-05", "2024-04-08", ["A"]),  # starts on the day A ends
+        task("C", "2024-04-10", "2024-04-09", ["X"]),  # ends before it starts, unknown dependency
+        task("D", "2024-06-25", "2024-07-03", phase="别的阶段"),  # past the period, unknown phase
+    ])
+    assert kinds(plan) == {("B", "starts_before_dependency"), ("C", "end_before_start"),
+                           ("C", "unknown_dependency"), ("D", "outside_period"), ("D", "unknown_phase")}
+    table = schedule.tasks_table(plan).set_index("task_id")
+    assert "2024-04-06" in table.loc["B", "issues"]  # says when it could start
+    assert table.loc["A", "issues"] == ""
+    assert "X" in table.loc["C", "issues"] and "早于" in table.loc["C", "issues"]
+
+
+def test_dependency_cycle_is_detected_with_its_path():
+    plan = make_plan([
+        task("T1", "2024-04-01", "2024-04-02", ["T3"]),
+        task("T2", "2024-04-03", "2024-04-04", ["T1"]),
+        task("T3", "2024-04-05", "2024-04-06", ["T2"]),
+        task("T4", "2024-04-07", "2024-04-08", ["T3"]),  # downstream of the cycle, not in it
+        task("T5", "2024-04-09", "2024-04-10", ["T5"]),  # depends on itself
+    ])
+    cycles = [c for c in schedule.schedule_checks(plan) if c["kind"] == "cycle"]
+    assert [c["task_id"] for c in cycles] == ["T1", "T2", "T3", "T5"]
+    assert "T1 → T2 → T3 → T1" in cycles[0]["message"]
+    assert "T5 → T5" in cycles[3]["message"]
+    path, slack = schedule.critical_path(plan)  # still computes, ignoring the cycle's edges
+    assert len(slack) == 5
+
+
+def test_duplicate_task_ids_are_reported():
+    plan = make_plan([task("A", "2024-04-01", "2024-04-02"), task("A", "2024-04-03", "2024-04-04")])
+    assert ("A", "duplicate_id") in kinds(plan)
+
+
+# ---------------------------------------------------------------------------------- CPM
+def test_critical_path_on_a_diamond():
+    path, cpm = schedule.critical_path(make_plan(DIAMOND))
+    assert path == ["A", "B", "D"]
+    slack = dict(zip(cpm["task_id"], cpm["slack_days"], strict=True))
+    assert slack == {"A": 0, "B": 0, "C": 2, "D": 0}
+    c = cpm.set_index("task_id").loc["C"]
+    assert (c["latest_start"], c["latest_finish"]) == (pd.Timestamp("2024-04-05"), pd.Timestamp("2024-04-06"))
+
+
+def test_planned_gap_becomes_slack_upstream():
+    tasks = [*DIAMOND[:3], task("D", "2024-04-10", "2024-04-11", ["B", "C"])]
+    path, cpm = schedule.critical_path(make_plan(tasks))
+    assert path == ["D"]
+    assert dict(zip(cpm["task_id"], cpm["slack_days"], strict=True)) == {"A": 3, "B": 3, "C": 5, "D": 0}
+
+
+def test_task_planned_before_its_dependency_ends_is_delayed_and_critical():
+    tasks = [task("A", "2024-04-01", "2024-04-05"), task("B", "2024-04-03", "2024-04-04", ["A"])]
+    path, cpm = schedule.critical_path(make_plan(tasks))
+    b = cpm.set_index("task_id").loc["B"]
+    assert b["earliest_start"] == pd.Timestamp("2024-04-06")
+    assert (b["delay_days"], b["slack_days"]) == (3, 0)
+    assert path == ["A", "B"]
+
+
+def test_demo_plan_critical_path():
+    path, cpm = schedule.critical_path(demo_plan())
+    # T3 cannot start before 04-11, so T1 and T2 may slip five days without moving the end
+    assert path == ["T3", "T4", "T5", "T6"]
+    assert cpm.set_index("task_id").loc[["T1", "T2"], "slack_days"].tolist() == [5, 5]
+
+
+# ---------------------------------------------------------------------------------- workload
+def test_owner_over_allocated_when_more_than_n_tasks_overlap():
+    tasks = [task("A", "2024-04-01", "2024-04-05"), task("B", "2024-04-03", "2024-04-04"),
+             task("C", "2024-04-03", "2024-04-10"), task("D", "2024-04-02", "2024-04-02", owner="乙")]
+    load = schedule.owner_workload(make_plan(tasks), max_tasks=2)
+    assert list(load.columns[:2]) == ["owner", "week_start"]
+    first = load[(load["owner"] == "甲") & (load["week_start"] == pd.Timestamp("2024-04-01"))].iloc[0]
+    assert (first["tasks"], first["task_days"], first["peak_concurrent"]) == (3, 5 + 2 + 5, 3)
+    assert first["over_allocated"]
+    assert (first["peak_day"], first["peak_task_ids"]) == (pd.Timestamp("2024-04-03"), "A,B,C")
+    second = load[(load["owner"] == "甲") & (load["week_start"] == pd.Timestamp("2024-04-08"))].iloc[0]
+    assert (second["task_ids"], second["task_days"], bool(second["over_allocated"])) == ("C", 3, False)
+    assert not load.loc[load["owner"] == "乙", "over_allocated"].any()
+    assert not schedule.owner_workload(make_plan(tasks), max_tasks=3)["over_allocated"].any()
+
+
+def test_back_to_back_tasks_in_one_week_are_not_a_conflict():
+    tasks = [task("A", "2024-04-01", "2024-04-02"), task("B", "2024-04-03", "2024-04-04"),
+             task("C", "2024-04-05", "2024-04-05")]
+    load = schedule.owner_workload(make_plan(tasks), max_tasks=1)
+    assert load["tasks"].tolist() == [3] and load["peak_concurrent"].tolist() == [1]
+    assert not load["over_allocated"].any()
+
+
+# ---------------------------------------------------------------------------------- budget
+LINES = [
+    {"category": "物料费", "detail": "海报", "planned": 1000.0, "actual": 900.0},
+    {"category": "礼品费", "detail": "U盘", "planned": 3000.0, "actual": 3300.0, "note": "加购"},
+    {"category": "物料费", "detail": "手册", "planned": 1000.0},  # not spent yet
+]
+
+
+def test_budget_table_variance_share_and_total():
+    b = schedule.budget_table(make_plan([], LINES))
+    assert set(SPECS["budget"].columns) <= set(b.columns)
+    assert b["category"].tolist() == ["物料费", "礼品费", "物料费", "合计"]
+    assert b["variance"].iloc[:2].tolist() == [-100, 300]
+    assert math.isnan(b["variance"].iloc[2]) and math.isnan(b["actual"].iloc[2])
+    total = b.iloc[-1]
+    assert (total["planned"], total["actual"], total["variance"], total["share"]) == (5000, 4200, 200, 100)
+    assert b["share"].iloc[:3].tolist() == [20, 60, 20]
+    assert b["is_total"].tolist() == [False, False, False, True]
+
+
+def test_budget_by_category():
+    c = schedule.budget_by_category(make_plan([], LINES)).set_index("category")
+    assert c.loc["物料费", ["lines", "planned", "actual", "variance", "share"]].tolist() == [2, 2000, 900, -100, 40]
+
+
+def test_demo_budget_totals():
+    total = schedule.budget_table(demo_plan()).iloc[-1]
+    assert (total["planned"], total["actual"], total["variance"]) == (10000, 9700, -300)
+
+
+# ---------------------------------------------------------------------------------- summary
+def test_execution_summary():
+    tasks = [*DIAMOND, task("E", "2024-04-03", "2024-04-03"), task("F", "2024-04-03", "2024-04-03")]
+    s = schedule.execution_summary(make_plan(tasks, LINES, limit=4000.0))
+    assert s["task_count"] == 6
+    assert s["critical_path"] == ["A", "B", "D"]
+    assert s["project_days"] == 8
+    assert s["budget_planned"] == 5000 and s["budget_actual"] == 4200 and s["budget_variance"] == 200
+    assert s["budget_within_limit"] is False
+    assert s["over_allocated_owners"] == ["甲"]  # B, C, E and F all run on 04-03
+    assert s["warnings_count"] == len(s["warnings"]) == 3  # over the limit twice, one overload
+    assert "B,C,E,F" in s["warnings"][-1]  # the tasks of the peak day, not the whole week
+
+
+@pytest.mark.parametrize("tasks", [[], DIAMOND])
+def test_empty_or_clean_plans_have_no_checks(tasks):
+    assert schedule.schedule_checks(make_plan(tasks)) == []
+    assert schedule.execution_summary(make_plan(tasks))["warnings_count"] == 0
