@@ -161,13 +161,17 @@ def test_per_tier_channels_shows_every_tier_and_gaps():
     assert not view.loc["一般客户", "planned"]
 
 
-def test_demo_plan_channel_cost_exceeds_its_promotion_line():
+def test_demo_plan_channel_cost_reconciles_with_its_promotion_line():
     plan = demo_plan()
     t = channels.channel_plan_table(plan, {"沉睡中价值客户": 320})
-    # per customer: 企业微信 8 × 0.5 + 电话 1 × 3 + 短信 4 × 0.05 = 7.2 元
-    assert t["cost"].sum() == pytest.approx(320 * 7.2)
+    # per customer: 企业微信 8 × 0.5 + 电话 1 × 1.5 + 短信 4 × 0.05 = 5.7 元
+    assert t["cost"].sum() == pytest.approx(320 * 5.7)
     s = channels.channel_summary(plan, t, {"中价值客户": 2000, "高价值客户": 500},
                                  {"沉睡中价值客户": {"中价值客户": 320}})
     assert s["promotion_budget"] == 2000
     assert s["caps_ok"] and s["caps"][0]["contacted"] == 0
-    assert s["fits_budget"] is False  # 2304 + 8000 other lines > 10000
+    assert s["fits_budget"] is True  # 1824 + 8000 other lines <= 10000
+    # a larger audience no longer fits: 400 × 5.7 = 2280 + 8000 > 10000
+    big = channels.channel_plan_table(plan, {"沉睡中价值客户": 400})
+    s = channels.channel_summary(plan, big, {"中价值客户": 2000}, {"沉睡中价值客户": {"中价值客户": 400}})
+    assert s["fits_budget"] is False and s["warnings"]
