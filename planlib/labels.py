@@ -38,6 +38,19 @@ COLUMNS: dict[str, str] = {
     # review
     "kpi": "指标代码", "dimension": "评估维度", "status": "达成情况", "suggestion": "分析与改进建议",
     "step": "环节", "rate_of_previous": "环节转化率(%)", "rate_of_target": "占目标客户(%)",
+    "metric_name": "指标", "history_min": "历史最低", "history_max": "历史最高", "rule": "分层规则",
+    "avg_frequency": "人均消费次数", "avg_recency_days": "平均最近消费(天)", "kind": "类型",
+    "channels": "渠道", "coverage": "覆盖比例(%)", "contacts_per_customer": "每客户触达次数",
+    "cost_per_response": "单个响应成本(元)", "planned_start": "计划开始", "earliest_start": "最早开始",
+    "earliest_finish": "最早结束", "latest_start": "最晚开始", "latest_finish": "最晚结束",
+    "delay_days": "延误(天)", "week_start": "周起始日", "tasks": "任务数", "task_ids": "任务",
+    "peak_concurrent": "单日最多并行任务", "over_allocated": "超负荷", "target_text": "目标值",
+    "actual_text": "实际值", "label": "渠道", "comparison": "比较", "group_customers": "组人数",
+    "group_buyers": "组内复购人数", "group_rate": "组复购率(%)", "control_customers": "对照组人数",
+    "control_buyers": "对照组复购人数", "control_rate": "对照组复购率(%)", "uplift_pp": "提升(百分点)",
+    "ci_low": "95%置信区间下限", "ci_high": "95%置信区间上限", "significant": "差异显著",
+    "source": "数据来源", "explanation": "计算说明", "rows": "行数", "encoding": "编码",
+    "excluded": "排除行数", "excluded_reasons": "排除原因", "path": "文件",
 }
 
 

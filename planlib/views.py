@@ -83,3 +83,68 @@ def actions(plan: Plan) -> pd.DataFrame:
              "预期效果": a.expected, "状态": "进行中" if a.status == "open" else "已完成"}
             for a in plan.review.actions]
     return pd.DataFrame(rows, columns=["问题目标", "优化措施", "责任人", "完成时间", "预期效果", "状态"])
+
+
+def rfm_settings(plan: Plan) -> dict[str, str]:
+    from .segment import rfm_as_of
+
+    rfm = plan.segmentation.rfm
+    return {"计算基准日": str(rfm_as_of(plan)), "统计窗口": f"{rfm.window_days} 天", "评分等级": f"1–{rfm.levels} 分"}
+
+
+def milestones(plan: Plan) -> list[tuple[str, object]]:
+    """Phase starts as milestones for the Gantt chart."""
+    return [(f"{p.name}开始", p.start) for p in plan.meta.phases]
+
+
+def smart_findings(goal_checks: pd.DataFrame) -> list[str]:
+    """One sentence per goal that fails SMART, naming the goal and why."""
+    failed = goal_checks.loc[~goal_checks["smart_ok"].astype(bool)]
+    return [f"目标 {row.goal_id}:{row.notes}" for row in failed.itertuples()]
+
+
+def channel_summary(summary: dict) -> dict[str, str]:
+    yes_no = {True: "是", False: "否"}
+    participation = "; ".join(
+        f"{a['audience']} 约 {a['expected_participation']:.1f}%" for a in summary["audiences"]
+        if a.get("expected_participation") is not None)
+    return {
+        "渠道成本合计": f"{summary['channel_cost']:,.0f} 元(其中固定成本 {summary['fixed_cost']:,.0f} 元)",
+        "推广费预算": f"{summary['promotion_budget']:,.0f} 元",
+        "渠道成本在推广费预算内": yes_no[bool(summary["within_promotion_budget"])],
+        "渠道成本 + 其他预算": f"{summary['planned_total']:,.0f} 元 / 上限 {summary['budget_limit']:,.0f} 元",
+        "整体在预算内": yes_no[bool(summary["fits_budget"])],
+        "触达上限全部满足": yes_no[bool(summary["caps_ok"])],
+        "预计参与率": participation or "—",
+    }
+
+
+def kpi_display(table: pd.DataFrame) -> pd.DataFrame:
+    """Template 4 as reviewers read it: targets and actuals with their units."""
+    from .measure import fmt
+
+    out = table.copy()
+    out["actual_text"] = [fmt(None if pd.isna(a) else float(a), u) for a, u in zip(out["actual"], out["unit"],
+                                                                                   strict=True)]
+    return out
+
+
+# Which columns each table shows, in order (labels come from planlib.labels).
+GOAL_COLUMNS = ["goal_id", "name", "metric_name", "baseline", "baseline_source", "target", "unit", "deadline",
+                "specific", "measurable", "achievable", "relevant", "time_bound", "smart_ok"]
+TIER_COLUMNS = ["tier", "rule", "customers", "share", "avg_monetary", "avg_frequency", "avg_recency_days",
+                "monetary_share"]
+PER_TIER_COLUMNS = ["audience", "goal", "strategy", "channels", "content", "frequency"]
+CHANNEL_PLAN_COLUMNS = ["audience", "channel_name", "content", "frequency", "audience_size",
+                        "customers_contacted", "contacts", "cost", "expected_reached", "expected_responses",
+                        "cost_per_response"]
+TASK_COLUMNS = ["task_id", "phase", "name", "owner", "start", "end", "duration_days", "depends_on", "done_when",
+                "resources", "issues"]
+CPM_COLUMNS = ["task_id", "name", "owner", "planned_start", "earliest_start", "latest_start", "slack_days",
+               "delay_days", "critical"]
+WORKLOAD_COLUMNS = ["owner", "week_start", "tasks", "task_ids", "peak_concurrent", "over_allocated"]
+BUDGET_COLUMNS = ["category", "detail", "planned", "actual", "variance", "share", "note"]
+KPI_COLUMNS = ["dimension", "name", "target_text", "actual_text", "status", "suggestion"]
+FUNNEL_BY_COLUMNS = ["label", "step", "customers", "rate_of_previous", "rate_of_target"]
+UPLIFT_COLUMNS = ["comparison", "group_customers", "group_rate", "control_customers", "control_rate", "uplift_pp",
+                  "ci_low", "ci_high", "significant", "note"]
