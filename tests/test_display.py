@@ -109,7 +109,7 @@ def test_empty_frame_says_no_data():
 def test_meaningful_index_is_shown():
     df = pd.DataFrame({"客户数": [3]}, index=pd.Index(["高价值客户"], name="tier"))
     html = display.html_table(df)
-    assert "<th>层级</th>" in html and "高价值客户" in html
+    assert "<th>所属层级</th>" in html and "高价值客户" in html
 
 
 def test_unknown_note_kind_is_a_bug():
