@@ -98,6 +98,18 @@ class StageContext:
     def all_data(self) -> dict[str, pd.DataFrame]:
         return {name: self.data(name) for name in self._sources}
 
+    def load_report(self) -> pd.DataFrame:
+        """What each loaded source held: rows kept, encoding and rows set aside with why."""
+        rows = []
+        for name, loaded in self.load_notes.items():
+            reasons = loaded.excluded["reason"].value_counts() if len(loaded.excluded) else {}
+            rows.append({
+                "source": name, "path": loaded.path.name, "rows": len(loaded.frame),
+                "encoding": loaded.encoding or "—", "excluded": len(loaded.excluded),
+                "excluded_reasons": ";".join(f"{r} {n} 行" for r, n in dict(reasons).items()) or "—",
+            })
+        return pd.DataFrame(rows, columns=["source", "path", "rows", "encoding", "excluded", "excluded_reasons"])
+
     def load(self, name: str) -> Any:
         """A result written by an earlier stage of this run."""
         return results.load(self.run_dir, name)
