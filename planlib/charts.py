@@ -390,7 +390,12 @@ def workload(tasks: pd.DataFrame) -> Figure:
 
 
 def budget_chart(budget: pd.DataFrame) -> Figure:
-    """Planned against actual spend per budget category; overspent categories in red."""
+    """Planned against actual spend per budget category; overspent categories in red.
+
+    A 合计 row (``is_total``, as :func:`planlib.schedule.budget_table` adds) is not a category.
+    """
+    if "is_total" in budget.columns:
+        budget = budget.loc[~budget["is_total"].astype(bool)]
     df = budget.groupby("category", sort=False)[["planned", "actual"]].sum(min_count=1)
     if df.empty:
         return _no_data("预算执行")
@@ -412,7 +417,7 @@ def budget_chart(budget: pd.DataFrame) -> Figure:
     ax.legend(handles=[Patch(color="#9db4cf", label="预算"),
                        Patch(color=STATUS_COLORS["达成"], label="实际(未超支)"),
                        Patch(color=STATUS_COLORS["未达成"], label="实际(超支)")],
-              loc="upper right", frameon=False)
+              loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     total_p, total_a = df["planned"].sum(), df["actual"].sum(min_count=1)
     spent = "实际未填" if pd.isna(total_a) else f"实际 {total_a:,.0f} 元"
     ax.set_title(f"预算执行:预算 {total_p:,.0f} 元,{spent}")

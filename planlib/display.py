@@ -56,6 +56,7 @@ CSS = """
 .pl-table td{padding:5px 10px;border-bottom:1px solid #e3e8ee;vertical-align:top}
 .pl-table tbody tr:nth-child(even) td{background:#f8fafc}
 .pl-table .pl-num{text-align:right;white-space:nowrap}
+.pl-table .pl-date{white-space:nowrap}
 .pl-table .pl-na{color:#9aa1a9}
 .pl-foot{color:#6b7480;font-size:12px;margin-top:.3em}
 .pl-kv th{background:#f4f6f9;width:11em}
@@ -181,6 +182,8 @@ def html_table(
         for col, value in zip(df.columns, values, strict=True):
             fmt = formats.get(col, defaults[col])
             classes = ["pl-num"] if numeric[col] else []
+            if isinstance(value, (date, datetime)):
+                classes.append("pl-date")  # 2024-04-01 must not wrap in a narrow column
             if _is_missing(value):
                 classes.append("pl-na")
             body = badge(value) if fmt == "badge" else esc(format_value(value, fmt))

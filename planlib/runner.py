@@ -15,7 +15,7 @@ import platform
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import results
 from .errors import PlanError
+from .kernel import KernelSession
 from .planfile import LoadedPlan, load_plan
 from .stage import project_root, sentinel_path
 
@@ -101,10 +102,8 @@ def plan_lock(unit_dir: Path, quarter: str) -> Iterator[None]:
 def _versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
     for name in VERSIONED:
-        try:
+        with suppress(metadata.PackageNotFoundError):
             found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     return found
 
 
@@ -139,18 +138,19 @@ def cover(loaded: LoadedPlan) -> list[tuple[str, str]]:
     ]
 
 
-def _execute_stage(stage: str, loaded: LoadedPlan, run_dir: Path, log_output: bool) -> None:
+def _execute_stage(stage: str, loaded: LoadedPlan, run_dir: Path, kernel: KernelSession,
+                   log_output: bool) -> None:
     import papermill
 
     papermill.execute_notebook(
         str(workbook_path(stage)),
         str(run_dir / f"{stage}.ipynb"),
         parameters={"plan_path": str(loaded.path), "run_dir": str(run_dir)},
-        cwd=str(workbooks_dir()),
         progress_bar=False,
         log_output=log_output,
-        kernel_name="python3",
+        kernel_name=kernel.kernel_name,
         execution_timeout=loaded.plan.run.stage_timeout_s,
+        **kernel.execute_kwargs(),
     )
 
 
@@ -202,29 +202,11 @@ def run_plan(
         ensure_demo_data(loaded.plan.data, loaded.base_dir)
         started = datetime.now()
         runs = [StageRun(s, status="reused" if s not in chosen else "pending") for s in results.STAGES]
-        status = "ok"
-        failure = ""
-        for index, run in enumerate(runs, start=1):
-            if run.status == "reused":
-                run.notebook = f"{run.stage}.ipynb"
-                continue
-            if status != "ok":
-                run.status = "skipped"
-                continue
-            log(f"[{index}/{len(runs)}] {run.stage} {results.STAGE_TITLES[run.stage]} …")
-            sentinel_path(staging, run.stage).unlink(missing_ok=True)
-            t0 = time.perf_counter()
-            try:
-                _execute_stage(run.stage, loaded, staging, log_output)
-                if not sentinel_path(staging, run.stage).exists():
-                    raise PlanError("工作簿没有执行到最后一个单元格(中途退出或被跳过)")
-                run.status = "ok"
-            except Exception as exc:  # noqa: BLE001 — any failure of a stage fails the run, visibly
-                run.status, run.error = "failed", _failure_text(exc)
-                status, failure = "failed", f"阶段 {run.stage}({results.STAGE_TITLES[run.stage]})失败:{run.error}"
-            run.seconds = round(time.perf_counter() - t0, 2)
-            run.notebook = f"{run.stage}.ipynb"
-            log(f"      {'完成' if run.status == 'ok' else '失败'}({run.seconds:.1f} 秒)")
+        kernel = KernelSession(workbooks_dir(), log_path=staging / "kernel.log")
+        try:
+            status, failure = _run_stages(runs, loaded, staging, kernel, log, log_output)
+        finally:
+            kernel.stop()
 
         _write_manifest(staging, loaded, runs, status, started)
         _export_report(staging, loaded, runs, status, failure)
@@ -237,6 +219,38 @@ def run_plan(
             shutil.rmtree(failed)
         os.replace(staging, failed)
         return RunResult(loaded.path, status, failed, runs)
+
+
+def _run_stages(runs: list[StageRun], loaded: LoadedPlan, staging: Path, kernel: KernelSession,
+                log: Callable[[str], None], log_output: bool) -> tuple[str, str]:
+    """Execute the pending stages in order in one kernel; stop at the first failure."""
+    status, failure = "ok", ""
+    for index, run in enumerate(runs, start=1):
+        if run.status == "reused":
+            run.notebook = f"{run.stage}.ipynb"
+            continue
+        if status != "ok":
+            run.status = "skipped"
+            continue
+        log(f"[{index}/{len(runs)}] {run.stage} {results.STAGE_TITLES[run.stage]} …")
+        sentinel_path(staging, run.stage).unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        try:
+            if kernel.km is None:
+                kernel.start()
+            else:
+                kernel.reset()  # a fresh namespace per stage, modules stay imported
+            _execute_stage(run.stage, loaded, staging, kernel, log_output)
+            if not sentinel_path(staging, run.stage).exists():
+                raise PlanError("工作簿没有执行到最后一个单元格(中途退出或被跳过)")
+            run.status = "ok"
+        except Exception as exc:  # noqa: BLE001 — any failure of a stage fails the run, visibly
+            run.status, run.error = "failed", _failure_text(exc)
+            status, failure = "failed", f"阶段 {run.stage}({results.STAGE_TITLES[run.stage]})失败:{run.error}"
+        run.seconds = round(time.perf_counter() - t0, 2)
+        run.notebook = f"{run.stage}.ipynb"
+        log(f"      {'完成' if run.status == 'ok' else '失败'}({run.seconds:.1f} 秒)")
+    return status, failure
 
 
 def _write_parameters(staging: Path, loaded: LoadedPlan, published: Path) -> None:

@@ -19,6 +19,7 @@ import pandas as pd
 from . import results
 from .errors import PlanError
 from .planfile import LoadedPlan, load_plan
+from .schema import Data
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -103,8 +104,9 @@ class StageContext:
         rows = []
         for name, loaded in self.load_notes.items():
             reasons = loaded.excluded["reason"].value_counts() if len(loaded.excluded) else {}
+            title = Data.model_fields[name].title or name
             rows.append({
-                "source": name, "path": loaded.path.name, "rows": len(loaded.frame),
+                "source": title, "path": loaded.path.name, "rows": len(loaded.frame),
                 "encoding": loaded.encoding or "—", "excluded": len(loaded.excluded),
                 "excluded_reasons": ";".join(f"{r} {n} 行" for r, n in dict(reasons).items()) or "—",
             })

@@ -129,6 +129,27 @@ def kpi_display(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def funnel_wide(breakdown: pd.DataFrame) -> pd.DataFrame:
+    """The per-channel funnel as one row per channel: customers at each step, with the step rate."""
+    if breakdown.empty:
+        return pd.DataFrame(columns=["渠道"])
+    steps = list(dict.fromkeys(breakdown["step"]))
+
+    def cell(row) -> str:
+        rate = row.rate_of_previous
+        return f"{int(row.customers):,}" + ("" if pd.isna(rate) else f"({rate:.0f}%)")
+
+    cells = breakdown.assign(cell=[cell(r) for r in breakdown.itertuples()])
+    wide = cells.pivot(index="label", columns="step", values="cell")[steps]
+    return wide.rename_axis(index="渠道", columns=None).reset_index()
+
+
+# Per-table header overrides where a column means something else than in planlib.labels.
+CHANNEL_LABELS = {"frequency": "频次", "content": "内容"}
+KPI_LABELS = {"name": "核心指标"}
+CHANNEL_FORMATS = {"expected_reached": "int", "expected_responses": "int", "customers_contacted": "int",
+                   "contacts": "int"}
+
 # Which columns each table shows, in order (labels come from planlib.labels).
 GOAL_COLUMNS = ["goal_id", "name", "metric_name", "baseline", "baseline_source", "target", "unit", "deadline",
                 "specific", "measurable", "achievable", "relevant", "time_bound", "smart_ok"]
@@ -145,6 +166,5 @@ CPM_COLUMNS = ["task_id", "name", "owner", "planned_start", "earliest_start", "l
 WORKLOAD_COLUMNS = ["owner", "week_start", "tasks", "task_ids", "peak_concurrent", "over_allocated"]
 BUDGET_COLUMNS = ["category", "detail", "planned", "actual", "variance", "share", "note"]
 KPI_COLUMNS = ["dimension", "name", "target_text", "actual_text", "status", "suggestion"]
-FUNNEL_BY_COLUMNS = ["label", "step", "customers", "rate_of_previous", "rate_of_target"]
 UPLIFT_COLUMNS = ["comparison", "group_customers", "group_rate", "control_customers", "control_rate", "uplift_pp",
                   "ci_low", "ci_high", "significant", "note"]

@@ -107,3 +107,23 @@ def test_failed_report_shows_the_banner_first(browser, tmp_path, chart_pngs):
         page.screenshot(path=str(ARTIFACTS / "report-failed-top.png"))
     finally:
         page.close()
+
+
+def test_demo_report_opens_offline_with_every_stage(browser, demo_run):
+    """The real report of a demo run: no request leaves the machine, no error, five stages."""
+    result, _, _ = demo_run
+    page, seen = open_report(browser, result.report)
+    try:
+        page.wait_for_timeout(300)
+        assert seen["dialogs"] == [] and seen["errors"] == []
+        assert all(url.startswith(("file:", "data:")) for url in seen["requests"]), seen["requests"]
+        for n in range(1, 6):
+            assert page.locator(f"#stage-{n} .pl-stage-title").is_visible()
+        assert page.locator(".pl-banner").count() == 0
+        assert page.get_by_text("活动效果评估表").first.is_visible()
+        assert page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+        assert page.locator("img").count() >= 9  # one chart per figure the stages draw
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "demo-report.png"), full_page=True)
+    finally:
+        page.close()

@@ -22,26 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def make_small_demo(folder: Path, customers: int = 800) -> Path:
-    """Copy the demo plan into ``folder/parameters/demo`` with a smaller generated company."""
-    target = folder / "parameters" / "demo"
-    target.mkdir(parents=True)
-    base = (ROOT / "parameters/demo/base.yaml").read_text(encoding="utf-8")
-    base = base.replace("customers: 5000", f"customers: {customers}")
-    (target / "base.yaml").write_text(base, encoding="utf-8")
-    shutil.copy(ROOT / "parameters/demo/2024Q2.yaml", target / "2024Q2.yaml")
-    return target / "2024Q2.yaml"
-
-
-@pytest.fixture(scope="session")
-def demo_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("run")
-    plan = make_small_demo(folder)
-    lines: list[str] = []
-    result = run_plan(plan, output_root=folder / "outputs", log=lines.append)
-    return result, folder, lines
-
-
 def test_run_publishes_all_five_stages(demo_run):
     result, folder, lines = demo_run
     assert result.ok, [s.__dict__ for s in result.stages]
