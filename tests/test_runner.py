@@ -123,3 +123,21 @@ def test_cli_refuses_an_invalid_plan_before_running(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "meta.titel" in err and "title" in err and "未开始运行" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_papermill_cli_runs_one_workbook_with_the_run_parameters(demo_run, tmp_path):
+    """papermill's own conventions still hold: `papermill NB OUT -f parameters.yaml`."""
+    import subprocess
+    import sys
+
+    result, _, _ = demo_run
+    out = tmp_path / "03.ipynb"
+    papermill = Path(sys.executable).with_name("papermill")
+    done = subprocess.run([str(papermill), str(ROOT / "workbooks/03_channels.ipynb"), str(out),
+                           "-f", str(result.folder / "parameters.yaml"), "--no-progress-bar"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    nb = nbformat.read(out, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "plan_path" in injected[0].source
+    assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
