@@ -76,13 +76,15 @@ class KernelSession:
         return {"engine_name": ENGINE_NAME, "session": self}
 
     def stop(self) -> None:
+        """Shut the kernel down (if still running) and release the sockets we opened."""
         if self.kc is not None:
             self.kc.stop_channels()
             self.kc = None
         if self.km is not None:
-            if run_sync(self.km.is_alive)():
-                run_sync(self.km.shutdown_kernel)(now=False)
-            self.km = None
+            km, self.km = self.km, None
+            if run_sync(km.is_alive)():
+                run_sync(km.shutdown_kernel)(now=False)
+            km.context.destroy(linger=0)  # this manager's own zmq context, not the global one
 
     def __enter__(self) -> KernelSession:
         return self.start()

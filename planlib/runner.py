@@ -8,6 +8,7 @@ keeps two runs of the same plan from interleaving.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -47,6 +48,7 @@ class RunResult:
     status: str
     folder: Path  # the published folder on success, the .failed folder otherwise
     stages: list[StageRun] = field(default_factory=list)
+    kernel_died: bool = False  # the kernel was gone after the failure: worth one retry
 
     @property
     def report(self) -> Path:
@@ -154,11 +156,27 @@ def _execute_stage(stage: str, loaded: LoadedPlan, run_dir: Path, kernel: Kernel
     )
 
 
-def _failure_text(exc: BaseException) -> str:
+def _is_timeout(exc: BaseException) -> bool:
+    from nbclient.exceptions import CellTimeoutError
+
+    return isinstance(exc, (CellTimeoutError, TimeoutError))
+
+
+def _failure_text(exc: BaseException, loaded: LoadedPlan) -> str:
+    """One line saying why a stage failed, in the reader's terms where we know them."""
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(exc, PapermillExecutionError):
         return f"{exc.ename}: {exc.evalue}(第 {exc.exec_count} 个执行的单元格)"
+    if _is_timeout(exc):
+        return (f"单元格执行超过 {loaded.plan.run.stage_timeout_s} 秒被中止 — 检查数据量,"
+                "或在计划中调大 run.stage_timeout_s")
+    if isinstance(exc, DeadKernelError):
+        return "内核在执行中意外退出(可能被终止或内存不足)"
+    if isinstance(exc, NoSuchKernel):
+        return f"找不到 Jupyter 内核 {exc.name!r} — 请运行 make setup 安装 ipykernel"
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -169,11 +187,13 @@ def run_plan(
     output_root: Path | None = None,
     log: Callable[[str], None] = print,
     log_output: bool = False,
+    kernel: KernelSession | None = None,
 ) -> RunResult:
     """Validate ``plan_path``, execute its stages and publish the run folder.
 
     ``stages`` limits the run to some stages (``--stage``); the others' stored results are
-    taken from the published folder, which must then exist.
+    taken from the published folder, which must then exist. ``kernel`` is a session shared with
+    other plans (a batch worker's); without it the run starts and stops its own.
     """
     loaded = load_plan(plan_path)
     meta = loaded.plan.meta
@@ -185,7 +205,7 @@ def run_plan(
     staging = unit_dir / f".{meta.quarter}.staging"
     failed = unit_dir / f"{meta.quarter}.failed"
 
-    with plan_lock(unit_dir, meta.quarter):
+    with plan_lock(unit_dir, meta.quarter), _clear_disk_errors(unit_dir, staging):
         if staging.exists():
             shutil.rmtree(staging)  # left by a run that was killed; we hold the lock
         partial = len(chosen) < len(results.STAGES)
@@ -202,11 +222,13 @@ def run_plan(
         ensure_demo_data(loaded.plan.data, loaded.base_dir)
         started = datetime.now()
         runs = [StageRun(s, status="reused" if s not in chosen else "pending") for s in results.STAGES]
-        kernel = KernelSession(workbooks_dir(), log_path=staging / "kernel.log")
+        own_kernel = kernel is None
+        session = KernelSession(workbooks_dir(), log_path=staging / "kernel.log") if own_kernel else kernel
         try:
-            status, failure = _run_stages(runs, loaded, staging, kernel, log, log_output)
+            status, failure, died = _run_stages(runs, loaded, staging, session, log, log_output)
         finally:
-            kernel.stop()
+            if own_kernel:
+                session.stop()
 
         _write_manifest(staging, loaded, runs, status, started)
         _export_report(staging, loaded, runs, status, failure)
@@ -218,13 +240,31 @@ def run_plan(
         if failed.exists():
             shutil.rmtree(failed)
         os.replace(staging, failed)
-        return RunResult(loaded.path, status, failed, runs)
+        return RunResult(loaded.path, status, failed, runs, kernel_died=died)
+
+
+@contextmanager
+def _clear_disk_errors(unit_dir: Path, staging: Path) -> Iterator[None]:
+    """A full disk or a read-only output folder is the user's to fix: say so, keep the old run."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT, errno.EPERM):
+            raise
+        with suppress(OSError):
+            shutil.rmtree(staging)
+        reason = {errno.ENOSPC: "磁盘空间不足", errno.EDQUOT: "磁盘配额已满"}.get(exc.errno, "没有写入权限")
+        raise PlanError(f"{exc.filename or unit_dir}: 无法写入输出({reason})— 请清理磁盘或检查目录权限;"
+                        "上一次成功的报告保持不变") from exc
 
 
 def _run_stages(runs: list[StageRun], loaded: LoadedPlan, staging: Path, kernel: KernelSession,
-                log: Callable[[str], None], log_output: bool) -> tuple[str, str]:
-    """Execute the pending stages in order in one kernel; stop at the first failure."""
-    status, failure = "ok", ""
+                log: Callable[[str], None], log_output: bool) -> tuple[str, str, bool]:
+    """Execute the pending stages in order in one kernel; stop at the first failure.
+
+    Returns the run's status, the failure sentence and whether the kernel died under it.
+    """
+    status, failure, died = "ok", "", False
     for index, run in enumerate(runs, start=1):
         if run.status == "reused":
             run.notebook = f"{run.stage}.ipynb"
@@ -245,12 +285,15 @@ def _run_stages(runs: list[StageRun], loaded: LoadedPlan, staging: Path, kernel:
                 raise PlanError("工作簿没有执行到最后一个单元格(中途退出或被跳过)")
             run.status = "ok"
         except Exception as exc:  # noqa: BLE001 — any failure of a stage fails the run, visibly
-            run.status, run.error = "failed", _failure_text(exc)
+            run.status, run.error = "failed", _failure_text(exc, loaded)
             status, failure = "failed", f"阶段 {run.stage}({results.STAGE_TITLES[run.stage]})失败:{run.error}"
+            died = kernel.km is not None and not kernel.alive
+            if died or _is_timeout(exc):
+                kernel.stop()  # dead, or still busy with the timed-out cell: never reuse it
         run.seconds = round(time.perf_counter() - t0, 2)
         run.notebook = f"{run.stage}.ipynb"
         log(f"      {'完成' if run.status == 'ok' else '失败'}({run.seconds:.1f} 秒)")
-    return status, failure
+    return status, failure, died
 
 
 def _write_parameters(staging: Path, loaded: LoadedPlan, published: Path) -> None:
