@@ -38,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output-root", type=Path, help="输出根目录(默认为项目的 outputs/)")
     run.add_argument("--log-output", action="store_true", help="把单元格输出同步打印到终端")
 
+    batch = sub.add_parser("batch", help="批量运行多个计划(路径或通配符),生成 outputs/<季度>/index.html")
+    batch.add_argument("plans", nargs="+", help="计划文件或通配符,例如 'parameters/*/2024Q2.yaml'")
+    batch.add_argument("--workers", type=int, default=2, help="并行的工作进程数(默认 2)")
+    batch.add_argument("--resume", action="store_true", help="跳过输入未变化且上次成功的计划")
+    batch.add_argument("--scheduler", metavar="ADDRESS", help="提交到 Dask 集群,例如 tcp://10.0.0.5:8786")
+    batch.add_argument("--output-root", type=Path, help="输出根目录(默认为项目的 outputs/)")
+
     validate = sub.add_parser("validate", help="只校验计划文件,不运行")
     validate.add_argument("plans", nargs="+", type=Path)
     return parser
@@ -83,6 +90,24 @@ def _run(args: argparse.Namespace) -> int:
     return code
 
 
+def _batch(args: argparse.Namespace) -> int:
+    from .batch import run_batch
+    from .progress import BatchProgress
+
+    progress = BatchProgress(args.workers)
+    result = run_batch(args.plans, workers=args.workers, resume=args.resume, scheduler=args.scheduler,
+                       output_root=args.output_root, progress=progress)
+    print(f"\n{'单位':<12}{'季度':<8}{'状态':<10}{'耗时(秒)':>8}  报告")
+    for o in result.outcomes:
+        state = {"ok": "成功", "failed": "失败", "skipped": "跳过"}[o.status]
+        where = o.failed_notebook if o.status == "failed" and o.failed_notebook else o.report
+        print(f"{o.unit:<12}{o.quarter:<8}{state:<10}{o.seconds:>8.1f}  {_shown(where) if where else '—'}")
+    for page in result.indexes:
+        print(f"批量运行索引: {_shown(page)}")
+    print(f"共 {len(result.outcomes)} 个计划,失败 {len(result.failed)} 个,用时 {result.seconds:.1f} 秒")
+    return EXIT_FAILED if result.failed else 0
+
+
 def _shown(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd()))
@@ -95,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args.plans)
+        if args.command == "batch":
+            return _batch(args)
         return _run(args)
     except PlanValidationError as exc:
         for problem in exc.problems:

@@ -162,10 +162,11 @@ class _Checker(HTMLParser):
     URL_ATTRS = frozenset({"src", "href", "srcset", "action", "formaction", "poster", "data",
                            "background", "xlink:href"})
 
-    def __init__(self) -> None:
+    def __init__(self, relative_links: bool = False) -> None:
         super().__init__()
         self.problems: list[str] = []
         self._in_style = False
+        self.relative_links = relative_links  # index pages link to reports beside them
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in {"script", "iframe", "object", "embed", "link", "base", "form"}:
@@ -175,7 +176,8 @@ class _Checker(HTMLParser):
             if name.startswith("on"):
                 self.problems.append(f"{tag} {name}=")
             elif name in self.URL_ATTRS and not value.startswith(("#", "data:")):
-                self.problems.append(f"{tag} {name}={value[:60]!r}")
+                if not (self.relative_links and tag == "a" and name == "href" and _is_relative(value)):
+                    self.problems.append(f"{tag} {name}={value[:60]!r}")
             elif name == "style" and re.search(r"url\(|@import", value, re.I):
                 self.problems.append(f"{tag} style url()")
         self._in_style = tag == "style"
@@ -188,8 +190,13 @@ class _Checker(HTMLParser):
             self.problems.append("CSS url()/@import")
 
 
-def _check_self_contained(html: str) -> None:
-    checker = _Checker()
+def _is_relative(url: str) -> bool:
+    """A path beside the page (``../demo/2024Q2/report.html``): no scheme, host or root."""
+    return not re.match(r"^\s*([a-zA-Z][a-zA-Z0-9+.-]*:|//|/|\\)", url)
+
+
+def _check_self_contained(html: str, relative_links: bool = False) -> None:
+    checker = _Checker(relative_links)
     checker.feed(html)
     checker.close()
     if checker.problems:  # the sanitiser or the template let something through: a bug

@@ -305,12 +305,15 @@ def _write_parameters(staging: Path, loaded: LoadedPlan, published: Path) -> Non
 
 def _write_manifest(run_dir: Path, loaded: LoadedPlan, runs: list[StageRun], status: str,
                     started: datetime) -> None:
+    from .batch import inputs_digest
+
     manifest = {
         "plan": str(loaded.path),
         "plan_files": [str(p) for p in loaded.files],
         "unit": loaded.plan.meta.unit,
         "quarter": loaded.plan.meta.quarter,
         "parameters_sha256": loaded.digest,
+        "inputs_sha256": inputs_digest(loaded.path),  # what --resume compares
         "status": status,
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now().isoformat(timespec="seconds"),
