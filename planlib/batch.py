@@ -10,6 +10,7 @@ task per plan (Dask is an optional dependency: ``pip install planlib[dask]``).
 
 from __future__ import annotations
 
+import atexit
 import glob
 import hashlib
 import json
@@ -125,8 +126,10 @@ _SESSION: Any = None  # one kernel per worker process, kept across its plans
 
 
 def _worker_init() -> None:
-    # A SIGTERM (batch interrupted, pool torn down) unwinds like Ctrl-C, so kernels are stopped.
+    # A SIGTERM (batch interrupted, pool torn down) unwinds like Ctrl-C, so kernels are stopped;
+    # a worker leaving normally stops its kernel at exit (spawned workers run atexit handlers).
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    atexit.register(_stop_worker_kernel)
 
 
 def _run_one(plan: str, output_root: str | None, events: Any = None, share_kernel: bool = True) -> PlanOutcome:
@@ -255,9 +258,6 @@ def _run_in_pool(todo: list[str], root: str | None, workers: int, outcomes: dict
                 if pending:
                     time.sleep(0.1)
             _drain(events, emit)
-            # each worker stops its kernel before the pool goes away
-            for stopper in [pool.submit(_stop_worker_kernel) for _ in range(workers)]:
-                stopper.result()
             pool.shutdown(wait=True)
         except BaseException:
             for process in list(getattr(pool, "_processes", {}).values()):

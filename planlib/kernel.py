@@ -16,10 +16,12 @@ clients on one kernel lose replies once one of them disconnects).
 from __future__ import annotations
 
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.paths import jupyter_runtime_dir
 from nbclient import NotebookClient
 from nbclient.util import run_sync
 from nbformat.v4 import new_code_cell, new_notebook
@@ -43,7 +45,12 @@ class KernelSession:
         self.kc: Any = None
 
     def start(self) -> KernelSession:
-        self.km = AsyncKernelManager(kernel_name=self.kernel_name)
+        # The connection file goes to Jupyter's runtime dir with a recognisable name, as a
+        # Jupyter server's would, rather than a nameless temp file.
+        runtime = Path(jupyter_runtime_dir())
+        runtime.mkdir(parents=True, exist_ok=True)
+        self.km = AsyncKernelManager(kernel_name=self.kernel_name,
+                                     connection_file=str(runtime / f"kernel-planlib-{uuid.uuid4().hex[:12]}.json"))
         # The kernel process's own log (start-up notices, a crash) goes to a file in the run
         # folder rather than the terminal; cell output reaches the notebook as usual.
         stream = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115

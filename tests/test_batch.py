@@ -42,9 +42,17 @@ def three_units(tmp_path_factory):
     (folder / "broken" / "transactions.csv").write_text("订单编号,客户编号,下单日期,消费金额\nO1,C000001,2024-01-05,一千二\n",
                                                      encoding="utf-8")
     events: list[dict] = []
-    result = run_batch([str(folder / "parameters/*/2024Q2.yaml")], workers=2,
-                       output_root=folder / "outputs", progress=events.append)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JUPYTER_RUNTIME_DIR", str(folder / "runtime"))  # to find our kernels afterwards
+        result = run_batch([str(folder / "parameters/*/2024Q2.yaml")], workers=2,
+                           output_root=folder / "outputs", progress=events.append)
     return folder, result, events
+
+
+def test_no_kernel_is_left_running_after_the_batch(three_units):
+    folder, _, _ = three_units
+    assert (folder / "runtime").is_dir()  # kernels did start there
+    assert _processes_mentioning(str(folder / "runtime")) == []
 
 
 def test_one_broken_plan_fails_alone(three_units):
@@ -103,3 +111,44 @@ def test_dask_local_cluster_runs_one_task_per_plan(tmp_path):
                            output_root=tmp_path / "out")
     assert [o.status for o in result.outcomes] == ["ok", "ok"]
     assert (tmp_path / "out/2024Q2/index.html").exists()
+
+
+def _processes_mentioning(marker: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if marker in cmdline:
+                found.append(int(proc.name))
+    return found
+
+
+def test_ctrl_c_leaves_no_kernel_or_worker_behind(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for unit in ("a1", "a2", "a3"):
+        make_unit(tmp_path, unit, customers=300)
+    runtime = tmp_path / "jupyter-runtime"  # kernels' connection files, so we can find them
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime)}
+    cmd = [str(Path(sys.executable).with_name("planlib")), "batch", str(tmp_path / "parameters/*/2024Q2.yaml"),
+           "--workers", "2", "--output-root", str(tmp_path / "out")]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not _processes_mentioning(str(runtime)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_mentioning(str(runtime)), "no kernel started"
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    deadline = time.monotonic() + 30
+    while _processes_mentioning(str(runtime)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_mentioning(str(runtime)) == [], out.decode(errors="replace")[-2000:]
+    assert "已中断" in out.decode(errors="replace")
