@@ -20,8 +20,10 @@ COMPOUND_SURNAMES = frozenset({
     "夏侯", "轩辕", "令狐", "端木", "独孤", "南宫", "西门", "百里", "呼延", "澹台", "公冶", "太史",
     "申屠", "钟离", "闻人", "赫连", "万俟", "司空", "单于", "濮阳", "淳于", "仲孙", "左丘", "东郭",
 })
-# The canonical columns that hold personal information, and how to mask them.
-PERSONAL_COLUMNS = {"name": "name", "phone": "phone"}
+# Which columns hold personal information is declared in planlib.pii (PII_COLUMNS, PII_HEADERS).
+# Values that are already masked stay as they are, so masking twice never hides more.
+_MASKED_PHONE = r"1[3-9]\d\*{4}\d{4}"
+_MASKED_ID = r"\d{3}\*{11}[\dX]{4}|\d{3}\*{8}\d{4}"
 
 _HALFWIDTH = str.maketrans("０１２３４５６７８９＋－（）　ｘＸ", "0123456789+-() xX")
 
@@ -45,6 +47,7 @@ def mask_phones(values: pd.Series) -> pd.Series:
     digits = digits.str.replace(r"^(?:\+|00)?86(?=1\d{10}$)", "", regex=True)
     mobile = digits.str.fullmatch(r"1[3-9]\d{9}").fillna(False).astype(bool)
     masked = (digits.str[:3] + "****" + digits.str[-4:]).where(mobile, FULL_MASK)
+    masked = masked.mask(digits.str.fullmatch(_MASKED_PHONE).fillna(False).astype(bool), digits)
     return _finish(values, present, masked)
 
 
@@ -61,12 +64,17 @@ def mask_names(values: pd.Series) -> pd.Series:
 
 
 def mask_ids(values: pd.Series) -> pd.Series:
-    """Resident ID numbers: first 3 and last 4 characters stay (``110***********0021``)."""
+    """Resident ID numbers: first 3 and last 4 characters stay (``110***********0021``).
+
+    Spaces, dashes and full-width digits are normalised first; anything that is not 18 (or the
+    old 15) digits is masked whole.
+    """
     text, present = _text(values)
-    text = text.str.translate(_HALFWIDTH).str.replace(" ", "", regex=False).str.upper()
+    text = text.str.translate(_HALFWIDTH).str.replace(r"[\s\-]", "", regex=True).str.upper()
     long_id = text.str.fullmatch(r"\d{17}[\dX]").fillna(False).astype(bool)
     old_id = text.str.fullmatch(r"\d{15}").fillna(False).astype(bool)
     masked = pd.Series(FULL_MASK, index=text.index, dtype="str")
+    masked = masked.mask(text.str.fullmatch(_MASKED_ID).fillna(False).astype(bool), text)
     masked = masked.mask(long_id, text.str[:3] + "*" * 11 + text.str[-4:])
     masked = masked.mask(old_id, text.str[:3] + "*" * 8 + text.str[-4:])
     return _finish(values, present, masked)
@@ -94,11 +102,14 @@ MASKERS: dict[str, Callable[[pd.Series], pd.Series]] = {
 def mask_frame(df: pd.DataFrame, columns: dict[str, str] | None = None) -> pd.DataFrame:
     """A copy of ``df`` with personal columns masked; ``columns`` maps column → kind.
 
-    Kinds: ``phone``, ``name``, ``id``, ``email``, ``all``. Without ``columns`` the canonical
-    personal columns (name, phone) present in ``df`` are masked.
+    Kinds: ``phone``, ``name``, ``id``, ``email``, ``all``. Without ``columns`` the personal
+    columns of the canonical customers table (``planlib.pii.PII_COLUMNS``) present in ``df``
+    are masked.
     """
     if columns is None:
-        columns = {c: k for c, k in PERSONAL_COLUMNS.items() if c in df.columns}
+        from .pii import PII_COLUMNS  # pii builds on this module
+
+        columns = {c: k for c, k in PII_COLUMNS["customers"].items() if c in df.columns}
     unknown = {k for k in columns.values() if k not in MASKERS}
     if unknown:
         raise ValueError(f"unknown masking kind(s) {sorted(unknown)}; use one of {sorted(MASKERS)}")

@@ -26,6 +26,7 @@ from . import results
 from .errors import PlanError
 from .kernel import KernelSession
 from .planfile import LoadedPlan, load_plan
+from .scan import PersonalDataFound, scan_outputs, withhold
 from .stage import project_root, sentinel_path
 
 WORKBOOK_PARAMETERS = ("plan_path", "run_dir")
@@ -215,6 +216,9 @@ def run_plan(
             shutil.copytree(published, staging)
         else:
             staging.mkdir(parents=True)
+            from .pulse import carry_over
+
+            carry_over(published, staging)  # mid-campaign pulse reports outlive a full re-run
         _write_parameters(staging, loaded, published)
 
         from .demo import ensure_demo_data
@@ -232,6 +236,12 @@ def run_plan(
 
         _write_manifest(staging, loaded, runs, status, started)
         _export_report(staging, loaded, runs, status, failure)
+        findings = scan_outputs(staging)
+        if findings:  # unmasked personal data in a report or notebook: never publish it
+            status, failure = "failed", str(PersonalDataFound(findings))
+            withhold(staging, findings)
+            _write_manifest(staging, loaded, runs, status, started)
+            _export_report(staging, loaded, runs, status, failure)
         if status == "ok":
             _publish(staging, published)
             if failed.exists():

@@ -117,3 +117,15 @@ def test_full_disk_at_publish_keeps_the_last_good_report(plan, tmp_path, monkeyp
         run(plan, tmp_path)
     assert good.report.read_bytes() == before
     assert not list((tmp_path / "out/demo").glob(".*staging"))
+
+
+def test_unmasked_phone_number_in_a_report_fails_the_run(plan, tmp_path):
+    text = plan.read_text(encoding="utf-8").replace(
+        "background:\n  market: ", "background:\n  market: 联系人电话 13812345678。")
+    plan.write_text(text, encoding="utf-8")
+    result = run(plan, tmp_path)
+    assert not result.ok
+    assert not (tmp_path / "out/demo/2024Q2").exists()  # nothing published
+    report = result.report.read_text(encoding="utf-8")
+    assert "13812345678" not in report and "个人信息" in report
+    assert (result.folder / "private" / "withheld" / "01_goals.ipynb").exists()
