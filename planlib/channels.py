@@ -25,11 +25,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .budget import PROMOTION_CATEGORY, is_promotion  # noqa: F401 — PROMOTION_CATEGORY was defined here
 from .errors import PlanError
+from .rates import audiences
 from .schema import Plan
 from .segment import find_segment, segment_mask, tier_names
-
-PROMOTION_CATEGORY = "推广费"
 
 _COLUMNS = ["audience", "channel", "channel_name", "content", "frequency", "audience_size",
             "coverage", "contacts_per_customer", "customers_contacted", "contacts",
@@ -38,7 +38,7 @@ _COLUMNS = ["audience", "channel", "channel_name", "content", "frequency", "audi
 
 
 def _audiences(plan: Plan) -> list[str]:
-    return list(dict.fromkeys(row.audience for row in plan.channels.plan))
+    return audiences(plan)  # channel-plan rows, then audiences that only have constraint rules
 
 
 def audience_tiers(customers: pd.DataFrame, plan: Plan) -> dict[str, dict[str, int]]:
@@ -62,14 +62,35 @@ def tier_sizes(customers: pd.DataFrame) -> dict[str, int]:
     return {str(t): int(k) for t, k in customers["tier"].value_counts().items()}
 
 
-def channel_plan_table(plan: Plan, audience_sizes: dict[str, int]) -> pd.DataFrame:
+def _rate_lookup(rates: pd.DataFrame | None) -> dict[tuple[str, str], dict]:
+    if rates is None:
+        return {}
+    return {(r["audience"], r["channel"]): r for r in rates.to_dict("records")}
+
+
+def rate_note(rate: dict | None) -> str:
+    """Where a row's rates come from, e.g. ``打开率 数据·对象(n=1,234);其余 计划``."""
+    if rate is None:
+        return "计划"
+    names = {"reach": "触达率", "open": "打开率", "response": "响应率"}
+    from_data = [f"{names[m]} {rate[f'{m}_source']}(n={rate[f'{m}_n']:,})" for m in names
+                 if str(rate[f"{m}_source"]).startswith("数据")]
+    if not from_data:
+        return "、".join(dict.fromkeys(str(rate[f"{m}_source"]) for m in names))
+    return ";".join(from_data) + (";其余 计划" if len(from_data) < len(names) else "")
+
+
+def channel_plan_table(plan: Plan, audience_sizes: dict[str, int], rates: pd.DataFrame | None = None) -> pd.DataFrame:
     """The ``channel_plan`` result: one row per channel-plan row with size, cost and expected effect.
 
     Extra columns besides the required ones: content, frequency, coverage,
     contacts_per_customer, cost_per_contact, fixed_cost (the share of the channel's fixed cost
-    booked on this row) and cost_per_response.
+    booked on this row), cost_per_response and rate_source. ``rates`` (from
+    :func:`planlib.rates.estimate_rates`) replaces the catalogue's rates per audience and channel,
+    so the plan is costed with what last quarter's data says where it says something.
     """
     catalogue = {c.id: c for c in plan.channels.catalogue}
+    effective = _rate_lookup(rates)
     rows, fixed_booked = [], set()
     for i, row in enumerate(plan.channels.plan):
         ch = catalogue.get(row.channel)
@@ -81,6 +102,9 @@ def channel_plan_table(plan: Plan, audience_sizes: dict[str, int]) -> pd.DataFra
                             "请确认它是 segmentation 中的层级或客群名称")
         first = ch.id not in fixed_booked
         fixed_booked.add(ch.id)
+        rate = effective.get((row.audience, ch.id))
+        reach, opened, answered = ((rate["reach_rate"], rate["open_rate"], rate["response_rate"]) if rate
+                                   else (ch.reach_rate, ch.open_rate, ch.response_rate))
         rows.append({
             "audience": row.audience, "channel": ch.id, "channel_name": ch.name,
             "content": row.content, "frequency": row.frequency,
@@ -88,9 +112,10 @@ def channel_plan_table(plan: Plan, audience_sizes: dict[str, int]) -> pd.DataFra
             "contacts_per_customer": float(row.contacts_per_customer),
             "cost_per_contact": float(ch.cost_per_contact),
             "fixed_cost": float(ch.fixed_cost) if first else 0.0,
-            "_reach": ch.reach_rate / 100, "_p": ch.open_rate / 100 * ch.response_rate / 100,
+            "rate_source": rate_note(rate),
+            "_reach": reach / 100, "_p": opened / 100 * answered / 100,
         })
-    df = pd.DataFrame(rows, columns=[*_COLUMNS, "_reach", "_p"])
+    df = pd.DataFrame(rows, columns=[*_COLUMNS, "rate_source", "_reach", "_p"])
     df["customers_contacted"] = df["audience_size"] * df["coverage"] / 100
     df["contacts"] = df["customers_contacted"] * df["contacts_per_customer"]
     df["cost"] = df["contacts"] * df["cost_per_contact"] + df["fixed_cost"]
@@ -98,11 +123,8 @@ def channel_plan_table(plan: Plan, audience_sizes: dict[str, int]) -> pd.DataFra
     at_least_once = 1 - (1 - df["_p"].astype(float)) ** df["contacts_per_customer"]
     df["expected_responses"] = df["expected_reached"] * at_least_once
     df["cost_per_response"] = (df["cost"] / df["expected_responses"]).where(df["expected_responses"] > 0)
-    return df[_COLUMNS].astype({"audience_size": np.int64, **{c: float for c in _COLUMNS[6:]}})
-
-
-def _is_promotion(line) -> bool:
-    return line.channel is not None or line.category == PROMOTION_CATEGORY
+    return df[[*_COLUMNS, "rate_source"]].astype({"audience_size": np.int64, "rate_source": str,
+                                                  **{c: float for c in _COLUMNS[6:]}})
 
 
 def _caps(plan: Plan, table: pd.DataFrame, tier_sizes: dict[str, int],
@@ -145,8 +167,8 @@ def channel_summary(plan: Plan, table: pd.DataFrame, tier_sizes: dict[str, int],
     """
     warnings: list[str] = []
     lines = plan.budget.lines
-    promotion = sum(line.planned for line in lines if _is_promotion(line))
-    other = sum(line.planned for line in lines if not _is_promotion(line))
+    promotion = sum(line.planned for line in lines if is_promotion(line))
+    other = sum(line.planned for line in lines if not is_promotion(line))
     cost = float(table["cost"].sum())
     fits = cost + other <= plan.budget.limit + 1e-9
 
@@ -226,3 +248,25 @@ def per_tier_channels(plan: Plan) -> pd.DataFrame:
         })
     return pd.DataFrame(rows, columns=["audience", "kind", "goal", "strategy", "channels", "content",
                                        "frequency", "contacts_per_customer", "planned"])
+
+
+def journey_touchpoints(plan: Plan, table: pd.DataFrame) -> pd.DataFrame:
+    """Planned touchpoints per journey stage (认知→…→推荐): one row per plan row × stage.
+
+    A row's stages are its own ``journey``, else its channel's ``journey`` in the catalogue;
+    rows with neither appear once with stage ``未标注`` so nothing planned goes missing.
+    ``table`` is a channel-plan table (:func:`channel_plan_table`) or an optimised mix.
+    """
+    catalogue = {c.id: c for c in plan.channels.catalogue}
+    own = {(r.audience, r.channel): list(r.journey) for r in plan.channels.plan if r.journey}
+    rows = []
+    for r in table.itertuples():
+        stages = own.get((r.audience, r.channel)) or list(catalogue[r.channel].journey) or ["未标注"]
+        content = getattr(r, "content", "")
+        for stage in stages:
+            rows.append({"audience": r.audience, "channel": r.channel, "channel_name": r.channel_name,
+                         "stage": stage, "content": content,
+                         "contacts_per_customer": float(r.contacts_per_customer),
+                         "customers_contacted": float(r.customers_contacted)})
+    return pd.DataFrame(rows, columns=["audience", "channel", "channel_name", "stage", "content",
+                                       "contacts_per_customer", "customers_contacted"])

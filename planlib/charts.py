@@ -324,11 +324,13 @@ def channel_costs(channel_plan: pd.DataFrame) -> Figure:
 
 
 def gantt(tasks: pd.DataFrame, milestones: Sequence[tuple[str, Any]] | None = None,
-          checkpoints: Sequence[tuple[str, Any]] | None = None) -> Figure:
+          checkpoints: Sequence[tuple[str, Any]] | None = None, critical: Iterable[str] | None = None) -> Figure:
     """Template 2's Gantt chart: one bar per task coloured by phase, owner at the bar's end.
 
-    ``milestones`` and ``checkpoints`` are ``(label, date)`` pairs drawn as vertical lines.
+    ``milestones`` and ``checkpoints`` are ``(label, date)`` pairs drawn as vertical lines;
+    tasks whose id is in ``critical`` (the critical path) get a black outline.
     """
+    critical = set(critical or ())
     df = tasks.reset_index(drop=True)
     df = df[df["start"].notna() & df["end"].notna()].reset_index(drop=True)
     if df.empty:
@@ -338,28 +340,41 @@ def gantt(tasks: pd.DataFrame, milestones: Sequence[tuple[str, Any]] | None = No
     fig, ax = _figure(9, min(1.8 + 0.42 * max(len(df), 1), 14))
     starts, ends = df["start"].map(_day), df["end"].map(_day) + timedelta(days=1)
     for i, row in df.iterrows():
-        ax.barh(i, ends[i] - starts[i], left=starts[i], height=0.6, color=colors[row["phase"]])
+        on_path = row["task_id"] in critical
+        ax.barh(i, ends[i] - starts[i], left=starts[i], height=0.6, color=colors[row["phase"]],
+                edgecolor="#111111" if on_path else "none", linewidth=2.0 if on_path else 0)
         ax.annotate(_t(row["owner"], 10), (ends[i], i), xytext=(4, 0), textcoords="offset points",
                     va="center", fontsize=8, color="#333333")
     ax.set_yticks(range(len(df)), [f"{_t(r.task_id)} {_t(r.name, 16)}" for r in df.itertuples()])
     ax.invert_yaxis()
     marks = [(label, d, "#c0392b", "--") for label, d in milestones or []]
     marks += [(label, d, "#7f8c8d", ":") for label, d in checkpoints or []]
-    for label, d, color, style in marks:
-        x = _day(d)
-        ax.axvline(x, color=color, linestyle=style, linewidth=1.2)
-        ax.annotate(_t(label, 12), (x, 0), xycoords=("data", "axes fraction"), xytext=(2, 2),
-                    textcoords="offset points", fontsize=8, color=color, rotation=90, va="bottom")
     lo = min([starts.min(), *(_day(d) for _, d, _, _ in marks)])
     hi = max([ends.max(), *(_day(d) for _, d, _, _ in marks)])
-    _date_axis(ax, lo, hi + timedelta(days=max((hi - lo).days // 8, 3)))  # room for owners
+    right = hi + timedelta(days=max((hi - lo).days // 8, 3))  # room for owners
+    _date_axis(ax, lo, right)
+    # Mark labels sit above the plot, horizontal (readable on paper), in as many rows as needed
+    # so that close dates never overprint: a CJK character at 8 pt is ~8 pt wide, the axes ~450 pt.
+    day_pt = 450 / max((right - lo).days + 2, 1)
+    row_ends: list[float] = []
+    for label, d, color, style in sorted(marks, key=lambda m: _day(m[1])):
+        x = _day(d)
+        ax.axvline(x, color=color, linestyle=style, linewidth=1.2)
+        text, pos = _t(label, 12), (x - lo).days
+        row = next((i for i, end in enumerate(row_ends) if end < pos), len(row_ends))
+        row_ends[row:row + 1] = [pos + (len(text) * 8 + 8) / day_pt]
+        ax.annotate(text, (x, 1), xycoords=("data", "axes fraction"), xytext=(1, 3 + 12 * row),
+                    textcoords="offset points", fontsize=8, color=color, va="bottom", ha="left",
+                    annotation_clip=False)
     handles = [Patch(color=colors[p], label=_t(p, 10)) for p in phases]
     handles += [Line2D([], [], color=c, linestyle=s, label=n)
                 for n, c, s in (("里程碑", "#c0392b", "--"), ("检查点", "#7f8c8d", ":"))
                 if any(m[2] == c for m in marks)]
+    if critical & set(df["task_id"]):
+        handles.append(Patch(facecolor="white", edgecolor="#111111", linewidth=2.0, label="关键路径"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncols=len(handles),
               frameon=False)
-    ax.set_title("活动执行时间表(甘特图)")
+    ax.set_title("活动执行时间表(甘特图)", pad=6 + 12 * len(row_ends))
     return fig
 
 
@@ -490,3 +505,188 @@ def funnel(steps: pd.DataFrame) -> Figure:
     ax.set_title("客户转化漏斗")
     return fig
 
+
+
+def uplift_ci(uplift: pd.DataFrame) -> Figure:
+    """Each comparison with the control group as a point and its 95 % interval; a bar crossing 0
+    is an effect not distinguishable from none. One panel per outcome (percentage points, yuan)."""
+    df = uplift.dropna(subset=["uplift"]).reset_index(drop=True)
+    if df.empty:
+        return _no_data("与对照组比较(95% 置信区间)")
+    outcomes = list(dict.fromkeys(df["outcome"]))
+    units = {"%": "百分点", "元": "元"}
+    fig, axes = _figure(9, 1.2 + 0.55 * df.groupby("outcome").size().max(), ncols=len(outcomes), squeeze=False)
+    for ax, outcome in zip(axes[0], outcomes, strict=True):
+        part = df[df["outcome"] == outcome].reset_index(drop=True)
+        for i, r in part.iterrows():
+            color = STATUS_COLORS["达成"] if bool(r["significant"]) else STATUS_COLORS["无数据"]
+            ax.plot([r["ci_low"], r["ci_high"]], [i, i], color=color, linewidth=3, solid_capstyle="butt")
+            ax.plot([r["uplift"]], [i], "o", color=color, markersize=7)
+            ax.annotate(f"{r['uplift']:+.1f}", (r["uplift"], i), xytext=(0, 7), textcoords="offset points",
+                        ha="center", fontsize=8)
+        ax.axvline(0, color="#333333", linestyle="--", linewidth=1)
+        ax.set_yticks(range(len(part)), [_t(c, 12) for c in part["comparison"]])
+        ax.set_ylim(len(part) - 0.4, -0.6)
+        ax.grid(axis="y", visible=False)
+        ax.set_xlabel(f"提升({units.get(part['unit'].iloc[0], part['unit'].iloc[0])})")
+        ax.set_title(_t(outcome, 10))
+    fig.legend(handles=[Line2D([], [], color=STATUS_COLORS["达成"], linewidth=3, label="显著(区间不含 0)"),
+                        Line2D([], [], color=STATUS_COLORS["无数据"], linewidth=3, label="不显著")],
+               loc="outside lower center", ncols=2, frameon=False)
+    fig.suptitle("与对照组比较:提升及 95% 置信区间", fontsize=13, fontweight="bold")
+    return fig
+
+
+def kpi_trend(trend: pd.DataFrame) -> Figure:
+    """Quarter-over-quarter KPIs: one small panel per KPI, actual as a line with dots coloured by
+    达成情况 and the target as a dashed step. ``trend``: quarter, name, unit, target, actual, status."""
+    df = trend.reset_index(drop=True)
+    if df.empty:
+        return _no_data("KPI 季度趋势")
+    names = list(dict.fromkeys(df["name"]))
+    quarters = sorted(df["quarter"].unique())
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
+    setup()
+    fig = Chart(figsize=(3.2 * cols + 0.6, 2.5 * rows + 0.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    x_of = {q: i for i, q in enumerate(quarters)}
+    for ax, name in zip(axes, names, strict=False):
+        part = df[df["name"] == name].sort_values("quarter")
+        x = [x_of[q] for q in part["quarter"]]
+        ax.step(x, part["target"], where="mid", color="#7f8c8d", linestyle="--", linewidth=1.2)
+        ax.plot(x, part["actual"], color=PALETTE[0], linewidth=1.6)
+        for xi, (_, r) in zip(x, part.iterrows(), strict=True):
+            if pd.isna(r["actual"]):
+                ax.annotate("无数据", (xi, r["target"]), ha="center", fontsize=8, color=STATUS_COLORS["无数据"])
+                continue
+            ax.plot([xi], [r["actual"]], "o", color=STATUS_COLORS.get(r["status"], STATUS_COLORS["无数据"]),
+                    markersize=8, zorder=3)
+            ax.annotate(f"{r['actual']:,.1f}".removesuffix(".0"), (xi, r["actual"]), xytext=(0, 7),
+                        textcoords="offset points", ha="center", fontsize=8)
+        ax.set_xticks(range(len(quarters)), quarters)
+        ax.set_xlim(-0.5, len(quarters) - 0.5)
+        unit = part["unit"].iloc[0]
+        ax.set_title(_t(name, 14) + (f"({_t(unit)})" if unit else ""), fontsize=10)
+        ax.margins(y=0.25)
+        ax.grid(axis="x", visible=False)
+    for ax in axes[len(names):]:
+        ax.set_axis_off()
+    present = [s for s in STATUS_COLORS if s in set(df["status"])]
+    handles = [Line2D([], [], marker="o", linestyle="", color=STATUS_COLORS[s], label=s) for s in present]
+    handles.append(Line2D([], [], color="#7f8c8d", linestyle="--", label="目标"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    fig.suptitle("KPI 季度趋势(实际值与目标)", fontsize=13, fontweight="bold")
+    return fig
+
+
+def channel_mix(comparison: pd.DataFrame, title: str = "渠道组合:手工方案与优化方案") -> Figure:
+    """The planner's mix beside the optimised one: cost and expected responses per audience × channel.
+
+    ``comparison`` has the columns of :func:`planlib.channel_mix.comparison`.
+    """
+    df = comparison.reset_index(drop=True)
+    if df.empty:
+        return _no_data(title)
+    several = df["audience"].nunique() > 1
+    labels = [_t(f"{a}·{c}" if several else c, 16) for a, c in zip(df["audience"], df["channel_name"], strict=True)]
+    fig, (left, right) = _figure(9.5, 1.8 + 0.55 * len(df), ncols=2, sharey=True)
+    y, h = np.arange(len(df)), 0.38
+    for ax, what, unit in ((left, "cost", "元"), (right, "responses", "人")):
+        manual, best = df[f"manual_{what}"].fillna(0), df[f"optimised_{what}"].fillna(0)
+        bars_m = ax.barh(y - h / 2, manual, h, color="#9db4cf")
+        bars_o = ax.barh(y + h / 2, best, h, color=PALETTE[1])
+        _label_bars(ax, bars_m, [f"{v:,.0f}" if v else "" for v in manual])
+        _label_bars(ax, bars_o, [f"{v:,.0f}" if v else "" for v in best])
+        ax.set_xlim(0, max(float(max(manual.max(), best.max())) * 1.3, 1))
+        ax.xaxis.set_major_formatter(_thousands)
+        ax.grid(axis="y", visible=False)
+        total_m, total_o = manual.sum(), best.sum()
+        name = "成本" if what == "cost" else "预计响应"
+        ax.set_title(f"{name}({unit}):手工 {total_m:,.0f} → 优化 {total_o:,.0f}", fontsize=11)
+    left.set_yticks(y, labels)
+    left.invert_yaxis()
+    fig.legend(handles=[Patch(color="#9db4cf", label="手工方案"), Patch(color=PALETTE[1], label="优化方案")],
+               loc="outside lower center", ncols=2, frameon=False)
+    fig.suptitle(title, fontsize=13, fontweight="bold")
+    return fig
+
+
+JOURNEY = ("认知", "兴趣", "购买", "使用", "复购", "推荐")
+
+
+def journey(touchpoints: pd.DataFrame) -> Figure:
+    """Customer journey 认知→兴趣→购买→使用→复购→推荐: each planned touchpoint per audience and channel.
+
+    ``touchpoints`` has audience, channel_name, stage, contacts_per_customer and
+    customers_contacted (as :func:`planlib.channels.journey_touchpoints` returns); a dot's area
+    grows with the contacts it plans.
+    """
+    df = touchpoints[touchpoints["stage"].isin(JOURNEY)].reset_index(drop=True)
+    title = "客户旅程:各阶段的计划接触点"
+    if df.empty:
+        return _no_data(title)
+    keys = list(dict.fromkeys(zip(df["audience"], df["channel_name"], strict=True)))
+    channels = list(dict.fromkeys(df["channel_name"]))
+    colors = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(channels)}
+    fig, ax = _figure(9.5, 1.6 + 0.85 * len(keys))
+    audiences = list(dict.fromkeys(a for a, _ in keys))
+    for i, aud in enumerate(audiences):
+        rows = [j for j, (a, _) in enumerate(keys) if a == aud]
+        if i % 2:
+            ax.axhspan(min(rows) - 0.5, max(rows) + 0.5, color="#f4f6f9", zorder=0)
+    contacts = df["contacts_per_customer"] * df["customers_contacted"]
+    biggest = max(float(np.sqrt(contacts.max())), 1.0)
+    for r, n in zip(df.itertuples(), contacts, strict=True):
+        x, yv = JOURNEY.index(r.stage), keys.index((r.audience, r.channel_name))
+        ax.scatter([x], [yv], s=60 + 440 * float(np.sqrt(max(n, 0))) / biggest, color=colors[r.channel_name],
+                   alpha=0.9, zorder=3, edgecolor="white")
+        note = f"{r.contacts_per_customer:g}次/人 · {r.customers_contacted:,.0f}人"
+        if getattr(r, "content", ""):
+            note += "\n" + _t(r.content, 11)
+        ax.annotate(note, (x, yv), xytext=(0, -12), textcoords="offset points",
+                    ha="center", va="top", fontsize=7.5, color="#333333", linespacing=1.1)
+    ax.set_xticks(range(len(JOURNEY)), [f"{s}" + (" →" if i < len(JOURNEY) - 1 else "") for i, s in enumerate(JOURNEY)])
+    ax.xaxis.tick_top()
+    several = len(audiences) > 1
+    ax.set_yticks(range(len(keys)), [_t(f"{a} · {c}" if several else c, 18) for a, c in keys])
+    ax.set_xlim(-0.6, len(JOURNEY) - 0.4)
+    ax.set_ylim(len(keys) - 0.2, -0.5)
+    ax.grid(axis="y", visible=False)
+    ax.tick_params(axis="x", labelsize=10)
+    fig.suptitle(title + ("" if several else f"({_t(audiences[0], 12)})"), fontsize=13, fontweight="bold")
+    return fig
+
+
+def kpi_progress(progress: pd.DataFrame, as_of: Any = None) -> Figure:
+    """Checked KPIs from the plan start to each day so far, against their checkpoint thresholds.
+
+    One panel per checkpoint; ``progress`` has date, checkpoint, kpi_name, value, threshold, due,
+    unit (as :func:`planlib.pulse.kpi_progress` returns). The chart does not judge which side of
+    the threshold is good: the pulse table does that with the KPI's direction.
+    """
+    df = progress.dropna(subset=["value"]).reset_index(drop=True)
+    title = "检查点指标走势"
+    if df.empty:
+        return _no_data(title)
+    names = list(dict.fromkeys(df["checkpoint"]))
+    fig, axes = _figure(min(3.4 * len(names), 10.5), 3.2, ncols=len(names), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        part = df[df["checkpoint"] == name]
+        threshold, due, unit = part["threshold"].iloc[0], _day(part["due"].iloc[0]), part["unit"].iloc[0]
+        ax.plot(part["date"], part["value"], color=PALETTE[0], marker="o", markersize=4, linewidth=1.6)
+        ax.axhline(threshold, color="#c0392b", linestyle="--", linewidth=1)
+        ax.annotate(f"阈值 {threshold:g}{_t(unit)}", (0, threshold), xycoords=("axes fraction", "data"),
+                    xytext=(2, 3), textcoords="offset points", fontsize=8, color="#c0392b")
+        ax.axvline(due, color="#7f8c8d", linestyle=":", linewidth=1.2)
+        last = part.iloc[-1]
+        ax.annotate(f"{last['value']:,.1f}".removesuffix(".0") + _t(unit), (last["date"], last["value"]),
+                    xytext=(4, 4), textcoords="offset points", fontsize=9, fontweight="bold")
+        lo = min(part["date"].min(), due)
+        hi = max(part["date"].max(), due, _day(as_of) if as_of is not None else due)
+        _date_axis(ax, _day(lo), _day(hi))
+        ax.set_title(_t(name, 14), fontsize=10)
+        ax.margins(y=0.2)
+    fig.suptitle(title + (f"(截至 {_day(as_of):%Y-%m-%d},虚线为阈值,点线为检查日)" if as_of is not None else ""),
+                 fontsize=12, fontweight="bold")
+    return fig

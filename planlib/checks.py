@@ -71,6 +71,16 @@ def _check_dates(plan: Plan) -> list[Found]:
         if not period.start <= goal.deadline <= period.end:
             found.append((f"goals[{i}].deadline", f"目标 {goal.id} 的截止日期 {goal.deadline} 不在{inside}内",
                           "把截止日期改到计划周期内,或调整 meta.period"))
+    dated = [(f"milestones[{i}]", "里程碑", m) for i, m in enumerate(plan.milestones)]
+    dated += [(f"checkpoints[{i}]", "检查点", c) for i, c in enumerate(plan.checkpoints)]
+    for where, what, item in dated:
+        if not period.start <= item.due <= period.end:
+            found.append((f"{where}.due", f"{what} {item.name} 的日期 {item.due} 不在{inside}内",
+                          "把日期改到计划周期内,或调整 meta.period"))
+    for i, cp in enumerate(plan.checkpoints):
+        if CATALOGUE[cp.kpi].direction == "info":
+            found.append((f"checkpoints[{i}].kpi", f"检查点 {cp.name} 的指标 {cp.kpi} 没有好坏方向,无法按阈值预警",
+                          "换一个有方向的指标,例如 participation_rate"))
     return found
 
 
@@ -129,6 +139,20 @@ def _check_channels(plan: Plan) -> list[Found]:
     for name in channels.contact_caps:
         if name not in tiers:
             found.append((f"channels.contact_caps.{name}", f"触达上限中的 {name} 不是层级名称", _suggest(name, tiers)))
+    for i, ch in enumerate(channels.catalogue):
+        for name in ch.tier_rates:
+            if name not in tiers:
+                found.append((f"channels.catalogue[{i}].tier_rates.{name}", f"渠道 {ch.id} 的分层效果参数中 {name} 不是层级名称",
+                              _suggest(name, tiers)))
+    found += _duplicates([r.audience for r in channels.rules], "channels.rules", "对象")
+    for i, rule in enumerate(channels.rules):
+        if rule.audience not in audiences:
+            found.append((f"channels.rules[{i}].audience", f"渠道约束的对象 {rule.audience} 既不是层级也不是目标客群",
+                          _suggest(rule.audience, audiences)))
+        for key in ("allowed", "preferred"):
+            for j, cid in enumerate(getattr(rule, key)):
+                if cid not in ids:
+                    found.append((f"channels.rules[{i}].{key}[{j}]", f"渠道 {cid} 不在渠道目录中", _suggest(cid, ids)))
     for i, line in enumerate(plan.budget.lines):
         if line.channel is not None and line.channel not in ids:
             found.append((f"budget.lines[{i}].channel", f"预算明细对应的渠道 {line.channel} 不在渠道目录中",

@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from .errors import PlanError, PlanValidationError
@@ -27,6 +28,13 @@ def _stage_name(value: str) -> str:
     raise argparse.ArgumentTypeError(f"未知阶段 {value!r};可选: {', '.join(STAGES)}(也可写 01…05)")
 
 
+def _as_of(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"日期 {value!r} 无法识别;请写成 2024-05-01 这样的形式") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="planlib", description="客户互动管理策划书:校验计划文件、运行阶段工作簿、生成复盘报告")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -37,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="只重跑某个阶段(可重复),其余阶段沿用上次成功运行的结果")
     run.add_argument("--output-root", type=Path, help="输出根目录(默认为项目的 outputs/)")
     run.add_argument("--log-output", action="store_true", help="把单元格输出同步打印到终端")
+    run.add_argument("--as-of", type=_as_of, metavar="YYYY-MM-DD",
+                     help="中期检查:只生成该日的检查点预警与逾期任务报告 outputs/<单位>/<季度>/pulse-<日期>.html")
 
     batch = sub.add_parser("batch", help="批量运行多个计划(路径或通配符),生成 outputs/<季度>/index.html")
     batch.add_argument("plans", nargs="+", help="计划文件或通配符,例如 'parameters/*/2024Q2.yaml'")
@@ -47,7 +57,42 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="只校验计划文件,不运行")
     validate.add_argument("plans", nargs="+", type=Path)
+
+    new = sub.add_parser("new", help="由本季度计划生成下季度计划文件(日期后移、基线取本季实际值、延续未完成的行动)")
+    new.add_argument("plan", type=Path, help="本季度计划文件,例如 parameters/demo/2024Q2.yaml")
+    new.add_argument("--quarter", required=True, help="下季度,例如 2024Q3;文件写到同一目录的 <季度>.yaml")
+    new.add_argument("--output-root", type=Path, help="读取本季度运行结果的输出根目录(默认为项目的 outputs/)")
+    new.add_argument("--force", action="store_true", help="覆盖已存在的下季度文件")
+
+    compare = sub.add_parser("compare", help="季度趋势报告(--unit)与单位组合概览(--quarter);都不写则全部生成")
+    compare.add_argument("--unit", action="append", help="单位代码(可重复),生成 outputs/<单位>/trend.html")
+    compare.add_argument("--quarter", action="append", help="季度(可重复),生成 outputs/portfolio-<季度>.html")
+    compare.add_argument("--output-root", type=Path, help="已发布运行结果所在的输出根目录(默认为项目的 outputs/)")
     return parser
+
+
+def _new(args: argparse.Namespace) -> int:
+    from .nextquarter import new_plan
+
+    result = new_plan(args.plan, args.quarter, output_root=args.output_root, force=args.force)
+    print(f"已生成 {_shown(result.path)}")
+    for note in result.notes:
+        print(f"  - {note}")
+    if not result.ok:
+        for problem in result.problems:
+            print(problem, file=sys.stderr)
+        print(f"共 {len(result.problems)} 个问题:新计划未通过校验,请修改后运行 planlib validate。", file=sys.stderr)
+        return EXIT_INVALID
+    print("校验通过。请逐项设定标有「TODO」的目标,并为复盘建议的行动指定责任人。")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+
+    for page in compare(args.unit, args.quarter, root=args.output_root):
+        print(f"已生成 {_shown(page)}")
+    return 0
 
 
 def _validate(plans: Sequence[Path]) -> int:
@@ -74,6 +119,8 @@ def _run(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         print(f"共 {len(problems)} 个问题,未开始运行。", file=sys.stderr)
         return EXIT_INVALID
+    if args.as_of is not None:
+        return _pulse(args)
     code = 0
     for plan in args.plans:
         print(f"运行计划 {plan}")
@@ -108,6 +155,20 @@ def _batch(args: argparse.Namespace) -> int:
     return EXIT_FAILED if result.failed else 0
 
 
+def _pulse(args: argparse.Namespace) -> int:
+    from .pulse import run_pulse
+
+    if args.stage:
+        raise PlanError("--as-of 生成中期检查报告,不运行阶段工作簿;请不要同时使用 --stage")
+    for plan in args.plans:
+        result = run_pulse(plan, args.as_of, output_root=args.output_root)
+        print(f"中期检查 {plan}(截至 {result.as_of}):预警 {len(result.alerts)} 项,逾期任务 {len(result.overdue)} 项")
+        for line in [*result.alerts, *(f"逾期:{t}" for t in result.overdue)]:
+            print(f"  - {line}")
+        print(f"报告: {_shown(result.html)}")
+    return 0
+
+
 def _shown(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd()))
@@ -122,6 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args.plans)
         if args.command == "batch":
             return _batch(args)
+        if args.command == "new":
+            return _new(args)
+        if args.command == "compare":
+            return _compare(args)
         return _run(args)
     except PlanValidationError as exc:
         for problem in exc.problems:

@@ -51,6 +51,25 @@ COLUMNS: dict[str, str] = {
     "ci_low": "95%置信区间下限", "ci_high": "95%置信区间上限", "significant": "差异显著",
     "source": "数据来源", "explanation": "计算说明", "rows": "行数", "encoding": "编码",
     "excluded": "排除行数", "excluded_reasons": "排除原因", "path": "文件",
+    # review: effect checks, diagnosis, per-group KPIs
+    "effect_check": "效果检验(与对照组比较)", "effect_text": "对照组提升", "effect_significant": "提升显著",
+    "flag": "标记", "cause": "原因", "advice": "建议措施", "group": "分组", "value": "数值",
+    "numerator": "分子", "denominator": "分母", "outcome": "结果指标", "uplift": "提升", "p_value": "p值",
+    "mde": "最小可检测效应", "verdict": "结论",
+    # channel optimisation, checkpoints, budget reconciliation, pulse
+    "rate_source": "效果参数来源", "reach": "触达率", "open": "打开率", "response": "响应率",
+    "manual_customers": "手工·触达人数", "manual_k": "手工·每人次数", "manual_cost": "手工·成本(元)",
+    "manual_responses": "手工·预计响应", "optimised_customers": "优化·触达人数", "optimised_k": "优化·每人次数",
+    "optimised_cost": "优化·成本(元)", "optimised_responses": "优化·预计响应", "change_responses": "响应变化",
+    "constraint": "约束", "used": "当前值", "limit": "限值", "slack": "余量", "binding": "起约束作用",
+    "shadow_text": "影子价格", "allowed": "可用渠道", "preferred": "优先渠道", "min_coverage": "最低覆盖(%)",
+    "max_contacts": "每客户触达上限(次)", "goals": "服务的目标", "cap": "触达上限(%)",
+    "checkpoint": "检查点", "due": "检查日期", "kpi_name": "指标", "threshold_text": "预警阈值",
+    "action": "调整措施", "respond_within_hours": "启动调整时限(小时)", "act_by": "最迟启动调整",
+    "done_on": "实际完成", "finish_delay_days": "完成延期(天)", "channel_cost": "渠道计划成本(元)",
+    "budget_planned": "推广费预算(元)", "difference": "差额(预算−成本,元)", "state": "状态",
+    "overdue_days": "逾期(天)", "value_at_due": "检查日实际", "value_now": "截至当日",
+    "manual_plan": "手工方案", "optimised_plan": "优化方案", "lines": "明细数",
 }
 
 

@@ -307,12 +307,35 @@ _COMPUTE: dict[str, Callable[[_Ctx], KpiValue]] = {
 assert set(_COMPUTE) == set(CATALOGUE), "every catalogue KPI needs a computation"
 
 
+def absent_columns(load_notes: Mapping[str, object]) -> dict[str, tuple[str, ...]]:
+    """Source → optional canonical columns its file lacks, from ``StageContext.load_notes``.
+
+    The loader fills such a column with NA (or False for a flag such as ``is_complaint``), so a
+    KPI reading it would come out as a plausible-looking zero; :func:`compute_kpis` needs to know.
+    """
+    return {name: tuple(getattr(note, "absent", ())) for name, note in load_notes.items()
+            if getattr(note, "absent", ())}
+
+
+def _missing_column(kpi: str, absent: Mapping[str, Iterable[str]]) -> str | None:
+    from .tables import TABLES
+
+    for needed in CATALOGUE[kpi].columns:
+        source, column = needed.split(".")
+        if column in set(absent.get(source, ())):
+            header = next((c.aliases[0] for c in TABLES[source] if c.name == column), column)
+            return f"{SOURCE_NAMES[source]}缺少「{header}」列({column}),该指标无法计算"
+    return None
+
+
 def compute_kpis(plan: Plan, data: Frames, customers_result: pd.DataFrame, *,
-                 window: Window | None = None, kpis: Iterable[str] | None = None) -> dict[str, KpiValue]:
+                 window: Window | None = None, kpis: Iterable[str] | None = None,
+                 absent: Mapping[str, Iterable[str]] | None = None) -> dict[str, KpiValue]:
     """Compute the catalogue KPIs for ``window`` (default: the plan period), keyed by KPI id.
 
     ``kpis`` limits the computation to those ids (default: all); funnels and baselines use it
-    to skip the KPIs they do not show.
+    to skip the KPIs they do not show. ``absent`` (see :func:`absent_columns`) names optional
+    columns the source files lack: a KPI that needs one is 无数据, never the zero the filler gives.
 
     Definitions (rates in %, days are whole calendar days, both window ends included):
     - reach_rate: treatment customers sent ≥1 campaign message in the window / treatment;
@@ -341,6 +364,8 @@ def compute_kpis(plan: Plan, data: Frames, customers_result: pd.DataFrame, *,
     wanted = _COMPUTE if kpis is None else {k: _COMPUTE[k] for k in kpis}
     for kpi, compute in wanted.items():
         try:
+            if (missing := _missing_column(kpi, absent or {})) is not None:
+                raise _NoData(missing)
             kv = compute(ctx)
         except _NoData as reason:
             kv = KpiValue(kpi, None, explanation=f"无数据: {reason}")
@@ -348,3 +373,72 @@ def compute_kpis(plan: Plan, data: Frames, customers_result: pd.DataFrame, *,
         values[kpi] = KpiValue(kv.kpi, None if kv.value is None else float(kv.value), kv.numerator,
                                kv.denominator, kv.explanation, {**ctx.sizes, **kv.parts})
     return values
+
+
+# ------------------------------------------------------------------ breakdowns and the stored frame
+VALUE_COLUMNS = ["by", "group", "kpi", "name", "unit", "direction", "value", "numerator", "denominator",
+                 "explanation"]
+BY_LABELS = {"overall": "整体", "tier": "分层", "channel": "渠道"}
+
+
+def _rows(by: str, group: str, values: Mapping[str, KpiValue]) -> list[dict]:
+    return [{"by": by, "group": group, "kpi": kv.kpi, "name": CATALOGUE[kv.kpi].name,
+             "unit": CATALOGUE[kv.kpi].unit, "direction": CATALOGUE[kv.kpi].direction, "value": kv.value,
+             "numerator": kv.numerator, "denominator": kv.denominator, "explanation": kv.explanation}
+            for kv in values.values()]
+
+
+def kpis_by(plan: Plan, data: Frames, customers_result: pd.DataFrame, by: str, *,
+            window: Window | None = None, absent: Mapping[str, Iterable[str]] | None = None) -> pd.DataFrame:
+    """The KPIs that make sense per ``by`` ("tier" or "channel", see ``Kpi.breakdowns``), one row per
+    group and KPI (columns :data:`VALUE_COLUMNS`).
+
+    Per tier every population (in scope, treatment, control) is restricted to the tier; per
+    channel only that channel's campaign messages count, against the whole treatment group.
+    """
+    wanted = [k.id for k in CATALOGUE.values() if by in k.breakdowns]
+    rows: list[dict] = []
+    if by == "tier":
+        scope = customers_result["in_scope"].astype(bool)
+        for tier in sorted(customers_result.loc[scope, "tier"].dropna().unique()):
+            part = customers_result.assign(in_scope=scope & (customers_result["tier"] == tier))
+            rows += _rows(by, str(tier), compute_kpis(plan, data, part, window=window, kpis=wanted, absent=absent))
+    elif by == "channel":
+        inter = data.get("interactions")
+        if inter is not None:
+            rows_c = inter[inter["campaign"] == plan.review.campaign]
+            names = {c.id: c.name for c in plan.channels.catalogue}
+            for channel in sorted(rows_c["channel"].dropna().unique()):
+                part = {**data, "interactions": rows_c[rows_c["channel"] == channel]}
+                rows += _rows(by, names.get(channel, str(channel)),
+                              compute_kpis(plan, part, customers_result, window=window, kpis=wanted, absent=absent))
+    else:
+        raise ValueError(f"by must be 'tier' or 'channel', not {by!r}")
+    return _frame(rows)
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    out = pd.DataFrame(rows, columns=VALUE_COLUMNS)
+    for col in ("value", "numerator", "denominator"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
+    return out
+
+
+def kpi_values(plan: Plan, data: Frames, customers_result: pd.DataFrame, values: Mapping[str, KpiValue], *,
+               window: Window | None = None, absent: Mapping[str, Iterable[str]] | None = None) -> pd.DataFrame:
+    """Result "kpi_values": every catalogue KPI overall (``values``), then per tier and per channel."""
+    parts = [_frame(_rows("overall", BY_LABELS["overall"], values))]
+    parts += [kpis_by(plan, data, customers_result, by, window=window, absent=absent) for by in ("tier", "channel")]
+    return pd.concat([p for p in parts if not p.empty], ignore_index=True)
+
+
+def breakdown_wide(frame: pd.DataFrame, by: str) -> pd.DataFrame:
+    """One row per KPI, one column per group (display text with its unit): how tiers or channels compare."""
+    part = frame[frame["by"] == by]
+    if part.empty:
+        return pd.DataFrame(columns=["指标"])
+    text = part.assign(text=[fmt(None if pd.isna(v) else float(v), u) for v, u in zip(part["value"], part["unit"],
+                                                                                      strict=True)])
+    order = list(dict.fromkeys(part["name"]))
+    wide = text.pivot(index="name", columns="group", values="text").loc[order]
+    return wide.rename_axis(index="指标", columns=None).reset_index()

@@ -51,7 +51,8 @@ SPECS: dict[str, ResultSpec] = {
             "time_bound", "smart_ok", "notes")),
         ResultSpec("customers", "02_needs", (
             "customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score",
-            "m_score", "rfm_score", "tier", "tier_rule", "in_scope", "control")),
+            "m_score", "rfm_score", "tier", "tier_rule", "in_scope", "control", "p_alive",
+            "expected_purchases", "clv")),
         ResultSpec("tier_summary", "02_needs", (
             "tier", "customers", "share", "avg_monetary", "monetary_share", "goal", "needs",
             "strategy")),
@@ -70,6 +71,17 @@ SPECS: dict[str, ResultSpec] = {
             "kpi", "name", "dimension", "unit", "direction", "target", "actual", "status",
             "suggestion")),
         ResultSpec("review_summary", "05_review", kind="json"),
+        ResultSpec("kpi_values", "05_review", (
+            "by", "group", "kpi", "name", "unit", "direction", "value", "numerator", "denominator",
+            "explanation")),
+        ResultSpec("funnel", "05_review", ("by", "group", "step", "customers", "rate_of_previous", "rate_of_target")),
+        ResultSpec("uplift", "05_review", (
+            "metric", "comparison", "group_customers", "group_value", "control_customers", "control_value",
+            "uplift", "ci_low", "ci_high", "p_value", "significant")),
+        ResultSpec("abtests", "05_review", (
+            "channel", "metric", "variant", "reference", "customers", "hits", "rate", "diff", "ci_low",
+            "ci_high", "p_value", "mde", "significant", "verdict")),
+        ResultSpec("actions", "05_review", ("problem", "measure", "owner", "due", "expected", "status", "origin")),
     ]
 }
 

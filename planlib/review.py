@@ -1,17 +1,20 @@
 """Stage 05 — 效果评估与复盘: funnel, template 4 (活动效果评估表), summary and action plan.
 
 The figures come from :func:`planlib.measure.compute_kpis`; this module turns them into the
-tables reviewers read. Each missed KPI gets a Chinese suggestion from the one rule table below
-(``_STEP_ADVICE`` / ``_KPI_ADVICE``), naming the funnel step, group or budget line behind the miss
-with its figure.
+tables reviewers read. Each missed KPI gets a Chinese suggestion from the one rule table of
+:mod:`planlib.diagnose`, naming the funnel step, group, comment theme or budget line behind the
+miss with its figure; a KPI achieved without an effect distinguishable from the control group's
+is flagged (:mod:`planlib.uplift`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import pandas as pd
 
+from .diagnose import Evidence, diagnose, target_text
 from .kpis import CATALOGUE, status
 from .measure import (
     Frames,
@@ -24,12 +27,16 @@ from .measure import (
     window_label,
 )
 from .schema import Plan
-from .uplift import diff_proportions, uplift
+from .uplift import diff_proportions, effect_of, interval_text, uplift, verdict
+
+Absent = Mapping[str, Iterable[str]]
 
 __all__ = [
-    "FUNNEL_STEPS", "KpiValue", "action_plan", "compute_kpis", "diff_proportions", "funnel",
-    "funnel_by", "funnel_from_values", "kpi_table", "period_window", "previous_window",
-    "review_summary", "suggestion", "target_text", "uplift", "window_label",
+    "FUNNEL_STEPS", "KPI_DISPLAY_COLUMNS", "NOT_PROVEN", "KpiValue", "Review", "action_plan", "actions", "analyse",
+    "biggest_loss", "budget_figures",
+    "compute_kpis", "loss_sentence",
+    "diff_proportions", "funnel", "funnel_by", "funnel_from_values", "kpi_display", "kpi_table", "period_window",
+    "previous_window", "review_summary", "suggestion", "target_text", "uplift", "window_label",
 ]
 
 # step -> (KPI whose counts give it, which count)
@@ -65,14 +72,41 @@ def funnel_from_values(values: Mapping[str, KpiValue]) -> pd.DataFrame:
 
 
 def funnel(plan: Plan, data: Frames, customers_result: pd.DataFrame, *,
-           window: Window | None = None) -> pd.DataFrame:
+           window: Window | None = None, absent: Absent | None = None) -> pd.DataFrame:
     """The campaign funnel of the treatment group (step, customers, rate_of_previous, rate_of_target)."""
     needed = {kpi for kpi, _ in _STEP_COUNTS.values()}
-    return funnel_from_values(compute_kpis(plan, data, customers_result, window=window, kpis=needed))
+    return funnel_from_values(compute_kpis(plan, data, customers_result, window=window, kpis=needed, absent=absent))
+
+
+def biggest_loss(steps: pd.DataFrame, until: str = "参与") -> dict | None:
+    """The step up to ``until`` where most customers were lost: {step, previous, lost, customers, rate}.
+
+    None if unknown. Steps are not nested (a phone participant never "clicks"), so only drops count
+    as losses. Repurchase comes after ``until`` by default: it is the outcome, not a place to lose people.
+    """
+    if until in set(steps["step"]):
+        steps = steps.iloc[: list(steps["step"]).index(until) + 1]
+    counts = steps["customers"].astype("Float64")
+    lost = (counts.shift(1) - counts).iloc[1:]
+    lost = lost[lost.notna() & (lost > 0)]
+    if lost.empty:
+        return None
+    i = int(lost.astype(float).idxmax())
+    return {"step": steps["step"].iloc[i], "previous": steps["step"].iloc[i - 1], "lost": int(lost[i]),
+            "customers": int(counts.iloc[i - 1]), "rate": float(steps["rate_of_previous"].iloc[i])}
+
+
+def loss_sentence(steps: pd.DataFrame, who: str = "") -> str:
+    """``流失最多的环节是 打开 → 互动:打开的 330 人中 90 人没有互动(转化率 72.7%)``."""
+    loss = biggest_loss(steps)
+    if loss is None:
+        return f"{who}漏斗无数据,无法判断在哪一步流失。"
+    return (f"{who}流失最多的环节是 {loss['previous']} → {loss['step']}:{loss['previous']}的 {loss['customers']} 人中"
+            f" {loss['lost']} 人没有{loss['step']}(转化率 {fmt(loss['rate'], '%')})。")
 
 
 def funnel_by(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, by: str = "channel",
-              window: Window | None = None) -> pd.DataFrame:
+              window: Window | None = None, absent: Absent | None = None) -> pd.DataFrame:
     """The funnel per group: ``by`` is an interactions column (channel, variant) or a column of the
     customers result (tier). Per channel, the target is the whole treatment group and each later
     step counts only that channel's messages; per tier, every step is restricted to the tier.
@@ -84,12 +118,12 @@ def funnel_by(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, by: s
         rows = inter[inter["campaign"] == plan.review.campaign]
         for group in sorted(rows[by].dropna().unique()):
             part = {**data, "interactions": rows[rows[by] == group]}
-            frames.append(funnel(plan, part, customers_result, window=window).assign(**{by: group}))
+            frames.append(funnel(plan, part, customers_result, window=window, absent=absent).assign(**{by: group}))
     elif by in customers_result.columns:
         scope = customers_result["in_scope"].astype(bool)
         for group in sorted(customers_result.loc[scope, by].dropna().unique()):
             part = customers_result.assign(in_scope=scope & (customers_result[by] == group))
-            frames.append(funnel(plan, data, part, window=window).assign(**{by: group}))
+            frames.append(funnel(plan, data, part, window=window, absent=absent).assign(**{by: group}))
     else:
         raise ValueError(f"无法按 {by!r} 分组: 互动记录和客户分层结果中都没有该列")
     if not frames:
@@ -100,107 +134,41 @@ def funnel_by(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, by: s
     return out[[by, "label", "step", "customers", "rate_of_previous", "rate_of_target"]]
 
 
-# ------------------------------------------------------------------ the suggestion rule table
-# Funnel KPIs: the step with the lowest conversion among these explains the miss.
-_FUNNEL_KPIS = {
-    "reach_rate": ("触达",), "open_rate": ("打开",), "engagement_rate": ("互动",),
-    "participation_rate": ("触达", "打开", "互动", "参与"), "repurchase_30d": ("复购",),
-}
-_STEP_ADVICE = {
-    "触达": "触达率仅 {rate}(目标客户 {prev} 人中触达 {n} 人),建议核对手机号与企微好友关系,补充短信/电话等到达率高的渠道",
-    "打开": "打开率仅 {rate}(触达 {prev} 人中打开 {n} 人),建议增加短信提醒、调整发送时间",
-    "互动": "互动参与度仅 {rate}(打开 {prev} 人中互动 {n} 人),建议优化内容与福利设计(如打卡礼品、专属优惠)",
-    "参与": "互动后参与仅 {rate}(互动 {prev} 人中参与 {n} 人),建议简化报名/打卡流程,并由销售代表电话邀约",
-    "复购": "参与客户{days}天复购率仅 {rate}(参与 {prev} 人中复购 {n} 人),建议向参与客户发放限时复购券并安排回访",
-}
-_KPI_ADVICE = {
-    "csat": "满意度均分 {actual},低于目标 {target}({low} 份评分≤3分),建议调研客户对礼品/权益的偏好,并回访低分客户",
-    "nps": "NPS 为 {actual},贬损者 {detractors} 人、推荐者 {promoters} 人,建议回访贬损者了解不推荐的原因",
-    "response_sla_rate": "响应及时率 {actual}({late} 张工单超过 {sla} 分钟才首次响应),建议高峰时段增加专属客服并设置超时提醒",
-    "complaint_rate": "投诉率 {actual}({num} 位客户投诉),高于目标 {target},建议逐一回访投诉客户并按原因归类整改",
-    "churn_rate": "流失率 {actual}(期初活跃 {den} 人中 {num} 人未再消费),建议对沉默客户发送召回券并电话回访",
-    "repurchase_rate": "期内复购率 {actual}(下单 {den} 人中 {num} 人复购),建议对首购客户推送二次购买优惠",
-    "aov_uplift": "客单价提升 {actual},未达目标 {target},建议设计满减/组合套餐提升单笔消费",
-    "roi": "ROI 为 {actual}(归因收入 {revenue} 元,实际支出 {cost} 元),建议把预算集中到转化最高的渠道与客群",
-    "cost_per_participant": "单客户成本 {actual},高于目标 {target}(支出 {num} 元 / 参与 {den} 人);{cause}",
-}
-_COST_CAUSE = ("超支最多的科目是{category}({detail},超出 {over} 元),建议削减低效支出,把预算向参与转化高的渠道倾斜",
-               "各科目均未超支,成本偏高主要因为参与人数不足,建议先提升参与率")
-_FALLBACK = "{name} 实际 {actual},未达目标 {target},建议在复盘会上分析原因并制定改进措施"
-_NO_DATA = "无法评估: {reason};请补充数据,或在计划的 kpis 中手工填写实际值"
-
-
-def target_text(kpi: str, target: float) -> str:
-    """Template 4's 目标值 with the direction: ``≥70%``, ``≤50元/人``."""
-    k = CATALOGUE[kpi]
-    sign = {"higher": "≥", "lower": "≤"}.get(k.direction, "")
-    return f"{sign}{fmt(target, k.unit)}"
-
-
-def _weakest_step(kpi: str, values: Mapping[str, KpiValue], plan: Plan,
-                  breakdown: pd.DataFrame | None) -> str | None:
-    steps = funnel_from_values(values).set_index("step")
-    candidates = steps.loc[list(_FUNNEL_KPIS[kpi]), "rate_of_previous"].dropna()
-    if candidates.empty:
-        return None
-    step = candidates.idxmin()
-    prev = steps["customers"].iloc[FUNNEL_STEPS.index(step) - 1]
-    text = _STEP_ADVICE[step].format(rate=fmt(candidates[step], "%"), prev=prev, n=steps.at[step, "customers"],
-                                     days=plan.review.attribution_days)
-    if breakdown is not None and not breakdown.empty:
-        by = breakdown.columns[0]
-        counts = breakdown.pivot_table(index=by, columns="step", values="customers", aggfunc="sum")
-        later = counts[list(FUNNEL_STEPS[FUNNEL_STEPS.index(step) + 1:])].max(axis=1)
-        # a group nobody passes through at this step but who still reach later steps (phone calls
-        # have no clicks) does not use the step at all: its 0 % explains nothing
-        skips = counts.index[(counts[step] == 0) & (later > 0)]
-        rows = breakdown[(breakdown["step"] == step) & ~breakdown[by].isin(skips)].dropna(
-            subset=["rate_of_previous"])
-        if len(rows) > 1:
-            worst = rows.iloc[rows["rate_of_previous"].to_numpy().argmin()]
-            text += f";其中{worst['label']}最低({fmt(worst['rate_of_previous'], '%')})"
-    return text
-
-
+# ------------------------------------------------------------------ suggestions (rules: planlib.diagnose)
 def suggestion(kpi: str, target: float, actual: float | None, values: Mapping[str, KpiValue],
-               plan: Plan, breakdown: pd.DataFrame | None = None) -> str:
-    """Template 4's 分析与改进建议 for one KPI: empty when met, a rule-table sentence when missed."""
-    state = status(kpi, target, actual)
-    kv = values.get(kpi) or KpiValue(kpi, None)
-    if state == "无数据":
-        return _NO_DATA.format(reason=kv.explanation.removeprefix("无数据: ") or "没有数据")
-    if state != "未达成":
-        return ""
-    k = CATALOGUE[kpi]
-    if kpi in _FUNNEL_KPIS and (text := _weakest_step(kpi, values, plan, breakdown)):
-        return text
-    fields = {"name": k.name, "actual": fmt(actual, k.unit), "target": target_text(kpi, target),
-              "num": fmt(kv.numerator), "den": fmt(kv.denominator), "sla": plan.review.sla_minutes,
-              **{key: fmt(v) for key, v in kv.parts.items()}}
-    if kpi == "cost_per_participant":
-        over = [(line.actual - line.planned, line) for line in plan.budget.lines
-                if line.actual is not None and line.actual > line.planned]
-        if over:
-            amount, line = max(over, key=lambda pair: pair[0])
-            fields["cause"] = _COST_CAUSE[0].format(category=line.category, detail=line.detail, over=fmt(amount))
-        else:
-            fields["cause"] = _COST_CAUSE[1]
-    # a rule quotes the computed figures; with only a manual actual there are none to quote
-    template = _KPI_ADVICE.get(kpi, _FALLBACK) if kv.value is not None else _FALLBACK
-    try:
-        return template.format(**fields)
-    except KeyError:  # the figure the rule quotes is unknown (e.g. a manual actual): say it plainly
-        return _FALLBACK.format(**fields)
+               plan: Plan, breakdown: pd.DataFrame | None = None, *, evidence: Evidence | None = None,
+               effect: pd.Series | None = None) -> str:
+    """Template 4's 分析与改进建议 for one KPI: empty when met and proven, else the diagnosis' sentence."""
+    if evidence is None:
+        evidence = Evidence(breakdown=breakdown)
+    elif breakdown is not None and evidence.breakdown is None:
+        evidence.breakdown = breakdown
+    found = diagnose(kpi, target, actual, values, plan, evidence, effect)
+    return "" if found is None else found.text
 
 
 # ------------------------------------------------------------------ template 4 and the summary
-def kpi_table(plan: Plan, values: Mapping[str, KpiValue], *,
-              breakdown: pd.DataFrame | None = None) -> pd.DataFrame:
+NOT_PROVEN = "达成但提升不显著"
+KPI_TABLE_COLUMNS = ["kpi", "name", "dimension", "unit", "direction", "target", "actual", "status", "suggestion",
+                     "target_text", "source", "explanation", "effect_text", "effect_significant", "flag", "cause",
+                     "advice"]
+
+
+def kpi_table(plan: Plan, values: Mapping[str, KpiValue], *, breakdown: pd.DataFrame | None = None,
+              evidence: Evidence | None = None, effects: pd.DataFrame | None = None) -> pd.DataFrame:
     """Result "kpis" (template 4, 活动效果评估表): one row per ``plan.kpis`` target.
 
     A manual ``actual`` in the plan wins over the computed value and ``source`` says so.
-    ``breakdown`` (a :func:`funnel_by` frame) lets suggestions name the weakest channel or tier.
+    ``breakdown`` (a :func:`funnel_by` frame) and ``evidence`` (:func:`planlib.diagnose.collect_evidence`)
+    let suggestions name the weakest channel, tier or group. ``effects`` (:func:`planlib.uplift.uplift`)
+    adds the control-group comparison of KPIs that have one (``Kpi.effect``): ``effect_text`` is the
+    uplift with its 95 % interval and ``flag`` is 达成但提升不显著 when the KPI is achieved but the
+    interval includes zero.
     """
+    if evidence is None:
+        evidence = Evidence(breakdown=breakdown)
+    elif evidence.breakdown is None:
+        evidence.breakdown = breakdown
     rows = []
     for t in plan.kpis:
         k, kv = CATALOGUE[t.kpi], values.get(t.kpi) or KpiValue(t.kpi, None, explanation="无数据: 未计算")
@@ -209,25 +177,53 @@ def kpi_table(plan: Plan, values: Mapping[str, KpiValue], *,
             explanation = f"手工填写的实际值(数据计算值: {fmt(kv.value, k.unit)})"
         else:
             actual, source, explanation = kv.value, "数据计算", kv.explanation
+        effect = effect_of(effects, k.effect) if effects is not None and k.effect else None
+        significant = None if effect is None or pd.isna(effect["significant"]) else bool(effect["significant"])
+        state = status(t.kpi, t.target, actual)
+        found = diagnose(t.kpi, t.target, actual, values, plan, evidence, effect)
         rows.append({
             "kpi": t.kpi, "name": k.name, "dimension": t.dimension or k.dimension, "unit": k.unit,
-            "direction": k.direction, "target": float(t.target), "actual": actual,
-            "status": status(t.kpi, t.target, actual),
-            "suggestion": suggestion(t.kpi, t.target, actual, values, plan, breakdown),
-            "target_text": target_text(t.kpi, t.target), "source": source, "explanation": explanation,
+            "direction": k.direction, "target": float(t.target), "actual": actual, "status": state,
+            "suggestion": "" if found is None else found.text, "target_text": target_text(t.kpi, t.target),
+            "source": source, "explanation": explanation,
+            "effect_text": "" if effect is None else interval_text(effect), "effect_significant": significant,
+            "flag": NOT_PROVEN if state in ("达成", "超达成") and significant is False else "",
+            "cause": "" if found is None else found.cause, "advice": "" if found is None else found.advice,
         })
-    columns = ["kpi", "name", "dimension", "unit", "direction", "target", "actual", "status", "suggestion",
-               "target_text", "source", "explanation"]
-    table = pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=KPI_TABLE_COLUMNS)
     table["actual"] = table["actual"].astype("float64")
+    table["effect_significant"] = table["effect_significant"].astype("boolean")
     return table
+
+
+def kpi_display(table: pd.DataFrame) -> pd.DataFrame:
+    """Template 4 as reviewers read it: targets and actuals with units, the effect check beside the status."""
+    out = table.copy()
+    out["actual_text"] = [fmt(None if pd.isna(a) else float(a), u) for a, u in zip(out["actual"], out["unit"],
+                                                                                   strict=True)]
+    checks = []
+    for r in out.itertuples():
+        if not r.effect_text:
+            checks.append("—")
+        elif r.flag:
+            checks.append(f"⚠ {r.flag}:{r.effect_text}")
+        elif pd.isna(r.effect_significant):
+            checks.append(f"无法判断:{r.effect_text}")
+        else:
+            checks.append(f"{'显著' if r.effect_significant else '不显著'}:{r.effect_text}")
+    out["effect_check"] = checks
+    return out
+
+
+KPI_DISPLAY_COLUMNS = ["dimension", "name", "target_text", "actual_text", "status", "effect_check", "suggestion"]
 
 
 STATUSES = ("超达成", "达成", "未达成", "无数据")
 
 
-def review_summary(plan: Plan, values: Mapping[str, KpiValue], table: pd.DataFrame) -> dict:
-    """Result "review_summary": status counts, group sizes, participants and headline sentences."""
+def review_summary(plan: Plan, values: Mapping[str, KpiValue], table: pd.DataFrame, *,
+                   effects: pd.DataFrame | None = None, abtests: pd.DataFrame | None = None) -> dict:
+    """Result "review_summary": status counts, group sizes, participants, the proven effect and headlines."""
     counts = {s: int((table["status"] == s).sum()) for s in STATUSES}
     part = values["participation_rate"]
     sizes = {key: int(part.parts.get(key, 0)) for key in ("in_scope", "treatment", "control")}
@@ -241,26 +237,133 @@ def review_summary(plan: Plan, values: Mapping[str, KpiValue], table: pd.DataFra
     if not missed.empty:
         headlines.append("未达成: " + ";".join(
             f"{r.name} 实际 {fmt(r.actual, r.unit)}(目标 {r.target_text})" for r in missed.itertuples()) + "。")
-    return {"campaign": plan.review.campaign, "kpis": len(table), "status_counts": counts, **sizes,
-            "participants": participants, "participation_rate": part.value, "headlines": headlines}
+    effect = {}
+    for metric in ("repurchase", "spend"):
+        row = None if effects is None else effect_of(effects, metric)
+        if row is not None and not pd.isna(row["uplift"]):
+            effect[metric] = {"uplift": float(row["uplift"]), "ci_low": float(row["ci_low"]),
+                              "ci_high": float(row["ci_high"]), "significant": bool(row["significant"])}
+            headlines.append(f"活动效果(实验组 vs 对照组):{row['outcome']} {interval_text(row)},{verdict(row)}。")
+    flagged = table[table.get("flag", pd.Series("", index=table.index)).fillna("") != ""]
+    if not flagged.empty:
+        headlines.append("⚠ " + "、".join(flagged["name"]) + " 已达成,但与对照组相比提升不显著,不能确定是活动带来的。")
+    winners = [] if abtests is None else [f"{r.channel_name}{r.metric_name}:{r.verdict}" for r in abtests.itertuples()]
+    if winners:
+        headlines.append("A/B 测试:" + ";".join(winners) + "。")
+    meta = plan.meta
+    return {"unit": meta.unit, "unit_name": meta.unit_name, "quarter": meta.quarter, "title": meta.title,
+            "period": [meta.period.start.isoformat(), meta.period.end.isoformat()],
+            "budget_limit": plan.budget.limit,
+            "campaign": plan.review.campaign, "kpis": len(table), "status_counts": counts, **sizes,
+            "participants": participants, "participation_rate": part.value, "effect": effect,
+            "not_proven": flagged["kpi"].tolist(), "headlines": headlines}
 
 
 ACTION_COLUMNS = ["问题目标", "优化措施", "责任人", "完成时间", "预期效果", "状态"]
-_ACTION_STATE = {"open": "待完成", "done": "已完成"}
+ACTION_FIELDS = ["problem", "measure", "owner", "due", "expected", "status", "origin", "kpi"]
+UNASSIGNED = "待指定"
+_ACTION_STATE = {"open": "待完成", "done": "已完成", "suggested": "建议"}
+
+
+def actions(plan: Plan, table: pd.DataFrame) -> pd.DataFrame:
+    """Result "actions": the plan's own actions (origin ``plan``), then a suggested action (owner 待指定,
+    origin ``review``) for every missed or unproven KPI that no action mentions (by KPI name or id),
+    so nothing the review found leaves it without an owner. ``planlib new`` carries the open ones."""
+    rows = [{"problem": a.problem, "measure": a.measure, "owner": a.owner, "due": pd.Timestamp(a.due),
+             "expected": a.expected, "status": a.status, "origin": "plan", "kpi": ""} for a in plan.review.actions]
+    problems = " ".join(a.problem for a in plan.review.actions)
+    flags = table["flag"] if "flag" in table.columns else pd.Series("", index=table.index)
+    for r, flag in zip(table.itertuples(), flags.fillna(""), strict=True):
+        if (r.status != "未达成" and not flag) or r.name in problems or r.kpi in problems:
+            continue
+        advice = getattr(r, "advice", "") or r.suggestion
+        if r.status == "未达成":
+            problem = f"{r.name}未达成(实际 {fmt(r.actual, r.unit)},目标 {r.target_text})"
+            expected = f"{r.name}达到 {r.target_text}"
+        else:
+            problem, advice = f"{r.name}{flag}({r.effect_text})", "下季保留对照组并扩大样本,验证活动的真实效果"
+            expected = f"{r.name}的提升在95%置信水平下显著"
+        rows.append({"problem": problem, "measure": advice, "owner": UNASSIGNED, "due": pd.NaT,
+                     "expected": expected, "status": "suggested", "origin": "review", "kpi": r.kpi})
+    out = pd.DataFrame(rows, columns=ACTION_FIELDS)
+    out["due"] = pd.to_datetime(out["due"])
+    return out
 
 
 def action_plan(plan: Plan, table: pd.DataFrame) -> pd.DataFrame:
-    """互动优化行动计划表: the plan's own actions, then a 建议 row (owner 待指定) for every missed KPI
-    that no action mentions (by KPI name or id), so nothing missed leaves the review without an owner."""
-    rows = [{"问题目标": a.problem, "优化措施": a.measure, "责任人": a.owner, "完成时间": pd.Timestamp(a.due),
-             "预期效果": a.expected, "状态": _ACTION_STATE[a.status]} for a in plan.review.actions]
-    problems = " ".join(a.problem for a in plan.review.actions)
-    for r in table[table["status"] == "未达成"].itertuples():
-        if r.name in problems or r.kpi in problems:
-            continue
-        rows.append({"问题目标": f"{r.name}未达成(实际 {fmt(r.actual, r.unit)},目标 {r.target_text})",
-                     "优化措施": r.suggestion, "责任人": "待指定", "完成时间": pd.NaT,
-                     "预期效果": f"{r.name}达到 {r.target_text}", "状态": "建议"})
-    out = pd.DataFrame(rows, columns=ACTION_COLUMNS)
+    """互动优化行动计划表 (问题目标/优化措施/责任人/完成时间/预期效果/状态) from :func:`actions`."""
+    frame = actions(plan, table)
+    out = pd.DataFrame({"问题目标": frame["problem"], "优化措施": frame["measure"], "责任人": frame["owner"],
+                        "完成时间": frame["due"], "预期效果": frame["expected"],
+                        "状态": frame["status"].map(_ACTION_STATE)}, columns=ACTION_COLUMNS)
     out["完成时间"] = pd.to_datetime(out["完成时间"])
+    return out
+
+
+# ------------------------------------------------------------------ the whole review in one call
+@dataclass
+class Review:
+    """Everything stage 05 shows and saves, computed once (see :func:`analyse`)."""
+
+    values: dict[str, KpiValue]
+    kpi_values: pd.DataFrame  # result "kpi_values": overall, per tier, per channel
+    funnel: pd.DataFrame  # the treatment group's funnel
+    by_channel: pd.DataFrame  # funnel_by channel
+    by_tier: pd.DataFrame  # funnel_by tier
+    uplift: pd.DataFrame  # result "uplift"
+    abtests: pd.DataFrame  # result "abtests"
+    table: pd.DataFrame  # result "kpis" (template 4)
+    summary: dict  # result "review_summary"
+    actions: pd.DataFrame  # result "actions"
+
+    def funnel_result(self) -> pd.DataFrame:
+        """Result "funnel": the overall funnel, then per channel and per tier, in one long frame."""
+        parts = [self.funnel.assign(by="overall", group="整体")]
+        parts += [f.assign(by=by, group=f["label"]) for by, f in (("channel", self.by_channel), ("tier", self.by_tier))
+                  if not f.empty]
+        out = pd.concat(parts, ignore_index=True)
+        return out[["by", "group", "step", "customers", "rate_of_previous", "rate_of_target"]]
+
+
+def analyse(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, window: Window | None = None,
+            absent: Absent | None = None) -> Review:
+    """The review of a campaign: KPIs (overall, per tier and channel), funnels, uplift vs control,
+    A/B tests, template 4 with diagnoses, summary and action plan. ``absent``: see
+    :func:`planlib.measure.absent_columns`."""
+    from .abtest import ab_tests
+    from .diagnose import collect_evidence
+    from .measure import kpi_values
+
+    values = compute_kpis(plan, data, customers_result, window=window, absent=absent)
+    by_values = kpi_values(plan, data, customers_result, values, window=window, absent=absent)
+    by_channel = funnel_by(plan, data, customers_result, by="channel", window=window, absent=absent)
+    by_tier = funnel_by(plan, data, customers_result, by="tier", window=window, absent=absent)
+    effects = uplift(plan, data, customers_result, window=window)
+    tests = ab_tests(plan, data, customers_result, window=window)
+    evidence = collect_evidence(plan, data, customers_result, window=window, breakdown=by_channel,
+                                by_tier=by_values[by_values["by"] == "tier"])
+    table = kpi_table(plan, values, evidence=evidence, effects=effects)
+    return Review(values=values, kpi_values=by_values, funnel=funnel_from_values(values), by_channel=by_channel,
+                  by_tier=by_tier, uplift=effects, abtests=tests, table=table,
+                  summary=review_summary(plan, values, table, effects=effects, abtests=tests),
+                  actions=actions(plan, table))
+
+
+def budget_figures(values: Mapping[str, KpiValue]) -> dict[str, str]:
+    """Spend against plan, cost per participant and ROI from attributed revenue, as one summary."""
+    variance, cost, roi = values.get("budget_variance"), values.get("cost_per_participant"), values.get("roi")
+
+    def said(kv: KpiValue | None, unit: str) -> str:
+        if kv is None:
+            return "无数据"
+        return fmt(kv.value, unit) if kv.value is not None else kv.explanation
+
+    out = {}
+    if variance is not None and variance.value is not None:
+        out["实际支出 / 计划预算"] = f"{fmt(variance.numerator)} 元 / {fmt(variance.denominator)} 元"
+    out["预算差异(实际 − 计划)"] = said(variance, "元")
+    out["单客户成本"] = said(cost, "元/人")
+    out["ROI(归因收入)"] = said(roi, "%")
+    if roi is not None and roi.value is not None:
+        out["参与客户归因收入"] = f"{fmt(roi.parts.get('revenue'))} 元(含退款,首次响应起的归因窗口内)"
     return out

@@ -1,21 +1,22 @@
-"""Stage 04 — execution: the task table, schedule checks, critical path, workload and budget.
+"""Stage 04 — execution: the task table, schedule checks, critical path, workload, checkpoints.
 
 Pure functions over the plan. Dates are whole calendar days and a task's ``start`` and ``end``
 are both working days of it (T1 04-01…04-05 lasts 5 days). A dependency is finish-to-start:
-a task may start the day after each of its dependencies ends.
+a task may start the day after each of its dependencies ends. The budget (template 3) lives in
+:mod:`planlib.budget` and is re-exported here.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from datetime import timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
+from .budget import TOTAL, budget_by_category, budget_table, reconcile  # noqa: F401 — stage 04 API, kept here too
+from .kpis import CATALOGUE
 from .schema import Plan
-
-TOTAL = "合计"
 
 
 # ---------------------------------------------------------------------------------- graph
@@ -71,11 +72,14 @@ def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
 def schedule_checks(plan: Plan) -> list[dict]:
     """Every scheduling problem as ``{task_id, kind, message}`` (message in Chinese).
 
-    Kinds: duplicate_id, end_before_start, outside_period, unknown_phase, unknown_dependency,
-    starts_before_dependency (start on or before a dependency's end), cycle. Plan validation
-    rejects some of these; the stage still lists them for interactive use.
+    Kinds: duplicate_id, end_before_start, outside_period, unknown_phase, outside_phase (a task
+    whose phase is one of the dated ``meta.phases`` but runs outside its dates),
+    unknown_dependency, starts_before_dependency (start on or before a dependency's end), cycle.
+    Plan validation rejects some of these as errors; starts_before_dependency, outside_phase and
+    over-allocation are warnings only: the plan runs and the stage shows them.
     """
     period, phases = plan.meta.period, plan.meta.work_phases
+    dated = {p.name: p for p in plan.meta.phases}
     first = {}
     out = []
 
@@ -94,6 +98,10 @@ def schedule_checks(plan: Plan) -> list[dict]:
                                         f"{period.start}…{period.end}。")
         if t.phase not in phases:
             add(t.id, "unknown_phase", f"任务 {t.id} 的阶段 {t.phase!r} 不在任务阶段 {'、'.join(phases)} 中。")
+        ph = dated.get(t.phase)
+        if ph is not None and (t.start < ph.start or t.end > ph.end):
+            add(t.id, "outside_phase", f"任务 {t.id}({t.start}…{t.end})超出所属阶段 {ph.name}"
+                                       f"({ph.start}…{ph.end});请调整日期或改到相应的阶段。")
         for d in t.depends_on:
             dep = first.get(d)
             if dep is None:
@@ -113,7 +121,8 @@ def tasks_table(plan: Plan) -> pd.DataFrame:
     """The ``tasks`` result (template 2): one row per task with its problems in ``issues``.
 
     Columns: task_id, phase, name, owner, start, end, duration_days (inclusive), depends_on
-    (comma-joined), issues ("" if none; several joined by "; "), done_when, resources.
+    (comma-joined), issues ("" if none; several joined by "; "), done_when, resources, done_on
+    (NaT until the plan records it) and finish_delay_days (done_on − end; NaN until done).
     """
     issues: dict[str, list[str]] = {}
     for c in schedule_checks(plan):
@@ -129,8 +138,10 @@ def tasks_table(plan: Plan) -> pd.DataFrame:
         "issues": ["; ".join(dict.fromkeys(issues.get(t.id, []))) for t in plan.tasks],
         "done_when": [t.done_when for t in plan.tasks],
         "resources": [t.resources for t in plan.tasks],
+        "done_on": pd.to_datetime([t.done_on for t in plan.tasks]).astype("datetime64[ns]"),
     })
     df.insert(6, "duration_days", (df["end"] - df["start"]).dt.days.astype(np.int64) + 1)
+    df["finish_delay_days"] = (df["done_on"] - df["end"]).dt.days.astype(float)
     text = ["task_id", "phase", "name", "owner", "depends_on", "issues", "done_when", "resources"]
     return df.astype(dict.fromkeys(text, str))
 
@@ -259,51 +270,64 @@ def owner_workload(plan: Plan, max_tasks: int = 2) -> pd.DataFrame:
     return out[list(empty)]
 
 
-# ---------------------------------------------------------------------------------- budget
-def budget_table(plan: Plan) -> pd.DataFrame:
-    """The ``budget`` result (template 3) with a final 合计 row.
+# ---------------------------------------------------------------------------------- dates to watch
+def milestones(plan: Plan) -> list[tuple[str, date]]:
+    """Phase starts and the plan's own milestones, in date order, for the Gantt chart."""
+    marks = [(f"{p.name}开始", p.start) for p in plan.meta.phases] + [(m.name, m.due) for m in plan.milestones]
+    return sorted(marks, key=lambda m: m[1])
 
-    variance = actual − planned where the actual is known (NaN otherwise); share = planned /
-    total planned in %. The 合计 row sums planned, the known actuals and the known variances,
-    so its variance covers only lines that already have an actual. Extra columns: channel,
-    is_total.
+
+def checkpoints_table(plan: Plan) -> pd.DataFrame:
+    """The plan's checkpoints: when, which KPI, the alert threshold, the adjustment and by when it starts.
+
+    ``threshold_text`` carries the direction (``≥60%`` for higher-is-better KPIs: below it is
+    an alert); ``act_by`` = due + respond_within_hours (the adjustment's latest start).
     """
-    lines = plan.budget.lines
-    df = pd.DataFrame({
-        "category": [x.category for x in lines], "detail": [x.detail for x in lines],
-        "planned": [float(x.planned) for x in lines],
-        "actual": [np.nan if x.actual is None else float(x.actual) for x in lines],
-        "note": [x.note for x in lines], "channel": [x.channel or "" for x in lines],
-    }).astype({"planned": float, "actual": float})
-    df["variance"] = df["actual"] - df["planned"]
-    total = pd.DataFrame([{
-        "category": TOTAL, "detail": "", "planned": df["planned"].sum(),
-        "actual": df["actual"].sum(min_count=1), "note": "", "channel": "",
-        "variance": df["variance"].sum(min_count=1),
-    }])
-    df = pd.concat([df.assign(is_total=False), total.assign(is_total=True)], ignore_index=True)
-    planned_total = df["planned"].iloc[-1]
-    df["share"] = df["planned"] / planned_total * 100 if planned_total else np.nan
-    return df[["category", "detail", "planned", "actual", "variance", "share", "note", "channel",
-               "is_total"]]
+    rows = []
+    for cp in plan.checkpoints:
+        kpi = CATALOGUE[cp.kpi]
+        sign = "≥" if kpi.direction == "higher" else "≤"
+        rows.append({"checkpoint": cp.name, "due": pd.Timestamp(cp.due), "kpi": cp.kpi, "kpi_name": kpi.name,
+                     "threshold": float(cp.threshold), "threshold_text": f"{sign}{cp.threshold:g}{kpi.unit}",
+                     "action": cp.action, "respond_within_hours": int(cp.respond_within_hours),
+                     "act_by": pd.Timestamp(cp.due) + pd.Timedelta(hours=cp.respond_within_hours),
+                     "owner": cp.owner or ""})
+    columns = ["checkpoint", "due", "kpi", "kpi_name", "threshold", "threshold_text", "action",
+               "respond_within_hours", "act_by", "owner"]
+    return pd.DataFrame(rows, columns=columns).astype({"due": "datetime64[ns]", "act_by": "datetime64[ns]"})
 
 
-def budget_by_category(plan: Plan) -> pd.DataFrame:
-    """Budget per category in order of first appearance: lines, planned, actual, variance, share."""
-    lines = budget_table(plan)
-    lines = lines[~lines["is_total"]]
-    out = lines.groupby("category", sort=False).agg(
-        lines=("detail", "size"), planned=("planned", "sum"),
-        actual=("actual", lambda s: s.sum(min_count=1)),
-        variance=("variance", lambda s: s.sum(min_count=1))).reset_index()
-    total = out["planned"].sum()
-    out["share"] = out["planned"] / total * 100 if total else np.nan
-    return out
+def task_status(plan: Plan, as_of: date) -> pd.DataFrame:
+    """Each task's state on ``as_of``: 已完成 / 逾期未完成 / 进行中 / 未开始, with days overdue.
+
+    A task is done on ``as_of`` when its ``done_on`` is on or before that day; it is overdue
+    when its planned end is before ``as_of`` and it is not done by then.
+    """
+    rows = []
+    for t in plan.tasks:
+        done = t.done_on is not None and t.done_on <= as_of
+        if done:
+            state = "已完成"
+        elif t.end < as_of:
+            state = "逾期未完成"
+        elif t.start <= as_of:
+            state = "进行中"
+        else:
+            state = "未开始"
+        rows.append({"task_id": t.id, "name": t.name, "owner": t.owner, "start": pd.Timestamp(t.start),
+                     "end": pd.Timestamp(t.end), "state": state,
+                     "overdue_days": (as_of - t.end).days if state == "逾期未完成" else 0})
+    return pd.DataFrame(rows, columns=["task_id", "name", "owner", "start", "end", "state", "overdue_days"]).astype(
+        {"start": "datetime64[ns]", "end": "datetime64[ns]", "overdue_days": np.int64})
 
 
 # ---------------------------------------------------------------------------------- summary
-def execution_summary(plan: Plan, max_tasks: int = 2) -> dict:
-    """The ``execution_summary`` result: tasks, critical path, problems, budget totals, overload."""
+def execution_summary(plan: Plan, max_tasks: int = 2, channel_plan: pd.DataFrame | None = None) -> dict:
+    """The ``execution_summary`` result: tasks, critical path, problems, budget totals, overload.
+
+    With stage 03's ``channel_plan`` the channel cost is reconciled with the promotion lines
+    (:func:`planlib.budget.reconcile`) and every mismatch joins the warnings.
+    """
     checks = schedule_checks(plan)
     path, cpm = critical_path(plan)
     load = owner_workload(plan, max_tasks)
@@ -321,6 +345,8 @@ def execution_summary(plan: Plan, max_tasks: int = 2) -> dict:
     for r in over.itertuples():
         warnings.append(f"{r.owner} 在 {r.peak_day:%Y-%m-%d} 同时负责 {r.peak_concurrent} 项任务"
                         f"(上限 {max_tasks} 项):{r.peak_task_ids};请错开时间或增加人手。")
+    mismatches = reconcile(plan, channel_plan)[1] if channel_plan is not None else []
+    warnings += mismatches
 
     tasks = plan.tasks
     return {
@@ -340,4 +366,6 @@ def execution_summary(plan: Plan, max_tasks: int = 2) -> dict:
         "budget_variance": None if pd.isna(budget["variance"]) else float(budget["variance"]),
         "budget_within_limit": planned <= limit,
         "over_allocated_owners": list(dict.fromkeys(over["owner"])),
+        "checkpoint_count": len(plan.checkpoints),
+        "reconciled": None if channel_plan is None else not mismatches,
     }

@@ -142,7 +142,7 @@ Canonical = Literal["customers", "transactions", "interactions", "surveys", "tic
 class DataSource(StrictModel):
     path: str = Field(title="文件路径", min_length=1, description="相对于本计划文件所在目录")
     format: Literal["auto", "csv", "xlsx", "parquet"] = Field(default="auto", title="格式")
-    encoding: Literal["auto", "utf-8", "utf-8-sig", "gbk", "gb18030"] = Field(default="auto", title="编码")
+    encoding: Literal["auto", "utf-8", "utf-8-sig", "gbk", "gb18030", "big5"] = Field(default="auto", title="编码")
     sheet: str | int | None = Field(default=None, title="工作表")
     columns: dict[str, str] = Field(default_factory=dict, title="列名映射", description="文件中的列名 → 标准列名")
 
@@ -173,6 +173,13 @@ class TierRule(StrictModel):
     recency_days: Condition | None = Field(default=None, title="最近消费(天)", description="例如 <30")
     frequency: Condition | None = Field(default=None, title="消费次数", description="例如 >=5 或 2-4")
     monetary: Condition | None = Field(default=None, title="消费金额(元)", description="例如 >=5000")
+    clv: Condition | None = Field(default=None, title="客户终身价值(元)",
+                                  description="未来 segmentation.clv.horizon_days 天的预测价值,例如 >=10000")
+    p_alive: Condition | None = Field(default=None, title="存活概率(%)", description="仍为活跃客户的概率,例如 <50")
+    churn_probability: Condition | None = Field(default=None, title="流失概率(%)",
+                                                description="100 − 存活概率,例如 >=60")
+    complaints: Condition | None = Field(default=None, title="投诉次数",
+                                         description="统计窗口内的投诉工单数(需要 data.tickets),例如 >=1")
     goal: Text = Field(default="", title="互动目标")
     needs: Text = Field(default="", title="核心需求")
     strategy: Text = Field(default="", title="维护策略建议")
@@ -194,14 +201,37 @@ class Segment(StrictModel):
     description: Text = Field(default="", title="说明")
 
 
+class Clv(StrictModel):
+    horizon_days: int = Field(default=365, ge=30, le=3650, title="预测期(天)", description="客户终身价值预测多少天")
+    discount_rate: Percent = Field(default=10, title="年折现率(%)")
+
+
+class Movement(StrictModel):
+    order: list[Name] = Field(default_factory=list, title="层级价值顺序",
+                              description="从高到低;留空则按分层规则的顺序(默认层级在最后)")
+    at_risk: list[Name] = Field(default_factory=list, title="风险层级", description="从其他层级进入这些层级记为“新增风险”")
+
+
 class Segmentation(StrictModel):
     rfm: Rfm = Field(default_factory=Rfm, title="RFM 设置")
+    clv: Clv = Field(default_factory=Clv, title="客户终身价值(BG/NBD + Gamma-Gamma)")
+    movement: Movement = Field(default_factory=Movement, title="层级变动(与上季度比较)")
     tiers: list[TierRule] = Field(min_length=1, title="分层规则", description="自上而下匹配,命中第一条即归入该层")
     default_tier: DefaultTier = Field(default_factory=DefaultTier, title="未命中任何规则时的层级")
     segments: list[Segment] = Field(default_factory=list, title="目标客群")
 
 
 # ---------------------------------------------------------------------------------- channels
+JourneyStage = Literal["认知", "兴趣", "购买", "使用", "复购", "推荐"]
+JOURNEY_STAGES: tuple[str, ...] = ("认知", "兴趣", "购买", "使用", "复购", "推荐")
+
+
+class TierRates(StrictModel):
+    reach_rate: Percent | None = Field(default=None, title="触达率(%)")
+    open_rate: Percent | None = Field(default=None, title="打开率(%)")
+    response_rate: Percent | None = Field(default=None, title="响应率(%)")
+
+
 class Channel(StrictModel):
     id: str = Field(title="渠道代码", pattern=r"^[a-z0-9_]+$", max_length=30,
                     description="小写英文字母、数字或 _,例如 sms")
@@ -211,6 +241,12 @@ class Channel(StrictModel):
     reach_rate: Percent = Field(title="触达率(%)")
     open_rate: Percent = Field(title="打开率(%)")
     response_rate: Percent = Field(title="响应率(%)", description="打开后参与/回复的比例")
+    tier_rates: dict[str, TierRates] = Field(
+        default_factory=dict, title="分层效果参数",
+        description="层级名称 → 该层级的触达/打开/响应率;未写的项沿用渠道默认值。有历史互动数据时以数据估计为准",
+    )
+    journey: list[JourneyStage] = Field(default_factory=list, title="客户旅程阶段",
+                                        description="该渠道通常服务的阶段:认知/兴趣/购买/使用/复购/推荐")
 
 
 class ChannelPlanRow(StrictModel):
@@ -220,6 +256,42 @@ class ChannelPlanRow(StrictModel):
     frequency: str = Field(default="", max_length=50, title="频次说明", description="例如 每周1次")
     contacts_per_customer: float = Field(ge=0, le=100, title="每客户触达次数(整个周期)")
     coverage: Percent = Field(default=100, title="覆盖比例(%)", description="该对象中被触达客户的比例")
+    journey: list[JourneyStage] = Field(default_factory=list, title="旅程阶段", description="留空则用渠道目录中的旅程阶段")
+
+
+class ChannelRule(StrictModel):
+    audience: Name = Field(title="对象", description="层级或目标客群名称")
+    allowed: list[str] = Field(default_factory=list, title="可用渠道", description="渠道代码;留空表示目录中的渠道都可用")
+    preferred: list[str] = Field(default_factory=list, title="优先渠道", description="预计效果相同时,优化器优先选用这些渠道")
+    min_coverage: Percent | None = Field(default=None, title="最低覆盖比例(%)",
+                                         description="至少触达该对象中多少比例的客户,例如目标客群 90")
+    max_contacts: float | None = Field(default=None, ge=0, le=100, title="每客户触达上限(次)",
+                                       description="整个周期内所有渠道合计,防止过度打扰")
+
+
+class RateEstimate(StrictModel):
+    enabled: bool = Field(default=True, title="用历史互动估计渠道效果")
+    lookback_days: int = Field(default=365, ge=7, le=3650, title="回看天数", description="用计划开始前这么多天内的互动记录")
+    min_messages: int = Field(default=100, ge=1, le=1_000_000, title="最少样本(条)", description="样本少于此数时沿用计划值")
+    broadcast_campaigns: list[str] = Field(
+        default_factory=list, title="全量推送活动",
+        description="发给渠道全部可触达客户的活动代码(如 newsletter),用其覆盖人数估计触达率",
+    )
+
+
+class Optimizer(StrictModel):
+    enabled: bool = Field(default=True, title="计算优化渠道组合")
+    objective: Literal["auto", "responses", "value"] = Field(
+        default="auto", title="优化目标",
+        description="responses 预计响应人数 / value 按客户终身价值加权;auto 有 CLV 时用 value",
+    )
+    frequency_levels: list[Annotated[int, Field(ge=1, le=100)]] = Field(
+        default_factory=lambda: [1, 2, 4, 8], min_length=1, title="可选触达次数", description="每客户整个周期的触达次数选项")
+    budget: Money | None = Field(default=None, title="渠道预算(元)", description="留空则为 预算上限 − 其他预算明细")
+    value_share: Percent = Field(
+        default=10, title="响应的增量价值(% CLV)",
+        description="按价值优化时,一位客户响应带来的增量价值占其终身价值 CLV 的比例(计划假设)",
+    )
 
 
 class Channels(StrictModel):
@@ -228,6 +300,9 @@ class Channels(StrictModel):
     contact_caps: dict[str, Percent] = Field(
         default_factory=dict, title="触达上限(%)", description="层级名称 → 最高触达比例,例如 高价值客户: 70"
     )
+    rules: list[ChannelRule] = Field(default_factory=list, title="分层渠道约束")
+    estimate: RateEstimate = Field(default_factory=RateEstimate, title="渠道效果估计")
+    optimizer: Optimizer = Field(default_factory=Optimizer, title="渠道组合优化")
 
 
 # ---------------------------------------------------------------------------------- execution
@@ -242,6 +317,22 @@ class Task(StrictModel):
     depends_on: list[str] = Field(default_factory=list, title="前置任务")
     done_when: Text = Field(default="", title="完成标准")
     resources: Text = Field(default="", title="依赖资源")
+    done_on: date | None = Field(default=None, title="实际完成日期", description="完成后填写;中期检查据此判断任务是否逾期")
+
+
+class Milestone(StrictModel):
+    name: Name = Field(title="里程碑")
+    due: date = Field(title="日期")
+
+
+class Checkpoint(StrictModel):
+    name: Name = Field(title="检查点", description="例如 首轮邀约后参与率")
+    due: date = Field(title="检查日期")
+    kpi: KpiId = Field(title="指标")
+    threshold: float = Field(title="阈值", description="越高越好的指标低于阈值、越低越好的指标高于阈值即预警")
+    action: Text = Field(title="调整措施", description="未达阈值时启动的调整")
+    respond_within_hours: int = Field(default=48, ge=1, le=720, title="启动调整时限(小时)")
+    owner: Name | None = Field(default=None, title="负责人")
 
 
 class BudgetLine(StrictModel):
@@ -296,6 +387,8 @@ class Plan(StrictModel):
     segmentation: Segmentation = Field(title="客户分层")
     channels: Channels = Field(title="互动渠道")
     tasks: list[Task] = Field(default_factory=list, title="实施计划")
+    milestones: list[Milestone] = Field(default_factory=list, title="里程碑")
+    checkpoints: list[Checkpoint] = Field(default_factory=list, title="检查点")
     budget: Budget = Field(title="预算")
     kpis: list[KpiTarget] = Field(default_factory=list, title="KPI 目标")
     review: Review = Field(title="评估与复盘")

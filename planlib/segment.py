@@ -11,7 +11,8 @@ Modelling choices
 * ``recency_days`` counts calendar days from the last purchase ever (not only in the window) to
   ``as_of``. A customer who never bought has ``NaN``: it matches no recency condition, and for
   scoring it counts as the worst possible recency (R = 1).
-* ``frequency`` counts distinct orders (``order_id``) with a positive amount in the window;
+* ``frequency`` counts distinct orders (``order_id``, one per customer and day) with a positive
+  amount in the window;
   ``monetary`` is the net amount in the window (refunds subtract, so it can be negative), rounded
   to the fen so that summation order can never split two identical customers.
 * Scores 1..levels come from quantile cut points of all customers' values (the values at the
@@ -37,7 +38,11 @@ from .schema import Plan, Segment, Segmentation, parse_condition
 
 DEFAULT_RULE = "未命中规则"
 # condition field -> (letter, unit) used in the readable rule text
-_FIELDS = {"recency_days": ("R", "天"), "frequency": ("F", ""), "monetary": ("M", "元")}
+_FIELDS = {"recency_days": ("R", "天"), "frequency": ("F", ""), "monetary": ("M", "元"),
+           "clv": ("CLV", "元"), "p_alive": ("存活概率", "%"), "churn_probability": ("流失概率", "%"),
+           "complaints": ("投诉", "次")}
+# fields whose conditions are written in percent over a probability column of the customers frame
+_PERCENT_OF = {"p_alive": ("p_alive", False), "churn_probability": ("p_alive", True)}
 
 
 # ---------------------------------------------------------------------------------- RFM
@@ -84,17 +89,19 @@ def quantile_scores(values: np.ndarray, levels: int) -> np.ndarray:
 
 
 def rfm_table(customers: pd.DataFrame, transactions: pd.DataFrame, *, as_of: date,
-              window_days: int, levels: int) -> pd.DataFrame:
+              window_days: int, levels: int, positions: np.ndarray | None = None) -> pd.DataFrame:
     """One row per customer of ``customers`` with recency, frequency, monetary and their scores.
 
     Columns: customer_id, last_purchase, recency_days, frequency, monetary, r_score, f_score,
-    m_score, rfm_score, rfm_total. Transactions of customers not in ``customers`` are ignored.
+    m_score, rfm_score, rfm_total. Transactions of customers not in ``customers`` are ignored
+    (:func:`planlib.needs.transaction_coverage` counts them). ``positions`` — each
+    transaction's position in the distinct customer ids — may be passed when already computed.
     See the module docstring for the exact definitions.
     """
     ids = pd.Index(customers["customer_id"].drop_duplicates())
     n = len(ids)
     # Map each transaction to its customer's position once; everything after is bincount.
-    pos = _positions(ids, transactions["customer_id"])
+    pos = _positions(ids, transactions["customer_id"]) if positions is None else positions
     day, dated = _day_numbers(transactions["order_date"])
     amount = transactions["amount"].to_numpy(dtype=float, na_value=np.nan)
     today = np.datetime64(as_of, "D").astype(np.int64)
@@ -113,12 +120,20 @@ def rfm_table(customers: pd.DataFrame, transactions: pd.DataFrame, *, as_of: dat
 
     orders = bought & in_window
     order_pos = pos[orders]
-    if "order_id" in transactions.columns:
-        # An order split over several rows (line items) is still one purchase.
-        order_ids = transactions["order_id"].to_numpy()[orders]
-        pairs = pd.DataFrame({"p": order_pos, "o": order_ids})
-        repeat = pairs.duplicated().to_numpy() & pairs["o"].notna().to_numpy()
-        order_pos = order_pos[~repeat]
+    if "order_id" in transactions.columns and len(order_pos):
+        # An order split over several rows (line items) is still one purchase. Its rows share a
+        # customer and a day, so order ids are compared only among rows that do (hashing 10M
+        # order ids costs seconds; the candidates are usually few).
+        order_day = day[orders]
+        same_day = pd.Series(order_pos * np.int64(order_day.max() - order_day.min() + 1)
+                             + (order_day - order_day.min())).duplicated(keep=False).to_numpy()
+        if same_day.any():
+            rows = np.flatnonzero(orders)[same_day]
+            order_ids = transactions["order_id"].iloc[rows]
+            pairs = pd.DataFrame({"p": order_pos[same_day], "d": order_day[same_day], "o": order_ids.to_numpy()})
+            repeat = np.zeros(len(order_pos), dtype=bool)
+            repeat[same_day] = pairs.duplicated().to_numpy() & order_ids.notna().to_numpy()
+            order_pos = order_pos[~repeat]
     frequency = np.bincount(order_pos, minlength=n).astype(np.int64)
 
     last_purchase = last.astype("datetime64[D]")
@@ -160,9 +175,22 @@ def describe_condition(field: str, text: str) -> str:
 
 
 def describe_rule(rule) -> str:
-    """Readable R/F/M conditions of a tier rule or segment, e.g. ``"R<30天, F≥5, M≥5000元"``."""
-    parts = [describe_condition(f, getattr(rule, f)) for f in _FIELDS if getattr(rule, f)]
+    """Readable conditions of a tier rule or segment, e.g. ``"R<30天, F≥5, M≥5000元, CLV≥10000元"``."""
+    parts = [describe_condition(f, getattr(rule, f)) for f in _FIELDS if getattr(rule, f, None)]
     return ", ".join(parts) if parts else "无条件"
+
+
+def rule_fields(rules) -> set[str]:
+    """The condition fields any of ``rules`` uses (to check the data they need is there)."""
+    return {f for rule in rules for f in _FIELDS if getattr(rule, f, None)}
+
+
+def _field_values(df: pd.DataFrame, field: str) -> pd.Series:
+    if field in _PERCENT_OF:
+        column, complement = _PERCENT_OF[field]
+        p = df[column].astype(float) * 100
+        return 100 - p if complement else p
+    return df[field]
 
 
 def _condition_mask(values: pd.Series, text: str) -> np.ndarray:
@@ -179,9 +207,9 @@ def _condition_mask(values: pd.Series, text: str) -> np.ndarray:
 def _conditions_mask(df: pd.DataFrame, rule) -> np.ndarray:
     mask = np.ones(len(df), dtype=bool)
     for field in _FIELDS:
-        text = getattr(rule, field)
+        text = getattr(rule, field, None)
         if text:
-            mask &= _condition_mask(df[field], text)
+            mask &= _condition_mask(_field_values(df, field), text)
     return mask
 
 
@@ -243,12 +271,15 @@ def mark_scope(tiered: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     return out
 
 
-def customers_result(customers: pd.DataFrame, transactions: pd.DataFrame, plan: Plan) -> pd.DataFrame:
-    """The ``customers`` result: RFM as of :func:`rfm_as_of`, tier, scope and control flags."""
-    rfm = plan.segmentation.rfm
-    table = rfm_table(customers, transactions, as_of=rfm_as_of(plan),
-                      window_days=rfm.window_days, levels=rfm.levels)
-    return mark_scope(assign_tiers(table, plan.segmentation), plan)
+def customers_result(customers: pd.DataFrame, transactions: pd.DataFrame, plan: Plan,
+                     tickets: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The ``customers`` result: RFM, complaints, CLV, tier, scope and control flags.
+
+    See :func:`planlib.needs.analyse`, which also returns the lifetime model and row counts.
+    """
+    from .needs import analyse  # needs builds on this module
+
+    return analyse(customers, transactions, plan, tickets).customers
 
 
 # ---------------------------------------------------------------------------------- summaries

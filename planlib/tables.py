@@ -82,6 +82,8 @@ TABLES: dict[str, tuple[Column, ...]] = {
 
 # Text columns whose empty cells mean "none" rather than "unknown" (docs/CONTRACTS.md).
 EMPTY_AS_BLANK = frozenset({"variant", "comment"})
+# Text columns of digits that Excel may have turned into numbers (besides the "id" columns).
+DIGIT_CODES = frozenset({"phone"})
 
 _BRACKETS = str.maketrans("\uff08\uff09\u3010\u3011", "()[]")  # full-width （）【】
 _UNIT = re.compile(r"[(\[][^)\]]*[)\]]$")

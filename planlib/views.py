@@ -129,19 +129,22 @@ def kpi_display(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def funnel_wide(breakdown: pd.DataFrame) -> pd.DataFrame:
-    """The per-channel funnel as one row per channel: customers at each step, with the step rate."""
+def funnel_wide(breakdown: pd.DataFrame, label: str = "渠道") -> pd.DataFrame:
+    """The per-channel (or per-tier: ``label="层级"``) funnel as one row per group: customers at each
+    step, with the step rate."""
     if breakdown.empty:
-        return pd.DataFrame(columns=["渠道"])
+        return pd.DataFrame(columns=[label])
     steps = list(dict.fromkeys(breakdown["step"]))
 
     def cell(row) -> str:
+        if pd.isna(row.customers):
+            return "无数据"
         rate = row.rate_of_previous
         return f"{int(row.customers):,}" + ("" if pd.isna(rate) else f"({rate:.0f}%)")
 
     cells = breakdown.assign(cell=[cell(r) for r in breakdown.itertuples()])
     wide = cells.pivot(index="label", columns="step", values="cell")[steps]
-    return wide.rename_axis(index="渠道", columns=None).reset_index()
+    return wide.rename_axis(index=label, columns=None).reset_index()
 
 
 # Per-table header overrides where a column means something else than in planlib.labels.

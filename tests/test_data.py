@@ -59,8 +59,14 @@ def test_explicit_wrong_encoding_is_an_error_not_mojibake():
 
 
 def test_undecodable_file_is_an_error(tmp_path):
-    (tmp_path / "utf16.csv").write_bytes("客户编号,客户名称\nC1,张三\n".encode("utf-16"))
-    assert "无法按" in error_of("customers", "utf16.csv", tmp_path)
+    (tmp_path / "bad.csv").write_bytes(b"\x80\x80,\x80\nC1,\x80\n")
+    assert "无法按" in error_of("customers", "bad.csv", tmp_path)
+
+
+def test_excel_unicode_text_is_utf16_and_tab_separated(tmp_path):
+    (tmp_path / "u.txt").write_bytes("客户编号\t客户名称\r\nC1\t张三\r\n".encode("utf-16"))
+    result = load("customers", "u.txt", tmp_path)
+    assert result.encoding == "utf-16" and result.frame["name"].tolist() == ["张三"]
 
 
 def test_text_that_only_gb18030_accepts_gets_an_encoding_hint(tmp_path):
@@ -244,3 +250,106 @@ def test_load_all_loads_present_sources_only():
     loaded = load_all(data, DATA)
     assert list(loaded) == ["customers", "transactions", "tickets"]
     assert np.issubdtype(loaded["transactions"].frame["amount"].dtype, np.floating)
+
+
+# ---------------------------------------------------------------------------------- real-export traps
+def test_xlsx_group_row_above_the_header(tmp_path):
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["2024年4月交易明细"])
+    sheet.append(["订单信息", None, "下单", "金额"])  # merged group cells: text in the first column only
+    sheet.append(["订单编号", "客户编号", None, "消费金额"])  # 下单日期 merged vertically from the row above
+    sheet.merge_cells("A2:B2")
+    sheet.append(["O1", "C1", "2024-04-01", 100])
+    book.save(tmp_path / "m.xlsx")
+    result = load("transactions", "m.xlsx", tmp_path, columns={"下单": "order_date"})
+    assert result.header_row == 3 and result.rows.tolist() == [4]
+    assert result.frame["amount"].tolist() == [100.0] and result.columns["order_date"] == "下单"
+
+
+def test_xlsx_formula_without_stored_result_names_the_cell(tmp_path):
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["订单编号", "客户编号", "下单日期", "单价", "消费金额"])
+    sheet.append(["O1", "C1", "2024-04-01", 10, "=D2*2"])  # openpyxl stores no result, as many exporters
+    sheet.append(["O2", "C2", "2024-04-02", 5, 30])
+    sheet.append(["合计", None, None, None, "=SUM(E2:E3)"])  # a total row: set aside, not an error
+    book.save(tmp_path / "f.xlsx")
+    message = error_of("transactions", "f.xlsx", tmp_path)
+    assert "第 2 行, 列「消费金额」(单元格 E2): 公式 '=D2*2' 没有保存计算结果" in message
+    assert "E4" not in message and "保存一次" in message
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"\xef\xbb\xbf\xe5\xae\xa2\xe6\x88\xb7\xe7\xbc\x96\xe5\x8f\xb7\r\nC1\r\n", "实际是文本文件"),
+    ("<html><table><tr><td>客户编号</td></tr></table></html>".encode(), "网页"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "旧版 Excel"),
+])
+def test_a_file_that_is_not_really_xlsx_says_what_it_is(tmp_path, content, expected):
+    (tmp_path / "c.xlsx").write_bytes(content)
+    message = error_of("customers", "c.xlsx", tmp_path)
+    assert message.count("\n") == 0 and "不是 XLSX 格式" in message and expected in message
+
+
+def test_declared_encoding_that_does_not_fit_names_the_one_that_does(tmp_path):
+    message = error_of("transactions", "transactions_gbk.csv", encoding="utf-8")
+    assert "按 gb18030 可以正确读取" in message and "encoding" in message
+    (tmp_path / "u.csv").write_text("客户编号,客户名称\nC1,张三丰\nC2,李四光\n", encoding="utf-8")
+    assert "按 utf-8-sig 可以正确读取" in error_of("customers", "u.csv", tmp_path, encoding="gbk")
+
+
+def test_big5_is_read_as_big5_not_as_gb18030_mojibake(tmp_path):
+    text = "customer_id,name,region\n" + "".join(f"C{i},陳大文{i},台北市\n" for i in range(8))
+    (tmp_path / "b.csv").write_bytes(text.encode("big5"))
+    result = load("customers", "b.csv", tmp_path)
+    assert result.encoding == "big5" and result.frame["name"].iloc[0] == "陳大文0"
+    message = error_of("customers", "b.csv", tmp_path, encoding="gb18030")
+    assert "按 big5 可以正确读取" in message
+
+
+def test_na_is_a_code_and_leading_zeros_stay(tmp_path):
+    (tmp_path / "t.csv").write_text("订单编号,客户编号,下单日期,消费金额\nNA,NA,2024-04-01,1\nN/A,007,2024-04-02,2\n",
+                                    encoding="utf-8")
+    frame = load("transactions", "t.csv", tmp_path).frame
+    assert frame["customer_id"].tolist() == ["NA", "007"] and frame["order_id"].tolist() == ["NA", "N/A"]
+
+
+def test_ids_in_scientific_notation_are_reported_as_damaged_by_excel(tmp_path):
+    (tmp_path / "c.csv").write_text("客户编号,客户名称,手机号\n1.10101E+17,张三,13800001111\nC2,李四,1.38E+10\n",
+                                    encoding="utf-8")
+    message = error_of("customers", "c.csv", tmp_path)
+    assert "第 2 行, 列「客户编号」: '1.10101E+17' 是被 Excel 改成科学计数法的编号" in message
+    assert "第 3 行, 列「手机号」" in message and "文本" in message
+    book = Workbook()
+    book.active.append(["客户编号", "客户名称"])
+    book.active.append([110101199003070021, "张三"])  # typed into Excel as a number: 15 digits kept
+    book.active.append([1001, "李四"])  # a short numeric ID is fine
+    book.save(tmp_path / "c.xlsx")
+    message = error_of("customers", "c.xlsx", tmp_path)
+    assert "'1.10101199003070E+17' 是被 Excel 改成科学计数法的编号" in message and "第 3 行" not in message
+
+
+def test_duplicate_ids_after_normalising_spaces_and_full_width(tmp_path):
+    (tmp_path / "c.csv").write_text("客户编号,客户名称\nC001,张三\nＣ００１,张三\nC 002,李四\nC002 ,李四\n",
+                                    encoding="utf-8")
+    message = error_of("customers", "c.csv", tmp_path)
+    assert "2 个编号出现不止一次" in message and "去掉空格" in message
+    assert "C001: 出现在第 2、3 行" in message and "C002: 出现在第 4、5 行" in message
+    (tmp_path / "t.csv").write_text("客户编号,下单日期,消费金额\nＣ００１,2024-04-01,1\n", encoding="utf-8")
+    assert load("transactions", "t.csv", tmp_path).frame["customer_id"].tolist() == ["C001"]
+
+
+def test_rows_with_the_wrong_number_of_cells_are_named(tmp_path):
+    (tmp_path / "t.csv").write_text("客户编号,下单日期,消费金额\nC1,2024-04-01,1\nC2,2024-04-02,1,200\n",
+                                    encoding="utf-8")
+    message = error_of("transactions", "t.csv", tmp_path)
+    assert "第 3 行: 有 4 列,表头有 3 列" in message and "引号" in message
+
+
+def test_clean_columns_take_the_fast_path_and_messy_cells_the_slow_one(tmp_path):
+    rows = [f"O{i},C{i % 7},2024-04-{1 + i % 28:02d} 10:00:00,{i}.5" for i in range(300)]
+    rows[150] = "O150,C3,2024年4月3日,\"￥1,200\""
+    (tmp_path / "t.csv").write_text("订单编号,客户编号,下单日期,消费金额\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    frame = load("transactions", "t.csv", tmp_path).frame
+    assert frame["amount"].iloc[150] == 1200.0 and frame["order_date"].iloc[150] == pd.Timestamp("2024-04-03")
+    assert frame["amount"].iloc[151] == 151.5 and frame["order_date"].iloc[0] == pd.Timestamp("2024-04-01 10:00")

@@ -64,3 +64,28 @@ def test_booleans():
 def test_missing_placeholders():
     assert missing_mask(s("", "NA", "n/a", "-", "null", "0", "NA123")).tolist() == [
         True, True, True, True, True, False, False]
+
+
+def test_ids_are_normalised_only_where_needed():
+    from planlib.parsing import normalise_ids
+
+    values = s("C001", "Ｃ００１", " C 001", "C\u3000001", "NA", "000123")
+    assert normalise_ids(values).tolist() == ["C001", "C001", "C001", "C001", "NA", "000123"]
+    clean = s("A1", "B2")
+    assert normalise_ids(clean) is clean  # the clean column is returned as it is
+
+
+def test_excel_damaged_ids():
+    from planlib.parsing import excel_damaged
+
+    assert excel_damaged(s("1.10101E+17", "6.22202E+18", "1E+5", "C1E+5", "E+", "110101199003070021", "")).tolist() == [
+        True, True, True, False, False, False, False]
+
+
+def test_fast_path_keeps_exact_values():
+    values, bad = parse_money(s("0.1", "-2.50", "1e3"))
+    assert values.tolist() == [0.1, -2.5, 1000.0] and not bad.any()
+    stamps, bad = parse_datetime(s("2024-04-01 10:05:09", "2024-04-02"))
+    assert stamps.tolist() == [pd.Timestamp("2024-04-01 10:05:09"), pd.Timestamp("2024-04-02")] and not bad.any()
+    values, bad = parse_money(s("inf", "1"))  # the fast cast accepts "inf"; the column is re-read and it is marked
+    assert bad.tolist() == [True, False]

@@ -261,7 +261,8 @@ def test_kpi_table_statuses_and_suggestions(plan, values):
     assert "短信提醒" in table.loc["participation_rate", "suggestion"]
     assert "礼品/权益的偏好" in table.loc["csat", "suggestion"]
     assert "1 份评分≤3分" in table.loc["csat", "suggestion"]
-    assert "打卡小礼品" in table.loc["cost_per_participant", "suggestion"]  # the one line over budget (+200)
+    # 9,700 元 for 3 participants: too few people, not the +200 overspend, explains 3,233 元/人
+    assert "需要至少 200 位参与客户,实际只有 3 人" in table.loc["cost_per_participant", "suggestion"]
     assert "2 张工单超过 5 分钟" in table.loc["response_sla_rate", "suggestion"]
     assert table.loc["repurchase_30d", "suggestion"] == ""
     assert table.loc["participation_rate", "target_text"] == "≥70%"
@@ -297,7 +298,7 @@ def test_no_data_row_explains_why(plan):
 def test_suggestion_names_the_weakest_tier(plan, values):
     breakdown = funnel_by(plan, frames(), customers_result(), by="tier")
     text = suggestion("participation_rate", 70, values["participation_rate"].value, values, plan, breakdown)
-    assert text.endswith("其中潜力客户最低(0%)")
+    assert "其中潜力客户最低(0%);建议" in text
 
 
 def test_suggestion_ignores_a_group_that_skips_the_step(plan, values):
@@ -312,11 +313,11 @@ def test_suggestion_ignores_a_group_that_skips_the_step(plan, values):
         "repurchase_30d": KpiValue("repurchase_30d", None, c[5])}).assign(channel=ch, label=label)
         for ch, label, c in rows])[["channel", "label", "step", "customers", "rate_of_previous", "rate_of_target"]]
     text = suggestion("participation_rate", 70, 30.0, values, plan, breakdown)
-    assert text.startswith("打开率仅 62.5%") and text.endswith("其中短信最低(50%)")
+    assert text.startswith("打开率仅 62.5%") and "其中短信最低(50%);建议" in text
 
 
 def test_suggestion_rules_for_other_kpis(plan, values):
-    assert suggestion("nps", 50, 20.0, values, plan).startswith("NPS 为 20,贬损者 1 人")
+    assert suggestion("nps", 50, 20.0, values, plan).startswith("NPS 为 20,低于目标 ≥50(贬损者 1 人、推荐者 2 人)")
     assert suggestion("churn_rate", 30, 60.0, values, plan).startswith("流失率 60%(期初活跃 5 人中 3 人")
     assert suggestion("reach_rate", 90, 80.0, values, plan).startswith("触达率仅 80%")
     assert suggestion("repurchase_30d", 80, 200 / 3, values, plan).startswith(
@@ -367,7 +368,8 @@ def test_diff_proportions_matches_hand_computation():
     assert diff_proportions(1, 0, 1, 5) is None
 
 
-def test_uplift_treatment_and_participants_vs_control(plan):
+def _uplift_case():
+    """100 treatment customers (20 participants), 50 control; buyers and spend chosen per group."""
     treat = [f"T{i:03d}" for i in range(100)]
     ctrl = [f"K{i:03d}" for i in range(50)]
     cr = pd.DataFrame({"customer_id": treat + ctrl, "in_scope": True, "control": [False] * 100 + [True] * 50})
@@ -379,22 +381,52 @@ def test_uplift_treatment_and_participants_vs_control(plan):
     # buyers on 04-20 (10 days after the 04-10 launch): T000–T009 (participants), T020–T039, K000–K009
     buyers = treat[:10] + treat[20:40] + ctrl[:10]
     late = treat[40:60]  # 05-20 is 40 days after launch: outside the 30-day outcome window
-    tx = pd.DataFrame({"order_id": [f"O{i}" for i in range(len(buyers) + len(late))],
-                       "customer_id": buyers + late,
-                       "order_date": [pd.Timestamp("2024-04-20")] * len(buyers) + [pd.Timestamp("2024-05-20")] * 20,
-                       "amount": 100.0})
-    out = uplift(plan, {"interactions": inter, "transactions": tx}, cr).set_index("comparison")
-    itt = out.loc["实验组 vs 对照组"]
+    amounts = [100.0 + i for i in range(len(buyers))]
+    tx = pd.DataFrame({"order_id": [f"O{i}" for i in range(len(buyers) + len(late) + 1)],
+                       "customer_id": buyers + late + ["T000"],
+                       "order_date": [pd.Timestamp("2024-04-20")] * len(buyers) + [pd.Timestamp("2024-05-20")] * 20
+                       + [pd.Timestamp("2024-04-25")],
+                       "amount": amounts + [500.0] * 20 + [-50.0]})  # T000 returns part of its order
+    return cr, {"interactions": inter, "transactions": tx}, treat, ctrl, buyers, amounts
+
+
+def test_uplift_treatment_and_participants_vs_control(plan):
+    cr, data, *_ = _uplift_case()
+    out = uplift(plan, data, cr).set_index(["metric", "comparison"])
+    itt = out.loc[("repurchase", "实验组 vs 对照组")]
     assert (itt["group_buyers"], itt["group_customers"], itt["control_buyers"], itt["control_customers"]) == (
         30, 100, 10, 50)
-    assert itt["uplift_pp"] == pytest.approx(10.0)
+    assert itt["uplift"] == pytest.approx(10.0)
     assert (itt["ci_low"], itt["ci_high"]) == pytest.approx((-4.2687, 24.2687), abs=1e-3)
     assert not itt["significant"]
-    part = out.loc["参与客户 vs 对照组"]
+    part = out.loc[("repurchase", "参与客户 vs 对照组")]
     # 10/20 vs 10/50: se = sqrt(.25/20 + .16/50) = sqrt(.0157) = .1253; ±1.959964·.1253 = ±.245585
-    assert part["group_rate"] == pytest.approx(50.0) and part["uplift_pp"] == pytest.approx(30.0)
+    assert part["group_value"] == pytest.approx(50.0) and part["uplift"] == pytest.approx(30.0)
     assert (part["ci_low"], part["ci_high"]) == pytest.approx((5.4415, 54.5585), abs=1e-3)
     assert part["significant"] and "自选择" in part["note"]
+
+
+def test_spend_uplift_is_welch_on_net_spend_per_customer(plan):
+    from scipy import stats
+
+    cr, data, treat, ctrl, buyers, amounts = _uplift_case()
+    spend = dict(zip(buyers, amounts, strict=True))
+    spend["T000"] -= 50.0  # the refund counts against its buyer
+    a = [spend.get(c, 0.0) for c in treat]  # non-buyers and late buyers spent 0 in the window
+    b = [spend.get(c, 0.0) for c in ctrl]
+    row = uplift(plan, data, cr).set_index(["metric", "comparison"]).loc[("spend", "实验组 vs 对照组")]
+    ref = stats.ttest_ind(a, b, equal_var=False)
+    low, high = ref.confidence_interval(0.95)
+    assert row["group_value"] == pytest.approx(sum(a) / 100) and row["control_value"] == pytest.approx(sum(b) / 50)
+    assert row["uplift"] == pytest.approx(sum(a) / 100 - sum(b) / 50)
+    assert (row["ci_low"], row["ci_high"], row["p_value"]) == pytest.approx((low, high, ref.pvalue))
+    assert row["unit"] == "元"
+
+
+def test_uplift_without_transactions_is_no_data(plan):
+    cr, data, *_ = _uplift_case()
+    out = uplift(plan, {"interactions": data["interactions"]}, cr)
+    assert out["uplift"].isna().all() and out["note"].str.startswith("无数据: 缺少交易表").all()
 
 
 def test_uplift_warns_on_small_samples_and_stays_within_100_points(plan):
@@ -404,8 +436,110 @@ def test_uplift_warns_on_small_samples_and_stays_within_100_points(plan):
     assert row["ci_low"] == -100.0 and row["note"].startswith("样本过小")
 
 
-def test_uplift_agrees_with_statsmodels_when_installed():
-    sm = pytest.importorskip("statsmodels.stats.proportion")
+def test_uplift_agrees_with_statsmodels():
+    import statsmodels.stats.proportion as sm
+
     low, high = sm.confint_proportions_2indep(30, 100, 10, 50, method="wald", compare="diff")
     _, ours_low, ours_high = diff_proportions(30, 100, 10, 50)
     assert (ours_low, ours_high) == pytest.approx((low * 100, high * 100))
+
+
+# ------------------------------------------------------------------ absent columns, breakdowns, flags, actions
+def test_absent_complaint_column_is_no_data_not_zero(plan):
+    # the loader fills a missing 是否投诉 column with False and records it as absent
+    data = frames()
+    data["tickets"] = data["tickets"].assign(is_complaint=False)
+    values = compute_kpis(plan, data, customers_result(), absent={"tickets": ("is_complaint",)})
+    assert values["complaint_rate"].value is None
+    assert "服务工单缺少「是否投诉」列" in values["complaint_rate"].explanation
+    assert values["response_sla_rate"].value == pytest.approx(60.0)  # the other ticket KPI still works
+
+
+def test_absent_columns_from_load_notes():
+    from types import SimpleNamespace
+
+    from planlib.measure import absent_columns
+
+    notes = {"tickets": SimpleNamespace(absent=("is_complaint",)), "surveys": SimpleNamespace(absent=())}
+    assert absent_columns(notes) == {"tickets": ("is_complaint",)}
+
+
+def test_kpis_by_tier_and_channel(plan):
+    from planlib.measure import breakdown_wide, kpis_by
+
+    tiers = kpis_by(plan, frames(), customers_result(), "tier").set_index(["group", "kpi"])
+    # 中价值客户 C01–C06 are all treatment: C01 C02 C03 took part; 潜力客户 C07–C10 (+ C11 C12 control) none
+    assert tiers.loc[("中价值客户", "participation_rate"), "value"] == pytest.approx(50.0)
+    assert tiers.loc[("潜力客户", "participation_rate"), "value"] == pytest.approx(0.0)
+    assert ("中价值客户", "cost_per_participant") not in tiers.index  # budget is not split by tier
+    channels = kpis_by(plan, frames(), customers_result(), "channel").set_index(["group", "kpi"])
+    assert channels.loc[("短信", "reach_rate"), "numerator"] == 6
+    assert ("短信", "csat") not in channels.index  # surveys are not per channel
+    wide = breakdown_wide(kpis_by(plan, frames(), customers_result(), "tier"), "tier")
+    assert list(wide.columns) == ["指标", "中价值客户", "潜力客户"]
+
+
+def test_kpi_table_flags_achieved_but_not_significant(plan, values):
+    from planlib.review import NOT_PROVEN
+
+    cr, data, *_ = _uplift_case()
+    effects = uplift(plan, data, cr)  # +10 points [−4.3, +24.3]: not significant
+    table = kpi_table(plan, values, effects=effects).set_index("kpi")
+    row = table.loc["repurchase_30d"]
+    assert row["status"] == "超达成" and row["flag"] == NOT_PROVEN
+    assert row["effect_text"] == "+10.0 百分点 [-4.3, +24.3]" and row["effect_significant"] == False  # noqa: E712
+    assert row["suggestion"].startswith("已超达成,但与对照组相比复购率提升 +10.0 百分点")
+    assert table.loc["csat", "effect_text"] == "" and table.loc["csat", "flag"] == ""  # no control comparison
+
+
+def test_actions_add_suggestions_for_misses_and_unproven_kpis(plan, values):
+    from planlib.review import actions
+
+    cr, data, *_ = _uplift_case()
+    table = kpi_table(plan, values, effects=uplift(plan, data, cr))
+    out = actions(plan, table)
+    assert out.iloc[0]["origin"] == "plan" and out.iloc[0]["owner"] == "客服专员"
+    suggested = out[out["status"] == "suggested"]
+    assert set(suggested["kpi"]) == {"repurchase_30d", "csat", "cost_per_participant", "response_sla_rate", "nps"}
+    assert (suggested["owner"] == "待指定").all()
+
+
+def test_biggest_loss_stops_before_the_outcome():
+    from planlib.review import biggest_loss, loss_sentence
+
+    steps = funnel_from_values({
+        "reach_rate": KpiValue("reach_rate", None, 90, parts={"treatment": 100}),
+        "open_rate": KpiValue("open_rate", None, 40), "engagement_rate": KpiValue("engagement_rate", None, 30),
+        "participation_rate": KpiValue("participation_rate", None, 25),
+        "repurchase_30d": KpiValue("repurchase_30d", None, 2)})
+    assert biggest_loss(steps) == {"step": "打开", "previous": "触达", "lost": 50, "customers": 90,
+                                   "rate": pytest.approx(40 / 90 * 100)}
+    assert loss_sentence(steps).startswith("流失最多的环节是 触达 → 打开:触达的 90 人中 50 人没有打开")
+
+
+def test_analyse_bundles_every_result(plan, tmp_path):
+    from planlib.review import analyse
+
+    r = analyse(plan, frames(), customers_result())
+    for name, value in (("kpis", r.table), ("review_summary", r.summary), ("kpi_values", r.kpi_values),
+                        ("funnel", r.funnel_result()), ("uplift", r.uplift), ("abtests", r.abtests),
+                        ("actions", r.actions)):
+        results.save(tmp_path, name, value)
+    assert set(results.load(tmp_path, "funnel")["by"]) == {"overall", "channel", "tier"}
+    assert results.load(tmp_path, "review_summary")["quarter"] == "2024Q2"
+
+
+def test_tickets_export_without_complaint_column_loads_as_no_data(plan, tmp_path):
+    from planlib.data import load_source
+    from planlib.measure import absent_columns
+    from planlib.schema import DataSource
+
+    (tmp_path / "tickets.csv").write_text(
+        "工单编号,客户编号,创建时间,首次响应时间\nT1,C01,2024-04-02 10:00,2024-04-02 10:03\n"
+        "T2,C02,2024-04-04 10:00,2024-04-04 10:10\n", encoding="utf-8")
+    loaded = load_source("tickets", DataSource(path="tickets.csv"), tmp_path)
+    assert not loaded.frame["is_complaint"].any()  # the loader's filler: False for everyone
+    data = {**frames(), "tickets": loaded.frame}
+    values = compute_kpis(plan, data, customers_result(), absent=absent_columns({"tickets": loaded}))
+    assert values["complaint_rate"].value is None and "是否投诉" in values["complaint_rate"].explanation
+    assert values["response_sla_rate"].value == pytest.approx(50.0)

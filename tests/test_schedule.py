@@ -31,15 +31,22 @@ def demo_plan() -> Plan:
     return Plan.model_validate(data)
 
 
-def task(id, start, end, deps=(), owner="甲", phase="前期准备"):
-    return {"id": id, "phase": phase, "name": f"任务{id}", "owner": owner,
-            "start": date.fromisoformat(start), "end": date.fromisoformat(end), "depends_on": list(deps)}
+def task(id, start, end, deps=(), owner="甲", phase="前期准备", done_on=None):
+    out = {"id": id, "phase": phase, "name": f"任务{id}", "owner": owner,
+           "start": date.fromisoformat(start), "end": date.fromisoformat(end), "depends_on": list(deps)}
+    if done_on:
+        out["done_on"] = date.fromisoformat(done_on)
+    return out
 
 
-def make_plan(tasks, lines=(), limit=10000.0) -> Plan:
+def make_plan(tasks, lines=(), limit=10000.0, phases=(), work_phases=None, **extra) -> Plan:
+    meta = {"unit": "t", "unit_name": "测试", "quarter": "2024Q2", "title": "测试计划", "owner": "经理",
+            "period": {"start": date(2024, 4, 1), "end": date(2024, 6, 30)}, "phases": list(phases)}
+    if work_phases:
+        meta["work_phases"] = work_phases
     return Plan.model_validate({
-        "meta": {"unit": "t", "unit_name": "测试", "quarter": "2024Q2", "title": "测试计划", "owner": "经理",
-                 "period": {"start": date(2024, 4, 1), "end": date(2024, 6, 30)}},
+        **extra,
+        "meta": meta,
         "scope": {"segment": "全部"},
         "goals": [{"id": "G1", "name": "目标", "metric": "csat", "segment": "全部", "target": 4.5,
                    "direction": "increase", "deadline": date(2024, 6, 30)}],
@@ -216,3 +223,84 @@ def test_execution_summary():
 def test_empty_or_clean_plans_have_no_checks(tasks):
     assert schedule.schedule_checks(make_plan(tasks)) == []
     assert schedule.execution_summary(make_plan(tasks))["warnings_count"] == 0
+
+
+# ---------------------------------------------------------------------------------- phases, checkpoints, status
+def test_task_outside_its_dated_phase_is_a_warning():
+    phases = [{"name": "预热期", "start": date(2024, 4, 1), "end": date(2024, 4, 15)},
+              {"name": "执行期", "start": date(2024, 4, 16), "end": date(2024, 6, 15)}]
+    plan = make_plan([task("A", "2024-04-10", "2024-04-20", phase="预热期"),
+                      task("B", "2024-04-16", "2024-04-20", phase="执行期")],
+                     phases=phases, work_phases=["预热期", "执行期"])
+    assert kinds(plan) == {("A", "outside_phase")}
+    assert "超出所属阶段 预热期(2024-04-01…2024-04-15)" in schedule.schedule_checks(plan)[0]["message"]
+    # work phases without dates (前期准备 …) are not checked against the campaign phases
+    assert kinds(make_plan([task("A", "2024-04-10", "2024-04-20")], phases=phases)) == set()
+
+
+def test_milestones_merge_phase_starts_and_plan_milestones_in_date_order():
+    phases = [{"name": "预热期", "start": date(2024, 4, 1), "end": date(2024, 4, 15)}]
+    plan = make_plan([], phases=phases, milestones=[{"name": "物料定稿", "due": date(2024, 4, 10)},
+                                                    {"name": "开营", "due": date(2024, 4, 2)}])
+    assert schedule.milestones(plan) == [("预热期开始", date(2024, 4, 1)), ("开营", date(2024, 4, 2)),
+                                          ("物料定稿", date(2024, 4, 10))]
+
+
+def test_checkpoints_table_carries_direction_and_deadline():
+    plan = make_plan([], checkpoints=[
+        {"name": "参与率", "due": date(2024, 5, 1), "kpi": "participation_rate", "threshold": 60.0,
+         "action": "加发短信", "owner": "客服"},
+        {"name": "投诉", "due": date(2024, 5, 2), "kpi": "complaint_rate", "threshold": 2.0, "action": "回访",
+         "respond_within_hours": 12}])
+    t = schedule.checkpoints_table(plan)
+    assert t["threshold_text"].tolist() == ["≥60%", "≤2%"]
+    assert t["act_by"].tolist() == [pd.Timestamp("2024-05-03"), pd.Timestamp("2024-05-02 12:00")]
+    assert t["owner"].tolist() == ["客服", ""]
+
+
+def test_task_status_marks_overdue_only_after_the_planned_end():
+    plan = make_plan([task("A", "2024-04-01", "2024-04-05", done_on="2024-04-05"),
+                      task("B", "2024-04-06", "2024-04-10", done_on="2024-04-13"),
+                      task("C", "2024-04-11", "2024-04-20"), task("D", "2024-04-21", "2024-04-30")])
+    s = schedule.task_status(plan, date(2024, 4, 12)).set_index("task_id")
+    assert s["state"].to_dict() == {"A": "已完成", "B": "逾期未完成", "C": "进行中", "D": "未开始"}
+    assert s.loc["B", "overdue_days"] == 2
+    later = schedule.task_status(plan, date(2024, 4, 13)).set_index("task_id")
+    assert later.loc["B", "state"] == "已完成"  # done on the 13th counts on the 13th
+    t = schedule.tasks_table(plan).set_index("task_id")
+    assert t.loc["B", "finish_delay_days"] == 3 and math.isnan(t.loc["C", "finish_delay_days"])
+
+
+def test_wrong_task_passes_validation_and_is_reported_by_the_stage(tmp_path):
+    # the fixture extends the demo; the loader accepts it (a warning, not an error), the checks name it
+    from planlib.planfile import load_plan
+
+    plan = load_plan(ROOT / "tests" / "fixtures" / "plans" / "exec_wrong_task.yaml").plan
+    found = [c for c in schedule.schedule_checks(plan) if c["kind"] == "starts_before_dependency"]
+    assert [c["task_id"] for c in found] == ["T5"]
+    assert "前置任务 T4 到 2024-04-30 才结束" in found[0]["message"]
+    assert found[0]["message"] in schedule.execution_summary(plan)["warnings"]
+
+
+def test_execution_summary_reconciles_with_the_channel_plan():
+    lines = [{"category": "推广费", "detail": "短信", "planned": 100.0, "channel": "sms"}]
+    plan = make_plan([], lines)
+    ok = pd.DataFrame({"channel": ["sms"], "cost": [100.4]})
+    assert schedule.execution_summary(plan, channel_plan=ok)["reconciled"] is True
+    off = pd.DataFrame({"channel": ["sms"], "cost": [130.0]})
+    s = schedule.execution_summary(plan, channel_plan=off)
+    assert s["reconciled"] is False and any("高于预算明细 100 元" in w for w in s["warnings"])
+    assert schedule.execution_summary(plan)["reconciled"] is None
+
+
+def test_plan_checks_catch_checkpoints_outside_the_period_or_without_direction():
+    from planlib.checks import check_plan
+
+    plan = make_plan([], checkpoints=[
+        {"name": "太晚", "due": date(2024, 7, 2), "kpi": "participation_rate", "threshold": 60.0, "action": "x"},
+        {"name": "无方向", "due": date(2024, 5, 1), "kpi": "budget_variance", "threshold": 0.0, "action": "x"}],
+        milestones=[{"name": "太早", "due": date(2024, 3, 1)}])
+    found = {where: message for where, message, _ in check_plan(plan)}
+    assert "检查点 太晚 的日期 2024-07-02 不在计划周期" in found["checkpoints[0].due"]
+    assert "没有好坏方向" in found["checkpoints[1].kpi"]
+    assert "里程碑 太早" in found["milestones[0].due"]

@@ -249,3 +249,28 @@ def test_needs_table_lists_top_spenders_per_tier(result):
     assert nt.loc[0, "客户名称"] == "客户C09"
     assert "1100元" in nt.loc[0, "分层依据"] and "R<30天, F≥2" in nt.loc[0, "分层依据"]
     assert "无消费记录" in nt.loc[4, "分层依据"]
+
+
+# ---------------------------------------------------------------------------------- value and risk rules
+def test_rules_over_clv_churn_and_complaints_record_the_rule():
+    plan = make_plan(tiers=[
+        {"name": "投诉客户", "complaints": ">=1"},
+        {"name": "高价值", "clv": ">=1000", "p_alive": ">=50"},
+        {"name": "流失预警", "churn_probability": ">=60"},
+    ])
+    df = pd.DataFrame({"customer_id": list("ABCDE"), "recency_days": [1.0] * 5, "frequency": [2] * 5,
+                       "monetary": [10.0] * 5, "clv": [5000, 5000, 20, 20, np.nan],
+                       "p_alive": [0.9, 0.3, 0.3, 0.9, np.nan], "complaints": [0, 0, 0, 0, 2]})
+    tiered = segment.assign_tiers(df, plan.segmentation).set_index("customer_id")
+    assert tiered["tier"].tolist() == ["高价值", "流失预警", "流失预警", "一般", "投诉客户"]
+    assert tiered.loc["A", "tier_rule"] == "CLV≥1000元, 存活概率≥50%"
+    assert tiered.loc["B", "tier_rule"] == "流失概率≥60%"
+    assert tiered.loc["E", "tier_rule"] == "投诉≥1次"
+    assert segment.rule_fields(plan.segmentation.tiers) == {"complaints", "clv", "p_alive", "churn_probability"}
+
+
+def test_customers_result_carries_lifetime_columns(result):
+    _, _, res = result
+    assert {"p_alive", "expected_purchases", "clv", "complaints", "churn_probability"} <= set(res.columns)
+    # 10 repeat buyers are too few to fit the lifetime models: the columns are there, empty
+    assert res["clv"].isna().all() and res["complaints"].isna().all()

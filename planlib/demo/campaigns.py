@@ -48,6 +48,8 @@ class CampaignSpec:
     convert: float  # chance that a participant buys because of the campaign within 30 days
     csat: tuple[float, float, float, float, float]  # survey answers 1…5
     control_share: float = 20.0
+    # survey comments per CSAT answer (1…5); None: the comments of ordinary purchase surveys
+    comments: dict[int, tuple[str, ...]] | None = None
 
 
 CAMPAIGNS: tuple[CampaignSpec, ...] = (
@@ -59,6 +61,12 @@ CAMPAIGNS: tuple[CampaignSpec, ...] = (
         sms_timing={"A": (9.0, 0.20), "B": (-4.5, 0.45)},
         survey=("2024-05-06", "2024-05-10"), respond=1.5, convert=0.10,
         csat=(0.01, 0.03, 0.08, 0.42, 0.46),
+        # the review's finding: the gifts (U盘, 马克杯) were not what these customers wanted
+        comments={5: ("社群活动挺有意思", "专属优惠很实在", "客服态度很好", "会推荐给朋友"),
+                  4: ("整体不错", "活动提醒很及时", "优惠券挺好用", "包装可以再改进"),
+                  3: ("礼品不太实用", "礼品没什么用", "活动规则有点复杂", "一般"),
+                  2: ("礼品不实用,不如换成优惠券", "礼品不太实用", "短信太多了"),
+                  1: ("礼品和宣传的不一样", "体验很差")},
     ),
     # The next quarter applies the review's lessons: more reminders, all sent the evening before.
     CampaignSpec(
@@ -68,6 +76,12 @@ CAMPAIGNS: tuple[CampaignSpec, ...] = (
         sms_timing={"": (-4.5, 0.45)},
         survey=("2024-08-05", "2024-08-09"), respond=2.0, convert=0.12,
         csat=(0.01, 0.02, 0.06, 0.38, 0.53),
+        # gifts now chosen from the customers' own preferences; what is left is price and delivery
+        comments={5: ("礼品很实用", "社群活动挺有意思", "专属优惠很实在", "会推荐给朋友"),
+                  4: ("整体不错", "提醒时间很合适", "优惠券挺好用"),
+                  3: ("价格偏高", "到货有点慢", "一般"),
+                  2: ("价格偏高", "到货有点慢"),
+                  1: ("体验很差",)},
     ),
 )
 

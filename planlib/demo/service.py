@@ -30,7 +30,7 @@ _COMMENTS = {
 }
 
 
-def _answers(rng, n: int, csat_probs) -> dict[str, np.ndarray]:
+def _answers(rng, n: int, csat_probs, comments=None) -> dict[str, np.ndarray]:
     csat = rng.choice(5, size=n, p=np.asarray(csat_probs) / np.sum(csat_probs)) + 1
     cum = np.cumsum(_NPS_GIVEN_CSAT[csat - 1], axis=1)
     kind = (rng.random(n)[:, None] > cum[:, :2]).sum(axis=1)  # 0 detractor, 1 passive, 2 promoter
@@ -42,7 +42,8 @@ def _answers(rng, n: int, csat_probs) -> dict[str, np.ndarray]:
     csat = np.where(skip > 0.96, -1, csat)
     comment = np.full(n, "", dtype=object)
     talk = rng.random(n) < 0.55
-    for score, texts in _COMMENTS.items():
+    # comments are drawn last: another comment pool leaves every score as it was
+    for score, texts in (comments or _COMMENTS).items():
         sel = talk & (csat == score)
         comment[sel] = np.array(texts, dtype=object)[rng.integers(0, len(texts), sel.sum())]
     return {"nps": nps, "csat": csat, "comment": comment}
@@ -67,7 +68,7 @@ def campaign_survey(rng, spec: CampaignSpec, treat: np.ndarray, took_part: np.nd
     who = treat[answers]
     out = pd.DataFrame({
         "cust": who, "day": rng.integers(day(spec.survey[0]), day(spec.survey[1]) + 1, len(who)),
-        **_answers(rng, len(who), spec.csat),
+        **_answers(rng, len(who), spec.csat, spec.comments),
     })
     return out[out["day"] <= LAST_DAY]
 

@@ -1,0 +1,228 @@
+"""Benchmark of stage 02 at 1M and 10M transaction rows: time and peak memory, against plain pandas.
+
+Generates a CRM export like the ones planners have (UTF-8 with BOM, Chinese headers, order IDs,
+customer IDs with leading letters, timestamps, 2 % refunds; one customer per ten orders) and
+runs, each in a fresh subprocess so peak memory is that run's own (``os.wait4`` rusage):
+
+* ``planlib``  — the stage's data work: ``planlib.data.load_source`` for customers and
+  transactions (pyarrow CSV reader, header and encoding checks, value parsing, ID checks), then
+  ``planlib.needs.analyse`` (RFM scores, tiers, BG/NBD + Gamma-Gamma fit, CLV, scope);
+* ``pandas``   — a plain-pandas reference for the part both do: ``pd.read_csv`` with types,
+  then per-customer recency/frequency/monetary and quintile scores with ``groupby``/``qcut``;
+* ``duckdb`` / ``polars`` — the same reference in those engines, when importable (they are not
+  planlib dependencies; put them on PYTHONPATH to compare).
+
+Inputs go to ``--dir`` (default /tmp/bench_needs) and are reused when present. Usage::
+
+    .venv/bin/python benchmarks/bench_needs.py            # 1M and 10M
+    .venv/bin/python benchmarks/bench_needs.py --rows 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PLAN = ROOT / "parameters" / "demo" / "2024Q2.yaml"  # its tiers and as_of (2024-03-31)
+TIME_BOUND_S, MEMORY_BOUND_MB = 60, 4096
+
+
+def generate(folder: Path, rows: int) -> tuple[Path, Path]:
+    """Write transactions and customers CSVs for ``rows`` orders (reused when present)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    folder.mkdir(parents=True, exist_ok=True)
+    customers = max(rows // 10, 100)
+    tx_path, cust_path = folder / f"transactions_{rows}.csv", folder / f"customers_{rows}.csv"
+    if tx_path.exists() and cust_path.exists():
+        return tx_path, cust_path
+    rng = np.random.default_rng(20240401)
+    ids = np.char.add("C", np.char.zfill(np.arange(customers).astype("U8"), 8))
+    # a few heavy buyers and many occasional ones, as in retail
+    weights = rng.gamma(0.6, 1.0, customers)
+    cust = rng.choice(customers, size=rows, p=weights / weights.sum())
+    day = np.datetime64("2022-01-01") + rng.integers(0, 820, rows).astype("timedelta64[D]")
+    stamp = day.astype("datetime64[s]") + rng.integers(8 * 3600, 22 * 3600, rows).astype("timedelta64[s]")
+    amount = np.round(rng.gamma(2.0, 150.0, rows), 2)
+    amount[rng.random(rows) < 0.02] *= -1
+    table = pa.table({
+        "订单编号": pa.array(np.char.add("O", np.arange(rows).astype("U10"))),
+        "客户编号": pa.array(ids[cust]),
+        "下单日期": pa.array(stamp).cast(pa.string()),
+        "消费金额": pa.array(amount).cast(pa.string()),
+    })
+    people = pa.table({
+        "客户编号": pa.array(ids),
+        "客户名称": pa.array(np.char.add("张", (np.arange(customers) % 97).astype("U2"))),
+        "手机号": pa.array(np.char.add("138", np.char.zfill((np.arange(customers) % 10**8).astype("U8"), 8))),
+        "地区": pa.array(np.array(["华东", "华南", "华北", "西南"])[np.arange(customers) % 4]),
+        "注册日期": pa.array(np.full(customers, "2021-06-01")),
+    })
+    for path, data in ((tx_path, table), (cust_path, people)):
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as fh:
+            fh.write(b"\xef\xbb\xbf")  # Excel's "CSV UTF-8"
+            pacsv.write_csv(data, fh, pacsv.WriteOptions(quoting_style="none"))
+        tmp.replace(path)
+    return tx_path, cust_path
+
+
+# ---------------------------------------------------------------------------------- the runs
+def run_planlib(tx: str, cust: str) -> dict:
+    from planlib.data import load_source
+    from planlib.needs import analyse
+    from planlib.planfile import load_plan
+    from planlib.schema import DataSource
+
+    plan = load_plan(PLAN).plan
+    t0 = time.perf_counter()
+    customers = load_source("customers", DataSource(path=cust), Path("/")).frame
+    transactions = load_source("transactions", DataSource(path=tx), Path("/")).frame
+    t1 = time.perf_counter()
+    result = analyse(customers, transactions, plan)
+    t2 = time.perf_counter()
+    return {"load_s": t1 - t0, "analyse_s": t2 - t1, "customers": len(result.customers),
+            "clv_ok": result.lifetime.ok, "stage_s": t2 - t0}
+
+
+def _scores(values, levels=5):
+    import pandas as pd
+
+    return pd.qcut(values.rank(method="first"), levels, labels=False) + 1
+
+
+def run_pandas(tx: str, cust: str) -> dict:
+    import pandas as pd
+
+    t0 = time.perf_counter()
+    customers = pd.read_csv(cust, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    df = pd.read_csv(tx, dtype={"订单编号": str, "客户编号": str, "消费金额": float}, encoding="utf-8-sig",
+                     parse_dates=["下单日期"], keep_default_na=False)
+    t1 = time.perf_counter()
+    as_of = pd.Timestamp("2024-03-31")
+    df = df[df["下单日期"] <= as_of + pd.Timedelta(days=1)]
+    window = df[df["下单日期"] > as_of - pd.Timedelta(days=365)]
+    bought = df[df["消费金额"] > 0]
+    rfm = pd.DataFrame({
+        "recency": (as_of - bought.groupby("客户编号")["下单日期"].max()).dt.days,
+        "frequency": window[window["消费金额"] > 0].groupby("客户编号")["订单编号"].nunique(),
+        "monetary": window.groupby("客户编号")["消费金额"].sum(),
+    }).reindex(customers["客户编号"])
+    rfm["r"] = _scores(-rfm["recency"].fillna(10**6))
+    rfm["f"] = _scores(rfm["frequency"].fillna(0))
+    rfm["m"] = _scores(rfm["monetary"].fillna(0))
+    t2 = time.perf_counter()
+    return {"load_s": t1 - t0, "analyse_s": t2 - t1, "customers": len(rfm), "stage_s": t2 - t0}
+
+
+def run_duckdb(tx: str, cust: str) -> dict:
+    import duckdb
+
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    con.execute(f"create table t as select * from read_csv('{tx}', header=true, all_varchar=false)")
+    con.execute(f"create table c as select * from read_csv('{cust}', header=true, all_varchar=true)")
+    t1 = time.perf_counter()
+    n = con.execute("""
+        with b as (select * from t where 下单日期 <= timestamp '2024-04-01'),
+        r as (select 客户编号,
+                     date_diff('day', max(case when 消费金额 > 0 then 下单日期 end), timestamp '2024-03-31') as rec,
+                     count(distinct case when 消费金额 > 0 and 下单日期 > timestamp '2023-04-01' then 订单编号 end) as f,
+                     sum(case when 下单日期 > timestamp '2023-04-01' then 消费金额 else 0 end) as m
+              from b group by 1)
+        select count(*) from (select c.客户编号, ntile(5) over (order by -coalesce(rec, 1e9)) r,
+                              ntile(5) over (order by coalesce(f, 0)) f5, ntile(5) over (order by coalesce(m, 0)) m5
+                              from c left join r using (客户编号))""").fetchone()[0]
+    t2 = time.perf_counter()
+    return {"load_s": t1 - t0, "analyse_s": t2 - t1, "customers": n, "stage_s": t2 - t0}
+
+
+def run_polars(tx: str, cust: str) -> dict:
+    from datetime import datetime
+
+    import polars as pl
+
+    t0 = time.perf_counter()
+    c = pl.read_csv(cust, infer_schema_length=0)
+    t = pl.read_csv(tx, schema_overrides={"订单编号": pl.String, "客户编号": pl.String, "消费金额": pl.Float64},
+                    try_parse_dates=True)
+    t1 = time.perf_counter()
+    as_of, start = datetime(2024, 3, 31), datetime(2023, 4, 1)
+    t = t.filter(pl.col("下单日期") <= datetime(2024, 4, 1))
+    r = t.group_by("客户编号").agg(
+        pl.col("下单日期").filter(pl.col("消费金额") > 0).max().alias("last"),
+        pl.col("订单编号").filter((pl.col("消费金额") > 0) & (pl.col("下单日期") > start)).n_unique().alias("f"),
+        pl.col("消费金额").filter(pl.col("下单日期") > start).sum().alias("m"))
+    out = c.join(r, on="客户编号", how="left").with_columns(
+        ((pl.lit(as_of) - pl.col("last")).dt.total_days()).alias("rec"))
+    out = out.with_columns([(pl.col(x).fill_null(0).rank("ordinal") * 5 // (out.height + 1) + 1).alias(x + "_s")
+                            for x in ("f", "m")])
+    t2 = time.perf_counter()
+    return {"load_s": t1 - t0, "analyse_s": t2 - t1, "customers": out.height, "stage_s": t2 - t0}
+
+
+RUNNERS = {"planlib": run_planlib, "pandas": run_pandas, "duckdb": run_duckdb, "polars": run_polars}
+
+
+def measure(engine: str, tx: Path, cust: str) -> dict | None:
+    """Run one engine in a fresh interpreter; wall time and that process's peak RSS."""
+    code = (f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks.bench_needs import RUNNERS; "
+            f"print(json.dumps(RUNNERS[{engine!r}]({str(tx)!r}, {str(cust)!r})))")
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, peak RSS included
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode != 0:
+        if "ModuleNotFoundError" in stderr and engine in ("duckdb", "polars"):
+            return None
+        raise SystemExit(f"{engine}: {stderr.strip() or 'failed'}")
+    figures = json.loads([ln for ln in stdout.splitlines() if ln.startswith("{")][-1])
+    figures.update(wall_s=wall, peak_mb=usage.ru_maxrss / 1024)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, nargs="*", default=[1_000_000, 10_000_000])
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/bench_needs"))
+    args = parser.parse_args(argv)
+    print(f"{'rows':>11} {'engine':8} {'load s':>7} {'analyse s':>9} {'stage s':>8} {'wall s':>7} {'peak MB':>8}"
+          f" {'time × pandas':>13} {'memory × pandas':>15}")
+    for rows in args.rows:
+        tx, cust = generate(args.dir, rows)
+        results = {}
+        # pandas first: the reference every other line is divided by
+        for engine in ("pandas", "planlib", "duckdb", "polars"):
+            figures = measure(engine, tx, str(cust))
+            if figures is None:
+                print(f"{rows:>11,} {engine:8} (not installed)")
+                continue
+            results[engine] = figures
+            ref = results["pandas"]
+            print(f"{rows:>11,} {engine:8} {figures['load_s']:7.2f} {figures['analyse_s']:9.2f} "
+                  f"{figures['stage_s']:8.2f} {figures['wall_s']:7.2f} {figures['peak_mb']:8.0f} "
+                  f"{figures['wall_s'] / ref['wall_s']:13.2f} {figures['peak_mb'] / ref['peak_mb']:15.2f}",
+                  flush=True)
+        mine = results["planlib"]
+        ok = mine["wall_s"] < TIME_BOUND_S and mine["peak_mb"] < MEMORY_BOUND_MB
+        print(f"{rows:>11,} planlib stage (CSV parsing, RFM, tiers, CLV) {mine['wall_s']:.1f} s, peak "
+              f"{mine['peak_mb']:.0f} MB: {'within' if ok else 'OUTSIDE'} the bounds "
+              f"(< {TIME_BOUND_S} s, < {MEMORY_BOUND_MB} MB)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
