@@ -17,6 +17,7 @@ import pandas as pd
 
 from . import display
 from .display import badge, esc
+from .files import write_text_atomic
 from .report import _check_self_contained
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
@@ -82,10 +83,7 @@ def write_index(outcomes: list, page: Path) -> Path:
 <tbody>{"".join(rows)}</tbody></table></div></main></body></html>
 """
     _check_self_contained(html, relative_links=True)
-    tmp = page.with_name(f".{page.name}.{os.getpid()}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, page)
-    return page
+    return write_text_atomic(page, html)
 
 
 def write_indexes(outcomes: list, output_root: Path | None) -> list[Path]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +27,7 @@ from markupsafe import Markup
 from . import charts, display
 from .display import badge, esc
 from .errors import PlanError
+from .files import write_text_atomic
 from .measure import fmt
 from .report import TEMPLATES, _Checker
 
@@ -153,14 +153,7 @@ def _render(out: Path, *, kicker: str, title: str, cover: list[tuple[str, str]],
     problems = [p for p in checker.problems if not _SAFE_LINK.match(p)]
     if problems:  # something outside our escaped fragments got in: a bug
         raise RuntimeError(f"comparison page is not self-contained: {problems[:5]}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(html, encoding="utf-8")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    return write_text_atomic(out, html)
 
 
 def _default_root(root: Path | None) -> Path:

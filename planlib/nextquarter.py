@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import calendar
 import io
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -29,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import PlanError, Problem
+from .files import write_text_atomic
 from .kpis import CATALOGUE
 from .measure import fmt
 from .planfile import LoadedPlan, load_plan
@@ -267,12 +267,7 @@ def new_plan(plan_path: str | Path, quarter: str, *, output_root: Path | None = 
                  + (f";加入 {suggested} 条复盘建议行动,请指定责任人" if suggested else ""))
 
     text = _dump(yaml, doc, old_q, new_q)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text_atomic(target, text)
     from .errors import PlanValidationError
 
     try:

@@ -13,7 +13,6 @@ expensive part of an export.
 from __future__ import annotations
 
 import functools
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +23,7 @@ from typing import Any
 import bleach
 
 from . import display
+from .files import write_text_atomic
 from .results import STAGE_TITLES
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -238,12 +238,4 @@ def build_report(
     html, _ = _exporter().from_notebook_node(nb, resources=resources)
     _check_self_contained(html)
 
-    out_html = Path(out_html)
-    out_html.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_html.with_name(f".{out_html.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(html, encoding="utf-8")
-        os.replace(tmp, out_html)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out_html
+    return write_text_atomic(Path(out_html), html)

@@ -28,12 +28,17 @@ def demo_plan_path() -> Path:
     return ROOT / "parameters" / "demo" / "2024Q2.yaml"
 
 
-def make_small_demo(folder: Path, customers: int = 800) -> Path:
-    """Copy the demo plan into ``folder/parameters/demo`` with a smaller generated company."""
-    target = folder / "parameters" / "demo"
+def make_small_demo(folder: Path, customers: int = 800, unit: str = "demo") -> Path:
+    """Copy the demo plan into ``folder/parameters/<unit>`` with a smaller generated company.
+
+    Another ``unit`` gets its own code, data folder and seed, as a second business unit would.
+    """
+    target = folder / "parameters" / unit
     target.mkdir(parents=True)
     base = (ROOT / "parameters/demo/base.yaml").read_text(encoding="utf-8")
     base = base.replace("customers: 5000", f"customers: {customers}")
+    if unit != "demo":
+        base = base.replace("unit: demo", f"unit: {unit}").replace("demo_data/demo/", f"demo_data/{unit}/")
     (target / "base.yaml").write_text(base, encoding="utf-8")
     shutil.copy(ROOT / "parameters/demo/2024Q2.yaml", target / "2024Q2.yaml")
     return target / "2024Q2.yaml"

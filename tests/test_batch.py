@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from conftest import make_small_demo
 
 from planlib.batch import expand_plans, run_batch
 from planlib.cli import main
@@ -18,14 +18,7 @@ pytestmark = pytest.mark.slow
 
 def make_unit(folder: Path, unit: str, customers: int = 400) -> Path:
     """A demo plan for another unit: own code, own small generated data."""
-    target = folder / "parameters" / unit
-    target.mkdir(parents=True)
-    base = (ROOT / "parameters/demo/base.yaml").read_text(encoding="utf-8")
-    base = base.replace("unit: demo", f"unit: {unit}").replace("customers: 5000", f"customers: {customers}")
-    base = base.replace("demo_data/demo/", f"demo_data/{unit}/")
-    (target / "base.yaml").write_text(base, encoding="utf-8")
-    shutil.copy(ROOT / "parameters/demo/2024Q2.yaml", target / "2024Q2.yaml")
-    return target / "2024Q2.yaml"
+    return make_small_demo(folder, customers=customers, unit=unit)
 
 
 @pytest.fixture(scope="module")

@@ -7,28 +7,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from ruamel.yaml import YAML
 
 from planlib import channels
 from planlib.errors import PlanError
+from planlib.planfile import load_plan
 from planlib.results import SPECS
 from planlib.schema import Plan
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def demo_plan() -> Plan:
-    yaml, folder = YAML(typ="safe"), ROOT / "parameters" / "demo"
-    data = _merge(yaml.load(folder / "base.yaml"), yaml.load(folder / "2024Q2.yaml"))
-    data.pop("extends")
-    return Plan.model_validate(data)
+    return load_plan(ROOT / "parameters" / "demo" / "2024Q2.yaml").plan
 
 
 def make_plan(plan_rows=None, caps=None, lines=None, limit=10000.0) -> Plan:

@@ -8,27 +8,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from ruamel.yaml import YAML
 
 from planlib import schedule
+from planlib.planfile import load_plan
 from planlib.results import SPECS
 from planlib.schema import Plan
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def demo_plan() -> Plan:
-    yaml, folder = YAML(typ="safe"), ROOT / "parameters" / "demo"
-    data = _merge(yaml.load(folder / "base.yaml"), yaml.load(folder / "2024Q2.yaml"))
-    data.pop("extends")
-    return Plan.model_validate(data)
+    return load_plan(ROOT / "parameters" / "demo" / "2024Q2.yaml").plan
 
 
 def task(id, start, end, deps=(), owner="甲", phase="前期准备", done_on=None):
