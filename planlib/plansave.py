@@ -31,6 +31,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
 
 from .errors import PlanError
 
@@ -124,8 +125,18 @@ def modify_yaml(path: str | Path, change: Callable[[CommentedMap], None], *,
             raise StalePlanError(
                 f"{path.name} 在表单打开后已被修改(可能是编辑器或另一个工作簿保存了它),为避免覆盖别人的修改,"
                 f"本次没有保存 — 重新运行表单单元格加载最新内容,再填写并保存")
-        text = current.decode("utf-8-sig") if current is not None else ""
-        doc = load_roundtrip(text)
+        try:
+            text = current.decode("utf-8-sig") if current is not None else ""
+        except UnicodeDecodeError as exc:
+            raise PlanError(f"{path}: 文件不是 UTF-8 编码(第 {exc.start} 个字节起无法读取),表单没有保存 — "
+                            "请在编辑器中另存为 UTF-8 后重新运行表单单元格") from None
+        try:
+            doc = load_roundtrip(text)
+        except MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f"第 {mark.line + 1} 行" if mark is not None else "某处"
+            raise PlanError(f"{path}: {where} YAML 格式错误({exc.problem or exc.context}),表单没有保存 — "
+                            "请先在编辑器中修正该行(planlib validate 会列出问题)") from None
         change(doc)
         out = dump_roundtrip(doc, like=text) if doc else ""
         if text.strip() and not len(load_roundtrip(text)):

@@ -464,8 +464,6 @@ def test_loaded_data_keeps_every_row_it_does_not_report(work):
     assert len(result.frame) + len(result.excluded) == pd_rows
 
 
-@pytest.mark.xfail(strict=True, reason="plansave.load_roundtrip lets ruamel's ScannerError through (a traceback) "
-                                        "when the file on disk has a YAML syntax error")
 def test_form_save_onto_a_plan_with_a_yaml_syntax_error(tmp_path):
     path = tmp_path / "plan.yaml"
     path.write_text("meta:\n  title: a\n   owner: b\n", encoding="utf-8")
@@ -476,8 +474,6 @@ def test_form_save_onto_a_plan_with_a_yaml_syntax_error(tmp_path):
     assert path.read_bytes() == before
 
 
-@pytest.mark.xfail(strict=True, reason="plansave.modify_yaml lets UnicodeDecodeError through (a traceback) "
-                                        "when the file on disk is not UTF-8")
 def test_form_save_onto_a_plan_not_in_utf8(tmp_path):
     path = tmp_path / "plan.yaml"
     path.write_bytes("meta:\n  title: 测试\n".encode("gbk"))
