@@ -219,8 +219,10 @@ def run_batch(
     root = str(output_root) if output_root else None
     if todo and scheduler:
         _run_on_dask(todo, root, scheduler, outcomes, emit)
+    elif len(todo) == 1 or workers <= 1:
+        _run_inline(todo, root, outcomes, emit)  # no pool to start: one plan, or one worker
     elif todo:
-        _run_in_pool(todo, root, max(1, workers), outcomes, emit)
+        _run_in_pool(todo, root, workers, outcomes, emit)
 
     ordered = [outcomes[str(p)] for p in plans]
     indexes = write_indexes(ordered, output_root)
@@ -235,6 +237,30 @@ def _skipped(plan: Path, output_root: Path | None) -> PlanOutcome:
     root = output_root or project_root(plan.parent) / "outputs"
     return PlanOutcome(str(plan), meta.unit, meta.quarter, "skipped",
                        str(Path(root) / meta.unit / meta.quarter))
+
+
+class _Relay:
+    """Stands in for the workers' event queue when plans run in this process."""
+
+    def __init__(self, emit: Callable[[dict], None]):
+        self.emit = emit
+
+    def put(self, item: tuple[str, str]) -> None:
+        plan, line = item
+        match = STAGE_IN_LINE.search(line)
+        if match:
+            self.emit({"kind": "stage", "plan": plan, "stage": match.group(1)})
+
+
+def _run_inline(todo: list[str], root: str | None, outcomes: dict[str, PlanOutcome],
+                emit: Callable[[dict], None]) -> None:
+    try:
+        for plan in todo:
+            outcome = _run_one(plan, root, _Relay(emit))
+            outcomes[plan] = outcome
+            emit({"kind": "done", "outcome": outcome})
+    finally:
+        _stop_worker_kernel()
 
 
 def _run_in_pool(todo: list[str], root: str | None, workers: int, outcomes: dict[str, PlanOutcome],
