@@ -55,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--scheduler", metavar="ADDRESS", help="提交到 Dask 集群,例如 tcp://10.0.0.5:8786")
     batch.add_argument("--output-root", type=Path, help="输出根目录(默认为项目的 outputs/)")
 
+    export = sub.add_parser("export-contacts", help="导出未脱敏的客户联系名单给销售团队(记录申请人与用途,不进入报告)")
+    export.add_argument("plan", type=Path)
+    export.add_argument("--segment", help="客群或层级名称(默认:计划的目标客群,不含对照组)")
+    export.add_argument("--requested-by", required=True, help="申请人,例如 销售部 张经理")
+    export.add_argument("--reason", required=True, help="用途,例如 Q2 激活活动电话邀约")
+    export.add_argument("--output-root", type=Path, help="输出根目录(默认为项目的 outputs/)")
+
     validate = sub.add_parser("validate", help="只校验计划文件,不运行")
     validate.add_argument("plans", nargs="+", type=Path)
 
@@ -183,6 +190,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args.plans)
         if args.command == "batch":
             return _batch(args)
+        if args.command == "export-contacts":
+            from .pii import export_contacts
+
+            path = export_contacts(args.plan, segment=args.segment, requested_by=args.requested_by,
+                                   reason=args.reason, output_root=args.output_root)
+            print(f"已导出(未脱敏,仅供授权使用): {_shown(path)};记录见 {_shown(path.parent / 'export-log.jsonl')}")
+            return 0
         if args.command == "new":
             return _new(args)
         if args.command == "compare":

@@ -115,3 +115,28 @@ def export_unmasked(df: pd.DataFrame, folder: Path, *, name: str, requested_by: 
     with (folder / EXPORT_LOG).open("a", encoding="utf-8") as log:
         log.write(json.dumps(record, ensure_ascii=False) + "\n")
     return out
+
+
+def export_contacts(plan_path: Path, *, segment: str | None, requested_by: str, reason: str,
+                    output_root: Path | None = None) -> Path:
+    """``planlib export-contacts``: the unmasked contact list of one segment (default: the plan's
+    target group, without its control group) from the plan's last successful run."""
+    from . import results
+    from .data import load_source
+    from .planfile import load_plan
+    from .segment import find_segment, segment_mask
+    from .stage import project_root
+
+    loaded = load_plan(plan_path)
+    plan, meta = loaded.plan, loaded.plan.meta
+    root = Path(output_root) if output_root else project_root(loaded.path.parent) / "outputs"
+    customers = results.load(root / meta.unit / meta.quarter, "customers")
+    name = segment or plan.scope.segment
+    member = segment_mask(customers, find_segment(plan.segmentation, name)).to_numpy()
+    if segment is None:
+        member &= ~customers["control"].to_numpy(dtype=bool)  # the control group is not contacted
+    chosen = customers.loc[member, ["customer_id", "tier"]]
+    contacts = load_source("customers", plan.data.customers, loaded.base_dir).frame
+    table = chosen.merge(contacts, on="customer_id", how="left")
+    return export_unmasked(table, root / meta.unit, name=f"{meta.quarter}-{name}", requested_by=requested_by,
+                           reason=reason)

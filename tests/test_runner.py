@@ -141,3 +141,24 @@ def test_papermill_cli_runs_one_workbook_with_the_run_parameters(demo_run, tmp_p
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1 and "plan_path" in injected[0].source
     assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
+
+
+def test_export_contacts_is_explicit_logged_and_kept_out_of_the_report(demo_run, tmp_path, capsys):
+    result, folder, _ = demo_run
+    work = tmp_path / "w"
+    shutil.copytree(folder, work)
+    plan = work / "parameters/demo/2024Q2.yaml"
+    code = main(["export-contacts", str(plan), "--requested-by", "销售部 张经理", "--reason", "Q2 电话邀约",
+                 "--output-root", str(work / "outputs")])
+    assert code == 0, capsys.readouterr().err
+    private = work / "outputs/demo/private"
+    [xlsx] = private.glob("2024Q2-*.xlsx")
+    import pandas as pd
+
+    table = pd.read_excel(xlsx, dtype=str)
+    assert len(table) > 0 and table["phone"].str.fullmatch(r"1[3-9]\d{9}").all()  # unmasked, on purpose
+    log = json.loads((private / "export-log.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    assert log["requested_by"] == "销售部 张经理" and log["reason"] == "Q2 电话邀约" and log["rows"] == len(table)
+    assert "private" not in (work / "outputs/demo/2024Q2/report.html").read_text(encoding="utf-8")
+    with pytest.raises(SystemExit):  # who and why are required
+        main(["export-contacts", str(plan), "--output-root", str(work / "outputs")])
