@@ -75,6 +75,7 @@ class _Section:
     first: int
     last: int
     state: str  # ok, failed or missing
+    error_cell: str | None = None  # anchor id of the first cell with an error output
 
     @property
     def state_label(self) -> str:
@@ -118,24 +119,28 @@ def _strip_title(cells: list[Any]) -> None:
         return
 
 
-def _stage_cells(nb: Any, number: int) -> tuple[list[Any], bool]:
-    """The cells a reader sees, and whether the stage failed."""
+def _stage_cells(nb: Any, number: int) -> tuple[list[Any], bool, str | None]:
+    """The cells a reader sees, whether the stage failed, and the first cell with an error."""
     failed = bool(nb.metadata.get("papermill", {}).get("exception"))
-    cells = []
+    cells, first_error = [], None
     for cell in nb.cells:
         if HIDDEN_TAGS & set(cell.get("metadata", {}).get("tags", [])):
             continue
+        has_error = False
         if cell.cell_type == "code":
-            failed |= any(o.output_type == "error" for o in cell.outputs)
+            has_error = any(o.output_type == "error" for o in cell.outputs)
+            failed |= has_error
             cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
             if not cell.outputs:
                 continue
         elif cell.cell_type != "markdown":
             continue  # raw cells may hold anything; they are not narrative
         cell.id = f"s{number}-{len(cells)}"
+        if has_error and first_error is None:
+            first_error = cell.id
         cells.append(cell)
     _strip_title(cells)
-    return cells, failed
+    return cells, failed, first_error
 
 
 def _merge(notebooks: list[Path]) -> tuple[Any, list[_Section]]:
@@ -145,14 +150,14 @@ def _merge(notebooks: list[Path]) -> tuple[Any, list[_Section]]:
     sections = []
     for number, path in enumerate(map(Path, notebooks), start=1):
         first = len(merged.cells)
-        state = "missing"
+        state, error_cell = "missing", None
         if path.exists():
-            cells, failed = _stage_cells(nbformat.read(path, as_version=4), number)
+            cells, failed, error_cell = _stage_cells(nbformat.read(path, as_version=4), number)
             merged.cells.extend(cells)
             state = "failed" if failed else "ok"
         label = _CN_NUMBERS[number - 1] if number <= len(_CN_NUMBERS) else str(number)
         title = STAGE_TITLES.get(path.stem, path.stem)
-        sections.append(_Section(f"stage-{number}", label, title, first, len(merged.cells), state))
+        sections.append(_Section(f"stage-{number}", label, title, first, len(merged.cells), state, error_cell))
     return merged, sections
 
 

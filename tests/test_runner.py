@@ -90,6 +90,8 @@ def test_failed_stage_keeps_last_good_report(demo_run, tmp_path):
     assert (published / "report.html").read_bytes() == good  # the last good report is untouched
     banner = (failed.folder / "report.html").read_text(encoding="utf-8")
     assert "失败" in banner and "一千二" in banner
+    link = re.search(r'href="#(cell-id=[^"]+)"', banner)  # the banner links to the failing cell
+    assert link and f'id="{link.group(1)}"' in banner
     nb = nbformat.read(failed.folder / "01_goals.ipynb", as_version=4)
     assert any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
 
