@@ -134,7 +134,7 @@ def export_contacts(plan_path: Path, *, segment: str | None, requested_by: str, 
     name = segment or plan.scope.segment
     member = segment_mask(customers, find_segment(plan.segmentation, name)).to_numpy()
     if segment is None:
-        member &= ~customers["control"].to_numpy(dtype=bool)  # the control group is not contacted
+        member = member & ~customers["control"].to_numpy(dtype=bool)  # the control group is not contacted
     chosen = customers.loc[member, ["customer_id", "tier"]]
     contacts = load_source("customers", plan.data.customers, loaded.base_dir).frame
     table = chosen.merge(contacts, on="customer_id", how="left")
