@@ -12,6 +12,7 @@ test-artifacts/forms/ for a person to look at.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -148,12 +149,17 @@ def page(browser):
 
 
 # ----------------------------------------------------------------------------- helpers
+_OPENINGS = itertools.count()
+
+
 def open_form(page, lab: str, project: Path, nb_root: Path, stage: str):
     """Open ``stage``'s workbook and run every cell down to and including the form cell."""
     from playwright.sync_api import expect
 
     rel = (project / "workbooks" / f"{stage}.ipynb").relative_to(nb_root).as_posix()
-    page.goto(f"{lab}/lab/workspaces/{project.name}-{stage}/tree/{rel}?token={TOKEN}")
+    # a workspace of its own per opening: a reused one restores the previous test's tabs
+    workspace = f"{project.name}-{stage}-{next(_OPENINGS)}"
+    page.goto(f"{lab}/lab/workspaces/{workspace}/tree/{rel}?token={TOKEN}")
     page.locator(".jp-NotebookPanel-toolbar").wait_for(timeout=60_000)
     expect(page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"^Python 3.*\| Idle$"))
            ).to_be_visible(timeout=60_000)
@@ -171,6 +177,7 @@ def open_form(page, lab: str, project: Path, nb_root: Path, stage: str):
 
 def set_text(form, path: str, text: str) -> None:
     box = form.locator(f".pl-f-{path}").locator("input, textarea").first
+    box.wait_for(timeout=90_000)  # a long form renders row by row on a busy machine
     box.fill(text)
     box.press("Tab")  # Text widgets sync to the kernel on blur
 
