@@ -126,6 +126,9 @@ _SESSION: Any = None  # one kernel per worker process, kept across its plans
 
 
 def _worker_init() -> None:
+    from .lean import skip_iri_grammar
+
+    skip_iri_grammar()  # before anything imports nbformat
     # A SIGTERM (batch interrupted, pool torn down) unwinds like Ctrl-C, so kernels are stopped;
     # a worker leaving normally stops its kernel at exit (spawned workers run atexit handlers).
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -135,9 +138,10 @@ def _worker_init() -> None:
 def _run_one(plan: str, output_root: str | None, events: Any = None, share_kernel: bool = True) -> PlanOutcome:
     """Run one plan in this process; retried once when its kernel died under it."""
     global _SESSION
-    from .kernel import KernelSession
+    from .kernel import KernelSession, workbook_imports
     from .planfile import load_plan
-    from .runner import run_plan, workbooks_dir
+    from .results import STAGES
+    from .runner import run_plan, workbook_path, workbooks_dir
 
     def log(line: str) -> None:
         if events is not None:
@@ -150,7 +154,8 @@ def _run_one(plan: str, output_root: str | None, events: Any = None, share_kerne
         for attempt in (1, 2):
             outcome.attempts = attempt
             if share_kernel and _SESSION is None:
-                _SESSION = KernelSession(workbooks_dir())
+                _SESSION = KernelSession(workbooks_dir(), warm_up=workbook_imports(
+                    workbook_path(stage) for stage in STAGES))
             result = run_plan(plan, output_root=Path(output_root) if output_root else None, log=log,
                               kernel=_SESSION if share_kernel else None)
             outcome.status, outcome.folder = result.status, str(result.folder)

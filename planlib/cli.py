@@ -184,6 +184,10 @@ def _shown(path: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # the planlib command itself, not a program calling main()
+        from .lean import skip_iri_grammar
+
+        skip_iri_grammar()
     args = _parser().parse_args(argv)
     try:
         if args.command == "validate":

@@ -14,11 +14,12 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .errors import ResultMissingError
+
+if TYPE_CHECKING:  # pandas is imported where a table is read: the runner needs only the names
+    import pandas as pd
 
 STAGES = ("01_goals", "02_needs", "03_channels", "04_execution", "05_review")
 STAGE_TITLES = {
@@ -127,5 +128,7 @@ def load(run_dir: Path, name: str) -> Any:
             f"(planlib run PLAN.yaml,或 planlib run PLAN.yaml --stage {spec.stage[:2]})"
         )
     if spec.kind == "table":
+        import pandas as pd
+
         return pd.read_parquet(path)
     return json.loads(path.read_text(encoding="utf-8"))

@@ -24,9 +24,8 @@ from pathlib import Path
 
 from . import results
 from .errors import PlanError
-from .kernel import KernelSession
+from .kernel import KernelSession, workbook_imports
 from .planfile import LoadedPlan, load_plan
-from .scan import PersonalDataFound, scan_outputs, withhold
 from .stage import project_root, sentinel_path
 
 WORKBOOK_PARAMETERS = ("plan_path", "run_dir")
@@ -199,7 +198,6 @@ def run_plan(
     loaded = load_plan(plan_path)
     meta = loaded.plan.meta
     chosen = list(stages) if stages else list(results.STAGES)
-    check_workbooks(chosen)
     root = Path(output_root) if output_root else project_root(loaded.path.parent) / "outputs"
     unit_dir = root / meta.unit
     published = unit_dir / meta.quarter
@@ -210,29 +208,44 @@ def run_plan(
         if staging.exists():
             shutil.rmtree(staging)  # left by a run that was killed; we hold the lock
         partial = len(chosen) < len(results.STAGES)
-        if partial:
-            if not published.exists():
-                raise PlanError(f"{published}: 还没有成功运行过的结果 — 请先完整运行一次 planlib run {loaded.path}")
-            shutil.copytree(published, staging)
-        else:
-            staging.mkdir(parents=True)
-            from .pulse import carry_over
-
-            carry_over(published, staging)  # mid-campaign pulse reports outlive a full re-run
-        _write_parameters(staging, loaded, published)
-
-        from .demo import ensure_demo_data
-
-        ensure_demo_data(loaded.plan.data, loaded.base_dir)
-        started = datetime.now()
-        runs = [StageRun(s, status="reused" if s not in chosen else "pending") for s in results.STAGES]
+        if partial and not published.exists():
+            raise PlanError(f"{published}: 还没有成功运行过的结果 — 请先完整运行一次 planlib run {loaded.path}")
         own_kernel = kernel is None
-        session = KernelSession(workbooks_dir(), log_path=staging / "kernel.log") if own_kernel else kernel
+        session = kernel
         try:
-            status, failure, died = _run_stages(runs, loaded, staging, session, log, log_output)
-        finally:
+            if partial:
+                shutil.copytree(published, staging)
+            else:
+                staging.mkdir(parents=True)
             if own_kernel:
+                session = KernelSession(workbooks_dir(), log_path=staging / "kernel.log",
+                                        warm_up=workbook_imports(map(workbook_path, chosen)))
+            # The kernel starts (and imports what the stages import) on the other core while
+            # this process checks the workbooks, prepares the run folder and loads the report
+            # templates: a single plan does not wait for the two one after the other.
+            session.launch()
+            check_workbooks(chosen)
+            if not partial:
+                from .pulse import carry_over
+
+                carry_over(published, staging)  # mid-campaign pulse reports outlive a full re-run
+            _write_parameters(staging, loaded, published)
+
+            from .demo import ensure_demo_data
+
+            ensure_demo_data(loaded.plan.data, loaded.base_dir)
+            _warm_report()
+            started = datetime.now()
+            runs = [StageRun(s, status="reused" if s not in chosen else "pending") for s in results.STAGES]
+            status, failure, died = _run_stages(runs, loaded, staging, session, log, log_output)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)  # nothing ran to report on (or Ctrl-C)
+            raise
+        finally:
+            if own_kernel and session is not None:
                 session.stop()
+
+        from .scan import PersonalDataFound, scan_outputs, withhold
 
         _write_manifest(staging, loaded, runs, status, started)
         _export_report(staging, loaded, runs, status, failure)
@@ -286,10 +299,7 @@ def _run_stages(runs: list[StageRun], loaded: LoadedPlan, staging: Path, kernel:
         sentinel_path(staging, run.stage).unlink(missing_ok=True)
         t0 = time.perf_counter()
         try:
-            if kernel.km is None:
-                kernel.start()
-            else:
-                kernel.reset()  # a fresh namespace per stage, modules stay imported
+            kernel.reset()  # a fresh namespace per stage (starting the kernel if it is not running)
             _execute_stage(run.stage, loaded, staging, kernel, log_output)
             if not sentinel_path(staging, run.stage).exists():
                 raise PlanError("工作簿没有执行到最后一个单元格(中途退出或被跳过)")
@@ -340,6 +350,13 @@ def _export_report(run_dir: Path, loaded: LoadedPlan, runs: list[StageRun], stat
     notebooks = [run_dir / r.notebook for r in runs if r.notebook and (run_dir / r.notebook).exists()]
     build_report(notebooks, run_dir / "report.html", title=loaded.plan.meta.title, cover=cover(loaded),
                  status=status, failure=failure or None)
+
+
+def _warm_report() -> None:
+    """Load nbconvert and compile the report templates now, while the kernel is starting."""
+    from .report import warm_up
+
+    warm_up()
 
 
 def _publish(staging: Path, published: Path) -> None:

@@ -12,14 +12,15 @@ import time
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from . import results
 from .errors import PlanError
 from .planfile import LoadedPlan, load_plan
 from .schema import Data
+
+if TYPE_CHECKING:  # imported where used: the runner imports this module for paths only
+    import pandas as pd
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -110,6 +111,8 @@ class StageContext:
                 "encoding": loaded.encoding or "—", "excluded": len(loaded.excluded),
                 "excluded_reasons": ";".join(f"{r} {n} 行" for r, n in dict(reasons).items()) or "—",
             })
+        import pandas as pd
+
         return pd.DataFrame(rows, columns=["source", "path", "rows", "encoding", "excluded", "excluded_reasons"])
 
     def load(self, name: str) -> Any:
