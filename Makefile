@@ -23,6 +23,9 @@ test: setup chromium
 	$(BIN)/python -m pytest
 
 setup: $(STAMP) fonts
+	@# planlib is installed editable, so pip does not byte-compile it; where PYTHONDONTWRITEBYTECODE
+	@# is set (as on our machines) every process — each kernel too — would compile it again.
+	@$(BIN)/python -m compileall -q planlib
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)

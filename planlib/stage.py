@@ -7,8 +7,12 @@ tell a stage that ran to the end from one that stopped early (``sys.exit``, a ki
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import hashlib
 import json
 import time
+from collections import OrderedDict
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -53,6 +57,72 @@ def default_run_dir(loaded: LoadedPlan) -> Path:
     return project_root(loaded.path.parent) / "outputs" / meta.unit / meta.quarter
 
 
+# Parsed sources kept by this process (one kernel runs all stages of a plan, often several
+# plans): stages 01, 02 and 05 read the same files, and parsing them — encodings, header
+# mapping, a check of every cell — costs far more than recognising them by their bytes.
+# Small (one plan's sources) so a batch worker's memory stays bounded.
+_SOURCE_CACHE: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
+_SOURCE_CACHE_SIZE = 5
+
+
+def _load_cached(name: str, source: Any, base_dir: Path) -> Any:
+    """``data.load_source`` remembered by the file's content and the source's settings.
+
+    Each caller gets its own copies of the frames (a fraction of the parse), so a stage that
+    changes its frame in place never changes what the next stage reads.
+    """
+    from .data import load_source
+
+    path = (Path(base_dir) / source.path).resolve()
+    try:
+        digest = _file_digest(path)
+    except OSError:
+        return load_source(name, source, base_dir)  # its own clear message for a missing file
+    key = (name, source.model_dump_json(), f"{path}:{digest}")
+    if key not in _SOURCE_CACHE:
+        _SOURCE_CACHE[key] = load_source(name, source, base_dir)
+        while len(_SOURCE_CACHE) > _SOURCE_CACHE_SIZE:
+            _SOURCE_CACHE.popitem(last=False)
+    _SOURCE_CACHE.move_to_end(key)
+    found = _SOURCE_CACHE[key]
+    return dataclasses.replace(found, frame=found.frame.copy(), excluded=found.excluded.copy(), rows=found.rows.copy())
+
+
+_PLAN_CACHE: dict[Path, tuple[tuple[tuple[Path, str], ...], LoadedPlan]] = {}
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.blake2b(path.read_bytes(), digest_size=20).hexdigest()
+
+
+def _load_plan_cached(path: Path) -> LoadedPlan:
+    """``load_plan``, remembered while the plan file and every base it extends are unchanged.
+
+    The five stages of a run each open the same plan in one kernel; reading and validating it
+    (YAML with line numbers, the schema, cross-field checks) costs 40 times the hash check.
+    A plan edited between two stages — in JupyterLab, say — is read again. Each caller gets
+    its own deep copy.
+    """
+    found = _PLAN_CACHE.get(path)
+    if found is not None:
+        files, loaded = found
+        try:
+            unchanged = all(_file_digest(f) == digest for f, digest in files)
+        except OSError:
+            unchanged = False
+        if unchanged:
+            return dataclasses.replace(loaded, plan=loaded.plan.model_copy(deep=True),
+                                       data=copy.deepcopy(loaded.data), files=list(loaded.files))
+    loaded = load_plan(path)  # invalid plans raise here every time, never cached
+    try:
+        _PLAN_CACHE.clear()  # one plan at a time: a batch worker's memory stays flat
+        _PLAN_CACHE[path] = (tuple((f, _file_digest(f)) for f in loaded.files), loaded)
+    except OSError:
+        pass
+    return dataclasses.replace(loaded, plan=loaded.plan.model_copy(deep=True), data=copy.deepcopy(loaded.data),
+                               files=list(loaded.files))
+
+
 class StageContext:
     """The plan, data and run folder of one stage, with typed reads and writes of results."""
 
@@ -88,11 +158,10 @@ class StageContext:
     def data(self, name: str) -> pd.DataFrame:
         """The canonical frame of data source ``name`` (loaded once per stage)."""
         if name not in self._frames:
-            from .data import load_source
 
             if name not in self._sources:
                 raise PlanError(f"{self.loaded.path}: data.{name}: 计划未配置该数据源 — 请在 data: 下添加 {name}")
-            loaded = load_source(name, self._sources[name], self.loaded.base_dir)
+            loaded = _load_cached(name, self._sources[name], self.loaded.base_dir)
             self._frames[name] = loaded.frame
             self.load_notes[name] = loaded
         return self._frames[name]
@@ -150,6 +219,6 @@ def open_stage(stage: str, plan_path: str | Path, run_dir: str | Path | None = N
     ``run_dir`` is given by ``planlib run`` (a staging folder); left as ``None`` in JupyterLab,
     it is the plan's published folder ``outputs/<unit>/<quarter>``.
     """
-    loaded = load_plan(resolve_plan_path(plan_path))
+    loaded = _load_plan_cached(resolve_plan_path(plan_path))
     folder = Path(run_dir) if run_dir else default_run_dir(loaded)
     return StageContext(stage, loaded, folder)

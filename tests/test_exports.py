@@ -42,7 +42,10 @@ def test_xlsx_has_tasks_budget_and_checkpoints_with_real_dates_and_numbers(tmp_p
     tasks = wb["活动执行时间表"]
     header = [c.value for c in tasks[1]]
     assert header[:6] == ["编号", "阶段", "任务内容", "负责人", "开始", "结束"]
-    assert tasks.max_row == 1 + len(plan.tasks) and tasks.freeze_panes == "A2" and tasks.auto_filter.ref
+    assert tasks.max_row == 1 + len(plan.tasks) and tasks.freeze_panes == "A2"
+    assert tasks.auto_filter.ref == f"A1:N{1 + len(plan.tasks)}"
+    assert tasks.cell(1, 1).font.bold and tasks.cell(1, 1).fill.fgColor.rgb.endswith("EEF2F7")
+    assert tasks.column_dimensions["C"].width > tasks.column_dimensions["A"].width  # fits the Chinese task names
     first = [c.value for c in tasks[2]]
     assert first[0] == "T1" and first[3] == "市场部经理"
     assert first[4] == datetime(2024, 4, 1) and tasks.cell(2, 5).number_format == "yyyy-mm-dd"
