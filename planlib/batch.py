@@ -79,14 +79,15 @@ def expand_plans(patterns: Iterable[str | Path]) -> list[Path]:
     return list(found)
 
 
-def inputs_digest(plan_path: Path) -> str:
+def inputs_digest(plan_path: Path, loaded: Any = None) -> str:
     """Hash of everything a run depends on: the merged plan, its data files, the workbooks
-    and the planlib version. ``--resume`` skips a plan whose hash matches its last success."""
+    and the planlib version. ``--resume`` skips a plan whose hash matches its last success.
+    ``loaded`` is the plan already loaded from ``plan_path``, if the caller has it."""
     from . import __version__
     from .planfile import load_plan
     from .runner import workbooks_dir
 
-    loaded = load_plan(plan_path)
+    loaded = loaded if loaded is not None else load_plan(plan_path)
     digest = hashlib.sha256()
     digest.update(loaded.digest.encode())
     digest.update(__version__.encode())
@@ -133,15 +134,13 @@ def _worker_init() -> None:
     # a worker leaving normally stops its kernel at exit (spawned workers run atexit handlers).
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     atexit.register(_stop_worker_kernel)
+    _worker_kernel().launch()  # boots while this worker imports what it needs for its first plan
 
 
 def _run_one(plan: str, output_root: str | None, events: Any = None, share_kernel: bool = True) -> PlanOutcome:
     """Run one plan in this process; retried once when its kernel died under it."""
-    global _SESSION
-    from .kernel import KernelSession, workbook_imports
     from .planfile import load_plan
-    from .results import STAGES
-    from .runner import run_plan, workbook_path, workbooks_dir
+    from .runner import run_plan
 
     def log(line: str) -> None:
         if events is not None:
@@ -153,11 +152,8 @@ def _run_one(plan: str, output_root: str | None, events: Any = None, share_kerne
     try:
         for attempt in (1, 2):
             outcome.attempts = attempt
-            if share_kernel and _SESSION is None:
-                _SESSION = KernelSession(workbooks_dir(), warm_up=workbook_imports(
-                    workbook_path(stage) for stage in STAGES))
             result = run_plan(plan, output_root=Path(output_root) if output_root else None, log=log,
-                              kernel=_SESSION if share_kernel else None)
+                              kernel=_worker_kernel() if share_kernel else None)
             outcome.status, outcome.folder = result.status, str(result.folder)
             failed = next((s for s in result.stages if s.status == "failed"), None)
             outcome.failed_stage, outcome.error = (failed.stage, failed.error) if failed else ("", "")
@@ -172,6 +168,18 @@ def _run_one(plan: str, output_root: str | None, events: Any = None, share_kerne
         raise
     outcome.seconds = round(time.perf_counter() - started, 2)
     return outcome
+
+
+def _worker_kernel() -> Any:
+    """This process's kernel session (created, not started, on first use)."""
+    global _SESSION
+    if _SESSION is None:
+        from .kernel import KernelSession, workbook_imports
+        from .results import STAGES
+        from .runner import workbook_path, workbooks_dir
+
+        _SESSION = KernelSession(workbooks_dir(), warm_up=workbook_imports(workbook_path(s) for s in STAGES))
+    return _SESSION
 
 
 def _run_one_fresh_kernel(plan: str, output_root: str | None) -> PlanOutcome:
@@ -205,8 +213,15 @@ def run_batch(
     from .planfile import validate_files
 
     plans = expand_plans(patterns)
-    problems = validate_files(plans)
+    if scheduler is None and (len(plans) == 1 or workers <= 1):
+        _worker_kernel().launch()  # runs in this process: its kernel starts while plans are checked
+    try:
+        problems = validate_files(plans)
+    except BaseException:
+        _stop_worker_kernel()
+        raise
     if problems:
+        _stop_worker_kernel()
         raise PlanValidationError(problems)
     emit = progress or (lambda _event: None)
     started = time.perf_counter()
@@ -222,6 +237,8 @@ def run_batch(
     emit({"kind": "start", "total": len(plans), "todo": len(todo)})
 
     root = str(output_root) if output_root else None
+    if len(todo) > 1 and workers > 1 or not todo:
+        _stop_worker_kernel()  # resumed down to nothing, or the plans go to a pool after all
     if todo and scheduler:
         _run_on_dask(todo, root, scheduler, outcomes, emit)
     elif len(todo) == 1 or workers <= 1:

@@ -235,6 +235,9 @@ def run_plan(
 
             ensure_demo_data(loaded.plan.data, loaded.base_dir)
             _warm_report()
+            # what the manifest records about the inputs: taken as the run starts (and while
+            # the kernel is still importing, so it costs the run nothing)
+            facts = _run_facts(loaded)
             started = datetime.now()
             runs = [StageRun(s, status="reused" if s not in chosen else "pending") for s in results.STAGES]
             status, failure, died = _run_stages(runs, loaded, staging, session, log, log_output)
@@ -247,13 +250,13 @@ def run_plan(
 
         from .scan import PersonalDataFound, scan_outputs, withhold
 
-        _write_manifest(staging, loaded, runs, status, started)
+        _write_manifest(staging, loaded, runs, status, started, facts)
         _export_report(staging, loaded, runs, status, failure)
         findings = scan_outputs(staging)
         if findings:  # unmasked personal data in a report or notebook: never publish it
             status, failure = "failed", str(PersonalDataFound(findings))
             withhold(staging, findings)
-            _write_manifest(staging, loaded, runs, status, started)
+            _write_manifest(staging, loaded, runs, status, started, facts)
             _export_report(staging, loaded, runs, status, failure)
         if status == "ok":
             _publish(staging, published)
@@ -323,23 +326,28 @@ def _write_parameters(staging: Path, loaded: LoadedPlan, published: Path) -> Non
     (staging / "parameters.yaml").write_text(text, encoding="utf-8")
 
 
-def _write_manifest(run_dir: Path, loaded: LoadedPlan, runs: list[StageRun], status: str,
-                    started: datetime) -> None:
+def _run_facts(loaded: LoadedPlan) -> dict:
+    """The manifest's record of the inputs: their hash (what ``--resume`` compares) and versions."""
     from .batch import inputs_digest
 
+    return {"inputs_sha256": inputs_digest(loaded.path, loaded), "versions": _versions()}
+
+
+def _write_manifest(run_dir: Path, loaded: LoadedPlan, runs: list[StageRun], status: str,
+                    started: datetime, facts: dict) -> None:
     manifest = {
         "plan": str(loaded.path),
         "plan_files": [str(p) for p in loaded.files],
         "unit": loaded.plan.meta.unit,
         "quarter": loaded.plan.meta.quarter,
         "parameters_sha256": loaded.digest,
-        "inputs_sha256": inputs_digest(loaded.path),  # what --resume compares
+        "inputs_sha256": facts["inputs_sha256"],  # what --resume compares
         "status": status,
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now().isoformat(timespec="seconds"),
         "stages": [run.__dict__ for run in runs],
         "data": _data_files(loaded),
-        "versions": _versions(),
+        "versions": facts["versions"],
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
 

@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
 
 from .labels import COLUMNS
 
@@ -60,6 +64,18 @@ def _width(values: list[Any]) -> float:
     return min(max((text_width(v) for v in values), default=6) + 2, 60)
 
 
+def _styled(ws: Any, value: Any, *, font: Any = None, fmt: str | None = None) -> Any:
+    """A write-only cell for ``value``; formula-looking text stays text."""
+    cell = WriteOnlyCell(ws, value=value)
+    if cell.data_type == "f":
+        cell.data_type = "s"  # "=…" from a plan or data is text, never a formula
+    if font is not None:
+        cell.font = font
+    if fmt is not None:
+        cell.number_format = fmt
+    return cell
+
+
 def write_workbook(path: Path, sheets: Sequence[Sheet], *, title: str = "") -> Path:
     """Write ``sheets`` to ``path`` (.xlsx) atomically and return the path.
 
@@ -68,11 +84,6 @@ def write_workbook(path: Path, sheets: Sequence[Sheet], *, title: str = "") -> P
     cells that carry a style (header, dates, number formats, bold rows) or text that looks like
     a formula become cell objects; the rest are written as plain values.
     """
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
     wb = Workbook(write_only=True)
     wb.properties.title = title or None
     wb.properties.creator = "planlib"
@@ -91,30 +102,20 @@ def write_workbook(path: Path, sheets: Sequence[Sheet], *, title: str = "") -> P
         if headers:
             ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(df) + 1}"
 
-        def styled(value: Any, *, font: Font | None = None, fmt: str | None = None) -> WriteOnlyCell:
-            cell = WriteOnlyCell(ws, value=value)
-            if cell.data_type == "f":
-                cell.data_type = "s"  # "=…" from a plan or data is text, never a formula
-            if font is not None:
-                cell.font = font
-            if fmt is not None:
-                cell.number_format = fmt
-            return cell
-
-        header_cells = [styled(h) for h in headers]
+        header_cells = [_styled(ws, h) for h in headers]
         for cell in header_cells:
             cell.font, cell.fill, cell.alignment = bold, header_fill, middle
         ws.append(header_cells)
-        for i, row in enumerate(zip(*columns)):
+        for i, row in enumerate(zip(*columns, strict=True)):
             font = bold if sheet.bold_rows is not None and sheet.bold_rows[i] else None
             out = []
-            for value, fmt in zip(row, formats):
+            for value, fmt in zip(row, formats, strict=True):
                 if isinstance(value, (date, datetime)):
                     fmt = DATE_FORMAT
                 if font is None and fmt is None and not (isinstance(value, str) and value.startswith("=")):
                     out.append(value)  # plain value: no cell object needed
                 else:
-                    out.append(styled(value, font=font, fmt=fmt if value is not None else None))
+                    out.append(_styled(ws, value, font=font, fmt=fmt if value is not None else None))
             ws.append(out)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
