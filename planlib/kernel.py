@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import json
 import subprocess
+import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -81,6 +82,7 @@ class KernelSession:
         self.km: AsyncKernelManager | None = None
         self.kc: Any = None
         self.ready = False
+        self.shutdown_wait = 2.0  # seconds a stopping kernel gets before jupyter_client escalates
         self._launch_error: BaseException | None = None
 
     def launch(self) -> KernelSession:
@@ -168,7 +170,19 @@ class KernelSession:
         if self.km is not None:
             km, self.km = self.km, None
             if run_sync(km.is_alive)():
-                run_sync(km.shutdown_kernel)(now=False)
+                # A kernel leaves about 40 ms after it is asked to, but shutdown_kernel checks
+                # only every 0.1 s: ask, and look more often. One that does not go in time gets
+                # shutdown_kernel's own escalation (SIGTERM, then SIGKILL).
+                run_sync(km.interrupt_kernel)()  # as shutdown_kernel does: a busy kernel stops its cell
+                run_sync(km.request_shutdown)()
+                deadline = time.monotonic() + self.shutdown_wait
+                while time.monotonic() < deadline and run_sync(km.is_alive)():
+                    time.sleep(0.01)
+                if run_sync(km.is_alive)():
+                    run_sync(km.shutdown_kernel)(now=False)
+                else:
+                    run_sync(km.finish_shutdown)()  # reaps the process
+                    run_sync(km.cleanup_resources)()  # connection file, sockets, ports
             km.context.destroy(linger=0)  # this manager's own zmq context, not the global one
 
     def __enter__(self) -> KernelSession:
