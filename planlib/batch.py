@@ -175,8 +175,8 @@ def _worker_kernel() -> Any:
     global _SESSION
     if _SESSION is None:
         from .kernel import KernelSession, workbook_imports
+        from .paths import workbook_path, workbooks_dir
         from .results import STAGES
-        from .runner import workbook_path, workbooks_dir
 
         _SESSION = KernelSession(workbooks_dir(), warm_up=workbook_imports(workbook_path(s) for s in STAGES))
     return _SESSION

@@ -25,8 +25,9 @@ from pathlib import Path
 from . import results
 from .errors import PlanError
 from .kernel import KernelSession, workbook_imports
+from .paths import project_root, workbook_path, workbooks_dir
 from .planfile import LoadedPlan, load_plan
-from .stage import project_root, sentinel_path
+from .stage import sentinel_path
 
 WORKBOOK_PARAMETERS = ("plan_path", "run_dir")
 VERSIONED = ("planlib", "papermill", "nbconvert", "nbclient", "ipykernel", "pandas", "seaborn",
@@ -57,14 +58,6 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
-
-
-def workbooks_dir() -> Path:
-    return project_root(Path(__file__).resolve().parent) / "workbooks"
-
-
-def workbook_path(stage: str) -> Path:
-    return workbooks_dir() / f"{stage}.ipynb"
 
 
 def check_workbooks(stages: Sequence[str]) -> None:

@@ -20,24 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from . import results
 from .errors import PlanError
+from .paths import project_root
 from .planfile import LoadedPlan, load_plan
 from .schema import Data
 
 if TYPE_CHECKING:  # imported where used: the runner imports this module for paths only
     import pandas as pd
-
-
-def project_root(start: Path | None = None) -> Path:
-    """The folder holding ``workbooks/`` and ``parameters/``, searched upwards from ``start``.
-
-    Workbooks run with their own folder as working directory in JupyterLab and under
-    ``planlib run``, but from wherever the user stands under the papermill CLI.
-    """
-    start = (start or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
-        if (folder / "workbooks").is_dir() and (folder / "parameters").is_dir():
-            return folder
-    return start
 
 
 def resolve_plan_path(plan_path: str | Path) -> Path:
