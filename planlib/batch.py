@@ -209,21 +209,23 @@ def run_batch(
     Raises :class:`PlanValidationError` listing the problems of every invalid plan before
     anything runs. ``progress`` receives events (``{"kind": "stage"|"done", ...}``).
     """
-    from .batch_index import write_indexes
-    from .planfile import validate_files
-
     plans = expand_plans(patterns)
     if scheduler is None and (len(plans) == 1 or workers <= 1):
         _worker_kernel().launch()  # runs in this process: its kernel starts while plans are checked
     try:
-        problems = validate_files(plans)
-    except BaseException:
-        _stop_worker_kernel()
-        raise
+        return _validate_and_run(plans, workers, resume, scheduler, output_root, progress or (lambda _event: None))
+    finally:
+        _stop_worker_kernel()  # this process's kernel, if it started one: never left running
+
+
+def _validate_and_run(plans: list[Path], workers: int, resume: bool, scheduler: str | None,
+                      output_root: Path | None, emit: Callable[[dict], None]) -> BatchResult:
+    from .batch_index import write_indexes
+    from .planfile import validate_files
+
+    problems = validate_files(plans)
     if problems:
-        _stop_worker_kernel()
         raise PlanValidationError(problems)
-    emit = progress or (lambda _event: None)
     started = time.perf_counter()
     outcomes: dict[str, PlanOutcome] = {}
     todo: list[str] = []
@@ -237,13 +239,12 @@ def run_batch(
     emit({"kind": "start", "total": len(plans), "todo": len(todo)})
 
     root = str(output_root) if output_root else None
-    if len(todo) > 1 and workers > 1 or not todo:
-        _stop_worker_kernel()  # resumed down to nothing, or the plans go to a pool after all
     if todo and scheduler:
         _run_on_dask(todo, root, scheduler, outcomes, emit)
     elif len(todo) == 1 or workers <= 1:
         _run_inline(todo, root, outcomes, emit)  # no pool to start: one plan, or one worker
     elif todo:
+        _stop_worker_kernel()  # resumed to several plans after all: the pool's workers have their own
         _run_in_pool(todo, root, workers, outcomes, emit)
 
     ordered = [outcomes[str(p)] for p in plans]

@@ -35,7 +35,7 @@ from jupyter_client.utils import run_sync
 from jupyter_core.paths import jupyter_runtime_dir
 
 RESET = "%reset -f"
-FREEZE = "import gc as _gc; _gc.collect(); _gc.freeze(); del _gc"
+FREEZE = "import gc as _gc; _gc.freeze(); del _gc"  # no collect first: import leaves little garbage
 
 
 def workbook_imports(workbooks: Iterable[Path]) -> list[str]:

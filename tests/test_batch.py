@@ -94,6 +94,23 @@ def test_invalid_plans_are_reported_together_before_anything_runs(tmp_path, caps
     assert expand_plans([str(tmp_path / "parameters/*/*.yaml")]).count(good.resolve()) == 1
 
 
+def test_a_one_plan_batch_starts_its_kernel_early_and_never_leaves_it(tmp_path, monkeypatch):
+    runtime = tmp_path / "runtime"
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
+    plan = make_unit(tmp_path, "solo")
+    text = plan.read_text(encoding="utf-8")
+    plan.write_text(text.replace("title:", "titel:"), encoding="utf-8")
+    with pytest.raises(PlanValidationError):
+        run_batch([str(plan)], output_root=tmp_path / "out")
+    assert runtime.is_dir()  # its kernel was starting while the plan was checked …
+    assert _processes_mentioning(str(runtime)) == []  # … and was stopped when the plan failed the check
+    plan.write_text(text, encoding="utf-8")
+    assert run_batch([str(plan)], output_root=tmp_path / "out").outcomes[0].status == "ok"
+    resumed = run_batch([str(plan)], resume=True, output_root=tmp_path / "out")
+    assert [o.status for o in resumed.outcomes] == ["skipped"]
+    assert _processes_mentioning(str(runtime)) == []
+
+
 def test_dask_local_cluster_runs_one_task_per_plan(tmp_path):
     import distributed  # part of the test extra: a missing install fails here, never skips
     for unit in ("east", "north"):
