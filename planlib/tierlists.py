@@ -60,7 +60,7 @@ def export_tier_lists(customers_result: pd.DataFrame, customers_frame: pd.DataFr
     """Write the masked lists (an overview sheet, one sheet per tier, tier movement) and return the path.
 
     Each tier sheet holds at most ``max_rows`` customers, highest CLV first (Excel's own limit is
-    about a million rows, and openpyxl writes some 30,000 cells a second).
+    about a million rows, and the writer manages some 80,000 cells a second here).
     """
     listing = tier_list(customers_result, customers_frame)
     used: set[str] = set()

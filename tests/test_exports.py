@@ -63,11 +63,15 @@ def test_xlsx_has_tasks_budget_and_checkpoints_with_real_dates_and_numbers(tmp_p
 
 def test_xlsx_keeps_formula_looking_text_as_text(tmp_path):
     plan = demo_plan()
-    tasks = [t.model_copy(update={"name": "=HYPERLINK(\"http://x\",\"点我\")"}) if t.id == "T1" else t for t in plan.tasks]
+    tasks = [t.model_copy(update={"name": "=HYPERLINK(\"http://x\",\"点我\")"}) if t.id == "T1" else
+             t.model_copy(update={"name": "http://example.com/活动"}) if t.id == "T2" else t for t in plan.tasks]
     plan = plan.model_copy(update={"tasks": tasks})
     path = workbook(tmp_path, plan)
-    cell = load_workbook(path)["活动执行时间表"].cell(2, 3)
+    sheet = load_workbook(path)["活动执行时间表"]
+    cell = sheet.cell(2, 3)
     assert cell.value.startswith("=HYPERLINK") and cell.data_type == "s"
+    link = sheet.cell(3, 3)
+    assert link.value == "http://example.com/活动" and link.hyperlink is None  # text, not a link
     assert not list((tmp_path / "out").glob(".*tmp"))  # written atomically
 
 
