@@ -84,8 +84,8 @@ def inputs_digest(plan_path: Path, loaded: Any = None) -> str:
     and the planlib version. ``--resume`` skips a plan whose hash matches its last success.
     ``loaded`` is the plan already loaded from ``plan_path``, if the caller has it."""
     from . import __version__
+    from .paths import workbooks_dir
     from .planfile import load_plan
-    from .runner import workbooks_dir
 
     loaded = loaded if loaded is not None else load_plan(plan_path)
     digest = hashlib.sha256()

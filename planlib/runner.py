@@ -22,10 +22,10 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
-from . import results
+from . import paths, results
 from .errors import PlanError
 from .kernel import KernelSession, workbook_imports
-from .paths import project_root, workbook_path, workbooks_dir
+from .paths import project_root
 from .planfile import LoadedPlan, load_plan
 from .stage import sentinel_path
 
@@ -65,7 +65,7 @@ def check_workbooks(stages: Sequence[str]) -> None:
     import papermill
 
     for stage in stages:
-        path = workbook_path(stage)
+        path = paths.workbook_path(stage)
         if not path.exists():
             raise PlanError(f"{path}: 找不到阶段工作簿")
         declared = set(papermill.inspect_notebook(str(path)))
@@ -138,7 +138,7 @@ def _execute_stage(stage: str, loaded: LoadedPlan, run_dir: Path, kernel: Kernel
     import papermill
 
     papermill.execute_notebook(
-        str(workbook_path(stage)),
+        str(paths.workbook_path(stage)),
         str(run_dir / f"{stage}.ipynb"),
         parameters={"plan_path": str(loaded.path), "run_dir": str(run_dir)},
         progress_bar=False,
@@ -211,8 +211,8 @@ def run_plan(
             else:
                 staging.mkdir(parents=True)
             if own_kernel:
-                session = KernelSession(workbooks_dir(), log_path=staging / "kernel.log",
-                                        warm_up=workbook_imports(map(workbook_path, chosen)))
+                session = KernelSession(paths.workbooks_dir(), log_path=staging / "kernel.log",
+                                        warm_up=workbook_imports(map(paths.workbook_path, chosen)))
             # The kernel starts (and imports what the stages import) on the other core while
             # this process checks the workbooks, prepares the run folder and loads the report
             # templates: a single plan does not wait for the two one after the other.

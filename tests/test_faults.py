@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from conftest import make_small_demo
 
-from planlib import runner
+from planlib import paths, runner
 from planlib.errors import PlanError
 from planlib.kernel import KernelSession
 
@@ -29,7 +29,7 @@ def sabotage(tmp_path, monkeypatch):
     """Return a function that adds ``code`` as a cell early in stage ``stage``'s workbook copy."""
     books = tmp_path / "workbooks"
     shutil.copytree(ROOT / "workbooks", books, ignore=lambda _d, names: [n for n in names if not n.endswith(".ipynb")])
-    monkeypatch.setattr(runner, "workbooks_dir", lambda: books)
+    monkeypatch.setattr(paths, "workbooks_dir", lambda: books)
 
     def add(stage: str, code: str) -> None:
         path = books / f"{stage}.ipynb"
@@ -69,7 +69,7 @@ def test_sys_exit_zero_does_not_pass_for_success(sabotage, plan, tmp_path):
 
 def test_killed_kernel_fails_the_run_and_leaves_no_process(sabotage, plan, tmp_path):
     sabotage("02_needs", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
-    session = KernelSession(runner.workbooks_dir()).start()
+    session = KernelSession(paths.workbooks_dir()).start()
     pid = session.km.provisioner.process.pid
     try:
         result = run(plan, tmp_path, kernel=session)
@@ -84,7 +84,7 @@ def test_timeout_stops_the_stage_and_its_kernel(sabotage, plan, tmp_path):
     text = plan.read_text(encoding="utf-8") + "\nrun:\n  stage_timeout_s: 10\n"
     plan.write_text(text, encoding="utf-8")
     sabotage("04_execution", "import time\ntime.sleep(120)")
-    session = KernelSession(runner.workbooks_dir()).start()
+    session = KernelSession(paths.workbooks_dir()).start()
     pid = session.km.provisioner.process.pid
     try:
         result = run(plan, tmp_path, kernel=session)
@@ -98,7 +98,7 @@ def test_timeout_stops_the_stage_and_its_kernel(sabotage, plan, tmp_path):
 
 
 def test_missing_kernel_is_a_clear_failure(plan, tmp_path):
-    session = KernelSession(runner.workbooks_dir(), kernel_name="no-such-kernel")
+    session = KernelSession(paths.workbooks_dir(), kernel_name="no-such-kernel")
     result = run(plan, tmp_path, kernel=session)
     assert not result.ok
     assert "找不到 Jupyter 内核 'no-such-kernel'" in result.stages[0].error

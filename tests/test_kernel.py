@@ -13,8 +13,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from planlib.kernel import KernelSession, workbook_imports
+from planlib.paths import workbook_path, workbooks_dir
 from planlib.results import STAGES
-from planlib.runner import workbook_path, workbooks_dir
 
 
 def _notebook(path: Path, *sources: str, parameters: int | None = None) -> Path:
