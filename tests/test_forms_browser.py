@@ -72,6 +72,12 @@ def lab(nb_root, tmp_path_factory):
     notif.mkdir(parents=True)
     (notif / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    # every cell attached and laid out: the tests look at one long form output, and JupyterLab's
+    # default (content-visibility, cells attached in idle time) made its lower fields appear late
+    # or not at all on a busy machine
+    tracker = settings / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     port = _free_port()
     log = open(home / "lab.log", "wb")  # noqa: SIM115 - closed after the server stops
     proc = subprocess.Popen(
@@ -143,7 +149,13 @@ def project(nb_root, request, lab):
 
 @pytest.fixture
 def page(browser):
+    from playwright.sync_api import expect
+
+    # each check waits on a round trip through the kernel (widget sync, validation, reply):
+    # Playwright's 5 s default is too short when JupyterLab, the kernel and Chromium share 2 cores
+    expect.set_options(timeout=30_000)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
     yield page
     page.close()
 
@@ -177,7 +189,8 @@ def open_form(page, lab: str, project: Path, nb_root: Path, stage: str):
 
 def set_text(form, path: str, text: str) -> None:
     box = form.locator(f".pl-f-{path}").locator("input, textarea").first
-    box.wait_for(timeout=90_000)  # a long form renders row by row on a busy machine
+    box.wait_for(state="attached", timeout=90_000)  # a long form renders row by row on a busy machine
+    box.scroll_into_view_if_needed(timeout=30_000)
     box.fill(text)
     box.press("Tab")  # Text widgets sync to the kernel on blur
 
