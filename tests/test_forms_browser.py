@@ -156,6 +156,9 @@ def page(browser):
     expect.set_options(timeout=30_000)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(60_000)
+    page.console_errors = []  # what JupyterLab logged, shown when a field never appears
+    page.on("console", lambda m: m.type in ("error", "warning") and page.console_errors.append(m.text[:300]))
+    page.on("pageerror", lambda e: page.console_errors.append(f"pageerror: {str(e)[:300]}"))
     yield page
     page.close()
 
@@ -184,12 +187,41 @@ def open_form(page, lab: str, project: Path, nb_root: Path, stage: str):
     }""")
     form = page.locator(".pl-form")
     form.wait_for(timeout=90_000)
+    page.form_edited = False
     return form
 
 
+def _rerun_form_cell(page) -> None:
+    """Run the form cell again, as a planner would when a form shows up incomplete."""
+    page.evaluate("""async () => {
+        const nb = window.jupyterapp.shell.currentWidget.content;
+        nb.activeCellIndex = nb.widgets.findIndex(c => c.model.sharedModel.getSource().includes('stage_form('));
+        await window.jupyterapp.commands.execute('notebook:run-cell');
+    }""")
+
+
 def set_text(form, path: str, text: str) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     box = form.locator(f".pl-f-{path}").locator("input, textarea").first
-    box.wait_for(state="attached", timeout=90_000)  # a long form renders row by row on a busy machine
+    page = form.page
+    try:
+        box.wait_for(state="attached", timeout=90_000)  # a long form renders row by row on a busy machine
+    except PlaywrightTimeout:
+        fields = form.evaluate("e => [...e.querySelectorAll('[class*=pl-f-]')].length")
+        shot(page, f"missing-{path}")
+        report = (f"field {path} never appeared; form has {fields} fields; "
+                  f"console: {getattr(page, 'console_errors', [])[-15:]}")
+        if getattr(page, "form_edited", True):
+            raise AssertionError(report) from None
+        # Seen about once in ten runs on a loaded 2-core machine: a form output rendered with
+        # some widget views missing (nothing in the kernel or the console says why). A new
+        # rendering of the untouched form is what a planner would get by running the cell again;
+        # a form that is incomplete twice fails the test.
+        print(f"re-rendering the form once: {report}", file=sys.stderr)
+        _rerun_form_cell(page)
+        box.wait_for(state="attached", timeout=90_000)
+    page.form_edited = True
     box.scroll_into_view_if_needed(timeout=30_000)
     box.fill(text)
     box.press("Tab")  # Text widgets sync to the kernel on blur
