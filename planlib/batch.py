@@ -22,9 +22,12 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import PlanError, PlanValidationError
+
+if TYPE_CHECKING:
+    from .planfile import LoadedPlan
 
 STAGE_IN_LINE = re.compile(r"\] (\d\d_\w+)")
 
@@ -79,11 +82,12 @@ def expand_plans(patterns: Iterable[str | Path]) -> list[Path]:
     return list(found)
 
 
-def inputs_digest(plan_path: Path, loaded: Any = None) -> str:
+def inputs_digest(plan_path: Path, loaded: LoadedPlan | None = None) -> str:
     """Hash of everything a run depends on: the merged plan, its data files, the workbooks
     and the planlib version. ``--resume`` skips a plan whose hash matches its last success.
     ``loaded`` is the plan already loaded from ``plan_path``, if the caller has it."""
     from . import __version__
+    from .files import file_sha256
     from .paths import workbooks_dir
     from .planfile import load_plan
 
@@ -95,17 +99,9 @@ def inputs_digest(plan_path: Path, loaded: Any = None) -> str:
         source = getattr(loaded.plan.data, name)
         path = loaded.resolve(source.path) if source else None
         digest.update(f"{name}:".encode())
-        digest.update(_file_hash(path).encode() if path and path.exists() else b"missing")
+        digest.update(file_sha256(path).encode() if path and path.exists() else b"missing")
     for book in sorted(workbooks_dir().glob("*.ipynb")):
-        digest.update(_file_hash(book).encode())
-    return digest.hexdigest()
-
-
-def _file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+        digest.update(file_sha256(book).encode())
     return digest.hexdigest()
 
 
@@ -277,13 +273,10 @@ class _Relay:
 
 def _run_inline(todo: list[str], root: str | None, outcomes: dict[str, PlanOutcome],
                 emit: Callable[[dict], None]) -> None:
-    try:
-        for plan in todo:
-            outcome = _run_one(plan, root, _Relay(emit))
-            outcomes[plan] = outcome
-            emit({"kind": "done", "outcome": outcome})
-    finally:
-        _stop_worker_kernel()
+    for plan in todo:  # on this process's kernel, which run_batch stops however it ends
+        outcome = _run_one(plan, root, _Relay(emit))
+        outcomes[plan] = outcome
+        emit({"kind": "done", "outcome": outcome})
 
 
 def _run_in_pool(todo: list[str], root: str | None, workers: int, outcomes: dict[str, PlanOutcome],

@@ -227,7 +227,9 @@ def run_plan(
             from .demo import ensure_demo_data
 
             ensure_demo_data(loaded.plan.data, loaded.base_dir)
-            _warm_report()
+            from .report import warm_up
+
+            warm_up()  # nbconvert and the report templates, loaded while the kernel starts
             # what the manifest records about the inputs: taken as the run starts (and while
             # the kernel is still importing, so it costs the run nothing)
             facts = _run_facts(loaded)
@@ -351,13 +353,6 @@ def _export_report(run_dir: Path, loaded: LoadedPlan, runs: list[StageRun], stat
     notebooks = [run_dir / r.notebook for r in runs if r.notebook and (run_dir / r.notebook).exists()]
     build_report(notebooks, run_dir / "report.html", title=loaded.plan.meta.title, cover=cover(loaded),
                  status=status, failure=failure or None)
-
-
-def _warm_report() -> None:
-    """Load nbconvert and compile the report templates now, while the kernel is starting."""
-    from .report import warm_up
-
-    warm_up()
 
 
 def _publish(staging: Path, published: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import json
 import time
 from collections import OrderedDict
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import results
 from .errors import PlanError
+from .files import file_sha256
 from .paths import project_root
 from .planfile import LoadedPlan, load_plan
 from .schema import Data
@@ -63,7 +63,7 @@ def _load_cached(name: str, source: Any, base_dir: Path) -> Any:
 
     path = (Path(base_dir) / source.path).resolve()
     try:
-        digest = _file_digest(path)
+        digest = file_sha256(path)
     except OSError:
         return load_source(name, source, base_dir)  # its own clear message for a missing file
     key = (name, source.model_dump_json(), f"{path}:{digest}")
@@ -79,10 +79,6 @@ def _load_cached(name: str, source: Any, base_dir: Path) -> Any:
 _PLAN_CACHE: dict[Path, tuple[tuple[tuple[Path, str], ...], LoadedPlan]] = {}
 
 
-def _file_digest(path: Path) -> str:
-    return hashlib.blake2b(path.read_bytes(), digest_size=20).hexdigest()
-
-
 def _load_plan_cached(path: Path) -> LoadedPlan:
     """``load_plan``, remembered while the plan file and every base it extends are unchanged.
 
@@ -95,18 +91,21 @@ def _load_plan_cached(path: Path) -> LoadedPlan:
     if found is not None:
         files, loaded = found
         try:
-            unchanged = all(_file_digest(f) == digest for f, digest in files)
+            unchanged = all(file_sha256(f) == digest for f, digest in files)
         except OSError:
             unchanged = False
         if unchanged:
-            return dataclasses.replace(loaded, plan=loaded.plan.model_copy(deep=True),
-                                       data=copy.deepcopy(loaded.data), files=list(loaded.files))
+            return _own_copy(loaded)
     loaded = load_plan(path)  # invalid plans raise here every time, never cached
     try:
         _PLAN_CACHE.clear()  # one plan at a time: a batch worker's memory stays flat
-        _PLAN_CACHE[path] = (tuple((f, _file_digest(f)) for f in loaded.files), loaded)
+        _PLAN_CACHE[path] = (tuple((f, file_sha256(f)) for f in loaded.files), loaded)
     except OSError:
         pass
+    return _own_copy(loaded)
+
+
+def _own_copy(loaded: LoadedPlan) -> LoadedPlan:
     return dataclasses.replace(loaded, plan=loaded.plan.model_copy(deep=True), data=copy.deepcopy(loaded.data),
                                files=list(loaded.files))
 
