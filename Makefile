@@ -18,7 +18,7 @@ demo: setup
 	$(BIN)/planlib run $(PLAN)
 
 test: setup chromium
-	$(BIN)/python -m planlib.floors --pyproject pyproject.toml --extra test
+	$(BIN)/python -m planlib.run.floors --pyproject pyproject.toml --extra test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

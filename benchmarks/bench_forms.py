@@ -23,11 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from planlib import forms
-from planlib.forms import PlanForm, sections_for
-from planlib.planfile import load_plan
-from planlib.plansave import file_digest, merge_into, modify_yaml
-from planlib.schema import Plan
+from planlib.forms import form as forms
+from planlib.forms.form import PlanForm, sections_for
+from planlib.forms.save import file_digest, merge_into, modify_yaml
+from planlib.plan.planfile import load_plan
+from planlib.plan.schema import Plan
 
 ROOT = Path(__file__).resolve().parents[1]
 

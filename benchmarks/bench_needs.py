@@ -4,9 +4,9 @@ Generates a CRM export like the ones planners have (UTF-8 with BOM, Chinese head
 customer IDs with leading letters, timestamps, 2 % refunds; one customer per ten orders) and
 runs, each in a fresh subprocess so peak memory is that run's own (``os.wait4`` rusage):
 
-* ``planlib``  — the stage's data work: ``planlib.data.load_source`` for customers and
+* ``planlib``  — the stage's data work: ``planlib.data.load.load_source`` for customers and
   transactions (pyarrow CSV reader, header and encoding checks, value parsing, ID checks), then
-  ``planlib.needs.analyse`` (RFM scores, tiers, BG/NBD + Gamma-Gamma fit, CLV, scope);
+  ``planlib.metrics.customers.analyse`` (RFM scores, tiers, BG/NBD + Gamma-Gamma fit, CLV, scope);
 * ``pandas``   — a plain-pandas reference for the part both do: ``pd.read_csv`` with types,
   then per-customer recency/frequency/monetary and quintile scores with ``groupby``/``qcut``;
 * ``duckdb`` / ``polars`` — the same reference in those engines, when importable (they are not
@@ -78,10 +78,10 @@ def generate(folder: Path, rows: int) -> tuple[Path, Path]:
 
 # ---------------------------------------------------------------------------------- the runs
 def run_planlib(tx: str, cust: str) -> dict:
-    from planlib.data import load_source
-    from planlib.needs import analyse
-    from planlib.planfile import load_plan
-    from planlib.schema import DataSource
+    from planlib.data.load import load_source
+    from planlib.metrics.customers import analyse
+    from planlib.plan.planfile import load_plan
+    from planlib.plan.schema import DataSource
 
     plan = load_plan(PLAN).plan
     t0 = time.perf_counter()

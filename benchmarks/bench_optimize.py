@@ -23,7 +23,7 @@ import statistics
 import time
 from dataclasses import replace
 
-from planlib.optimize import MixProblem, Option, explain_infeasible, optimise, solve
+from planlib.stages.channels.optimize import MixProblem, Option, explain_infeasible, optimise, solve
 
 CHANNELS = {  # id: (cost per contact, fixed cost, reach, p = open × response)
     "wechat_oa": (0.02, 0, 0.6, 0.025), "wecom": (0.5, 0, 0.7, 0.1125), "app_push": (0.01, 0, 0.5, 0.004),

@@ -1,4 +1,4 @@
-"""The ``planlib`` command: a thin shell over :mod:`planlib.runner` and :mod:`planlib.planfile`.
+"""The ``planlib`` command: a thin shell over :mod:`planlib.run.runner` and :mod:`planlib.plan.planfile`.
 
 A user's mistake (any :class:`~planlib.errors.PlanError`) prints readable lines and exits
 non-zero; anything else is a bug and keeps its traceback. ``PLANLIB_DEBUG=1`` shows the
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from .errors import PlanError, PlanValidationError
-from .results import STAGES
+from planlib.data.results import STAGES
+from planlib.errors import PlanError, PlanValidationError
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _new(args: argparse.Namespace) -> int:
-    from .nextquarter import new_plan
+    from planlib.quarters.nextquarter import new_plan
 
     result = new_plan(args.plan, args.quarter, output_root=args.output_root, force=args.force)
     print(f"已生成 {_shown(result.path)}")
@@ -95,7 +95,7 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .compare import compare
+    from planlib.quarters.compare import compare
 
     for page in compare(args.unit, args.quarter, root=args.output_root):
         print(f"已生成 {_shown(page)}")
@@ -103,7 +103,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _validate(plans: Sequence[Path]) -> int:
-    from .planfile import validate_files
+    from planlib.plan.planfile import validate_files
 
     problems = validate_files(plans)
     for problem in problems:
@@ -117,8 +117,8 @@ def _validate(plans: Sequence[Path]) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .planfile import validate_files
-    from .runner import run_plan
+    from planlib.plan.planfile import validate_files
+    from planlib.run.runner import run_plan
 
     problems = validate_files(args.plans)  # every plan checked before any kernel starts
     if problems:
@@ -145,8 +145,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from .batch import run_batch
-    from .progress import BatchProgress
+    from planlib.run.batch import run_batch
+    from planlib.run.progress import BatchProgress
 
     progress = BatchProgress(args.workers)
     result = run_batch(args.plans, workers=args.workers, resume=args.resume, scheduler=args.scheduler,
@@ -163,7 +163,7 @@ def _batch(args: argparse.Namespace) -> int:
 
 
 def _pulse(args: argparse.Namespace) -> int:
-    from .pulse import run_pulse
+    from planlib.run.pulse import run_pulse
 
     if args.stage:
         raise PlanError("--as-of 生成中期检查报告,不运行阶段工作簿;请不要同时使用 --stage")
@@ -185,7 +185,7 @@ def _shown(path: Path) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # the planlib command itself, not a program calling main()
-        from .lean import skip_iri_grammar
+        from planlib.run.lean import skip_iri_grammar
 
         skip_iri_grammar()
     args = _parser().parse_args(argv)
@@ -195,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "batch":
             return _batch(args)
         if args.command == "export-contacts":
-            from .pii import export_contacts
+            from planlib.run.contacts import export_contacts
 
             path = export_contacts(args.plan, segment=args.segment, requested_by=args.requested_by,
                                    reason=args.reason, output_root=args.output_root)

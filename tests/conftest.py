@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from planlib.runner import run_plan
+from planlib.run.runner import run_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

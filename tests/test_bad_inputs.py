@@ -24,11 +24,11 @@ import pytest
 from openpyxl import Workbook
 
 from planlib.cli import main
-from planlib.data import load_source
+from planlib.data.load import load_source
 from planlib.errors import DataError, PlanError, PlanValidationError
-from planlib.planfile import load_plan, validate_files
-from planlib.plansave import StalePlanError, file_digest, modify_yaml
-from planlib.schema import DataSource
+from planlib.forms.save import StalePlanError, file_digest, modify_yaml
+from planlib.plan.planfile import load_plan, validate_files
+from planlib.plan.schema import DataSource
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BAD = FIXTURES / "bad"

@@ -1,0 +1,377 @@
+"""Form editors generated from the plan schema: one widget per field, nothing declared twice.
+
+:func:`build_editor` walks a field's annotation and metadata (``model_fields``, ``Annotated``,
+``Literal``, ``| None``) and returns an editor. Every input is an *unbounded* widget (``Text``,
+``Textarea``, ``Dropdown``, ``DatePicker``, ``Checkbox``): ipywidgets' bounded number inputs
+clamp out-of-range values, so numbers are typed as text and read by the same rules as a YAML
+file — ``12`` is a number, ``1,200`` stays text and the schema says why it is wrong. Nothing is
+clamped, rounded or coerced; the schema is the only judge.
+
+An editor's :meth:`value` is what the planner entered, as plain data, or :data:`MISSING` when a
+field with a default was left empty (the key is then not written).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import Any, Literal, get_args, get_origin
+
+import ipywidgets as w
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from planlib.forms.types import MISSING, is_model, read_scalar, scalar_types, show_scalar, strip
+from planlib.plan import schema
+from planlib.plan.kpis import CATALOGUE
+from planlib.plan.yamlread import KeyPath
+
+_LIST_SEP = re.compile(r"\s*[,,、]\s*")
+_LONG_TEXT = 1000  # str fields allowing this many characters get a multi-line box
+
+# Annotated validators whose values come from a known list: offered as a drop-down.
+CHOICES: dict[Callable, Callable[[], list[tuple[str, str]]]] = {
+    schema._check_kpi: lambda: [(f"{k.name}({k.id})", k.id) for k in CATALOGUE.values()],
+}
+
+OnChange = Callable[[], None]
+Note = Callable[[KeyPath], str]
+
+
+def css(path: KeyPath, prefix: str = "pl-f") -> str:
+    """The CSS class of the widget editing ``path``: ``("goals", 0, "target")`` → ``pl-f-goals-0-target``."""
+    return "-".join([prefix, *(re.sub(r"\s+", "_", str(p)) for p in path)])
+
+
+def _default(info: FieldInfo) -> Any:
+    if info.is_required():
+        return MISSING
+    return info.get_default(call_default_factory=True)
+
+
+def _validators(info: FieldInfo, tp: Any) -> list:
+    _, _, meta = strip(tp)
+    return [*info.metadata, *meta]
+
+
+# ---------------------------------------------------------------------------------- editors
+class Editor:
+    path: KeyPath
+    box: w.Widget
+    error: w.HTML
+    local = ""  # a problem the form itself found while reading the input (shown before the schema's)
+
+    def value(self) -> Any:
+        raise NotImplementedError
+
+    def set_error(self, text: str) -> None:
+        shown = f'<span style="color:#b3261e">⚠ {html.escape(text)}</span>' if text else ""
+        if self.error.value != shown:
+            self.error.value = shown
+
+
+def _error_label(path: KeyPath) -> w.HTML:
+    label = w.HTML("")
+    label.add_class("pl-error")
+    label.add_class(css(path, "pl-e"))
+    return label
+
+
+def _label(info: FieldInfo, name: str, note: str, required: bool) -> w.HTML:
+    title = html.escape(info.title or name)
+    star = '<span style="color:#b3261e">*</span>' if required else ""
+    extra = f' <span style="color:#888;font-size:90%">{html.escape(note)}</span>' if note else ""
+    tip = f' title="{html.escape(info.description)}"' if info.description else ""
+    return w.HTML(f"<b{tip}>{title}</b>{star}{extra}")
+
+
+class Scalar(Editor):
+    """One value: text, number, date, choice, yes/no, a short list or a small key→value table."""
+
+    def __init__(self, path: KeyPath, info: FieldInfo, value: Any, present: bool,
+                 on_change: OnChange, note: str, compact: bool):
+        self.path, self.info, self.present = path, info, present
+        tp = info.annotation
+        inner, optional, _ = strip(tp)
+        self.default = _default(info)
+        self.required = info.is_required()
+        if value is MISSING and self.default is not MISSING:
+            value = self.default  # show what the plan will use when the key is left out
+        self.kind, widget = self._widget(inner, optional, info, tp, value)
+        widget.add_class("pl-input")
+        widget.observe(lambda _change: on_change(), "value")
+        self.input = widget
+        self.error = _error_label(path)
+        help_text = [] if compact or not info.description else [
+            w.HTML(f'<span style="color:#666;font-size:90%">{html.escape(info.description)}</span>')]
+        wide = self.kind in ("text", "dict") or not compact
+        self.box = w.VBox([_label(info, str(path[-1]), note, self.required), widget, *help_text, self.error],
+                          layout=w.Layout(width="100%" if self.kind == "text" else ("420px" if wide else "190px"),
+                                          margin="2px 8px 2px 0"))
+        self.box.add_class(css(path))
+
+    def _widget(self, inner: Any, optional: bool, info: FieldInfo, tp: Any, value: Any) -> tuple[str, w.Widget]:
+        full = "calc(100% - 8px)"  # the widget margin would push a 100% input past its box
+        if inner is bool:
+            return "bool", w.Checkbox(value=bool(value) if isinstance(value, bool) else False, indent=False)
+        if inner is date:
+            return "date", w.DatePicker(value=value if isinstance(value, date) else None,
+                                        layout=w.Layout(width=full))
+        choices = next((CHOICES[v.func]() for v in _validators(info, tp)
+                        if getattr(v, "func", None) in CHOICES), None)
+        if get_origin(inner) is Literal or choices is not None:
+            options = choices or [(str(o), o) for o in get_args(inner)]
+            if value not in (None, MISSING) and value not in [o[1] for o in options]:
+                options.append((f"{value}(不在可选范围)", value))  # never silently replaced
+            options = [("", "")] + options
+            current = value if value not in (None, MISSING) else ""
+            return "choice", w.Dropdown(options=options, value=current, layout=w.Layout(width=full))
+        if get_origin(inner) is list:
+            return "list", w.Text(value=", ".join(show_scalar(v) for v in value) if isinstance(value, list)
+                                  else show_scalar(value), placeholder="多项用逗号分隔",
+                                  continuous_update=False, layout=w.Layout(width=full))
+        if get_origin(inner) is dict:
+            text = "\n".join(f"{k}: {show_scalar(v)}" for k, v in value.items()) if isinstance(value, dict) \
+                else show_scalar(value)
+            return "dict", w.Textarea(value=text, placeholder="每行一项,写成 名称: 值",
+                                      continuous_update=False, layout=w.Layout(width=full, height="70px"))
+        long_text = inner is str and any((getattr(m, "max_length", 0) or 0) >= _LONG_TEXT for m in info.metadata)
+        if long_text:
+            return "text", w.Textarea(value=show_scalar(value), continuous_update=False, layout=w.Layout(width=full, height="56px"))
+        # plain text fields are combo boxes: the form may offer names defined elsewhere in the
+        # plan (segments, task ids, channel codes) while any text can still be typed
+        kind = w.Combobox if scalar_types(tp) == {str} else w.Text
+        return "scalar", kind(value=show_scalar(value), placeholder=info.description or "",
+                              continuous_update=False, layout=w.Layout(width=full))
+
+    def _read(self) -> Any:
+        self.local = ""
+        raw = self.input.value
+        tp = self.info.annotation
+        if self.kind == "bool":
+            return raw
+        if self.kind == "date":
+            return raw if raw is not None else MISSING
+        if self.kind == "choice":
+            return raw if raw != "" else MISSING
+        if raw == "":
+            return [] if self.kind == "list" else ({} if self.kind == "dict" else MISSING)
+        inner, _, _ = strip(tp)
+        if self.kind == "list":
+            item_types = scalar_types(get_args(inner)[0])
+            return [read_scalar(part, item_types) for part in _LIST_SEP.split(raw.strip()) if part != ""]
+        if self.kind == "dict":
+            out: dict[str, Any] = {}
+            value_types = scalar_types(get_args(inner)[1])
+            for line in raw.splitlines():
+                if not line.strip():
+                    continue
+                parts = re.split(r"[::]", line, maxsplit=1)
+                if len(parts) != 2:
+                    return raw  # not a "name: value" table; the schema says so
+                key, rest = parts
+                if key.strip() in out:
+                    self.local = f"名称「{key.strip()}」写了两次,请只保留一行"
+                    return raw  # never let the second line silently replace the first
+                out[key.strip()] = read_scalar(rest, value_types)
+            return out
+        return read_scalar(raw, scalar_types(tp))
+
+    def value(self) -> Any:
+        value = self._read()
+        if value is MISSING:
+            return None if self.required else MISSING
+        if not self.present and value == self.default and type(value) is type(self.default):
+            return MISSING  # left at its default: not written
+        return value
+
+
+class Model(Editor):
+    """A sub-model: its fields laid out in a box (rows of a list are laid out side by side)."""
+
+    def __init__(self, path: KeyPath, model: type[BaseModel], data: Any, present: bool,
+                 on_change: OnChange, note: Note, compact: bool, title: str | None = None,
+                 required: bool = True):
+        self.path, self.present, self.required = path, present, required
+        data = data if isinstance(data, dict) else {}
+        self.fields: dict[str, Editor] = {
+            name: build_editor((*path, name), info, data.get(name, MISSING), name in data,
+                               on_change, note, compact)
+            for name, info in model.model_fields.items()
+        }
+        self.error = _error_label(path)
+        children = [f.box for f in self.fields.values()]
+        if compact:
+            body = w.HBox(children, layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
+        else:
+            body = w.VBox(children)
+        head = [w.HTML(f"<h4 style='margin:6px 0 2px'>{html.escape(title)}</h4>")] if title else []
+        self.box = w.VBox([*head, body, self.error])
+        self.box.add_class(css(path))
+
+    def value(self) -> Any:
+        out = {}
+        for name, editor in self.fields.items():
+            value = editor.value()
+            if value is not MISSING:
+                out[name] = value
+        if not out and not self.present and not self.required:
+            return MISSING
+        return out
+
+
+class OptionalModel(Editor):
+    """A sub-model that may be left out (``X | None``): a tick box shows or hides it."""
+
+    def __init__(self, inner: Model, path: KeyPath, title: str, on: bool, on_change: OnChange):
+        self.path, self.inner = path, inner
+        self.enabled = w.Checkbox(value=on, description=f"填写{title}", indent=False)
+        self.enabled.add_class(css(path, "pl-on"))
+        self.error = _error_label(path)
+        self.inner.box.layout.display = None if on else "none"
+
+        def toggle(change: dict) -> None:
+            self.inner.box.layout.display = None if change["new"] else "none"
+            on_change()
+
+        self.enabled.observe(toggle, "value")
+        self.box = w.VBox([self.enabled, inner.box, self.error])
+
+    def value(self) -> Any:
+        if not self.enabled.value:
+            return MISSING
+        value = self.inner.value()
+        return {} if value is MISSING else value
+
+
+class ListOf(Editor):
+    """A list of sub-models: one row each, with 删除 per row and 添加一行 below."""
+
+    def __init__(self, path: KeyPath, info: FieldInfo, model: type[BaseModel], items: Any, present: bool,
+                 on_change: OnChange, note: Note):
+        self.path, self.model, self.present, self.on_change, self.note = path, model, present, on_change, note
+        self.required = info.is_required()
+        self.rows: list[Model] = []
+        self.rows_box = w.VBox()
+        self.add_button = add = w.Button(description="添加一行", icon="plus", layout=w.Layout(width="auto"))
+        add.add_class(css(path, "pl-add"))
+        add.on_click(lambda _b: self._rebuild([*self._items(), {}]))
+        self.error = _error_label(path)
+        title = html.escape(info.title or str(path[-1]))
+        about = f' <span style="color:#666;font-size:90%">{html.escape(info.description)}</span>' \
+            if info.description else ""
+        self.box = w.VBox([w.HTML(f"<h4 style='margin:8px 0 2px'>{title}</h4>{about}"),
+                           self.rows_box, add, self.error])
+        self.box.add_class(css(path))
+        self._rebuild(items if isinstance(items, list | dict) else [], notify=False)
+
+    def _items(self) -> list:
+        return [row.value() for row in self.rows]
+
+    def _rebuild(self, items: list, notify: bool = True) -> None:
+        self.rows, self.delete_buttons, boxes = [], [], []
+        for i, item in enumerate(items):
+            row = Model((*self.path, i), self.model, item, isinstance(item, dict),
+                        self.on_change, self.note, compact=True)
+            delete = w.Button(description="删除", icon="trash", layout=w.Layout(width="80px", flex="0 0 auto"))
+            row.box.layout.flex = "1 1 auto"
+            delete.add_class(css((*self.path, i), "pl-del"))
+            delete.on_click(lambda _b, i=i: self.remove(i))
+            self.rows.append(row)
+            self.delete_buttons.append(delete)
+            boxes.append(w.HBox([w.HTML(f"<b>{i + 1}.</b>"), row.box, delete],
+                                layout=w.Layout(border="1px solid #ddd", padding="4px", margin="3px 0",
+                                                align_items="flex-start")))
+        self.rows_box.children = boxes
+        if notify:
+            self.on_change()
+
+    def remove(self, i: int) -> None:
+        self._rebuild([x for j, x in enumerate(self._items()) if j != i])
+
+    def editors(self) -> list[Editor]:
+        return [e for row in self.rows for e in walk(row)]
+
+    def value(self) -> Any:
+        items = self._items()
+        if not items and not self.present and not self.required:
+            return MISSING
+        return items
+
+
+class DictOf(ListOf):
+    """A name → sub-model mapping (``dict[str, Model]``): a 名称 box and the model's fields per row."""
+
+    def _items(self) -> list:
+        return [(key.value, row.value()) for key, row in zip(self.keys, self.rows, strict=True)]
+
+    def _rebuild(self, items: Any, notify: bool = True) -> None:
+        if isinstance(items, dict):
+            items = list(items.items())
+        items = [x if isinstance(x, tuple) else ("", x) for x in items]
+        self.rows, self.keys, self.delete_buttons, boxes = [], [], [], []
+        for i, (name, item) in enumerate(items):
+            key = w.Text(value=str(name), placeholder="名称", continuous_update=False,
+                         layout=w.Layout(width="160px"))
+            key.add_class(css((*self.path, i), "pl-key"))
+            key.observe(lambda _c: self._rebuild(self._items()), "value")
+            row = Model((*self.path, name or f"#{i + 1}"), self.model, item, isinstance(item, dict),
+                        self.on_change, self.note, compact=True)
+            delete = w.Button(description="删除", icon="trash", layout=w.Layout(width="80px", flex="0 0 auto"))
+            delete.on_click(lambda _b, i=i: self.remove(i))
+            delete.add_class(css((*self.path, i), "pl-del"))
+            row.box.layout.flex = "1 1 auto"
+            self.rows.append(row)
+            self.keys.append(key)
+            self.delete_buttons.append(delete)
+            boxes.append(w.HBox([w.VBox([w.HTML("<b>名称</b>"), key]), row.box, delete],
+                                layout=w.Layout(border="1px solid #ddd", padding="4px", margin="3px 0",
+                                                align_items="flex-start")))
+        self.rows_box.children = boxes
+        if notify:
+            self.on_change()
+
+    def value(self) -> Any:
+        out: dict[str, Any] = {}
+        self.local = ""
+        for name, item in self._items():
+            if name in out or not name.strip():
+                self.local = f"名称「{name}」重复,请合并这两行" if name.strip() else "有一行没有填写名称"
+                return [list(pair) for pair in self._items()]  # not a mapping: never drop a row silently
+            out[name] = item
+        if not out and not self.present and not self.required:
+            return MISSING
+        return out
+
+
+def build_editor(path: KeyPath, info: FieldInfo, value: Any, present: bool, on_change: OnChange,
+                 note: Note, compact: bool = False) -> Editor:
+    """The editor for one schema field, chosen from its annotation."""
+    inner, optional, _ = strip(info.annotation)
+    title = info.title or str(path[-1])
+    if is_model(inner):
+        model = Model(path, inner, value, present, on_change, note, compact=False, title=title,
+                      required=info.is_required() and not optional)
+        if optional:
+            return OptionalModel(model, path, title, isinstance(value, dict), on_change)
+        return model
+    if get_origin(inner) is list and is_model(strip(get_args(inner)[0])[0]):
+        return ListOf(path, info, strip(get_args(inner)[0])[0], value, present, on_change, note)
+    if get_origin(inner) is dict and is_model(strip(get_args(inner)[1])[0]):
+        return DictOf(path, info, strip(get_args(inner)[1])[0], value, present, on_change, note)
+    return Scalar(path, info, value, present, on_change, note(path), compact)
+
+
+def walk(editor: Editor) -> list[Editor]:
+    """The editor and every editor inside it."""
+    found: list[Editor] = [editor]
+    if isinstance(editor, Model):
+        for child in editor.fields.values():
+            found.extend(walk(child))
+    elif isinstance(editor, OptionalModel):
+        found.extend(walk(editor.inner)[1:])
+    elif isinstance(editor, ListOf):
+        found.extend(editor.editors())
+    return found

@@ -1,0 +1,295 @@
+"""Planner forms: each stage workbook edits its part of the plan file in JupyterLab.
+
+``stage_form("01_goals", plan_path, run_dir)`` in a workbook shows a form generated from the plan
+schema (:mod:`planlib.forms.fields`) for the sections that stage owns. Every change re-validates
+the *whole* plan with the schema and the cross-field checks; each message appears next to its
+field, and 保存 stays disabled while any field of this form is wrong. Problems in sections other
+stages own are listed under the form but do not block saving, so a plan can be built stage by
+stage from an empty file.
+
+Inheritance: the form shows the merged values (quarter file over ``extends`` base). Saving writes
+only what differs from the base into the quarter file, as overrides; the base file is never
+written. Saving goes through :mod:`planlib.forms.save` (lock, stale check, atomic replace, comments
+kept, last versions kept).
+
+Under ``planlib run`` / papermill (``run_dir`` is given) or in any kernel not started by a
+Jupyter server session, no form is shown and nothing waits for input.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+from pydantic import ValidationError
+
+from planlib.forms import previews
+from planlib.forms.fields import MISSING, Editor, Scalar, build_editor, css, walk
+from planlib.forms.save import StalePlanError, merge_into, modify_yaml
+from planlib.forms.source import NAMES, REFERENCES, PlanSource, matches, overrides
+from planlib.plan.checks import check_plan
+from planlib.plan.schema import Plan
+from planlib.plan.schema_errors import explain_errors
+from planlib.plan.yamlread import KeyPath, format_path, parse_path
+
+# The plan sections each stage's form edits; top-level fields no stage names (a section added to
+# the schema later, ``run``) appear in the first stage's form.
+STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "01_goals": ("meta", "background", "scope", "goals"),
+    "02_needs": ("data", "segmentation"),
+    "03_channels": ("channels",),
+    "04_execution": ("tasks", "budget"),
+    "05_review": ("kpis", "review"),
+}
+
+
+def sections_for(stage: str) -> tuple[str, ...]:
+    if stage not in STAGE_SECTIONS:
+        raise ValueError(f"unknown stage {stage!r}; expected one of {list(STAGE_SECTIONS)}")
+    claimed = {s for secs in STAGE_SECTIONS.values() for s in secs}
+    extra = tuple(f for f in Plan.model_fields if f not in claimed) if stage == "01_goals" else ()
+    return STAGE_SECTIONS[stage] + extra
+
+
+def is_interactive(run_dir: Any = None) -> bool:
+    """True only in a kernel a person drives: not under ``planlib run`` or papermill.
+
+    ``planlib run`` always injects ``run_dir``; papermill sets no marker of its own, but a
+    kernel started by a Jupyter server for a notebook session has ``JPY_SESSION_NAME`` in its
+    environment, which papermill/nbclient kernels lack. ``PLANLIB_FORMS=0/1`` overrides both.
+    """
+    forced = os.environ.get("PLANLIB_FORMS")
+    if forced in ("0", "1"):
+        return forced == "1"
+    return run_dir is None and bool(os.environ.get("JPY_SESSION_NAME"))
+
+
+def stage_form(stage: str, plan_path: str | Path, run_dir: Any = None) -> PlanForm | None:
+    """Show the form of ``stage`` when a person is at the keyboard; in a batch run do nothing."""
+    if not is_interactive(run_dir):
+        return None
+    from IPython.display import display
+
+    from planlib.run.stage import resolve_plan_path
+
+    form = PlanForm(resolve_plan_path(plan_path), sections_for(stage), stage=stage)
+    display(form.widget)
+    return form
+
+
+# ---------------------------------------------------------------------------------- the form
+class PlanForm:
+    """A form over some sections of one plan file; ``widget`` is what the notebook shows."""
+
+    def __init__(self, path: Path, sections: tuple[str, ...], stage: str | None = None):
+        self.path, self.sections, self.stage = Path(path), sections, stage
+        self.source = PlanSource(self.path)
+        self.problems: list[tuple[KeyPath, str, str]] = []
+        self.plan: Plan | None = None
+        self._building = True
+        self._preview_key = ""
+        self.save_button = w.Button(description="保存", button_style="primary", disabled=True, icon="save")
+        self.save_button.add_class("pl-save")
+        self.save_button.on_click(lambda _b: self.save())
+        self.status = w.HTML("")
+        self.status.add_class("pl-status")
+        self.summary = w.HTML("")
+        self.summary.add_class("pl-summary")
+        self.preview = w.Output()
+        self.preview.add_class("pl-preview")
+        self.body = w.VBox()
+        self.widget = w.VBox([self._header(), self.body, self.summary,
+                              w.HBox([self.save_button, self.status]), self.preview])
+        self.widget.add_class("pl-form")
+        self._build()
+
+    def _header(self) -> w.HTML:
+        base = self.source.base_name
+        inherit = (f"灰字标「继承」的值来自 {html.escape(str(base))};修改后作为覆盖值写入 "
+                   f"{html.escape(self.path.name)},{html.escape(str(base))} 本身不会被修改。") if base else ""
+        return w.HTML(f"<div style='margin:4px 0 8px'><b>计划表单</b> · {html.escape(self.path.name)}<br>"
+                      f"<span style='color:#666'>带 * 的为必填项;每次修改都会按计划规则检查,全部通过后才能保存。"
+                      f"{inherit}</span></div>")
+
+    def _note(self, path: KeyPath) -> str:
+        return "继承" if self._lookup(self.source.base, path) is not MISSING \
+            and self._lookup(self.source.own, path) is MISSING else ""
+
+    @staticmethod
+    def _lookup(data: Any, path: KeyPath) -> Any:
+        for seg in path:
+            if isinstance(data, dict) and seg in data or isinstance(data, list) and isinstance(seg, int) and seg < len(data):
+                data = data[seg]
+            else:
+                return MISSING
+        return data
+
+    def _build(self) -> None:
+        self._building = True
+        self.tops: dict[str, Editor] = {}
+        boxes = []
+        for name in self.sections:
+            info = Plan.model_fields[name]
+            data = self.source.merged.get(name, MISSING)
+            editor = build_editor((name,), info, data, name in self.source.merged, self.revalidate, self._note)
+            self.tops[name] = editor
+            if isinstance(editor, Scalar):  # a plain value at the top level: give it a heading too
+                editor.box.children = (w.HTML(f"<h4>{html.escape(info.title or name)}</h4>"),
+                                       *editor.box.children)
+            section = w.VBox([editor.box], layout=w.Layout(border_top="2px solid #c5cfdb",
+                                                           margin="10px 0 0", padding="4px 0 0"))
+            section.add_class("pl-section")
+            boxes.append(section)
+        self.body.children = boxes
+        self._building = False
+        self.revalidate()
+
+    # ------------------------------------------------------------------------------ values
+    def values(self) -> dict[str, Any]:
+        """The sections as the planner entered them (plain data, defaults left out)."""
+        out = {}
+        for name, editor in self.tops.items():
+            value = editor.value()
+            if value is not MISSING:
+                out[name] = value
+        return out
+
+    def merged(self) -> dict:
+        data = {k: v for k, v in self.source.merged.items() if k not in self.sections}
+        data.update(self.values())
+        return {k: data[k] for k in sorted(data, key=_field_order)}
+
+    # ------------------------------------------------------------------------------ validation
+    def revalidate(self) -> None:
+        if self._building:
+            return
+        data = self.merged()
+        self.plan, problems = None, []
+        try:
+            self.plan = Plan.model_validate(data)
+        except ValidationError as exc:
+            problems = explain_errors(exc.errors(include_url=False), data)
+        if self.plan is not None:
+            problems = [(parse_path(where), message, hint) for where, message, hint in check_plan(self.plan)]
+        self.problems = problems
+        self._offer_names(data)
+        self._show_problems()
+        self._show_preview()
+
+    def own_problems(self) -> list[tuple[KeyPath, str, str]]:
+        """Problems that block saving: in this form's sections, or found reading an input."""
+        local = [(path, e.local, "") for path, e in self._editors().items() if e.local]
+        return [p for p in self.problems if p[0][:1] and p[0][0] in self.sections] + local
+
+    def _editors(self) -> dict[KeyPath, Editor]:
+        editors: dict[KeyPath, Editor] = {}
+        for top in self.tops.values():
+            for editor in walk(top):
+                editors.setdefault(editor.path, editor)
+        return editors
+
+    def _offer_names(self, data: dict) -> None:
+        """Offer the names defined elsewhere in the plan where a field refers to one."""
+        names = {kind: list(dict.fromkeys(str(n) for n in get(data) if n)) for kind, get in NAMES.items()}
+        for path, editor in self._editors().items():
+            kind = next((k for pattern, k in REFERENCES if matches(pattern, path)), None)
+            if kind is None or not isinstance(editor, Scalar):
+                continue
+            if isinstance(editor.input, w.Combobox):
+                if tuple(editor.input.options) != tuple(names[kind]):
+                    editor.input.options = tuple(names[kind])
+            elif editor.kind == "list":
+                editor.input.placeholder = ("可选: " + ", ".join(names[kind])) if names[kind] else "多项用逗号分隔"
+
+    def _show_problems(self) -> None:
+        editors = self._editors()
+        shown: dict[KeyPath, list[str]] = {}
+        for path, message, hint in self.own_problems():
+            at = next(path[:n] for n in range(len(path), -1, -1) if path[:n] in editors or n == 0)
+            shown.setdefault(at, []).append(f"{message} — {hint}" if hint else message)
+        for path, editor in editors.items():
+            editor.set_error(editor.local or ";".join(shown.get(path, [])))
+        mine = self.own_problems()
+        others = [p for p in self.problems if p not in mine]
+        parts = []
+        if mine:
+            parts.append(f"<span style='color:#b3261e'>本表单还有 {len(mine)} 处需要修改(见各字段下方的提示)</span>")
+        if others:
+            listed = "".join(f"<li>{html.escape(format_path(p))}{html.escape(_owner(p))}:{html.escape(m)}</li>"
+                             for p, m, _ in others[:8])
+            more = f"<li>…… 另有 {len(others) - 8} 处</li>" if len(others) > 8 else ""
+            parts.append(f"<span style='color:#8a5a00'>计划的其他部分还有 {len(others)} 处问题,"
+                         f"请在对应阶段的表单中填写(不影响保存本表单):</span><ul>{listed}{more}</ul>")
+        if not mine and not others:
+            parts.append("<span style='color:#1b7a3a'>✓ 整个计划通过校验</span>")
+        self.summary.value = "".join(parts)
+        self.save_button.disabled = bool(mine)
+
+    def _show_preview(self) -> None:
+        show = previews.PREVIEWS.get(self.stage or "")
+        if show is None:
+            return
+        values = self.values()
+        key = repr((values, self.plan is None))
+        if key == self._preview_key:
+            return  # nothing it shows has changed: do not redraw (charts cost a second)
+        self._preview_key = key
+        self.preview.clear_output(wait=True)
+        with self.preview:
+            show(values, self.plan)
+
+    # ------------------------------------------------------------------------------ saving
+    def save(self) -> bool:
+        """Write the form's sections into the plan file; False (and a message) when refused."""
+        self.revalidate()
+        if self.own_problems():
+            self._status("本表单还有需要修改的字段,没有保存", ok=False)
+            return False
+        values = self.values()
+        source = self.source
+
+        def change(doc: Any) -> None:
+            for name in self.sections:
+                new = overrides(values.get(name, MISSING), source.base.get(name, MISSING),
+                                source.own.get(name, MISSING))
+                if new is MISSING:
+                    doc.pop(name, None)
+                else:
+                    merge_into(doc, name, new)
+
+        changed = source.bases_changed()
+        if changed:
+            self._status(f"{'、'.join(f.name for f in changed)} 在表单打开后已被修改,本次没有保存 — "
+                         f"重新运行表单单元格加载最新内容,再填写并保存", ok=False)
+            return False
+        try:
+            modify_yaml(self.path, change, expected_digest=source.digest)
+        except StalePlanError as exc:
+            self._status(str(exc), ok=False)
+            return False
+        self.source = PlanSource(self.path)
+        self._status(f"已保存到 {self.path.name}({datetime.now():%H:%M:%S});"
+                     f"重新运行 open_stage 单元格及之后的单元格,分析即使用新值", ok=True)
+        return True
+
+    def _status(self, text: str, ok: bool) -> None:
+        color = "#1b7a3a" if ok else "#b3261e"
+        self.status.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
+
+
+def _owner(path: KeyPath) -> str:
+    """Which stage's form edits ``path``, as shown after a problem elsewhere in the plan."""
+    stage = next((st for st in STAGE_SECTIONS if path[:1] and path[0] in sections_for(st)), None)
+    return f"(工作簿 {stage})" if stage else ""
+
+
+def _field_order(name: str) -> int:
+    names = list(Plan.model_fields)
+    return names.index(name) if name in names else len(names)
+
+
+__all__ = ["STAGE_SECTIONS", "PlanForm", "css", "is_interactive", "overrides", "sections_for", "stage_form"]

@@ -1,0 +1,251 @@
+"""Save a plan file without losing anything: atomic, locked, stale-safe, comment-preserving.
+
+A save from a planner form goes through :func:`modify_yaml`:
+
+1. take an exclusive ``fcntl`` lock on a lock file beside the plan (``.2024Q2.yaml.lock``) —
+   the plan file itself is replaced on every save, so it cannot carry the lock;
+2. re-read the file and compare its content hash with the one the form recorded when it loaded
+   the file: a difference means someone saved in between, and the save is refused
+   (:class:`StalePlanError`) instead of overwriting their work;
+3. apply the change to ruamel's round-trip document, so comments and key order written by hand
+   survive;
+4. write a temporary file in the same folder, ``fsync`` it, give it the old file's permissions,
+   keep a copy of the old file in ``.2024Q2.yaml.bak/`` (the last ``keep`` versions) and
+   ``os.replace`` the temporary file over the plan. A crash before the rename leaves the old file
+   untouched; after it, the new file is complete.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import io
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from planlib.errors import PlanError
+
+KEEP_VERSIONS = 5
+
+
+class StalePlanError(PlanError):
+    """The plan file changed on disk after the form loaded it; saving would overwrite that change."""
+
+
+def file_digest(path: Path) -> str | None:
+    """sha256 of the file's bytes, or None when it does not exist."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.lock")
+
+
+def backup_dir(path: Path) -> Path:
+    return path.with_name(f".{path.name}.bak")
+
+
+@contextmanager
+def plan_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock for ``path`` (across threads and processes) while inside."""
+    fd = os.open(lock_path(Path(path)), os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _yaml(text: str = "") -> YAML:
+    """A round-trip YAML that writes with the indentation the file already uses."""
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never fold a long Chinese sentence onto a second line
+    mapping, sequence, offset = _guess_indent(text)
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    return yaml
+
+
+def _guess_indent(text: str) -> tuple[int, int, int]:
+    """``(mapping, sequence, dash offset)`` as written in ``text``; the demo's style by default."""
+    mapping, sequence, offset = 2, 4, 2
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    for before, line in zip(lines, lines[1:], strict=False):
+        if before[:1] not in (" ", "-") and before.rstrip().endswith(":"):
+            indent = len(line) - len(line.lstrip(" "))
+            if line.lstrip().startswith("- "):
+                offset, sequence = indent, indent + 2
+            elif indent:
+                mapping = indent
+    return mapping, sequence, offset
+
+
+def load_roundtrip(text: str) -> CommentedMap:
+    """The file's text as ruamel's round-trip document (an empty file gives an empty mapping)."""
+    doc = _yaml(text).load(text) if text.strip() else None
+    if doc is None:
+        return CommentedMap()
+    if not isinstance(doc, CommentedMap):
+        raise PlanError("计划文件顶层应是键值映射,无法从表单保存 — 先在编辑器中修正文件")
+    return doc
+
+
+def dump_roundtrip(doc: Any, like: str = "") -> str:
+    buf = io.StringIO()
+    _yaml(like).dump(doc, buf)
+    return buf.getvalue()
+
+
+def modify_yaml(path: str | Path, change: Callable[[CommentedMap], None], *,
+                expected_digest: str | None = None, check: bool = True, keep: int = KEEP_VERSIONS,
+                _before_replace: Callable[[Path], None] | None = None) -> str:
+    """Apply ``change`` to the file's round-trip document and save it safely; return the new digest.
+
+    With ``check`` (the default) the file must still have ``expected_digest`` (None: the file
+    must not exist yet); otherwise :class:`StalePlanError` is raised and nothing is written.
+    """
+    path = Path(path)
+    with plan_lock(path):
+        current = path.read_bytes() if path.exists() else None
+        digest = hashlib.sha256(current).hexdigest() if current is not None else None
+        if check and digest != expected_digest:
+            raise StalePlanError(
+                f"{path.name} 在表单打开后已被修改(可能是编辑器或另一个工作簿保存了它),为避免覆盖别人的修改,"
+                f"本次没有保存 — 重新运行表单单元格加载最新内容,再填写并保存")
+        try:
+            text = current.decode("utf-8-sig") if current is not None else ""
+        except UnicodeDecodeError as exc:
+            raise PlanError(f"{path}: 文件不是 UTF-8 编码(第 {exc.start} 个字节起无法读取),表单没有保存 — "
+                            "请在编辑器中另存为 UTF-8 后重新运行表单单元格") from None
+        try:
+            doc = load_roundtrip(text)
+        except MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f"第 {mark.line + 1} 行" if mark is not None else "某处"
+            raise PlanError(f"{path}: {where} YAML 格式错误({exc.problem or exc.context}),表单没有保存 — "
+                            "请先在编辑器中修正该行(planlib validate 会列出问题)") from None
+        change(doc)
+        out = dump_roundtrip(doc, like=text) if doc else ""
+        if text.strip() and not len(load_roundtrip(text)):
+            out = text.rstrip("\n") + "\n" + out  # a file of comments only: keep them on top
+        data = out.encode("utf-8")
+        _write_atomic(path, data, current, keep, _before_replace)
+        return hashlib.sha256(data).hexdigest()
+
+
+def _write_atomic(path: Path, data: bytes, previous: bytes | None, keep: int,
+                  before_replace: Callable[[Path], None] | None) -> None:
+    mode = stat.S_IMODE(path.stat().st_mode) if previous is not None else 0o644
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        if previous is not None and keep > 0:
+            _keep_version(path, previous, keep)
+        if before_replace is not None:
+            before_replace(tmp)  # tests simulate a crash here
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _keep_version(path: Path, previous: bytes, keep: int) -> None:
+    folder = backup_dir(path)
+    folder.mkdir(exist_ok=True)
+    now = time.time_ns()
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now // 1_000_000_000)) + f"-{now % 1_000_000_000:09d}"
+    (folder / f"{path.stem}.{stamp}{path.suffix}").write_bytes(previous)
+    versions = sorted(folder.glob(f"{path.stem}.*{path.suffix}"))
+    for old in versions[:-keep]:
+        old.unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------- merging into a document
+def merge_into(doc: CommentedMap, key: Any, value: Any) -> None:
+    """Set ``doc[key] = value`` while keeping the comments, order and style already in ``doc``.
+
+    Mappings are merged key by key (keys no longer in ``value`` are removed), lists item by
+    item, and a scalar equal to the one written is left as written (quotes and all).
+    """
+    if key in doc:
+        old = doc[key]
+        if isinstance(old, CommentedMap) and isinstance(value, dict):
+            _merge_map(old, value)
+            return
+        if isinstance(old, CommentedSeq) and isinstance(value, list):
+            _merge_seq(old, value)
+            return
+        if _same_scalar(old, value):
+            return
+    doc[key] = _fresh(value)
+
+
+def _merge_map(old: CommentedMap, new: dict) -> None:
+    for key in [k for k in old if k not in new]:
+        del old[key]
+    for key, value in new.items():
+        merge_into(old, key, value)
+
+
+def _merge_seq(old: CommentedSeq, new: list) -> None:
+    while len(old) > len(new):
+        del old[len(old) - 1]
+    for i, value in enumerate(new):
+        if i >= len(old):
+            old.append(_fresh(value))
+        elif isinstance(old[i], CommentedMap) and isinstance(value, dict):
+            _merge_map(old[i], value)
+        elif isinstance(old[i], CommentedSeq) and isinstance(value, list):
+            _merge_seq(old[i], value)
+        elif not _same_scalar(old[i], value):
+            old[i] = _fresh(value)
+
+
+def _same_scalar(old: Any, new: Any) -> bool:
+    if isinstance(old, dict | list) or isinstance(new, dict | list):
+        return False
+    if isinstance(old, bool) or isinstance(new, bool):
+        return type(old) is type(new) and old == new
+    for kind in (int, float, str):  # ruamel's ScalarFloat / quoted strings are subclasses
+        if isinstance(old, kind) and isinstance(new, kind):
+            return kind(old) == new
+    return type(old) is type(new) and old == new
+
+
+def _fresh(value: Any) -> Any:
+    """Plain data as round-trip nodes; short lists of flat mappings are written inline like the demo."""
+    if isinstance(value, dict):
+        return CommentedMap((k, _fresh(v)) for k, v in value.items())
+    if isinstance(value, list):
+        seq = CommentedSeq(_fresh(v) for v in value)
+        if all(not isinstance(v, dict | list) for v in value) and sum(len(str(v)) for v in value) < 60:
+            seq.fa.set_flow_style()
+        return seq
+    return value

@@ -1,0 +1,107 @@
+"""What a planner form starts from and writes back: the plan file, its base, and overrides.
+
+A quarter file ``extends`` a base; the form shows the merged values and :func:`overrides` works
+out what the quarter file must say so that merging it over the base gives what the planner
+entered. :data:`NAMES` and :data:`REFERENCES` list the names a plan defines (segments, task ids,
+channel codes …) and the fields that refer to them, which the form offers as choices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from planlib.errors import PlanError, Problem
+from planlib.forms.save import file_digest, load_roundtrip
+from planlib.forms.types import MISSING
+from planlib.plan import planfile
+from planlib.plan.schema import Meta
+from planlib.plan.yamlread import KeyPath, read_yaml
+
+
+class PlanSource:
+    """The quarter file as written, its base (``extends``) and the merged data, with the file hash."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.digest = file_digest(path)
+        text = path.read_bytes().decode("utf-8-sig") if self.digest else ""
+        doc = read_yaml(path) if text.strip() else None
+        if doc is not None and doc.data is None:
+            load_roundtrip(text)  # a file of comments only is empty, not broken
+            if any(p.message != "文件是空的" for p in doc.problems):
+                raise PlanError("\n".join(str(p) for p in doc.problems))
+        self.own: dict = dict(doc.data) if doc is not None and doc.data else {}
+        self.base: dict = {}
+        self.base_digests: dict[Path, str | None] = {}
+        self.base_name = self.own.pop("extends", None)
+        if self.base_name is not None:
+            problems: list[Problem] = []
+            base = planfile._read_with_bases((path.parent / str(self.base_name)).resolve(), problems, (path,))
+            if base is None:
+                raise PlanError("\n".join(str(p) for p in problems))
+            self.base = base.data
+            self.base_digests = {f: file_digest(f) for f in base.files}
+        self.merged: dict = planfile._merge_data(self.base, self.own)
+
+    def bases_changed(self) -> list[Path]:
+        """Base files that changed since loading (what is written as overrides was computed against them)."""
+        return [f for f, digest in self.base_digests.items() if file_digest(f) != digest]
+
+
+def overrides(new: Any, base: Any, own: Any) -> Any:
+    """What the quarter file must say so that merging it over ``base`` gives ``new``.
+
+    Keys equal to the base are left out unless the quarter file already writes them (a planner's
+    explicit value stays explicit); a base value the form cleared is overridden with null.
+    """
+    if new is MISSING:
+        return None if base is not MISSING and base is not None else MISSING
+    if isinstance(new, dict) and isinstance(base, dict):
+        own_map = own if isinstance(own, dict) else {}
+        out = {}
+        for key, value in new.items():
+            o = overrides(value, base.get(key, MISSING), own_map.get(key, MISSING))
+            if o is not MISSING:
+                out[key] = o
+        for key, value in base.items():
+            if key not in new and value is not None:
+                out[key] = None
+        return out if out or own is not MISSING else MISSING
+    if base is not MISSING and new == base and own is MISSING:
+        return MISSING
+    return new
+
+
+
+def _items(data: Any, *path: str) -> list:
+    for key in path:
+        data = data.get(key) if isinstance(data, dict) else None
+    return [x for x in data if isinstance(x, dict)] if isinstance(data, list) else []
+
+
+# names a plan defines, and the fields that refer to them (None stands for any row)
+NAMES: dict[str, Callable[[dict], list]] = {
+    "segment": lambda d: [s.get("name") for s in _items(d, "segmentation", "segments")],
+    "tier": lambda d: [t.get("name") for t in _items(d, "segmentation", "tiers")],
+    "audience": lambda d: [*(t.get("name") for t in _items(d, "segmentation", "tiers")),
+                           ((d.get("segmentation") or {}).get("default_tier") or {}).get("name", "一般客户"),
+                           *(s.get("name") for s in _items(d, "segmentation", "segments"))],
+    "work_phase": lambda d: list((d.get("meta") or {}).get(
+        "work_phases", Meta.model_fields["work_phases"].get_default(call_default_factory=True)) or []),
+    "task": lambda d: [t.get("id") for t in _items(d, "tasks")],
+    "channel": lambda d: [c.get("id") for c in _items(d, "channels", "catalogue")],
+}
+REFERENCES: list[tuple[tuple, str]] = [
+    (("scope", "segment"), "segment"), (("goals", None, "segment"), "segment"),
+    (("segmentation", "segments", None, "tiers"), "tier"),
+    (("channels", "plan", None, "audience"), "audience"), (("channels", "plan", None, "channel"), "channel"),
+    (("tasks", None, "phase"), "work_phase"), (("tasks", None, "depends_on"), "task"),
+    (("budget", "lines", None, "channel"), "channel"),
+]
+
+
+def matches(pattern: tuple, path: KeyPath) -> bool:
+    return len(pattern) == len(path) and all(p is None and isinstance(s, int) or p == s
+                                             for p, s in zip(pattern, path, strict=True))

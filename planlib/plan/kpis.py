@@ -1,0 +1,96 @@
+"""The KPI catalogue: every metric a plan may set a goal or target on, defined once.
+
+Values are kept in the unit a planner writes and reads: rates in percent (``70`` means 70 %),
+scores on their own scale, money in yuan. The computation of each KPI from data lives in
+:mod:`planlib.metrics.measure`; this module only says what each KPI is, what it needs and how it is
+broken down and tested against the control group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Direction = Literal["higher", "lower", "info"]
+
+
+@dataclass(frozen=True)
+class Kpi:
+    id: str
+    name: str  # Chinese label shown in tables
+    formula: str  # how it is computed, in words
+    direction: Direction
+    unit: str  # display unit: "%", "分", "元/人", "元", "" …
+    needs: tuple[str, ...]  # canonical data sources the computation reads
+    dimension: str  # template 4's 评估维度
+    # optional canonical columns ("source.column") without which the figure would be a silent zero
+    columns: tuple[str, ...] = ()
+    # breakdowns that make sense: "tier" (per customer tier in scope), "channel" (per campaign channel)
+    breakdowns: tuple[str, ...] = ()
+    # the control-group comparison that tells whether the campaign caused the figure (planlib.stages.review.uplift)
+    effect: str | None = None
+
+
+_TC = ("tier", "channel")
+CATALOGUE: dict[str, Kpi] = {
+    k.id: k
+    for k in [
+        Kpi("participation_rate", "目标客户参与率", "参与客户数 / 目标客户数", "higher", "%",
+            ("customers", "interactions"), "客户参与", columns=("interactions.responded_at",), breakdowns=_TC),
+        Kpi("reach_rate", "互动触达率", "收到内容的客户数 / 目标客户数", "higher", "%",
+            ("customers", "interactions"), "客户参与", breakdowns=_TC),
+        Kpi("open_rate", "内容打开率", "打开的客户数 / 收到的客户数", "higher", "%",
+            ("interactions",), "客户参与", columns=("interactions.opened_at",), breakdowns=_TC),
+        Kpi("engagement_rate", "互动参与度", "点赞/评论/转发的客户数 / 打开的客户数", "higher", "%",
+            ("interactions",), "客户参与", columns=("interactions.opened_at", "interactions.clicked_at"),
+            breakdowns=_TC),
+        Kpi("response_sla_rate", "响应及时率", "SLA 内首次响应的咨询数 / 全部咨询数", "higher", "%",
+            ("tickets",), "服务质量", columns=("tickets.first_response_at",)),
+        Kpi("repurchase_30d", "活动后30天复购率", "活动后30天内再次购买的参与客户 / 参与客户", "higher",
+            "%", ("customers", "interactions", "transactions"), "转化效果", columns=("interactions.responded_at",),
+            breakdowns=_TC, effect="repurchase"),
+        Kpi("repurchase_rate", "客户复购率", "期内再次购买的客户 / 期内购买的客户", "higher", "%",
+            ("transactions",), "转化效果", breakdowns=("tier",)),
+        Kpi("aov_uplift", "客单价提升率", "(活动后客单价 − 活动前客单价) / 活动前客单价", "higher", "%",
+            ("transactions",), "转化效果", breakdowns=("tier",), effect="spend"),
+        Kpi("csat", "满意度平均评分(5分制)", "CSAT 问卷平均分", "higher", "分", ("surveys",), "客户反馈",
+            columns=("surveys.csat",), breakdowns=("tier",)),
+        Kpi("nps", "NPS 净推荐值", "推荐者(9–10)占比 − 贬损者(0–6)占比", "higher", "",
+            ("surveys",), "客户反馈", columns=("surveys.nps",), breakdowns=("tier",)),
+        Kpi("churn_rate", "客户流失率", "期内流失客户 / 期初客户", "lower", "%",
+            ("transactions",), "客户留存", breakdowns=("tier",)),
+        Kpi("complaint_rate", "投诉率", "有投诉的客户 / 客户数", "lower", "%",
+            ("customers", "tickets"), "服务质量", columns=("tickets.is_complaint",), breakdowns=("tier",)),
+        Kpi("cost_per_participant", "单客户成本", "实际总支出 / 参与客户数", "lower", "元/人",
+            ("interactions",), "成本控制", columns=("interactions.responded_at",)),
+        Kpi("roi", "ROI 投资回报率", "(归因收入 − 实际成本) / 实际成本", "higher", "%",
+            ("interactions", "transactions"), "成本控制", columns=("interactions.responded_at",), effect="spend"),
+        Kpi("budget_variance", "预算差异", "实际支出 − 计划预算", "info", "元", (), "成本控制"),
+    ]
+}
+
+
+def get(kpi_id: str) -> Kpi:
+    """Return the catalogue entry for ``kpi_id`` (KeyError if unknown; the schema checks first)."""
+    return CATALOGUE[kpi_id]
+
+
+def status(kpi_id: str, target: float | None, actual: float | None) -> str:
+    """Template 4's 达成情况 with the KPI's direction applied.
+
+    超达成 when the target is beaten by more than 10 % of its size, 达成 when met, 未达成 when
+    missed, 无数据 when there is no actual (never a silent zero).
+    """
+    if actual is None or target is None:
+        return "无数据"
+    direction = CATALOGUE[kpi_id].direction
+    if direction == "info":
+        return "—"
+    margin = abs(target) * 0.10
+    if direction == "higher":
+        if actual > target + margin:
+            return "超达成"
+        return "达成" if actual >= target else "未达成"
+    if actual < target - margin:
+        return "超达成"
+    return "达成" if actual <= target else "未达成"

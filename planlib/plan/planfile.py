@@ -1,0 +1,180 @@
+"""Load a plan file: read its YAML (and the files it ``extends``), validate it, report every problem.
+
+Validation happens in three passes, each reporting everything it finds with file, line and
+key path: the YAML itself (:mod:`planlib.plan.yamlread`), the schema (:mod:`planlib.plan.schema`, with
+Chinese messages from :mod:`planlib.plan.schema_errors`) and, once the schema passes, the
+cross-field checks (:mod:`planlib.plan.checks`) and the data files. A plan that loads is safe to run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, get_args
+
+from pydantic import ValidationError
+
+from planlib.errors import PlanValidationError, Problem
+from planlib.plan.checks import check_plan
+from planlib.plan.schema import Canonical, Plan
+from planlib.plan.schema_errors import explain_errors
+from planlib.plan.yamlread import KeyPath, Loc, display, format_path, parse_path, read_yaml
+
+
+@dataclass
+class LoadedPlan:
+    """A validated plan and where it came from."""
+
+    plan: Plan
+    path: Path  # the plan file, resolved
+    files: list[Path]  # the plan file, then every base it extends
+    base_dir: Path  # relative data paths resolve against this folder
+    data: dict  # the merged plain data that was validated
+    digest: str  # sha256 of the canonical JSON of ``data``: same parameters, same digest
+
+    def resolve(self, path_str: str) -> Path:
+        """Resolve a path written in the plan (relative to the plan file's folder)."""
+        return (self.base_dir / Path(path_str).expanduser()).resolve()
+
+
+@dataclass
+class _Source:
+    """Plain data of a file merged with its bases, with the origin of every key path."""
+
+    data: dict
+    locs: dict[KeyPath, Loc]
+    flagged: set[KeyPath]
+    files: list[Path]
+
+
+def load_plan(path: str | Path) -> LoadedPlan:
+    """Load and validate a plan file; raise :class:`PlanValidationError` listing every problem."""
+    plan_path = Path(path).expanduser().resolve()
+    problems: list[Problem] = []
+    source = _read_with_bases(plan_path, problems, ())
+    if source is None:
+        raise PlanValidationError(problems)
+    plan = _validate(source, problems)
+    if plan is None or problems:
+        order = {display(f): i for i, f in enumerate(source.files)}
+        problems.sort(key=lambda p: (order.get(p.file, len(order)), p.line or 0))
+        raise PlanValidationError(problems)
+    return LoadedPlan(plan, plan_path, source.files, plan_path.parent, source.data, _digest(source.data))
+
+
+def validate_files(paths: Iterable[str | Path]) -> list[Problem]:
+    """Validate several plan files and return all their problems (empty when all are clean)."""
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            load_plan(path)
+        except PlanValidationError as exc:
+            problems.extend(exc.problems)
+    return problems
+
+
+def _read_with_bases(path: Path, problems: list[Problem], chain: tuple[Path, ...]) -> _Source | None:
+    """Read ``path`` and, through ``extends``, its bases; None when a file cannot be used."""
+    doc = read_yaml(path)
+    problems.extend(doc.problems)
+    if doc.data is None:
+        return None
+    data = dict(doc.data)
+    base_name = data.pop("extends", None)
+    locs = {p: loc for p, loc in doc.locs.items() if p[:1] != ("extends",)}
+    own = _Source(data, locs, doc.flagged, [path])
+    if "extends" not in doc.data:
+        return own
+    line = doc.locs[("extends",)].line
+    if not isinstance(base_name, str) or not base_name.strip():
+        problems.append(Problem(display(path), "extends", "extends 应写基础文件的路径", "例如 extends: base.yaml", line))
+        return None
+    base = (path.parent / base_name).resolve()
+    if base in chain or base == path:
+        names = " → ".join(p.name for p in (*chain, path, base))
+        problems.append(Problem(display(path), "extends", f"extends 形成循环: {names}",
+                                "删除其中一个 extends,让继承关系有头有尾", line))
+        return None
+    if not base.is_file():
+        problems.append(Problem(display(path), "extends", f"继承的基础文件 {base_name} 不存在(查找位置: {base})",
+                                "检查文件名;路径相对于本文件所在的目录", line))
+        return None
+    parent = _read_with_bases(base, problems, (*chain, path))
+    return None if parent is None else _merge(parent, own)
+
+
+def _merge(base: _Source, over: _Source) -> _Source:
+    """Deep-merge mappings (``over`` wins) and replace lists whole, keeping each key's origin."""
+    data = _merge_data(base.data, over.data)
+    locs = {p: over.locs.get(p) or base.locs[p] for p in _paths(data, ())}
+    flagged = over.flagged | {p for p in base.flagged if p in locs and p not in over.locs}
+    return _Source(data, locs, flagged, over.files + base.files)
+
+
+def _merge_data(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        merged = dict(base)
+        for key, value in over.items():
+            merged[key] = _merge_data(base[key], value) if key in base else value
+        return merged
+    return over
+
+
+def _paths(data: Any, prefix: KeyPath) -> Iterator[KeyPath]:
+    yield prefix
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _paths(value, (*prefix, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _paths(value, (*prefix, i))
+
+
+def _validate(source: _Source, problems: list[Problem]) -> Plan | None:
+    """Schema validation, then (only when it passes) the cross-field checks and data files."""
+    try:
+        plan = Plan.model_validate(source.data)
+    except ValidationError as exc:
+        for path, message, hint in explain_errors(exc.errors(include_url=False), source.data):
+            # a value whose YAML was already reported (e.g. an impossible date) is not reported twice
+            if not any(path[:n] in source.flagged for n in range(1, len(path) + 1)):
+                problems.append(_at(source, path, message, hint))
+        return None
+    found = check_plan(plan) + _check_data_files(plan, source.files[0].parent)
+    problems.extend(_at(source, parse_path(where), message, hint) for where, message, hint in found)
+    return plan
+
+
+def _at(source: _Source, path: KeyPath, message: str, hint: str) -> Problem:
+    """A problem located at ``path``, or at its nearest written parent (for a missing key)."""
+    for n in range(len(path), 0, -1):
+        loc = source.locs.get(path[:n])
+        if loc is not None:
+            return Problem(display(loc.file), format_path(path), message, hint, loc.line)
+    return Problem(display(source.files[0]), format_path(path), message, hint)  # a missing top-level key
+
+
+def _check_data_files(plan: Plan, base_dir: Path) -> list[tuple[str, str, str]]:
+    if plan.data.demo is not None:
+        return []  # missing files are generated from the demo settings
+    found = []
+    for name in get_args(Canonical):
+        src = getattr(plan.data, name)
+        if src is not None and not (base_dir / src.path).is_file():
+            found.append((f"data.{name}.path", f"数据文件不存在: {(base_dir / src.path).resolve()}",
+                          f"检查路径(相对于计划文件所在目录 {base_dir});或设置 data.demo 使用演示数据"))
+    return found
+
+
+def _digest(data: dict) -> str:
+    def default(value: Any) -> str:
+        if isinstance(value, date):
+            return value.isoformat()
+        raise TypeError(f"unexpected value in plan data: {value!r}")
+
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=default)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,1 @@
+"""Executing plans: the stage context, kernels, the runner, batches, the pulse, export-contacts."""

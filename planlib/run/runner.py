@@ -1,0 +1,373 @@
+"""Run a plan's stage workbooks with papermill and publish the run folder.
+
+A run executes into a staging folder beside the published one and is moved into place only
+when every stage reached its last cell. A failed run becomes ``<quarter>.failed/`` with a
+report that says it failed; the last good ``<quarter>/`` is never touched. A lock per plan
+keeps two runs of the same plan from interleaving.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+
+from planlib.data import results
+from planlib.errors import PlanError
+from planlib.plan.planfile import LoadedPlan, load_plan
+from planlib.run import paths
+from planlib.run.kernel import KernelSession, workbook_imports
+from planlib.run.paths import project_root
+from planlib.run.stage import sentinel_path
+
+WORKBOOK_PARAMETERS = ("plan_path", "run_dir")
+VERSIONED = ("planlib", "papermill", "nbconvert", "nbclient", "ipykernel", "pandas", "seaborn",
+             "matplotlib", "pydantic", "jupyterlab")
+
+
+@dataclass
+class StageRun:
+    stage: str
+    status: str = "pending"  # pending / ok / failed / skipped / reused
+    seconds: float = 0.0
+    notebook: str = ""
+    error: str = ""
+
+
+@dataclass
+class RunResult:
+    plan: Path
+    status: str
+    folder: Path  # the published folder on success, the .failed folder otherwise
+    stages: list[StageRun] = field(default_factory=list)
+    kernel_died: bool = False  # the kernel was gone after the failure: worth one retry
+
+    @property
+    def report(self) -> Path:
+        return self.folder / "report.html"
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def check_workbooks(stages: Sequence[str]) -> None:
+    """Fail before any kernel starts if a workbook is missing or lacks the parameters we pass."""
+    import papermill
+
+    for stage in stages:
+        path = paths.workbook_path(stage)
+        if not path.exists():
+            raise PlanError(f"{path}: 找不到阶段工作簿")
+        declared = set(papermill.inspect_notebook(str(path)))
+        missing = [p for p in WORKBOOK_PARAMETERS if p not in declared]
+        if missing:
+            raise PlanError(f"{path}: parameters 单元格缺少参数 {', '.join(missing)} — 请恢复工作簿的 parameters 单元格")
+
+
+@contextmanager
+def plan_lock(unit_dir: Path, quarter: str) -> Iterator[None]:
+    """Refuse a second concurrent run of the same plan (the lock dies with its process)."""
+    unit_dir.mkdir(parents=True, exist_ok=True)
+    path = unit_dir / f".{quarter}.lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PlanError(f"{unit_dir / quarter}: 同一计划正在另一个进程中运行 — 请等它结束后再试") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in VERSIONED:
+        with suppress(metadata.PackageNotFoundError):
+            found[name] = metadata.version(name)
+    return found
+
+
+def _data_files(loaded: LoadedPlan) -> list[dict]:
+    files = []
+    for name in ("customers", "transactions", "interactions", "surveys", "tickets"):
+        source = getattr(loaded.plan.data, name)
+        if source is None:
+            continue
+        path = loaded.resolve(source.path)
+        stat = path.stat() if path.exists() else None
+        files.append({"source": name, "path": str(path), "bytes": stat.st_size if stat else None,
+                      "mtime": stat.st_mtime if stat else None})
+    return files
+
+
+def cover(loaded: LoadedPlan) -> list[tuple[str, str]]:
+    """The plan summary shown on the report's cover."""
+    meta, plan = loaded.plan.meta, loaded.plan
+    phases = ";".join(f"{p.name} {p.start:%m-%d}~{p.end:%m-%d}" for p in meta.phases)
+    return [
+        ("单位", f"{meta.unit_name}({meta.unit})"),
+        ("季度", meta.quarter),
+        ("计划周期", f"{meta.period.start} ~ {meta.period.end}"),
+        ("活动阶段", phases or "—"),
+        ("负责人", meta.owner),
+        ("参与部门", "、".join(meta.departments) or "—"),
+        ("目标客群", plan.scope.segment),
+        ("预算上限", f"{plan.budget.limit:,.0f} 元"),
+        ("计划文件", loaded.path.name),
+        ("参数哈希", loaded.digest[:12]),
+    ]
+
+
+def _execute_stage(stage: str, loaded: LoadedPlan, run_dir: Path, kernel: KernelSession,
+                   log_output: bool) -> None:
+    import papermill
+
+    papermill.execute_notebook(
+        str(paths.workbook_path(stage)),
+        str(run_dir / f"{stage}.ipynb"),
+        parameters={"plan_path": str(loaded.path), "run_dir": str(run_dir)},
+        progress_bar=False,
+        log_output=log_output,
+        kernel_name=kernel.kernel_name,
+        execution_timeout=loaded.plan.run.stage_timeout_s,
+        **kernel.execute_kwargs(),
+    )
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    from nbclient.exceptions import CellTimeoutError
+
+    return isinstance(exc, (CellTimeoutError, TimeoutError))
+
+
+def _failure_text(exc: BaseException, loaded: LoadedPlan) -> str:
+    """One line saying why a stage failed, in the reader's terms where we know them."""
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient.exceptions import DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        return f"{exc.ename}: {exc.evalue}(第 {exc.exec_count} 个执行的单元格)"
+    if _is_timeout(exc):
+        return (f"单元格执行超过 {loaded.plan.run.stage_timeout_s} 秒被中止 — 检查数据量,"
+                "或在计划中调大 run.stage_timeout_s")
+    if isinstance(exc, DeadKernelError):
+        return "内核在执行中意外退出(可能被终止或内存不足)"
+    if isinstance(exc, NoSuchKernel):
+        return f"找不到 Jupyter 内核 {exc.name!r} — 请运行 make setup 安装 ipykernel"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def run_plan(
+    plan_path: str | Path,
+    *,
+    stages: Sequence[str] | None = None,
+    output_root: Path | None = None,
+    log: Callable[[str], None] = print,
+    log_output: bool = False,
+    kernel: KernelSession | None = None,
+) -> RunResult:
+    """Validate ``plan_path``, execute its stages and publish the run folder.
+
+    ``stages`` limits the run to some stages (``--stage``); the others' stored results are
+    taken from the published folder, which must then exist. ``kernel`` is a session shared with
+    other plans (a batch worker's); without it the run starts and stops its own.
+    """
+    loaded = load_plan(plan_path)
+    meta = loaded.plan.meta
+    chosen = list(stages) if stages else list(results.STAGES)
+    root = Path(output_root) if output_root else project_root(loaded.path.parent) / "outputs"
+    unit_dir = root / meta.unit
+    published = unit_dir / meta.quarter
+    staging = unit_dir / f".{meta.quarter}.staging"
+    failed = unit_dir / f"{meta.quarter}.failed"
+
+    with plan_lock(unit_dir, meta.quarter), _clear_disk_errors(unit_dir, staging):
+        if staging.exists():
+            shutil.rmtree(staging)  # left by a run that was killed; we hold the lock
+        partial = len(chosen) < len(results.STAGES)
+        if partial and not published.exists():
+            raise PlanError(f"{published}: 还没有成功运行过的结果 — 请先完整运行一次 planlib run {loaded.path}")
+        own_kernel = kernel is None
+        session = kernel
+        try:
+            if partial:
+                shutil.copytree(published, staging)
+            else:
+                staging.mkdir(parents=True)
+            if own_kernel:
+                session = KernelSession(paths.workbooks_dir(), log_path=staging / "kernel.log",
+                                        warm_up=workbook_imports(map(paths.workbook_path, chosen)))
+            # The kernel starts (and imports what the stages import) on the other core while
+            # this process checks the workbooks, prepares the run folder and loads the report
+            # templates: a single plan does not wait for the two one after the other.
+            session.launch()
+            check_workbooks(chosen)
+            if not partial:
+                from planlib.run.pulse import carry_over
+
+                carry_over(published, staging)  # mid-campaign pulse reports outlive a full re-run
+            _write_parameters(staging, loaded, published)
+
+            from planlib.data.demo import ensure_demo_data
+
+            ensure_demo_data(loaded.plan.data, loaded.base_dir)
+            from planlib.publish.report import warm_up
+
+            warm_up()  # nbconvert and the report templates, loaded while the kernel starts
+            # what the manifest records about the inputs: taken as the run starts (and while
+            # the kernel is still importing, so it costs the run nothing)
+            facts = _run_facts(loaded)
+            started = datetime.now()
+            runs = [StageRun(s, status="reused" if s not in chosen else "pending") for s in results.STAGES]
+            status, failure, died = _run_stages(runs, loaded, staging, session, log, log_output)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)  # nothing ran to report on (or Ctrl-C)
+            raise
+        finally:
+            if own_kernel and session is not None:
+                session.stop()
+
+        from planlib.publish.scan import PersonalDataFound, scan_outputs, withhold
+
+        _write_manifest(staging, loaded, runs, status, started, facts)
+        _export_report(staging, loaded, runs, status, failure)
+        findings = scan_outputs(staging)
+        if findings:  # unmasked personal data in a report or notebook: never publish it
+            status, failure = "failed", str(PersonalDataFound(findings))
+            withhold(staging, findings)
+            _write_manifest(staging, loaded, runs, status, started, facts)
+            _export_report(staging, loaded, runs, status, failure)
+        if status == "ok":
+            _publish(staging, published)
+            if failed.exists():
+                shutil.rmtree(failed)  # the failure it recorded has been fixed
+            return RunResult(loaded.path, status, published, runs)
+        if failed.exists():
+            shutil.rmtree(failed)
+        os.replace(staging, failed)
+        return RunResult(loaded.path, status, failed, runs, kernel_died=died)
+
+
+@contextmanager
+def _clear_disk_errors(unit_dir: Path, staging: Path) -> Iterator[None]:
+    """A full disk or a read-only output folder is the user's to fix: say so, keep the old run."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT, errno.EPERM):
+            raise
+        with suppress(OSError):
+            shutil.rmtree(staging)
+        reason = {errno.ENOSPC: "磁盘空间不足", errno.EDQUOT: "磁盘配额已满"}.get(exc.errno, "没有写入权限")
+        raise PlanError(f"{exc.filename or unit_dir}: 无法写入输出({reason})— 请清理磁盘或检查目录权限;"
+                        "上一次成功的报告保持不变") from exc
+
+
+def _run_stages(runs: list[StageRun], loaded: LoadedPlan, staging: Path, kernel: KernelSession,
+                log: Callable[[str], None], log_output: bool) -> tuple[str, str, bool]:
+    """Execute the pending stages in order in one kernel; stop at the first failure.
+
+    Returns the run's status, the failure sentence and whether the kernel died under it.
+    """
+    status, failure, died = "ok", "", False
+    for index, run in enumerate(runs, start=1):
+        if run.status == "reused":
+            run.notebook = f"{run.stage}.ipynb"
+            continue
+        if status != "ok":
+            run.status = "skipped"
+            continue
+        log(f"[{index}/{len(runs)}] {run.stage} {results.STAGE_TITLES[run.stage]} …")
+        sentinel_path(staging, run.stage).unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        try:
+            kernel.reset()  # a fresh namespace per stage (starting the kernel if it is not running)
+            _execute_stage(run.stage, loaded, staging, kernel, log_output)
+            if not sentinel_path(staging, run.stage).exists():
+                raise PlanError("工作簿没有执行到最后一个单元格(中途退出或被跳过)")
+            run.status = "ok"
+        except Exception as exc:  # noqa: BLE001 — any failure of a stage fails the run, visibly
+            run.status, run.error = "failed", _failure_text(exc, loaded)
+            status, failure = "failed", f"阶段 {run.stage}({results.STAGE_TITLES[run.stage]})失败:{run.error}"
+            died = kernel.km is not None and not kernel.alive
+            if died or _is_timeout(exc):
+                kernel.stop()  # dead, or still busy with the timed-out cell: never reuse it
+        run.seconds = round(time.perf_counter() - t0, 2)
+        run.notebook = f"{run.stage}.ipynb"
+        log(f"      {'完成' if run.status == 'ok' else '失败'}({run.seconds:.1f} 秒)")
+    return status, failure, died
+
+
+def _write_parameters(staging: Path, loaded: LoadedPlan, published: Path) -> None:
+    """``parameters.yaml`` lets anyone re-run a stage with ``papermill … -f parameters.yaml``."""
+    text = (f"plan_path: {json.dumps(str(loaded.path), ensure_ascii=False)}\n"
+            f"run_dir: {json.dumps(str(published), ensure_ascii=False)}\n")
+    (staging / "parameters.yaml").write_text(text, encoding="utf-8")
+
+
+def _run_facts(loaded: LoadedPlan) -> dict:
+    """The manifest's record of the inputs: their hash (what ``--resume`` compares) and versions."""
+    from planlib.run.batch import inputs_digest
+
+    return {"inputs_sha256": inputs_digest(loaded.path, loaded), "versions": _versions()}
+
+
+def _write_manifest(run_dir: Path, loaded: LoadedPlan, runs: list[StageRun], status: str,
+                    started: datetime, facts: dict) -> None:
+    manifest = {
+        "plan": str(loaded.path),
+        "plan_files": [str(p) for p in loaded.files],
+        "unit": loaded.plan.meta.unit,
+        "quarter": loaded.plan.meta.quarter,
+        "parameters_sha256": loaded.digest,
+        "inputs_sha256": facts["inputs_sha256"],  # what --resume compares
+        "status": status,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.now().isoformat(timespec="seconds"),
+        "stages": [run.__dict__ for run in runs],
+        "data": _data_files(loaded),
+        "versions": facts["versions"],
+    }
+    (run_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def _export_report(run_dir: Path, loaded: LoadedPlan, runs: list[StageRun], status: str, failure: str) -> None:
+    from planlib.publish.report import build_report
+
+    notebooks = [run_dir / r.notebook for r in runs if r.notebook and (run_dir / r.notebook).exists()]
+    build_report(notebooks, run_dir / "report.html", title=loaded.plan.meta.title, cover=cover(loaded),
+                 status=status, failure=failure or None)
+
+
+def _publish(staging: Path, published: Path) -> None:
+    """Swap the staging folder into place; the old folder is removed only after the swap."""
+    old = published.with_name(f".{published.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if published.exists():
+        os.replace(published, old)
+    try:
+        os.replace(staging, published)
+    except OSError:
+        if old.exists():
+            os.replace(old, published)
+        raise
+    if old.exists():
+        shutil.rmtree(old)

@@ -1,0 +1,211 @@
+"""What a stage workbook holds on to: the validated plan, its data and the run folder.
+
+A workbook's first code cell after ``parameters`` is ``ctx = open_stage("02_needs", plan_path,
+run_dir)``; its last cell is ``ctx.finish(...)``, which writes the sentinel the runner checks to
+tell a stage that ran to the end from one that stopped early (``sys.exit``, a killed kernel).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import time
+from collections import OrderedDict
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from planlib.data import results
+from planlib.errors import PlanError
+from planlib.plan.planfile import LoadedPlan, load_plan
+from planlib.plan.schema import Data
+from planlib.publish.files import file_sha256
+from planlib.run.paths import project_root
+
+if TYPE_CHECKING:  # imported where used: the runner imports this module for paths only
+    import pandas as pd
+
+
+def resolve_plan_path(plan_path: str | Path) -> Path:
+    """Find the plan file relative to the working directory, else to the project root."""
+    path = Path(plan_path)
+    if path.is_absolute() or path.exists():
+        return path.resolve()
+    candidate = project_root() / path
+    if candidate.exists():
+        return candidate.resolve()
+    raise PlanError(f"{plan_path}: 找不到计划文件 — 请检查 plan_path 参数(相对于当前目录或项目根目录)")
+
+
+def default_run_dir(loaded: LoadedPlan) -> Path:
+    """``outputs/<unit>/<quarter>`` under the project root: where a published run lives."""
+    meta = loaded.plan.meta
+    return project_root(loaded.path.parent) / "outputs" / meta.unit / meta.quarter
+
+
+# Parsed sources kept by this process (one kernel runs all stages of a plan, often several
+# plans): stages 01, 02 and 05 read the same files, and parsing them — encodings, header
+# mapping, a check of every cell — costs far more than recognising them by their bytes.
+# Small (one plan's sources) so a batch worker's memory stays bounded.
+_SOURCE_CACHE: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
+_SOURCE_CACHE_SIZE = 5
+
+
+def _load_cached(name: str, source: Any, base_dir: Path) -> Any:
+    """``data.load_source`` remembered by the file's content and the source's settings.
+
+    Each caller gets its own copies of the frames (a fraction of the parse), so a stage that
+    changes its frame in place never changes what the next stage reads.
+    """
+    from planlib.data.load import load_source
+
+    path = (Path(base_dir) / source.path).resolve()
+    try:
+        digest = file_sha256(path)
+    except OSError:
+        return load_source(name, source, base_dir)  # its own clear message for a missing file
+    key = (name, source.model_dump_json(), f"{path}:{digest}")
+    if key not in _SOURCE_CACHE:
+        _SOURCE_CACHE[key] = load_source(name, source, base_dir)
+        while len(_SOURCE_CACHE) > _SOURCE_CACHE_SIZE:
+            _SOURCE_CACHE.popitem(last=False)
+    _SOURCE_CACHE.move_to_end(key)
+    found = _SOURCE_CACHE[key]
+    return dataclasses.replace(found, frame=found.frame.copy(), excluded=found.excluded.copy(), rows=found.rows.copy())
+
+
+_PLAN_CACHE: dict[Path, tuple[tuple[tuple[Path, str], ...], LoadedPlan]] = {}
+
+
+def _load_plan_cached(path: Path) -> LoadedPlan:
+    """``load_plan``, remembered while the plan file and every base it extends are unchanged.
+
+    The five stages of a run each open the same plan in one kernel; reading and validating it
+    (YAML with line numbers, the schema, cross-field checks) costs 40 times the hash check.
+    A plan edited between two stages — in JupyterLab, say — is read again. Each caller gets
+    its own deep copy.
+    """
+    found = _PLAN_CACHE.get(path)
+    if found is not None:
+        files, loaded = found
+        try:
+            unchanged = all(file_sha256(f) == digest for f, digest in files)
+        except OSError:
+            unchanged = False
+        if unchanged:
+            return _own_copy(loaded)
+    loaded = load_plan(path)  # invalid plans raise here every time, never cached
+    try:
+        _PLAN_CACHE.clear()  # one plan at a time: a batch worker's memory stays flat
+        _PLAN_CACHE[path] = (tuple((f, file_sha256(f)) for f in loaded.files), loaded)
+    except OSError:
+        pass
+    return _own_copy(loaded)
+
+
+def _own_copy(loaded: LoadedPlan) -> LoadedPlan:
+    return dataclasses.replace(loaded, plan=loaded.plan.model_copy(deep=True), data=copy.deepcopy(loaded.data),
+                               files=list(loaded.files))
+
+
+class StageContext:
+    """The plan, data and run folder of one stage, with typed reads and writes of results."""
+
+    def __init__(self, stage: str, loaded: LoadedPlan, run_dir: Path):
+        if stage not in results.STAGES:
+            raise ValueError(f"unknown stage {stage!r}; expected one of {results.STAGES}")
+        self.stage = stage
+        self.loaded = loaded
+        self.plan = loaded.plan
+        self.run_dir = Path(run_dir)
+        self.started = time.perf_counter()
+        self._frames: dict[str, pd.DataFrame] = {}
+        self.load_notes: dict[str, Any] = {}
+
+    @property
+    def title(self) -> str:
+        return results.STAGE_TITLES[self.stage]
+
+    @cached_property
+    def _sources(self) -> dict[str, Any]:
+        from planlib.data.demo import ensure_demo_data
+
+        ensure_demo_data(self.plan.data, self.loaded.base_dir)
+        return {
+            name: getattr(self.plan.data, name)
+            for name in ("customers", "transactions", "interactions", "surveys", "tickets")
+            if getattr(self.plan.data, name) is not None
+        }
+
+    def has_data(self, name: str) -> bool:
+        return name in self._sources
+
+    def data(self, name: str) -> pd.DataFrame:
+        """The canonical frame of data source ``name`` (loaded once per stage)."""
+        if name not in self._frames:
+
+            if name not in self._sources:
+                raise PlanError(f"{self.loaded.path}: data.{name}: 计划未配置该数据源 — 请在 data: 下添加 {name}")
+            loaded = _load_cached(name, self._sources[name], self.loaded.base_dir)
+            self._frames[name] = loaded.frame
+            self.load_notes[name] = loaded
+        return self._frames[name]
+
+    def all_data(self) -> dict[str, pd.DataFrame]:
+        return {name: self.data(name) for name in self._sources}
+
+    def load_report(self) -> pd.DataFrame:
+        """What each loaded source held: rows kept, encoding and rows set aside with why."""
+        rows = []
+        for name, loaded in self.load_notes.items():
+            reasons = loaded.excluded["reason"].value_counts() if len(loaded.excluded) else {}
+            title = Data.model_fields[name].title or name
+            rows.append({
+                "source": title, "path": loaded.path.name, "rows": len(loaded.frame),
+                "encoding": loaded.encoding or "—", "excluded": len(loaded.excluded),
+                "excluded_reasons": ";".join(f"{r} {n} 行" for r, n in dict(reasons).items()) or "—",
+            })
+        import pandas as pd
+
+        return pd.DataFrame(rows, columns=["source", "path", "rows", "encoding", "excluded", "excluded_reasons"])
+
+    def load(self, name: str) -> Any:
+        """A result written by an earlier stage of this run."""
+        return results.load(self.run_dir, name)
+
+    def save(self, name: str, value: pd.DataFrame | dict) -> Path:
+        if results.SPECS[name].stage != self.stage:
+            raise ValueError(f"result {name!r} belongs to stage {results.SPECS[name].stage}")
+        return results.save(self.run_dir, name, value)
+
+    def finish(self, **figures: Any) -> dict:
+        """Write the stage's sentinel; the runner counts a stage as done only if this ran."""
+        record = {
+            "stage": self.stage,
+            "finished_at": datetime.now().isoformat(timespec="seconds"),
+            "seconds": round(time.perf_counter() - self.started, 3),
+            "figures": figures,
+        }
+        folder = results.results_dir(self.run_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        sentinel_path(self.run_dir, self.stage).write_text(
+            json.dumps(record, ensure_ascii=False, indent=2, default=results._json_default), encoding="utf-8"
+        )
+        return record
+
+
+def sentinel_path(run_dir: Path, stage: str) -> Path:
+    return results.results_dir(run_dir) / f"{stage}.done.json"
+
+
+def open_stage(stage: str, plan_path: str | Path, run_dir: str | Path | None = None) -> StageContext:
+    """Load and validate the plan and bind it to a run folder.
+
+    ``run_dir`` is given by ``planlib run`` (a staging folder); left as ``None`` in JupyterLab,
+    it is the plan's published folder ``outputs/<unit>/<quarter>``.
+    """
+    loaded = _load_plan_cached(resolve_plan_path(plan_path))
+    folder = Path(run_dir) if run_dir else default_run_dir(loaded)
+    return StageContext(stage, loaded, folder)

@@ -1,0 +1,1 @@
+"""Stage 04 — 实施计划: tasks, critical path, budget, XLSX and .ics exports."""

@@ -1,0 +1,369 @@
+"""Stage 05 — 效果评估与复盘: funnel, template 4 (活动效果评估表), summary and action plan.
+
+The figures come from :func:`planlib.metrics.measure.compute_kpis`; this module turns them into the
+tables reviewers read. Each missed KPI gets a Chinese suggestion from the one rule table of
+:mod:`planlib.stages.review.diagnose`, naming the funnel step, group, comment theme or budget line behind the
+miss with its figure; a KPI achieved without an effect distinguishable from the control group's
+is flagged (:mod:`planlib.stages.review.uplift`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from planlib.metrics.measure import (
+    Frames,
+    KpiValue,
+    Window,
+    compute_kpis,
+    fmt,
+    period_window,
+    previous_window,
+    window_label,
+)
+from planlib.plan.kpis import CATALOGUE, status
+from planlib.plan.schema import Plan
+from planlib.stages.review.diagnose import Evidence, diagnose, target_text
+from planlib.stages.review.uplift import diff_proportions, effect_of, interval_text, uplift, verdict
+
+Absent = Mapping[str, Iterable[str]]
+
+__all__ = [
+    "FUNNEL_STEPS", "KPI_DISPLAY_COLUMNS", "NOT_PROVEN", "KpiValue", "Review", "action_plan", "actions", "analyse",
+    "biggest_loss", "budget_figures",
+    "compute_kpis", "loss_sentence",
+    "diff_proportions", "funnel", "funnel_by", "funnel_from_values", "kpi_display", "kpi_table", "period_window",
+    "previous_window", "review_summary", "suggestion", "target_text", "uplift", "window_label",
+]
+
+# step -> (KPI whose counts give it, which count)
+_STEP_COUNTS = {
+    "目标客户": ("reach_rate", "treatment"), "触达": ("reach_rate", "numerator"),
+    "打开": ("open_rate", "numerator"), "互动": ("engagement_rate", "numerator"),
+    "参与": ("participation_rate", "numerator"), "复购": ("repurchase_30d", "numerator"),
+}
+FUNNEL_STEPS = tuple(_STEP_COUNTS)
+
+
+def _count(kv: KpiValue | None, which: str) -> float | None:
+    if kv is None:
+        return None
+    return kv.parts.get(which) if which == "treatment" else kv.numerator
+
+
+def funnel_from_values(values: Mapping[str, KpiValue]) -> pd.DataFrame:
+    """目标客户 → 触达 → 打开 → 互动 → 参与 → 复购 from already computed KPI values.
+
+    Each step's count is the numerator of its KPI, so the funnel always agrees with the KPI
+    table. Steps need not be nested (a phone participant may never "open" a message), so
+    rate_of_previous can exceed 100 %. Unknown counts are NA, not 0.
+    """
+    counts = [_count(values.get(kpi), which) for kpi, which in _STEP_COUNTS.values()]
+    customers = pd.Series([float("nan") if c is None else float(c) for c in counts])
+    previous = customers.shift(1)
+    frame = pd.DataFrame({"step": list(_STEP_COUNTS), "customers": customers.round().astype("Int64")})
+    # a zero base gives no rate (NaN), never a division by zero
+    frame["rate_of_previous"] = customers / previous.where(previous > 0) * 100
+    frame["rate_of_target"] = customers / (customers[0] if customers[0] > 0 else float("nan")) * 100
+    return frame
+
+
+def funnel(plan: Plan, data: Frames, customers_result: pd.DataFrame, *,
+           window: Window | None = None, absent: Absent | None = None) -> pd.DataFrame:
+    """The campaign funnel of the treatment group (step, customers, rate_of_previous, rate_of_target)."""
+    needed = {kpi for kpi, _ in _STEP_COUNTS.values()}
+    return funnel_from_values(compute_kpis(plan, data, customers_result, window=window, kpis=needed, absent=absent))
+
+
+def biggest_loss(steps: pd.DataFrame, until: str = "参与") -> dict | None:
+    """The step up to ``until`` where most customers were lost: {step, previous, lost, customers, rate}.
+
+    None if unknown. Steps are not nested (a phone participant never "clicks"), so only drops count
+    as losses. Repurchase comes after ``until`` by default: it is the outcome, not a place to lose people.
+    """
+    if until in set(steps["step"]):
+        steps = steps.iloc[: list(steps["step"]).index(until) + 1]
+    counts = steps["customers"].astype("Float64")
+    lost = (counts.shift(1) - counts).iloc[1:]
+    lost = lost[lost.notna() & (lost > 0)]
+    if lost.empty:
+        return None
+    i = int(lost.astype(float).idxmax())
+    return {"step": steps["step"].iloc[i], "previous": steps["step"].iloc[i - 1], "lost": int(lost[i]),
+            "customers": int(counts.iloc[i - 1]), "rate": float(steps["rate_of_previous"].iloc[i])}
+
+
+def loss_sentence(steps: pd.DataFrame, who: str = "") -> str:
+    """``流失最多的环节是 打开 → 互动:打开的 330 人中 90 人没有互动(转化率 72.7%)``."""
+    loss = biggest_loss(steps)
+    if loss is None:
+        return f"{who}漏斗无数据,无法判断在哪一步流失。"
+    return (f"{who}流失最多的环节是 {loss['previous']} → {loss['step']}:{loss['previous']}的 {loss['customers']} 人中"
+            f" {loss['lost']} 人没有{loss['step']}(转化率 {fmt(loss['rate'], '%')})。")
+
+
+def funnel_by(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, by: str = "channel",
+              window: Window | None = None, absent: Absent | None = None) -> pd.DataFrame:
+    """The funnel per group: ``by`` is an interactions column (channel, variant) or a column of the
+    customers result (tier). Per channel, the target is the whole treatment group and each later
+    step counts only that channel's messages; per tier, every step is restricted to the tier.
+    Columns: <by>, label (channel name for channels), step, customers, rate_of_previous, rate_of_target.
+    """
+    inter = data.get("interactions")
+    frames = []
+    if inter is not None and by in inter.columns:
+        rows = inter[inter["campaign"] == plan.review.campaign]
+        for group in sorted(rows[by].dropna().unique()):
+            part = {**data, "interactions": rows[rows[by] == group]}
+            frames.append(funnel(plan, part, customers_result, window=window, absent=absent).assign(**{by: group}))
+    elif by in customers_result.columns:
+        scope = customers_result["in_scope"].astype(bool)
+        for group in sorted(customers_result.loc[scope, by].dropna().unique()):
+            part = customers_result.assign(in_scope=scope & (customers_result[by] == group))
+            frames.append(funnel(plan, data, part, window=window, absent=absent).assign(**{by: group}))
+    else:
+        raise ValueError(f"无法按 {by!r} 分组: 互动记录和客户分层结果中都没有该列")
+    if not frames:
+        return pd.DataFrame(columns=[by, "label", "step", "customers", "rate_of_previous", "rate_of_target"])
+    out = pd.concat(frames, ignore_index=True)
+    names = {c.id: c.name for c in plan.channels.catalogue} if by == "channel" else {}
+    out["label"] = out[by].map(lambda g: names.get(g, str(g)))
+    return out[[by, "label", "step", "customers", "rate_of_previous", "rate_of_target"]]
+
+
+# ------------------------------------------------------------------ suggestions (rules: planlib.stages.review.diagnose)
+def suggestion(kpi: str, target: float, actual: float | None, values: Mapping[str, KpiValue],
+               plan: Plan, breakdown: pd.DataFrame | None = None, *, evidence: Evidence | None = None,
+               effect: pd.Series | None = None) -> str:
+    """Template 4's 分析与改进建议 for one KPI: empty when met and proven, else the diagnosis' sentence."""
+    if evidence is None:
+        evidence = Evidence(breakdown=breakdown)
+    elif breakdown is not None and evidence.breakdown is None:
+        evidence.breakdown = breakdown
+    found = diagnose(kpi, target, actual, values, plan, evidence, effect)
+    return "" if found is None else found.text
+
+
+# ------------------------------------------------------------------ template 4 and the summary
+NOT_PROVEN = "达成但提升不显著"
+KPI_TABLE_COLUMNS = ["kpi", "name", "dimension", "unit", "direction", "target", "actual", "status", "suggestion",
+                     "target_text", "source", "explanation", "effect_text", "effect_significant", "flag", "cause",
+                     "advice"]
+
+
+def kpi_table(plan: Plan, values: Mapping[str, KpiValue], *, breakdown: pd.DataFrame | None = None,
+              evidence: Evidence | None = None, effects: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Result "kpis" (template 4, 活动效果评估表): one row per ``plan.kpis`` target.
+
+    A manual ``actual`` in the plan wins over the computed value and ``source`` says so.
+    ``breakdown`` (a :func:`funnel_by` frame) and ``evidence`` (:func:`planlib.stages.review.diagnose.collect_evidence`)
+    let suggestions name the weakest channel, tier or group. ``effects`` (:func:`planlib.stages.review.uplift.uplift`)
+    adds the control-group comparison of KPIs that have one (``Kpi.effect``): ``effect_text`` is the
+    uplift with its 95 % interval and ``flag`` is 达成但提升不显著 when the KPI is achieved but the
+    interval includes zero.
+    """
+    if evidence is None:
+        evidence = Evidence(breakdown=breakdown)
+    elif evidence.breakdown is None:
+        evidence.breakdown = breakdown
+    rows = []
+    for t in plan.kpis:
+        k, kv = CATALOGUE[t.kpi], values.get(t.kpi) or KpiValue(t.kpi, None, explanation="无数据: 未计算")
+        if t.actual is not None:
+            actual, source = t.actual, "手工填写"
+            explanation = f"手工填写的实际值(数据计算值: {fmt(kv.value, k.unit)})"
+        else:
+            actual, source, explanation = kv.value, "数据计算", kv.explanation
+        effect = effect_of(effects, k.effect) if effects is not None and k.effect else None
+        significant = None if effect is None or pd.isna(effect["significant"]) else bool(effect["significant"])
+        state = status(t.kpi, t.target, actual)
+        found = diagnose(t.kpi, t.target, actual, values, plan, evidence, effect)
+        rows.append({
+            "kpi": t.kpi, "name": k.name, "dimension": t.dimension or k.dimension, "unit": k.unit,
+            "direction": k.direction, "target": float(t.target), "actual": actual, "status": state,
+            "suggestion": "" if found is None else found.text, "target_text": target_text(t.kpi, t.target),
+            "source": source, "explanation": explanation,
+            "effect_text": "" if effect is None else interval_text(effect), "effect_significant": significant,
+            "flag": NOT_PROVEN if state in ("达成", "超达成") and significant is False else "",
+            "cause": "" if found is None else found.cause, "advice": "" if found is None else found.advice,
+        })
+    table = pd.DataFrame(rows, columns=KPI_TABLE_COLUMNS)
+    table["actual"] = table["actual"].astype("float64")
+    table["effect_significant"] = table["effect_significant"].astype("boolean")
+    return table
+
+
+def kpi_display(table: pd.DataFrame) -> pd.DataFrame:
+    """Template 4 as reviewers read it: targets and actuals with units, the effect check beside the status."""
+    out = table.copy()
+    out["actual_text"] = [fmt(None if pd.isna(a) else float(a), u) for a, u in zip(out["actual"], out["unit"],
+                                                                                   strict=True)]
+    checks = []
+    for r in out.itertuples():
+        if not r.effect_text:
+            checks.append("—")
+        elif r.flag:
+            checks.append(f"⚠ {r.flag}:{r.effect_text}")
+        elif pd.isna(r.effect_significant):
+            checks.append(f"无法判断:{r.effect_text}")
+        else:
+            checks.append(f"{'显著' if r.effect_significant else '不显著'}:{r.effect_text}")
+    out["effect_check"] = checks
+    return out
+
+
+KPI_DISPLAY_COLUMNS = ["dimension", "name", "target_text", "actual_text", "status", "effect_check", "suggestion"]
+
+
+STATUSES = ("超达成", "达成", "未达成", "无数据")
+
+
+def review_summary(plan: Plan, values: Mapping[str, KpiValue], table: pd.DataFrame, *,
+                   effects: pd.DataFrame | None = None, abtests: pd.DataFrame | None = None) -> dict:
+    """Result "review_summary": status counts, group sizes, participants, the proven effect and headlines."""
+    counts = {s: int((table["status"] == s).sum()) for s in STATUSES}
+    part = values["participation_rate"]
+    sizes = {key: int(part.parts.get(key, 0)) for key in ("in_scope", "treatment", "control")}
+    participants = None if part.numerator is None else int(part.numerator)
+    headlines = [f"共评估 {len(table)} 项 KPI:超达成 {counts['超达成']} 项、达成 {counts['达成']} 项、"
+                 f"未达成 {counts['未达成']} 项、无数据 {counts['无数据']} 项。",
+                 f"目标客群 {sizes['in_scope']} 人,其中实验组 {sizes['treatment']} 人、对照组 {sizes['control']} 人;"
+                 + (f"参与 {participants} 人,参与率 {fmt(part.value, '%')}。" if participants is not None
+                    else f"参与情况无数据({part.explanation.removeprefix('无数据: ')})。")]
+    missed = table[table["status"] == "未达成"]
+    if not missed.empty:
+        headlines.append("未达成: " + ";".join(
+            f"{r.name} 实际 {fmt(r.actual, r.unit)}(目标 {r.target_text})" for r in missed.itertuples()) + "。")
+    effect = {}
+    for metric in ("repurchase", "spend"):
+        row = None if effects is None else effect_of(effects, metric)
+        if row is not None and not pd.isna(row["uplift"]):
+            effect[metric] = {"uplift": float(row["uplift"]), "ci_low": float(row["ci_low"]),
+                              "ci_high": float(row["ci_high"]), "significant": bool(row["significant"])}
+            headlines.append(f"活动效果(实验组 vs 对照组):{row['outcome']} {interval_text(row)},{verdict(row)}。")
+    flagged = table[table.get("flag", pd.Series("", index=table.index)).fillna("") != ""]
+    if not flagged.empty:
+        headlines.append("⚠ " + "、".join(flagged["name"]) + " 已达成,但与对照组相比提升不显著,不能确定是活动带来的。")
+    winners = [] if abtests is None else [f"{r.channel_name}{r.metric_name}:{r.verdict}" for r in abtests.itertuples()]
+    if winners:
+        headlines.append("A/B 测试:" + ";".join(winners) + "。")
+    meta = plan.meta
+    return {"unit": meta.unit, "unit_name": meta.unit_name, "quarter": meta.quarter, "title": meta.title,
+            "period": [meta.period.start.isoformat(), meta.period.end.isoformat()],
+            "budget_limit": plan.budget.limit,
+            "campaign": plan.review.campaign, "kpis": len(table), "status_counts": counts, **sizes,
+            "participants": participants, "participation_rate": part.value, "effect": effect,
+            "not_proven": flagged["kpi"].tolist(), "headlines": headlines}
+
+
+ACTION_COLUMNS = ["问题目标", "优化措施", "责任人", "完成时间", "预期效果", "状态"]
+ACTION_FIELDS = ["problem", "measure", "owner", "due", "expected", "status", "origin", "kpi"]
+UNASSIGNED = "待指定"
+_ACTION_STATE = {"open": "待完成", "done": "已完成", "suggested": "建议"}
+
+
+def actions(plan: Plan, table: pd.DataFrame) -> pd.DataFrame:
+    """Result "actions": the plan's own actions (origin ``plan``), then a suggested action (owner 待指定,
+    origin ``review``) for every missed or unproven KPI that no action mentions (by KPI name or id),
+    so nothing the review found leaves it without an owner. ``planlib new`` carries the open ones."""
+    rows = [{"problem": a.problem, "measure": a.measure, "owner": a.owner, "due": pd.Timestamp(a.due),
+             "expected": a.expected, "status": a.status, "origin": "plan", "kpi": ""} for a in plan.review.actions]
+    problems = " ".join(a.problem for a in plan.review.actions)
+    flags = table["flag"] if "flag" in table.columns else pd.Series("", index=table.index)
+    for r, flag in zip(table.itertuples(), flags.fillna(""), strict=True):
+        if (r.status != "未达成" and not flag) or r.name in problems or r.kpi in problems:
+            continue
+        advice = getattr(r, "advice", "") or r.suggestion
+        if r.status == "未达成":
+            problem = f"{r.name}未达成(实际 {fmt(r.actual, r.unit)},目标 {r.target_text})"
+            expected = f"{r.name}达到 {r.target_text}"
+        else:
+            problem, advice = f"{r.name}{flag}({r.effect_text})", "下季保留对照组并扩大样本,验证活动的真实效果"
+            expected = f"{r.name}的提升在95%置信水平下显著"
+        rows.append({"problem": problem, "measure": advice, "owner": UNASSIGNED, "due": pd.NaT,
+                     "expected": expected, "status": "suggested", "origin": "review", "kpi": r.kpi})
+    out = pd.DataFrame(rows, columns=ACTION_FIELDS)
+    out["due"] = pd.to_datetime(out["due"])
+    return out
+
+
+def action_plan(plan: Plan, table: pd.DataFrame) -> pd.DataFrame:
+    """互动优化行动计划表 (问题目标/优化措施/责任人/完成时间/预期效果/状态) from :func:`actions`."""
+    frame = actions(plan, table)
+    out = pd.DataFrame({"问题目标": frame["problem"], "优化措施": frame["measure"], "责任人": frame["owner"],
+                        "完成时间": frame["due"], "预期效果": frame["expected"],
+                        "状态": frame["status"].map(_ACTION_STATE)}, columns=ACTION_COLUMNS)
+    out["完成时间"] = pd.to_datetime(out["完成时间"])
+    return out
+
+
+# ------------------------------------------------------------------ the whole review in one call
+@dataclass
+class Review:
+    """Everything stage 05 shows and saves, computed once (see :func:`analyse`)."""
+
+    values: dict[str, KpiValue]
+    kpi_values: pd.DataFrame  # result "kpi_values": overall, per tier, per channel
+    funnel: pd.DataFrame  # the treatment group's funnel
+    by_channel: pd.DataFrame  # funnel_by channel
+    by_tier: pd.DataFrame  # funnel_by tier
+    uplift: pd.DataFrame  # result "uplift"
+    abtests: pd.DataFrame  # result "abtests"
+    table: pd.DataFrame  # result "kpis" (template 4)
+    summary: dict  # result "review_summary"
+    actions: pd.DataFrame  # result "actions"
+
+    def funnel_result(self) -> pd.DataFrame:
+        """Result "funnel": the overall funnel, then per channel and per tier, in one long frame."""
+        parts = [self.funnel.assign(by="overall", group="整体")]
+        parts += [f.assign(by=by, group=f["label"]) for by, f in (("channel", self.by_channel), ("tier", self.by_tier))
+                  if not f.empty]
+        out = pd.concat(parts, ignore_index=True)
+        return out[["by", "group", "step", "customers", "rate_of_previous", "rate_of_target"]]
+
+
+def analyse(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, window: Window | None = None,
+            absent: Absent | None = None) -> Review:
+    """The review of a campaign: KPIs (overall, per tier and channel), funnels, uplift vs control,
+    A/B tests, template 4 with diagnoses, summary and action plan. ``absent``: see
+    :func:`planlib.metrics.measure.absent_columns`."""
+    from planlib.metrics.measure import kpi_values
+    from planlib.stages.review.abtest import ab_tests
+    from planlib.stages.review.diagnose import collect_evidence
+
+    values = compute_kpis(plan, data, customers_result, window=window, absent=absent)
+    by_values = kpi_values(plan, data, customers_result, values, window=window, absent=absent)
+    by_channel = funnel_by(plan, data, customers_result, by="channel", window=window, absent=absent)
+    by_tier = funnel_by(plan, data, customers_result, by="tier", window=window, absent=absent)
+    effects = uplift(plan, data, customers_result, window=window)
+    tests = ab_tests(plan, data, customers_result, window=window)
+    evidence = collect_evidence(plan, data, customers_result, window=window, breakdown=by_channel,
+                                by_tier=by_values[by_values["by"] == "tier"])
+    table = kpi_table(plan, values, evidence=evidence, effects=effects)
+    return Review(values=values, kpi_values=by_values, funnel=funnel_from_values(values), by_channel=by_channel,
+                  by_tier=by_tier, uplift=effects, abtests=tests, table=table,
+                  summary=review_summary(plan, values, table, effects=effects, abtests=tests),
+                  actions=actions(plan, table))
+
+
+def budget_figures(values: Mapping[str, KpiValue]) -> dict[str, str]:
+    """Spend against plan, cost per participant and ROI from attributed revenue, as one summary."""
+    variance, cost, roi = values.get("budget_variance"), values.get("cost_per_participant"), values.get("roi")
+
+    def said(kv: KpiValue | None, unit: str) -> str:
+        if kv is None:
+            return "无数据"
+        return fmt(kv.value, unit) if kv.value is not None else kv.explanation
+
+    out = {}
+    if variance is not None and variance.value is not None:
+        out["实际支出 / 计划预算"] = f"{fmt(variance.numerator)} 元 / {fmt(variance.denominator)} 元"
+    out["预算差异(实际 − 计划)"] = said(variance, "元")
+    out["单客户成本"] = said(cost, "元/人")
+    out["ROI(归因收入)"] = said(roi, "%")
+    if roi is not None and roi.value is not None:
+        out["参与客户归因收入"] = f"{fmt(roi.parts.get('revenue'))} 元(含退款,首次响应起的归因窗口内)"
+    return out

@@ -1,0 +1,383 @@
+"""Planner forms generated from the schema: values, live validation, saving, batch detection.
+
+The widgets are driven from Python here (the browser suite drives them through JupyterLab).
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import pytest
+from conftest import ROOT
+from pydantic import Field
+
+from planlib.forms import form as forms
+from planlib.forms.fields import (
+    MISSING,
+    ListOf,
+    Model,
+    OptionalModel,
+    Scalar,
+    build_editor,
+    css,
+    read_scalar,
+    show_scalar,
+    walk,
+)
+from planlib.forms.form import PlanForm, is_interactive, overrides, sections_for, stage_form
+from planlib.forms.save import file_digest
+from planlib.plan.planfile import load_plan
+from planlib.plan.schema import Plan, StrictModel
+
+STAGES = list(forms.STAGE_SECTIONS)
+
+
+@pytest.fixture
+def demo(tmp_path) -> Path:
+    for name in ("base.yaml", "2024Q2.yaml"):
+        shutil.copy(ROOT / "parameters" / "demo" / name, tmp_path / name)
+    return tmp_path / "2024Q2.yaml"
+
+
+def editor_at(form: PlanForm, path: tuple) -> Scalar:
+    found = {e.path: e for top in form.tops.values() for e in walk(top)}
+    return found[path]
+
+
+def type_into(form: PlanForm, path: tuple, text: str) -> None:
+    editor_at(form, path).input.value = text
+
+
+def message_at(form: PlanForm, path: tuple) -> str:
+    return editor_at(form, path).error.value
+
+
+# ----------------------------------------------------------------------------- generated from the schema
+def _leaf_paths(model, data, prefix=()):
+    """Every schema field path under ``model``, following list rows present in ``data``."""
+    from planlib.forms.fields import is_model, strip
+
+    for name, info in model.model_fields.items():
+        path = (*prefix, name)
+        inner, _, _ = strip(info.annotation)
+        value = data.get(name) if isinstance(data, dict) else None
+        if is_model(inner):
+            yield from _leaf_paths(inner, value or {}, path)
+        elif getattr(inner, "__origin__", None) is list and is_model(strip(inner.__args__[0])[0]):
+            for i, row in enumerate(value or []):
+                yield from _leaf_paths(strip(inner.__args__[0])[0], row, (*path, i))
+            yield path
+        else:
+            yield path
+
+
+def test_every_schema_field_of_the_plan_has_a_widget_in_exactly_one_stage_form(demo):
+    data = load_plan(demo).data
+    seen: dict[tuple, str] = {}
+    for stage in STAGES:
+        form = PlanForm(demo, sections_for(stage), stage=stage)
+        for editor in (e for top in form.tops.values() for e in walk(top)):
+            seen.setdefault(editor.path, stage)
+    missing = [p for p in _leaf_paths(Plan, data) if p not in seen]
+    assert missing == []
+    assert {p[0] for p in seen} == set(Plan.model_fields)  # new top-level sections land in 01
+
+
+def test_a_field_added_to_a_model_appears_without_form_code():
+    class Settings(StrictModel):
+        level: int = Field(default=3, ge=1, le=5, title="等级")
+
+    class Row(StrictModel):
+        name: str = Field(title="名称")
+        share: float | None = Field(default=None, title="比例")
+
+    class NewSection(StrictModel):
+        mode: Literal["a", "b"] = Field(title="模式")
+        when: date = Field(title="日期")
+        tags: list[str] = Field(default_factory=list, title="标签")
+        caps: dict[str, float] = Field(default_factory=dict, title="上限")
+        settings: Settings = Field(default_factory=Settings, title="设置")
+        extra: Settings | None = Field(default=None, title="可选设置")
+        rows: list[Row] = Field(default_factory=list, title="明细")
+        by_name: dict[str, Row] = Field(default_factory=dict, title="按名称")
+
+    from pydantic.fields import FieldInfo
+
+    info = FieldInfo.from_annotated_attribute(NewSection, Field(title="新部分"))
+    data = {"mode": "b", "when": date(2024, 5, 1), "tags": ["x", "y"], "caps": {"高价值客户": 70},
+            "settings": {"level": 4}, "rows": [{"name": "r1", "share": 0.5}],
+            "by_name": {"甲": {"name": "n"}}}
+    editor = build_editor(("new",), info, data, True, lambda: None, lambda p: "")
+    by_path = {e.path: e for e in walk(editor)}
+    assert {("new", "mode"), ("new", "when"), ("new", "tags"), ("new", "caps"), ("new", "settings", "level"),
+            ("new", "extra"), ("new", "rows", 0, "name"), ("new", "rows", 0, "share"),
+            ("new", "by_name", "甲", "share")} <= set(by_path)
+    assert NewSection.model_validate(editor.value()).model_dump() == NewSection.model_validate(data).model_dump()
+    assert isinstance(by_path[("new", "extra")], OptionalModel)
+    assert isinstance(by_path[("new", "rows")], ListOf)
+    assert "pl-f-new-rows-0-share" in by_path[("new", "rows", 0, "share")].box._dom_classes
+
+
+def test_css_class_follows_the_schema_path():
+    assert css(("goals", 0, "target")) == "pl-f-goals-0-target"
+    assert css(("budget", "limit"), "pl-e") == "pl-e-budget-limit"
+
+
+# ----------------------------------------------------------------------------- nothing coerced
+@pytest.mark.parametrize(("text", "allowed", "expected"), [
+    ("12", {float}, 12), ("12.5", {float}, 12.5), ("1,200", {float}, "1,200"), ("12%", {float}, "12%"),
+    ("007", {str}, "007"), ("12", {str}, "12"), ("2024-04-01", {date}, date(2024, 4, 1)),
+    ("2024-02-30", {date}, "2024-02-30"), ("12.5", {int}, 12.5), ("3", {str, int}, 3), ("abc", {str, int}, "abc"),
+    (" 12 ", {float}, 12),
+])
+def test_typed_text_is_read_as_a_yaml_file_would_read_it(text, allowed, expected):
+    value = read_scalar(text, allowed)
+    assert value == expected and type(value) is type(expected)
+
+
+def test_show_scalar_writes_back_what_was_read():
+    for value in (12, 12.5, 0.02, "G1", date(2024, 4, 1), True):
+        assert read_scalar(show_scalar(value), {type(value)}) == value
+
+
+def test_out_of_range_and_wrong_type_are_shown_next_to_the_field_never_clamped(demo):
+    form = PlanForm(demo, sections_for("03_channels"), stage="03_channels")
+    type_into(form, ("channels", "catalogue", 0, "reach_rate"), "150")
+    assert form.values()["channels"]["catalogue"][0]["reach_rate"] == 150  # kept as typed
+    assert "应不大于 100" in message_at(form, ("channels", "catalogue", 0, "reach_rate"))
+    assert form.save_button.disabled
+    type_into(form, ("channels", "catalogue", 0, "reach_rate"), "60")
+    assert message_at(form, ("channels", "catalogue", 0, "reach_rate")) == ""
+    assert not form.save_button.disabled
+
+
+def test_integer_field_refuses_a_decimal_instead_of_rounding_it(demo):
+    form = PlanForm(demo, sections_for("02_needs"), stage="02_needs")
+    type_into(form, ("segmentation", "rfm", "window_days"), "365.5")
+    assert "这里要整数" in message_at(form, ("segmentation", "rfm", "window_days"))
+    assert form.values()["segmentation"]["rfm"]["window_days"] == 365.5
+
+
+def test_thousands_separator_gets_the_schema_hint(demo):
+    form = PlanForm(demo, sections_for("04_execution"), stage="04_execution")
+    type_into(form, ("budget", "lines", 0, "planned"), "1,200")
+    message = message_at(form, ("budget", "lines", 0, "planned"))
+    assert "「预算金额(元)」应为数字" in message and "写成 1200" in message
+    assert form.save() is False
+    assert "没有保存" in form.status.value
+
+
+def test_emptying_a_required_field_says_it_cannot_be_empty(demo):
+    form = PlanForm(demo, sections_for("01_goals"), stage="01_goals")
+    type_into(form, ("goals", 0, "name"), "")
+    assert "不能" in message_at(form, ("goals", 0, "name"))
+    assert form.save_button.disabled
+
+
+def test_cross_field_check_is_shown_at_its_field(demo):
+    form = PlanForm(demo, sections_for("04_execution"), stage="04_execution")
+    type_into(form, ("tasks", 1, "depends_on"), "T1, T9")
+    assert "T9" in message_at(form, ("tasks", 1, "depends_on"))
+    assert form.save_button.disabled
+
+
+def test_problems_in_other_stages_are_listed_but_do_not_block(tmp_path):
+    plan = tmp_path / "2024Q3.yaml"
+    plan.write_text("", encoding="utf-8")
+    form = PlanForm(plan, sections_for("05_review"), stage="05_review")
+    type_into(form, ("review", "campaign"), "2024Q3-x")
+    assert not form.save_button.disabled
+    assert "计划的其他部分还有" in form.summary.value
+    assert form.save() is True
+
+
+# ----------------------------------------------------------------------------- saving
+def test_saving_an_unchanged_form_leaves_the_file_byte_for_byte(demo):
+    before = demo.read_bytes()
+    for stage in STAGES:
+        form = PlanForm(demo, sections_for(stage), stage=stage)
+        assert form.save() is True, form.status.value
+    assert demo.read_bytes() == before
+
+
+def test_a_change_keeps_comments_and_order_and_validates(demo):
+    form = PlanForm(demo, sections_for("01_goals"), stage="01_goals")
+    type_into(form, ("goals", 0, "target"), "13")
+    assert form.save() is True
+    text = demo.read_text(encoding="utf-8")
+    assert "baseline: 5  # 往季沉睡中价值客户30天内自然回购约5%(未做活动时)\n    target: 13\n" in text
+    assert text.startswith("# 客户互动管理策划书")
+    assert load_plan(demo).plan.goals[0].target == 13
+
+
+def test_an_inherited_value_is_written_to_the_quarter_file_and_base_is_untouched(demo):
+    base_before = (demo.parent / "base.yaml").read_bytes()
+    form = PlanForm(demo, sections_for("02_needs"), stage="02_needs")
+    assert "继承" in editor_at(form, ("segmentation", "rfm", "window_days")).box.children[0].value
+    type_into(form, ("segmentation", "rfm", "window_days"), "400")
+    assert form.save() is True
+    assert (demo.parent / "base.yaml").read_bytes() == base_before
+    text = demo.read_text(encoding="utf-8")
+    assert "segmentation:\n  rfm:\n    window_days: 400\n" in text
+    assert "tiers" not in text  # unchanged inherited lists are not copied
+    loaded = load_plan(demo).plan
+    assert loaded.segmentation.rfm.window_days == 400 and len(loaded.segmentation.tiers) == 5
+
+
+def test_clearing_an_inherited_optional_value_writes_null():
+    assert overrides(MISSING, 5, MISSING) is None
+    assert overrides({"a": 1}, {"a": 1, "b": 2}, MISSING) == {"b": None}
+    assert overrides({"a": 1}, {"a": 1}, MISSING) is MISSING
+    assert overrides({"a": 1}, {"a": 1}, {"a": 1}) == {"a": 1}  # what the planner wrote stays written
+
+
+def test_stale_form_refuses_and_says_so(demo):
+    form = PlanForm(demo, sections_for("05_review"), stage="05_review")
+    demo.write_text(demo.read_text(encoding="utf-8") + "# 编辑器里改过\n", encoding="utf-8")
+    changed = demo.read_bytes()
+    type_into(form, ("review", "campaign"), "other")
+    assert form.save() is False
+    assert "已被修改" in form.status.value
+    assert demo.read_bytes() == changed
+
+
+def test_a_second_save_from_the_same_form_works(demo):
+    form = PlanForm(demo, sections_for("05_review"), stage="05_review")
+    type_into(form, ("review", "campaign"), "one")
+    assert form.save() is True
+    type_into(form, ("review", "campaign"), "two")
+    assert form.save() is True
+    assert load_plan(demo).plan.review.campaign == "two"
+    assert form.source.digest == file_digest(demo)
+
+
+def test_rows_can_be_added_and_removed(demo):
+    form = PlanForm(demo, sections_for("05_review"), stage="05_review")
+    actions = form.tops["review"].fields["actions"]
+    actions.add_button.click()
+    assert len(actions.rows) == 2
+    assert "不能为空" in message_at(form, ("review", "actions", 1, "due"))
+    assert form.save_button.disabled
+    actions.remove(1)
+    assert not form.save_button.disabled
+
+
+# ----------------------------------------------------------------------------- the demo from an empty file
+def fill(editor, value) -> None:
+    """Enter ``value`` through the widgets, as a planner would."""
+    if isinstance(editor, Scalar):
+        if editor.kind in ("date", "choice", "bool"):
+            editor.input.value = value
+        elif editor.kind == "list":
+            editor.input.value = ", ".join(show_scalar(v) for v in value)
+        elif editor.kind == "dict":
+            editor.input.value = "\n".join(f"{k}: {show_scalar(v)}" for k, v in value.items())
+        else:
+            editor.input.value = show_scalar(value)
+    elif isinstance(editor, OptionalModel):
+        editor.enabled.value = value is not None
+        if value is not None:
+            fill(editor.inner, value)
+    elif isinstance(editor, Model):
+        for name, child in editor.fields.items():
+            if name in value:
+                fill(child, value[name])
+    elif isinstance(editor, ListOf):
+        for _ in value:
+            editor.add_button.click()
+        for row, item in zip(editor.rows, value, strict=True):
+            fill(row, item)
+
+
+def test_the_demo_plan_can_be_built_from_an_empty_file_with_the_forms_only(demo, tmp_path):
+    target = demo.parent / "built.yaml"
+    target.write_text("", encoding="utf-8")
+    wanted = load_plan(demo)
+    for stage in STAGES:
+        form = PlanForm(target, sections_for(stage), stage=stage)
+        for name, editor in form.tops.items():
+            if name in wanted.data:
+                fill(editor, wanted.data[name])
+        assert form.save() is True, (stage, form.own_problems()[:3])
+    built = load_plan(target)
+    assert built.plan.model_dump() == wanted.plan.model_dump()
+
+
+# ----------------------------------------------------------------------------- batch runs
+def test_forms_show_only_in_a_jupyter_server_session(monkeypatch, demo):
+    monkeypatch.delenv("PLANLIB_FORMS", raising=False)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    assert not is_interactive(None)  # papermill / nbclient kernels have no server session
+    assert stage_form("01_goals", demo, None) is None
+    monkeypatch.setenv("JPY_SESSION_NAME", "/work/workbooks/01_goals.ipynb")
+    assert is_interactive(None)
+    assert not is_interactive("/tmp/run")  # planlib run always passes run_dir
+    monkeypatch.setenv("PLANLIB_FORMS", "0")
+    assert not is_interactive(None)
+    monkeypatch.setenv("PLANLIB_FORMS", "1")
+    assert is_interactive("/tmp/run")
+
+
+def test_every_stage_workbook_has_one_hidden_form_cell_after_open_stage():
+    import nbformat
+
+    for stage in STAGES:
+        nb = nbformat.read(ROOT / "workbooks" / f"{stage}.ipynb", as_version=4)
+        cells = [i for i, c in enumerate(nb.cells) if "stage_form(" in c.source]
+        assert len(cells) == 1, stage
+        cell = nb.cells[cells[0]]
+        assert f'stage_form("{stage}", plan_path, run_dir)' in cell.source
+        assert "report-hide" in cell.metadata.get("tags", [])
+        assert "open_stage(" in nb.cells[cells[0] - 1].source
+
+
+def test_fields_referring_to_names_offer_the_names_the_plan_defines(demo):
+    form = PlanForm(demo, sections_for("04_execution"), stage="04_execution")
+    assert editor_at(form, ("tasks", 0, "phase")).input.options == ("前期准备", "中期执行", "后期跟进")
+    assert "T6" in editor_at(form, ("tasks", 0, "depends_on")).input.placeholder
+    assert "wecom" in editor_at(form, ("budget", "lines", 0, "channel")).input.options
+    type_into(form, ("tasks", 5, "id"), "T7")
+    assert "T7" in editor_at(form, ("tasks", 0, "depends_on")).input.placeholder
+
+
+def test_a_base_file_changed_since_loading_also_refuses(demo):
+    form = PlanForm(demo, sections_for("02_needs"), stage="02_needs")
+    base = demo.parent / "base.yaml"
+    base.write_text(base.read_text(encoding="utf-8") + "# 改过\n", encoding="utf-8")
+    before = demo.read_bytes()
+    type_into(form, ("segmentation", "rfm", "window_days"), "400")
+    assert form.save() is False
+    assert "base.yaml 在表单打开后已被修改" in form.status.value
+    assert demo.read_bytes() == before
+
+
+def test_a_name_to_model_mapping_is_edited_row_by_row(demo):
+    form = PlanForm(demo, sections_for("03_channels"), stage="03_channels")
+    rates = form.tops["channels"].fields["catalogue"].rows[0].fields["tier_rates"]
+    rates.add_button.click()
+    rates.keys[0].value = "高价值客户"
+    type_into(form, ("channels", "catalogue", 0, "tier_rates", "高价值客户", "reach_rate"), "80")
+    assert form.values()["channels"]["catalogue"][0]["tier_rates"] == {"高价值客户": {"reach_rate": 80}}
+    assert not form.save_button.disabled
+    type_into(form, ("channels", "catalogue", 0, "tier_rates", "高价值客户", "reach_rate"), "180")
+    assert "应不大于 100" in message_at(form, ("channels", "catalogue", 0, "tier_rates", "高价值客户", "reach_rate"))
+    type_into(form, ("channels", "catalogue", 0, "tier_rates", "高价值客户", "reach_rate"), "80")
+    rates.add_button.click()
+    rates.keys[1].value = "高价值客户"
+    assert "重复" in rates.error.value and form.save_button.disabled
+    rates.remove(1)
+    assert form.save() is True
+    assert load_plan(demo).plan.channels.catalogue[0].tier_rates["高价值客户"].reach_rate == 80
+
+
+def test_a_name_written_twice_in_a_small_table_is_refused_not_overwritten(demo):
+    form = PlanForm(demo, sections_for("03_channels"), stage="03_channels")
+    type_into(form, ("channels", "contact_caps"), "高价值客户: 70\n高价值客户: 90")
+    assert "写了两次" in message_at(form, ("channels", "contact_caps"))
+    assert form.save_button.disabled and form.save() is False
+    type_into(form, ("channels", "contact_caps"), "高价值客户: 70\n潜力客户: 90")
+    assert form.values()["channels"]["contact_caps"] == {"高价值客户": 70, "潜力客户": 90}
+    assert message_at(form, ("channels", "contact_caps")) == ""

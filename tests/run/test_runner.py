@@ -1,0 +1,166 @@
+"""End to end: `planlib run` executes the five workbooks with papermill on a small demo.
+
+One successful run (session fixture) is shared by the assertions; failure tests copy it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ROOT
+
+from planlib.cli import main
+from planlib.data import results
+from planlib.errors import PlanError
+from planlib.run.runner import plan_lock, run_plan
+
+pytestmark = pytest.mark.slow
+
+
+def test_run_publishes_all_five_stages(demo_run):
+    result, folder, lines = demo_run
+    assert result.ok, [s.__dict__ for s in result.stages]
+    published = folder / "outputs" / "demo" / "2024Q2"
+    assert result.folder == published
+    for stage in results.STAGES:
+        nb = nbformat.read(published / f"{stage}.ipynb", as_version=4)
+        assert nb.metadata["papermill"]["parameters"]["run_dir"]  # papermill's own record
+        assert (published / "results" / f"{stage}.done.json").exists()
+    assert any("05_review" in line for line in lines)
+    assert not list((folder / "outputs" / "demo").glob(".*staging*"))
+
+
+def test_manifest_records_parameters_versions_and_timings(demo_run):
+    result, _, _ = demo_run
+    manifest = json.loads((result.folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "ok"
+    assert re.fullmatch(r"[0-9a-f]{64}", manifest["parameters_sha256"])
+    assert {"papermill", "nbconvert", "pandas", "python"} <= set(manifest["versions"])
+    assert [s["stage"] for s in manifest["stages"]] == list(results.STAGES)
+    assert all(s["status"] == "ok" and s["seconds"] > 0 for s in manifest["stages"])
+
+
+def test_stages_hand_over_real_figures(demo_run):
+    result, _, _ = demo_run
+    customers = results.load(result.folder, "customers")
+    assert len(customers) == 800 and customers["tier"].notna().all()
+    assert customers["in_scope"].sum() > 20 and customers.loc[customers["control"], "in_scope"].all()
+    kpis = results.load(result.folder, "kpis").set_index("kpi")
+    assert set(kpis.index) >= {"participation_rate", "repurchase_30d", "csat", "cost_per_participant"}
+    assert kpis["actual"].notna().all()
+    assert set(kpis["status"]) <= {"超达成", "达成", "未达成"}
+    assert (kpis["status"] == "未达成").any() and kpis["status"].isin(["达成", "超达成"]).any()
+
+
+def test_report_has_every_stage_and_no_code(demo_run):
+    result, _, _ = demo_run
+    html = result.report.read_text(encoding="utf-8")
+    for title in results.STAGE_TITLES.values():
+        assert title in html
+    assert "<script" not in html.lower()
+    assert "open_stage(" not in html and "plan_path" not in html  # no code, no parameters cell
+    assert "活动效果评估表" in html and "data:image/png;base64" in html
+    assert result.report.stat().st_size < 3_000_000
+
+
+def test_failed_stage_keeps_last_good_report(demo_run, tmp_path):
+    result, folder, _ = demo_run
+    work = tmp_path / "w"
+    shutil.copytree(folder, work)
+    published = work / "outputs" / "demo" / "2024Q2"
+    good = (published / "report.html").read_bytes()
+    # a CRM export with an amount nobody can read makes stage 01 fail while loading it
+    tx = work / "outputs" / "demo_data" / "demo" / "transactions.csv"
+    lines = tx.read_text(encoding="utf-8-sig").splitlines()
+    cells = lines[5].split(",")
+    cells[-1] = "一千二"
+    lines[5] = ",".join(cells)
+    tx.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+
+    failed = run_plan(work / "parameters/demo/2024Q2.yaml", output_root=work / "outputs", log=lambda _: None)
+    assert not failed.ok
+    assert failed.folder == work / "outputs" / "demo" / "2024Q2.failed"
+    assert [s.status for s in failed.stages] == ["failed", "skipped", "skipped", "skipped", "skipped"]
+    assert "一千二" in failed.stages[0].error and "第 6 行" in failed.stages[0].error
+    assert (published / "report.html").read_bytes() == good  # the last good report is untouched
+    banner = (failed.folder / "report.html").read_text(encoding="utf-8")
+    assert "失败" in banner and "一千二" in banner
+    link = re.search(r'href="#(cell-id=[^"]+)"', banner)  # the banner links to the failing cell
+    assert link and f'id="{link.group(1)}"' in banner
+    nb = nbformat.read(failed.folder / "01_goals.ipynb", as_version=4)
+    assert any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
+
+
+def test_rerun_one_stage_reuses_earlier_results(demo_run, tmp_path, capsys):
+    result, folder, _ = demo_run
+    work = tmp_path / "w"
+    shutil.copytree(folder, work)
+    before = (work / "outputs/demo/2024Q2/results/customers.parquet").read_bytes()
+    code = main(["run", str(work / "parameters/demo/2024Q2.yaml"), "--stage", "03",
+                 "--output-root", str(work / "outputs")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "03_channels" in out and "02_needs" not in out and "report.html" in out
+    manifest = json.loads((work / "outputs/demo/2024Q2/manifest.json").read_text(encoding="utf-8"))
+    assert [s["status"] for s in manifest["stages"]] == ["reused", "reused", "ok", "reused", "reused"]
+    assert (work / "outputs/demo/2024Q2/results/customers.parquet").read_bytes() == before
+
+
+def test_second_concurrent_run_is_refused(tmp_path):
+    with plan_lock(tmp_path, "2024Q2"), pytest.raises(PlanError, match="正在另一个进程中运行"), \
+            plan_lock(tmp_path, "2024Q2"):
+        pass
+
+
+def test_cli_refuses_an_invalid_plan_before_running(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("extends: " + str(ROOT / "parameters/demo/2024Q2.yaml") + "\nmeta:\n  titel: x\n",
+                   encoding="utf-8")
+    assert main(["run", str(bad), "--output-root", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "meta.titel" in err and "title" in err and "未开始运行" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_papermill_cli_runs_one_workbook_with_the_run_parameters(demo_run, tmp_path):
+    """papermill's own conventions still hold: `papermill NB OUT -f parameters.yaml`."""
+    import subprocess
+    import sys
+
+    result, _, _ = demo_run
+    out = tmp_path / "03.ipynb"
+    papermill = Path(sys.executable).with_name("papermill")
+    done = subprocess.run([str(papermill), str(ROOT / "workbooks/03_channels.ipynb"), str(out),
+                           "-f", str(result.folder / "parameters.yaml"), "--no-progress-bar"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    nb = nbformat.read(out, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "plan_path" in injected[0].source
+    assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
+
+
+def test_export_contacts_is_explicit_logged_and_kept_out_of_the_report(demo_run, tmp_path, capsys):
+    result, folder, _ = demo_run
+    work = tmp_path / "w"
+    shutil.copytree(folder, work)
+    plan = work / "parameters/demo/2024Q2.yaml"
+    code = main(["export-contacts", str(plan), "--requested-by", "销售部 张经理", "--reason", "Q2 电话邀约",
+                 "--output-root", str(work / "outputs")])
+    assert code == 0, capsys.readouterr().err
+    private = work / "outputs/demo/private"
+    [xlsx] = private.glob("2024Q2-*.xlsx")
+    import pandas as pd
+
+    table = pd.read_excel(xlsx, dtype=str)
+    assert len(table) > 0 and table["phone"].str.fullmatch(r"1[3-9]\d{9}").all()  # unmasked, on purpose
+    log = json.loads((private / "export-log.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    assert log["requested_by"] == "销售部 张经理" and log["reason"] == "Q2 电话邀约" and log["rows"] == len(table)
+    assert "private" not in (work / "outputs/demo/2024Q2/report.html").read_text(encoding="utf-8")
+    with pytest.raises(SystemExit):  # who and why are required
+        main(["export-contacts", str(plan), "--output-root", str(work / "outputs")])
