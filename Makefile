@@ -20,6 +20,7 @@ demo: setup
 test: setup chromium
 	$(BIN)/python -m planlib.run.floors --pyproject pyproject.toml --extra test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 setup: $(STAMP) fonts
@@ -41,6 +42,7 @@ chromium:
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) outputs/*/ .pytest_cache

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from planlib.data import parsing
-from planlib.data.readers import RawTable, header_error, read_raw
+from planlib.data.readers import RawTable, fail, file_format, header_error, read_csv, read_parquet
 from planlib.data.tables import (
     DIGIT_CODES,
     EMPTY_AS_BLANK,
@@ -35,6 +35,7 @@ from planlib.data.tables import (
     normalise_header,
     required,
 )
+from planlib.data.xlsxread import read_xlsx
 from planlib.errors import DataError, Problem
 from planlib.plan.schema import Data, DataSource
 
@@ -59,6 +60,15 @@ class LoadResult:
     columns: dict[str, str] = field(default_factory=dict)  # canonical column → header in the file
     absent: tuple[str, ...] = ()  # optional canonical columns the file lacks (filled with NA)
     rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # row of each frame row
+
+
+
+def read_raw(path: Path, label: str, table: str, source: DataSource) -> RawTable:
+    """Read ``path`` as strings (Parquet keeps its types) with its header row located."""
+    if not path.is_file():
+        raise fail(label, f"找不到数据文件 {path}", "检查计划中的路径(相对于计划文件所在的目录)")
+    reader = {"csv": read_csv, "xlsx": read_xlsx, "parquet": read_parquet}[file_format(path, source, label)]
+    return reader(path, label, table, source)
 
 
 def load_source(name: str, source: DataSource, base_dir: Path) -> LoadResult:

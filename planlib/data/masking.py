@@ -13,6 +13,32 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from planlib.data.tables import normalise_header
+
+# Canonical columns of planlib.data.tables that hold personal information → masking kind
+# (name, phone, id, email, all — see planlib.data.masking.MASKERS).
+PII_COLUMNS: dict[str, dict[str, str]] = {
+    "customers": {"name": "name", "phone": "phone"},
+    "transactions": {},
+    "interactions": {},
+    "surveys": {},
+    "tickets": {},
+}
+
+# Headers (as planlib.data.tables.normalise_header sees them) of personal columns that are not
+# canonical: exports carry them, planlib.data.load keeps them as extra columns.
+PII_HEADERS: dict[str, str] = {
+    **dict.fromkeys(("客户名称", "客户姓名", "姓名", "会员姓名", "联系人", "收货人", "customer_name",
+                     "contact_name", "full_name"), "name"),
+    **dict.fromkeys(("手机号", "手机", "手机号码", "电话", "联系电话", "电话号码", "移动电话", "收货电话",
+                     "phone", "mobile", "tel", "phone_number"), "phone"),
+    **dict.fromkeys(("身份证号", "身份证", "身份证号码", "证件号", "证件号码", "身份证件号", "id_card",
+                     "id_number", "idcard", "id_no"), "id"),
+    **dict.fromkeys(("邮箱", "电子邮箱", "电子邮件", "邮件地址", "email", "e-mail", "mail"), "email"),
+    **dict.fromkeys(("地址", "住址", "家庭住址", "联系地址", "收货地址", "详细地址", "通讯地址", "address",
+                     "street", "home_address"), "all"),
+}
+
 FULL_MASK = "****"
 # Common two-character surnames; the whole surname stays visible (欧阳娜娜 → 欧阳**).
 COMPOUND_SURNAMES = frozenset({
@@ -103,12 +129,10 @@ def mask_frame(df: pd.DataFrame, columns: dict[str, str] | None = None) -> pd.Da
     """A copy of ``df`` with personal columns masked; ``columns`` maps column → kind.
 
     Kinds: ``phone``, ``name``, ``id``, ``email``, ``all``. Without ``columns`` the personal
-    columns of the canonical customers table (``planlib.run.contacts.PII_COLUMNS``) present in ``df``
+    columns of the canonical customers table (:data:`PII_COLUMNS`) present in ``df``
     are masked.
     """
     if columns is None:
-        from planlib.run.contacts import PII_COLUMNS  # pii builds on this module
-
         columns = {c: k for c, k in PII_COLUMNS["customers"].items() if c in df.columns}
     unknown = {k for k in columns.values() if k not in MASKERS}
     if unknown:
@@ -146,3 +170,25 @@ def mask_id(value: str | None) -> str | None:
 def mask_email(value: str | None) -> str | None:
     """``zhangsan@example.com`` → ``z***@example.com``."""
     return _one(mask_emails, value)
+
+
+def personal_columns(df: pd.DataFrame, table: str | None = None) -> dict[str, str]:
+    """Column → masking kind for every personal column of ``df``.
+
+    The canonical personal columns of ``table`` (when given), then any column whose header is a
+    known personal header (``身份证号``, ``邮箱``, ``客户名称`` …). Without ``table`` the canonical
+    names ``name``/``phone`` are not assumed: in result tables ``name`` may be a KPI's name.
+    """
+    found = {c: k for c, k in PII_COLUMNS.get(table or "", {}).items() if c in df.columns}
+    for column in df.columns:
+        if column in found:
+            continue
+        key = normalise_header(column)
+        if key in PII_HEADERS and (table is not None or key not in ("name", "phone", "mail", "tel")):
+            found[column] = PII_HEADERS[key]
+    return found
+
+
+def mask_for_display(df: pd.DataFrame, table: str | None = None) -> pd.DataFrame:
+    """A copy of ``df`` with every personal column masked (see :func:`personal_columns`)."""
+    return mask_frame(df, personal_columns(df, table))

@@ -347,13 +347,3 @@ def read_parquet(path: Path, label: str, table: str, source: DataSource) -> RawT
         raise header_error(table, label, headers, 1, found)
     frame.columns = range(frame.shape[1])
     return RawTable(headers, frame, 1, None, typed=True)
-
-
-def read_raw(path: Path, label: str, table: str, source: DataSource) -> RawTable:
-    """Read ``path`` as strings (Parquet keeps its types) with its header row located."""
-    from planlib.data.xlsxread import read_xlsx
-
-    if not path.is_file():
-        raise fail(label, f"找不到数据文件 {path}", "检查计划中的路径(相对于计划文件所在的目录)")
-    reader = {"csv": read_csv, "xlsx": read_xlsx, "parquet": read_parquet}[file_format(path, source, label)]
-    return reader(path, label, table, source)

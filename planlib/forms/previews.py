@@ -66,11 +66,11 @@ def _budget(values: dict, plan: Plan | None) -> None:
     show.show_kv(rows, "预算预览")
     if plan is not None and plan.tasks:
         from planlib.publish import charts
+        from planlib.stages.execution import charts as execution_charts
         from planlib.stages.execution import schedule
-        from planlib.stages.goals import views
 
         charts.setup()
-        charts.show(charts.gantt(schedule.tasks_table(plan), views.milestones(plan)))
+        show.figure(execution_charts.gantt(schedule.tasks_table(plan), schedule.milestones(plan)))
     else:
         show.show_note(f"甘特图:{WAIT}")
 

@@ -26,14 +26,6 @@ from planlib.metrics.segment import _positions, assign_tiers, mark_scope, rfm_as
 from planlib.plan.schema import Plan
 
 _CLV_FIELDS = {"clv", "p_alive", "churn_probability"}
-# Columns of the per-tier value table shown next to template 1.
-TIER_VALUE_COLUMNS = ["tier", "customers", "avg_clv", "clv_share", "avg_p_alive", "avg_expected_purchases",
-                      "avg_complaints"]
-LABELS = {"avg_clv": "人均 CLV(元)", "clv_share": "CLV 占比(%)", "avg_p_alive": "平均存活概率(%)",
-          "avg_expected_purchases": "人均预计购买次数", "avg_complaints": "人均投诉次数",
-          "p_alive": "存活概率", "clv": "CLV(元)", "expected_purchases": "预计购买次数",
-          "complaints": "投诉次数", "item": "项目", "rows": "行数", "note": "说明", "value": "数值",
-          "parameter": "参数", "model": "模型", "meaning": "含义"}
 
 
 @dataclass
@@ -112,35 +104,10 @@ def transaction_coverage(transactions: pd.DataFrame, positions: np.ndarray, as_o
     return pd.DataFrame(rows, columns=["item", "rows", "note"])
 
 
-def tier_values(customers: pd.DataFrame, tier_order: list[str]) -> pd.DataFrame:
-    """Per tier: customers, mean CLV, share of total CLV, mean p_alive (%), expected purchases, complaints."""
-    g = customers.groupby("tier", sort=False)
-    out = pd.DataFrame({
-        "customers": g.size(),
-        "avg_clv": g["clv"].mean(),
-        "clv_sum": g["clv"].sum(min_count=1),
-        "avg_p_alive": g["p_alive"].mean() * 100,
-        "avg_expected_purchases": g["expected_purchases"].mean(),
-        "avg_complaints": g["complaints"].mean(),
-    }).reindex(tier_order)
-    out["customers"] = out["customers"].fillna(0).astype(np.int64)
-    total = out["clv_sum"].sum()
-    out["clv_share"] = out["clv_sum"] / total * 100 if total else np.nan
-    return out.rename_axis("tier").reset_index()[TIER_VALUE_COLUMNS]
+def customers_result(customers: pd.DataFrame, transactions: pd.DataFrame, plan: Plan,
+                     tickets: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The ``customers`` result: RFM, complaints, CLV, tier, scope and control flags.
 
-
-def clv_notes(analysis: NeedsAnalysis, plan: Plan) -> list[str]:
-    """Sentences for the page: horizon and discounting, fit diagnostics, and what failed."""
-    seg = plan.segmentation
-    result = analysis.lifetime
-    if not result.ok:
-        used = rule_fields(seg.tiers) & _CLV_FIELDS
-        tail = f";分层规则中的 {'、'.join(sorted(used))} 条件不会命中任何客户" if used else ""
-        return [f"终身价值模型未能拟合:{result.problem}{tail}"]
-    notes = [f"预测未来 {seg.clv.horizon_days} 天,按年折现率 {seg.clv.discount_rate:g}% 逐月折现;"
-             f"拟合客户 {result.notes['customers_fitted']:,} 人,其中复购客户 {result.notes['repeat_buyers']:,} 人。"]
-    corr = result.notes.get("frequency_spend_correlation")
-    if corr is not None and np.isfinite(corr) and abs(corr) > 0.3:
-        notes.append(f"复购次数与客单价的相关系数为 {corr:.2f}:Gamma-Gamma 模型假定两者无关,客单价预测可能偏差。")
-    notes.append("BG/NBD 模型中,只购买过一次的客户存活概率恒为 100%;判断这类客户是否流失请用最近消费天数(R)。")
-    return notes
+    :func:`analyse` also returns the lifetime model and row counts.
+    """
+    return analyse(customers, transactions, plan, tickets).customers

@@ -1,7 +1,8 @@
 """Stage 02 — needs analysis: RFM scores, tiers, target segments and their summaries.
 
 Pure functions: canonical frames (docs/CONTRACTS.md) and schema objects in, frames out. The
-``customers`` result that later stages read is built by :func:`customers_result`.
+``customers`` result that later stages read is built by
+:func:`planlib.metrics.customers.customers_result`.
 
 Modelling choices
 -----------------
@@ -269,17 +270,6 @@ def mark_scope(tiered: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     out["in_scope"] = in_scope
     out["control"] = control
     return out
-
-
-def customers_result(customers: pd.DataFrame, transactions: pd.DataFrame, plan: Plan,
-                     tickets: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The ``customers`` result: RFM, complaints, CLV, tier, scope and control flags.
-
-    See :func:`planlib.metrics.customers.analyse`, which also returns the lifetime model and row counts.
-    """
-    from planlib.metrics.customers import analyse  # needs builds on this module
-
-    return analyse(customers, transactions, plan, tickets).customers
 
 
 # ---------------------------------------------------------------------------------- summaries

@@ -271,3 +271,27 @@ def show_findings(findings: Iterable[Any], ok: str | None = None, kind: str = "w
     fragment = html_findings(items, ok, kind)
     if fragment:
         _display(fragment, "\n".join(items) or (ok or ""))
+
+
+# ------------------------------------------------------------------------------ figures
+PNG_DPI = 100
+
+
+def png_bytes(fig, dpi: int = PNG_DPI) -> bytes:
+    """Render a matplotlib figure as PNG bytes (about 800×400 px: small enough for a dozen in a report)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, facecolor="white", metadata={"Software": None})
+    return buf.getvalue()
+
+
+def figure(fig) -> None:
+    """Display a matplotlib figure in the notebook as a PNG and release it."""
+    from IPython.display import Image, display
+
+    display(Image(data=png_bytes(fig), format="png"))
+    if getattr(fig.canvas, "manager", None) is not None:  # made through pyplot: free it there
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)

@@ -30,6 +30,7 @@ from planlib.publish import charts, display
 from planlib.publish.display import badge, esc
 from planlib.publish.files import write_text_atomic
 from planlib.publish.report import TEMPLATES, _Checker
+from planlib.stages.execution import charts as execution_charts
 
 QUARTER = re.compile(r"^\d{4}Q[1-4]$")
 UNIT = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -118,7 +119,7 @@ def _kpi_cell(row: pd.Series | None) -> str:
 
 
 def _image(fig) -> dict:
-    return {"kind": "image", "data": base64.b64encode(charts.png_bytes(fig)).decode("ascii"), "alt": "图表"}
+    return {"kind": "image", "data": base64.b64encode(display.png_bytes(fig)).decode("ascii"), "alt": "图表"}
 
 
 def _html(fragment: str) -> dict:
@@ -263,7 +264,7 @@ def _budget_section(runs: dict[str, Run]) -> dict:
     blocks = [_html(_table(["季度", "预算上限", "计划预算", "实际支出", "预算使用率", "单客户成本", "ROI"], rows,
                            numeric={1, 2, 3, 4, 5, 6}))]
     if bars:
-        blocks.insert(0, _image(charts.budget_chart(pd.DataFrame(bars))))
+        blocks.insert(0, _image(execution_charts.budget_chart(pd.DataFrame(bars))))
     return {"title": "预算执行", "intro": "计划预算与实际支出(实际支出未填的明细不计入),单客户成本与 ROI 来自各季度的复盘。",
             "blocks": blocks}
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import atexit
 import glob
-import hashlib
 import json
 import multiprocessing
 import re
@@ -25,9 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planlib.errors import PlanError, PlanValidationError
+from planlib.run.folder import inputs_digest
 
 if TYPE_CHECKING:
-    from planlib.plan.planfile import LoadedPlan
+    pass
 
 STAGE_IN_LINE = re.compile(r"\] (\d\d_\w+)")
 
@@ -80,29 +80,6 @@ def expand_plans(patterns: Iterable[str | Path]) -> list[Path]:
                 continue  # shared unit settings, not a plan of its own
             found[path.resolve()] = None
     return list(found)
-
-
-def inputs_digest(plan_path: Path, loaded: LoadedPlan | None = None) -> str:
-    """Hash of everything a run depends on: the merged plan, its data files, the workbooks
-    and the planlib version. ``--resume`` skips a plan whose hash matches its last success.
-    ``loaded`` is the plan already loaded from ``plan_path``, if the caller has it."""
-    from planlib import __version__
-    from planlib.plan.planfile import load_plan
-    from planlib.publish.files import file_sha256
-    from planlib.run.paths import workbooks_dir
-
-    loaded = loaded if loaded is not None else load_plan(plan_path)
-    digest = hashlib.sha256()
-    digest.update(loaded.digest.encode())
-    digest.update(__version__.encode())
-    for name in ("customers", "transactions", "interactions", "surveys", "tickets"):
-        source = getattr(loaded.plan.data, name)
-        path = loaded.resolve(source.path) if source else None
-        digest.update(f"{name}:".encode())
-        digest.update(file_sha256(path).encode() if path and path.exists() else b"missing")
-    for book in sorted(workbooks_dir().glob("*.ipynb")):
-        digest.update(file_sha256(book).encode())
-    return digest.hexdigest()
 
 
 def _unchanged_since_success(plan_path: Path, output_root: Path | None) -> bool:
@@ -337,4 +314,4 @@ def _run_on_dask(todo: list[str], root: str | None, scheduler: str, outcomes: di
             client.close()
 
 
-__all__ = ["BatchResult", "PlanOutcome", "expand_plans", "inputs_digest", "run_batch"]
+__all__ = ["BatchResult", "PlanOutcome", "expand_plans", "run_batch"]

@@ -1,12 +1,6 @@
-"""Which columns hold personal information, masking them for display, and the one unmasked export.
+"""``planlib export-contacts``: the one unmasked export of a customer list.
 
-Personal columns are declared here, per canonical table (:data:`PII_COLUMNS`, beside the
-canonical columns of :mod:`planlib.data.tables`), and by header for the extra columns an export may
-carry (身份证号, 邮箱, 地址 … kept under their own headers by :mod:`planlib.data.load`). Every frame
-that comes from customer data is masked with :func:`mask_for_display` before it is shown; the
-maskers themselves live in :mod:`planlib.data.masking`.
-
-Sales teams sometimes need the real list (names and phone numbers to call).
+Everything shown elsewhere is masked (:mod:`planlib.data.masking`). Sales teams sometimes need the real list (names and phone numbers to call).
 :func:`export_unmasked` writes it as an ``.xlsx`` in a ``private/`` subfolder —
 never into the report — and appends who, when and why to ``private/export-log.jsonl``.
 """
@@ -21,33 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from planlib.data.masking import mask_frame
-from planlib.data.tables import normalise_header
+from planlib.data.masking import personal_columns
 from planlib.errors import PlanError
-
-# Canonical columns of planlib.data.tables that hold personal information → masking kind
-# (name, phone, id, email, all — see planlib.data.masking.MASKERS).
-PII_COLUMNS: dict[str, dict[str, str]] = {
-    "customers": {"name": "name", "phone": "phone"},
-    "transactions": {},
-    "interactions": {},
-    "surveys": {},
-    "tickets": {},
-}
-
-# Headers (as planlib.data.tables.normalise_header sees them) of personal columns that are not
-# canonical: exports carry them, data.py keeps them as extra columns.
-PII_HEADERS: dict[str, str] = {
-    **dict.fromkeys(("客户名称", "客户姓名", "姓名", "会员姓名", "联系人", "收货人", "customer_name",
-                     "contact_name", "full_name"), "name"),
-    **dict.fromkeys(("手机号", "手机", "手机号码", "电话", "联系电话", "电话号码", "移动电话", "收货电话",
-                     "phone", "mobile", "tel", "phone_number"), "phone"),
-    **dict.fromkeys(("身份证号", "身份证", "身份证号码", "证件号", "证件号码", "身份证件号", "id_card",
-                     "id_number", "idcard", "id_no"), "id"),
-    **dict.fromkeys(("邮箱", "电子邮箱", "电子邮件", "邮件地址", "email", "e-mail", "mail"), "email"),
-    **dict.fromkeys(("地址", "住址", "家庭住址", "联系地址", "收货地址", "详细地址", "通讯地址", "address",
-                     "street", "home_address"), "all"),
-}
 
 PRIVATE_DIR = "private"
 EXPORT_LOG = "export-log.jsonl"
@@ -55,28 +24,6 @@ EXPORT_LOG = "export-log.jsonl"
 
 class ExportRefused(PlanError):
     """An unmasked export was asked for without saying who and why, or into the report."""
-
-
-def personal_columns(df: pd.DataFrame, table: str | None = None) -> dict[str, str]:
-    """Column → masking kind for every personal column of ``df``.
-
-    The canonical personal columns of ``table`` (when given), then any column whose header is a
-    known personal header (``身份证号``, ``邮箱``, ``客户名称`` …). Without ``table`` the canonical
-    names ``name``/``phone`` are not assumed: in result tables ``name`` may be a KPI's name.
-    """
-    found = {c: k for c, k in PII_COLUMNS.get(table or "", {}).items() if c in df.columns}
-    for column in df.columns:
-        if column in found:
-            continue
-        key = normalise_header(column)
-        if key in PII_HEADERS and (table is not None or key not in ("name", "phone", "mail", "tel")):
-            found[column] = PII_HEADERS[key]
-    return found
-
-
-def mask_for_display(df: pd.DataFrame, table: str | None = None) -> pd.DataFrame:
-    """A copy of ``df`` with every personal column masked (see :func:`personal_columns`)."""
-    return mask_frame(df, personal_columns(df, table))
 
 
 def export_unmasked(df: pd.DataFrame, folder: Path, *, name: str, requested_by: str, reason: str,

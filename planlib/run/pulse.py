@@ -15,7 +15,6 @@ under the plan's lock, and a later full run keeps it (see :mod:`planlib.run.runn
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -29,6 +28,7 @@ from planlib.plan.kpis import CATALOGUE
 from planlib.plan.planfile import LoadedPlan, load_plan
 from planlib.plan.schema import Plan
 from planlib.publish import display
+from planlib.run.folder import cover, plan_lock
 from planlib.run.stage import project_root
 from planlib.stages.execution import schedule
 
@@ -141,6 +141,7 @@ def _notebook(plan: Plan, as_of: date, checkpoints: pd.DataFrame, alerts: list[s
     import nbformat
 
     from planlib.publish import charts
+    from planlib.stages.execution import charts as execution_charts
 
     def html(fragment: str):
         return nbformat.v4.new_output("display_data", data={"text/html": fragment, "text/plain": ""})
@@ -149,7 +150,7 @@ def _notebook(plan: Plan, as_of: date, checkpoints: pd.DataFrame, alerts: list[s
         import base64
 
         return nbformat.v4.new_output("display_data", data={
-            "image/png": base64.b64encode(charts.png_bytes(fig)).decode(), "text/plain": ""})
+            "image/png": base64.b64encode(display.png_bytes(fig)).decode(), "text/plain": ""})
 
     def cell(*outputs):
         c = nbformat.v4.new_code_cell("")
@@ -173,7 +174,7 @@ def _notebook(plan: Plan, as_of: date, checkpoints: pd.DataFrame, alerts: list[s
             ok="没有逾期未完成的任务。"))),
         cell(html(display.html_table(tasks, title=f"任务状态(截至 {as_of:%Y-%m-%d})",
                                      columns=["task_id", "name", "owner", "start", "end", "state", "overdue_days"]))),
-        cell(png(charts.gantt(schedule.tasks_table(plan), milestones=[(f"检查日 {as_of:%m-%d}", as_of)],
+        cell(png(execution_charts.gantt(schedule.tasks_table(plan), milestones=[(f"检查日 {as_of:%m-%d}", as_of)],
                               checkpoints=[(cp.name, cp.due) for cp in plan.checkpoints if cp.due != as_of]))),
     ]
     return nb
@@ -184,7 +185,6 @@ def write_pulse(loaded: LoadedPlan, frames: Frames, customers: pd.DataFrame, as_
     import nbformat
 
     from planlib.publish.report import build_report
-    from planlib.run.runner import cover
 
     plan = loaded.plan
     frames = truncate(frames, as_of)
@@ -219,8 +219,7 @@ def load_frames(loaded: LoadedPlan) -> dict[str, pd.DataFrame]:
 
 def run_pulse(plan_path: str | Path, as_of: date, *, output_root: Path | None = None) -> PulseResult:
     """``planlib run PLAN --as-of DATE``: write ``outputs/<unit>/<quarter>/pulse-<date>.html``."""
-    from planlib.metrics.segment import customers_result
-    from planlib.run.runner import plan_lock
+    from planlib.metrics.customers import customers_result
 
     loaded = load_plan(plan_path)
     plan = loaded.plan
@@ -240,8 +239,4 @@ def run_pulse(plan_path: str | Path, as_of: date, *, output_root: Path | None = 
         return write_pulse(loaded, frames, customers, as_of, run_dir)
 
 
-def carry_over(published: Path, staging: Path) -> None:
-    """Copy earlier pulse reports into a new run folder, so a full re-run does not delete them."""
-    if published.is_dir():
-        for path in published.glob("pulse-*.*"):
-            shutil.copy2(path, staging / path.name)
+#END

@@ -9,7 +9,6 @@ keeps two runs of the same plan from interleaving.
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import os
 import platform
@@ -26,6 +25,7 @@ from planlib.data import results
 from planlib.errors import PlanError
 from planlib.plan.planfile import LoadedPlan, load_plan
 from planlib.run import paths
+from planlib.run.folder import carry_over, cover, data_files, inputs_digest, plan_lock
 from planlib.run.kernel import KernelSession, workbook_imports
 from planlib.run.paths import project_root
 from planlib.run.stage import sentinel_path
@@ -75,63 +75,12 @@ def check_workbooks(stages: Sequence[str]) -> None:
             raise PlanError(f"{path}: parameters 单元格缺少参数 {', '.join(missing)} — 请恢复工作簿的 parameters 单元格")
 
 
-@contextmanager
-def plan_lock(unit_dir: Path, quarter: str) -> Iterator[None]:
-    """Refuse a second concurrent run of the same plan (the lock dies with its process)."""
-    unit_dir.mkdir(parents=True, exist_ok=True)
-    path = unit_dir / f".{quarter}.lock"
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise PlanError(f"{unit_dir / quarter}: 同一计划正在另一个进程中运行 — 请等它结束后再试") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
     for name in VERSIONED:
         with suppress(metadata.PackageNotFoundError):
             found[name] = metadata.version(name)
     return found
-
-
-def _data_files(loaded: LoadedPlan) -> list[dict]:
-    files = []
-    for name in ("customers", "transactions", "interactions", "surveys", "tickets"):
-        source = getattr(loaded.plan.data, name)
-        if source is None:
-            continue
-        path = loaded.resolve(source.path)
-        stat = path.stat() if path.exists() else None
-        files.append({"source": name, "path": str(path), "bytes": stat.st_size if stat else None,
-                      "mtime": stat.st_mtime if stat else None})
-    return files
-
-
-def cover(loaded: LoadedPlan) -> list[tuple[str, str]]:
-    """The plan summary shown on the report's cover."""
-    meta, plan = loaded.plan.meta, loaded.plan
-    phases = ";".join(f"{p.name} {p.start:%m-%d}~{p.end:%m-%d}" for p in meta.phases)
-    return [
-        ("单位", f"{meta.unit_name}({meta.unit})"),
-        ("季度", meta.quarter),
-        ("计划周期", f"{meta.period.start} ~ {meta.period.end}"),
-        ("活动阶段", phases or "—"),
-        ("负责人", meta.owner),
-        ("参与部门", "、".join(meta.departments) or "—"),
-        ("目标客群", plan.scope.segment),
-        ("预算上限", f"{plan.budget.limit:,.0f} 元"),
-        ("计划文件", loaded.path.name),
-        ("参数哈希", loaded.digest[:12]),
-    ]
 
 
 def _execute_stage(stage: str, loaded: LoadedPlan, run_dir: Path, kernel: KernelSession,
@@ -220,8 +169,6 @@ def run_plan(
             session.launch()
             check_workbooks(chosen)
             if not partial:
-                from planlib.run.pulse import carry_over
-
                 carry_over(published, staging)  # mid-campaign pulse reports outlive a full re-run
             _write_parameters(staging, loaded, published)
 
@@ -324,8 +271,6 @@ def _write_parameters(staging: Path, loaded: LoadedPlan, published: Path) -> Non
 
 def _run_facts(loaded: LoadedPlan) -> dict:
     """The manifest's record of the inputs: their hash (what ``--resume`` compares) and versions."""
-    from planlib.run.batch import inputs_digest
-
     return {"inputs_sha256": inputs_digest(loaded.path, loaded), "versions": _versions()}
 
 
@@ -342,7 +287,7 @@ def _write_manifest(run_dir: Path, loaded: LoadedPlan, runs: list[StageRun], sta
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now().isoformat(timespec="seconds"),
         "stages": [run.__dict__ for run in runs],
-        "data": _data_files(loaded),
+        "data": data_files(loaded),
         "versions": facts["versions"],
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -204,8 +204,12 @@ def open_stage(stage: str, plan_path: str | Path, run_dir: str | Path | None = N
     """Load and validate the plan and bind it to a run folder.
 
     ``run_dir`` is given by ``planlib run`` (a staging folder); left as ``None`` in JupyterLab,
-    it is the plan's published folder ``outputs/<unit>/<quarter>``.
+    it is the plan's published folder ``outputs/<unit>/<quarter>``. Charts get their Chinese font here,
+    so a workbook never sets it up itself.
     """
+    from planlib.publish import charts
+
+    charts.setup()
     loaded = _load_plan_cached(resolve_plan_path(plan_path))
     folder = Path(run_dir) if run_dir else default_run_dir(loaded)
     return StageContext(stage, loaded, folder)

@@ -96,8 +96,8 @@ def test_masking_twice_hides_nothing_more(mask, value):
 
 
 def test_personal_columns_are_declared_per_table_and_by_header():
+    from planlib.data.masking import PII_COLUMNS, personal_columns
     from planlib.data.tables import TABLES
-    from planlib.run.contacts import PII_COLUMNS, personal_columns
 
     for table, columns in PII_COLUMNS.items():
         canonical = {c.name for c in TABLES[table]}
@@ -114,8 +114,8 @@ def test_personal_columns_are_declared_per_table_and_by_header():
 
 def test_loaded_customers_are_masked_for_display(tmp_path):
     from planlib.data.load import load_source
+    from planlib.data.masking import mask_for_display
     from planlib.plan.schema import DataSource
-    from planlib.run.contacts import mask_for_display
 
     (tmp_path / "c.csv").write_text(
         "客户编号,客户名称,手机号,身份证号,邮箱,地址\n"

@@ -11,6 +11,7 @@ import pytest
 from metrics.test_segment import make_plan
 from planlib.errors import PlanError
 from planlib.metrics import customers as needs
+from planlib.stages.needs import views
 
 
 def base(n: int = 300, seed: int = 3):
@@ -59,10 +60,10 @@ def test_analyse_adds_lifetime_value_and_counts_every_row():
     assert coverage["交易记录"] == len(tx)
     assert coverage["基准日之后"] == 1 and coverage["客户表中没有的客户"] == 1 and coverage["统计窗口内的退款"] == 1
     assert "ghost" in out.coverage.set_index("item").loc["客户表中没有的客户", "note"]
-    values = needs.tier_values(out.customers, ["高价值", "投诉", "活跃", "空层", "一般"])
+    values = views.tier_values(out.customers, ["高价值", "投诉", "活跃", "空层", "一般"])
     assert values["clv_share"].sum() == pytest.approx(100)
     assert values.set_index("tier").loc["空层", "customers"] == 0
-    assert any("一次的客户存活概率恒为 100%" in n for n in needs.clv_notes(out, plan))
+    assert any("一次的客户存活概率恒为 100%" in n for n in views.clv_notes(out, plan))
 
 
 def test_complaint_rules_need_a_tickets_source():
@@ -77,7 +78,7 @@ def test_without_enough_buyers_the_page_says_why_and_rules_match_nobody():
     plan = make_plan(tiers=[{"name": "高价值", "clv": ">=1"}])
     out = needs.analyse(customers, tx, plan)
     assert not out.lifetime.ok and (out.customers["tier"] != "高价值").all()
-    assert "clv 条件不会命中任何客户" in needs.clv_notes(out, plan)[0]
+    assert "clv 条件不会命中任何客户" in views.clv_notes(out, plan)[0]
 
 
 def test_complaint_counts_window():

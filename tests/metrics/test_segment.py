@@ -12,6 +12,7 @@ from planlib.data import holdout
 from planlib.data.results import SPECS
 from planlib.errors import PlanError
 from planlib.metrics import segment
+from planlib.metrics.customers import customers_result
 from planlib.plan.schema import Plan, Segment, Segmentation
 
 AS_OF = date(2024, 3, 31)
@@ -204,7 +205,7 @@ def result():
             rows.append((f"{c}a", c, "2024-03-06" if i < 20 else "2024-01-31", 50.0))
     customers, tx = frames(rows, ids=ids)
     plan = make_plan()
-    return plan, customers, segment.customers_result(customers, tx, plan)
+    return plan, customers, customers_result(customers, tx, plan)
 
 
 def test_customers_result_has_scope_and_deterministic_control(result):

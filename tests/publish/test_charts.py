@@ -11,7 +11,12 @@ import pytest
 from matplotlib import font_manager
 
 from planlib.errors import PlanError
-from planlib.publish import charts
+from planlib.publish import charts, display
+from planlib.stages.channels import charts as channels_charts
+from planlib.stages.execution import charts as execution_charts
+from planlib.stages.goals import charts as goals_charts
+from planlib.stages.needs import charts as needs_charts
+from planlib.stages.review import charts as review_charts
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -68,18 +73,18 @@ def kpis() -> pd.DataFrame:
 
 
 CHARTS = {
-    "timeline": lambda: charts.timeline(
+    "timeline": lambda: goals_charts.timeline(
         [("预热期", "2024-04-01", "2024-04-15"), ("执行期", "2024-04-16", "2024-06-15"),
          ("复盘期", "2024-06-16", "2024-06-30")], ("2024-04-01", "2024-06-30")),
-    "tier_sizes": lambda: charts.tier_sizes(tiers()),
-    "rf_heatmap": lambda: charts.rf_heatmap(customers()),
-    "channel_costs": lambda: charts.channel_costs(channel_plan()),
-    "gantt": lambda: charts.gantt(tasks(), milestones=[("活动启动", "2024-04-16")],
+    "tier_sizes": lambda: needs_charts.tier_sizes(tiers()),
+    "rf_heatmap": lambda: needs_charts.rf_heatmap(customers()),
+    "channel_costs": lambda: channels_charts.channel_costs(channel_plan()),
+    "gantt": lambda: execution_charts.gantt(tasks(), milestones=[("活动启动", "2024-04-16")],
                                   checkpoints=[("中期检查", "2024-04-23")]),
-    "workload": lambda: charts.workload(tasks()),
-    "budget_chart": lambda: charts.budget_chart(budget()),
-    "kpi_attainment": lambda: charts.kpi_attainment(kpis()),
-    "funnel": lambda: charts.funnel(pd.DataFrame({"step": ["目标客户", "触达", "打开", "参与"],
+    "workload": lambda: execution_charts.workload(tasks()),
+    "budget_chart": lambda: execution_charts.budget_chart(budget()),
+    "kpi_attainment": lambda: review_charts.kpi_attainment(kpis()),
+    "funnel": lambda: review_charts.funnel(pd.DataFrame({"step": ["目标客户", "触达", "打开", "参与"],
                                                   "customers": [400, 380, 250, 0]})),
 }
 
@@ -123,7 +128,7 @@ def test_chart_draws_chinese_without_any_warning(name):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a missing glyph would warn here
         fig = CHARTS[name]()
-        png = charts.png_bytes(fig)
+        png = display.png_bytes(fig)
     assert png.startswith(b"\x89PNG")
     assert len(png) < 150_000  # a dozen charts must fit a 3 MB report
     assert HAN.search(titles(fig)), titles(fig)
@@ -131,7 +136,7 @@ def test_chart_draws_chinese_without_any_warning(name):
 
 def test_chart_size_is_modest():
     fig = CHARTS["budget_chart"]()
-    width, height = fig.get_size_inches() * charts.PNG_DPI
+    width, height = fig.get_size_inches() * display.PNG_DPI
     assert width <= 900 and height <= 600
 
 
@@ -140,19 +145,19 @@ def test_dollar_signs_and_odd_characters_in_data_labels_are_safe():
     df["tier"] = ["$高价值$", "成本 $5 与 $10", "a$b", "表情🎉\t客户"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        fig = charts.tier_sizes(df)
-        charts.png_bytes(fig)
+        fig = needs_charts.tier_sizes(df)
+        display.png_bytes(fig)
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels[0] == "$高价值$"  # shown literally, not as mathtext
     assert labels[3] == "表情 客户"  # the glyph no font has is dropped, the tab becomes a space
 
 
 def test_kpi_attainment_is_direction_aware():
-    assert charts.attainment("higher", 70, 65) == pytest.approx(65 / 70 * 100)
-    assert charts.attainment("lower", 50, 46) == pytest.approx(50 / 46 * 100)
-    assert np.isnan(charts.attainment("higher", 70, None))
-    assert np.isnan(charts.attainment("info", 0, 5))
-    fig = charts.kpi_attainment(kpis())
+    assert review_charts.attainment("higher", 70, 65) == pytest.approx(65 / 70 * 100)
+    assert review_charts.attainment("lower", 50, 46) == pytest.approx(50 / 46 * 100)
+    assert np.isnan(review_charts.attainment("higher", 70, None))
+    assert np.isnan(review_charts.attainment("info", 0, 5))
+    fig = review_charts.kpi_attainment(kpis())
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()][2] == "单客户成本"
     assert "预算差异" not in [t.get_text() for t in ax.get_yticklabels()]
@@ -161,7 +166,7 @@ def test_kpi_attainment_is_direction_aware():
 def test_show_displays_a_png(monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
-    charts.show(CHARTS["funnel"]())
+    display.figure(CHARTS["funnel"]())
     assert shown and shown[0].data.startswith(b"\x89PNG")
 
 
@@ -172,15 +177,15 @@ def test_a_chart_ending_a_cell_displays_itself_as_png():
 
 
 EMPTY = {
-    "timeline": lambda: charts.timeline([]),
-    "tier_sizes": lambda: charts.tier_sizes(tiers().iloc[0:0]),
-    "rf_heatmap": lambda: charts.rf_heatmap(customers().iloc[0:0]),
-    "channel_costs": lambda: charts.channel_costs(channel_plan().iloc[0:0]),
-    "gantt": lambda: charts.gantt(tasks().iloc[0:0]),
-    "workload": lambda: charts.workload(tasks().iloc[0:0]),
-    "budget_chart": lambda: charts.budget_chart(budget().iloc[0:0]),
-    "kpi_attainment": lambda: charts.kpi_attainment(kpis().iloc[0:0]),
-    "funnel": lambda: charts.funnel(pd.DataFrame({"step": [], "customers": []})),
+    "timeline": lambda: goals_charts.timeline([]),
+    "tier_sizes": lambda: needs_charts.tier_sizes(tiers().iloc[0:0]),
+    "rf_heatmap": lambda: needs_charts.rf_heatmap(customers().iloc[0:0]),
+    "channel_costs": lambda: channels_charts.channel_costs(channel_plan().iloc[0:0]),
+    "gantt": lambda: execution_charts.gantt(tasks().iloc[0:0]),
+    "workload": lambda: execution_charts.workload(tasks().iloc[0:0]),
+    "budget_chart": lambda: execution_charts.budget_chart(budget().iloc[0:0]),
+    "kpi_attainment": lambda: review_charts.kpi_attainment(kpis().iloc[0:0]),
+    "funnel": lambda: review_charts.funnel(pd.DataFrame({"step": [], "customers": []})),
 }
 
 
@@ -189,6 +194,6 @@ def test_empty_results_draw_a_no_data_chart(name):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fig = EMPTY[name]()
-        charts.png_bytes(fig)
+        display.png_bytes(fig)
     assert HAN.search(titles(fig))
     assert "无数据" in [t.get_text() for t in fig.axes[0].texts]

@@ -13,8 +13,11 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from planlib.publish import charts, display
+from planlib.publish import display
 from planlib.publish.report import build_report, clean_html
+from planlib.stages.execution import charts as execution_charts
+from planlib.stages.goals import charts as goals_charts
+from planlib.stages.review import charts as review_charts
 
 STAGES = ["01_goals", "02_needs", "03_channels", "04_execution", "05_review"]
 ATTACK_ROWS = pd.DataFrame({
@@ -31,14 +34,14 @@ COVER = [("单位", "演示零售事业部"), ("季度", "2024Q2"), ("负责人"
 def chart_pngs() -> list[str]:
     """Twelve real chart PNGs, base64 as notebooks store them."""
     figs = [
-        charts.budget_chart(pd.DataFrame({"category": ["物料费", "礼品费", "推广费"],
+        execution_charts.budget_chart(pd.DataFrame({"category": ["物料费", "礼品费", "推广费"],
                                           "planned": [3000.0, 4000, 2000], "actual": [2800.0, 4200, 1700]})),
-        charts.funnel(pd.DataFrame({"step": ["目标客户", "触达", "参与", "复购"],
+        review_charts.funnel(pd.DataFrame({"step": ["目标客户", "触达", "参与", "复购"],
                                     "customers": [400, 380, 180, 45]})),
-        charts.timeline([("预热期", "2024-04-01", "2024-04-15"), ("执行期", "2024-04-16", "2024-06-15")],
+        goals_charts.timeline([("预热期", "2024-04-01", "2024-04-15"), ("执行期", "2024-04-16", "2024-06-15")],
                         ("2024-04-01", "2024-06-30")),
     ]
-    pngs = [base64.b64encode(charts.png_bytes(f)).decode() for f in figs]
+    pngs = [base64.b64encode(display.png_bytes(f)).decode() for f in figs]
     return [pngs[i % len(pngs)] for i in range(12)]
 
 

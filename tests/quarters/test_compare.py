@@ -136,6 +136,7 @@ def test_compare_without_arguments_builds_everything(outputs, capsys):
 
 def test_trend_and_uplift_charts_draw_missing_values_as_such():
     from planlib.publish import charts
+    from planlib.stages.review import charts as review_charts
 
     trend = pd.DataFrame({"quarter": ["2024Q2", "2024Q3"], "name": ["满意度", "满意度"], "unit": ["分", "分"],
                           "target": [4.5, 4.5], "actual": [4.2, float("nan")], "status": ["未达成", "无数据"]})
@@ -144,4 +145,4 @@ def test_trend_and_uplift_charts_draw_missing_values_as_such():
     assert charts.kpi_trend(trend.iloc[0:0]).axes[0].texts[0].get_text() == "无数据"
     empty = pd.DataFrame({"outcome": ["复购率"], "comparison": ["实验组 vs 对照组"], "uplift": [float("nan")],
                           "ci_low": [float("nan")], "ci_high": [float("nan")], "significant": [pd.NA], "unit": ["%"]})
-    assert charts.uplift_ci(empty).axes[0].texts[0].get_text() == "无数据"
+    assert review_charts.uplift_ci(empty).axes[0].texts[0].get_text() == "无数据"

@@ -11,7 +11,7 @@ import pytest
 
 from planlib.cli import main
 from planlib.plan.schema import Plan
-from planlib.run import pulse
+from planlib.run import folder, pulse
 
 
 def make_plan() -> Plan:
@@ -88,9 +88,9 @@ def test_carry_over_keeps_earlier_pulses(tmp_path):
     staging.mkdir()
     (published / "pulse-2024-05-01.html").write_text("x", encoding="utf-8")
     (published / "report.html").write_text("old", encoding="utf-8")
-    pulse.carry_over(published, staging)
+    folder.carry_over(published, staging)
     assert [p.name for p in staging.iterdir()] == ["pulse-2024-05-01.html"]
-    pulse.carry_over(tmp_path / "missing", staging)  # first run: nothing to keep
+    folder.carry_over(tmp_path / "missing", staging)  # first run: nothing to keep
 
 
 @pytest.mark.slow

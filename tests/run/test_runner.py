@@ -17,7 +17,8 @@ from conftest import ROOT
 from planlib.cli import main
 from planlib.data import results
 from planlib.errors import PlanError
-from planlib.run.runner import plan_lock, run_plan
+from planlib.run.folder import plan_lock
+from planlib.run.runner import run_plan
 
 pytestmark = pytest.mark.slow
 

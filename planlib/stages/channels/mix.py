@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from planlib.metrics.segment import tier_names
+from planlib.plan.budget_lines import is_promotion
 from planlib.plan.schema import Plan
 from planlib.stages.channels import optimize
 from planlib.stages.channels.rates import audiences, members
-from planlib.stages.execution.budget import is_promotion
 
 COMPARISON_COLUMNS = ["audience", "channel_name", "manual_customers", "manual_k", "manual_cost",
                       "manual_responses", "optimised_customers", "optimised_k", "optimised_cost",

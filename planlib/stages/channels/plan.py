@@ -27,9 +27,9 @@ import pandas as pd
 
 from planlib.errors import PlanError
 from planlib.metrics.segment import find_segment, segment_mask, tier_names
+from planlib.plan.budget_lines import is_promotion
 from planlib.plan.schema import Plan
 from planlib.stages.channels.rates import audiences
-from planlib.stages.execution.budget import PROMOTION_CATEGORY, is_promotion  # noqa: F401 — PROMOTION_CATEGORY was defined here
 
 _COLUMNS = ["audience", "channel", "channel_name", "content", "frequency", "audience_size",
             "coverage", "contacts_per_customer", "customers_contacted", "contacts",
@@ -54,7 +54,12 @@ def audience_tiers(customers: pd.DataFrame, plan: Plan) -> dict[str, dict[str, i
 
 def audience_sizes(customers: pd.DataFrame, plan: Plan) -> dict[str, int]:
     """Contactable (non-control) customers of every audience named in the channel plan."""
-    return {name: sum(tiers.values()) for name, tiers in audience_tiers(customers, plan).items()}
+    return sizes_of(audience_tiers(customers, plan))
+
+
+def sizes_of(composition: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Audience sizes from :func:`audience_tiers`' per-tier counts."""
+    return {name: sum(tiers.values()) for name, tiers in composition.items()}
 
 
 def tier_sizes(customers: pd.DataFrame) -> dict[str, int]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from planlib.plan.budget_lines import is_promotion
 from planlib.plan.schema import Plan
 
 TOTAL = "合计"
-PROMOTION_CATEGORY = "推广费"
 TOLERANCE = 1.0  # yuan: rounding in a planner's spreadsheet is not a mismatch
 RECONCILE_COLUMNS = ["channel", "channel_name", "channel_cost", "budget_planned", "difference", "state"]
 
@@ -58,11 +58,6 @@ def budget_by_category(plan: Plan) -> pd.DataFrame:
     out["share"] = out["planned"] / total * 100 if total else np.nan
     return out
 
-
-
-def is_promotion(line) -> bool:
-    """A budget line the channel plan spends: it names a channel or is in category 推广费."""
-    return line.channel is not None or line.category == PROMOTION_CATEGORY
 
 
 def reconcile(plan: Plan, channel_plan: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from planlib.data.masking import mask_for_display
 from planlib.metrics.segment import tier_names
 from planlib.plan.schema import Plan
 from planlib.publish.xlsx import Sheet, write_workbook
-from planlib.run.contacts import mask_for_display
 
 EXPORT_DIR = "exports"
 MAX_ROWS_PER_TIER = 50_000  # a sales team calls the most valuable first; the full list is results/customers

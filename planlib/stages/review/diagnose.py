@@ -23,6 +23,7 @@ import pandas as pd
 from planlib.metrics.measure import Frames, KpiValue, Window, fmt, period_window
 from planlib.plan.kpis import CATALOGUE, status
 from planlib.plan.schema import Plan
+from planlib.stages.review.funnel import FUNNEL_STEPS, funnel_from_values
 
 # ------------------------------------------------------------------ the rule table
 # Funnel KPIs: the step with the lowest conversion among these explains the miss.
@@ -228,8 +229,6 @@ def _group_cause(kpi: str, target: float, plan: Plan, ev: Evidence) -> tuple[str
 
 def _weakest_step(kpi: str, values: Mapping[str, KpiValue], plan: Plan,
                   breakdown: pd.DataFrame | None) -> Diagnosis | None:
-    from planlib.stages.review.analysis import FUNNEL_STEPS, funnel_from_values
-
     steps = funnel_from_values(values).set_index("step")
     candidates = steps.loc[list(FUNNEL_KPIS[kpi]), "rate_of_previous"].dropna()
     if candidates.empty:

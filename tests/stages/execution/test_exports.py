@@ -13,8 +13,8 @@ from openpyxl import load_workbook
 from ruamel.yaml import YAML
 
 from planlib.plan.schema import Plan
-from planlib.publish import xlsx as xlsx_export
 from planlib.stages.execution import calendar as calendar_export
+from planlib.stages.execution import exports as xlsx_export
 from planlib.stages.execution import schedule
 
 

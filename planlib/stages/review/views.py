@@ -1,0 +1,51 @@
+"""Stage 05 tables: KPI targets and formulas, the funnel per group, the budget handed over by stage 04."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from planlib.data.results import SPECS
+from planlib.plan.kpis import CATALOGUE
+from planlib.plan.schema import Plan
+from planlib.publish import display as show
+from planlib.stages.review import abtest
+
+KPI_LABELS = {"name": "核心指标"}
+BUDGET_COLUMNS = list(SPECS["budget"].columns)
+
+
+def kpi_targets(plan: Plan) -> pd.DataFrame:
+    rows = []
+    for k in plan.kpis:
+        entry = CATALOGUE[k.kpi]
+        sign = {"higher": "≥", "lower": "≤"}.get(entry.direction, "")
+        rows.append({"评估维度": k.dimension or entry.dimension, "核心指标": entry.name,
+                     "目标值": f"{sign}{k.target:g}{entry.unit}", "计算方法": entry.formula})
+    return pd.DataFrame(rows, columns=["评估维度", "核心指标", "目标值", "计算方法"])
+
+
+def funnel_wide(breakdown: pd.DataFrame, label: str = "渠道") -> pd.DataFrame:
+    """The per-channel (or per-tier: ``label="层级"``) funnel as one row per group: customers at each
+    step, with the step rate."""
+    if breakdown.empty:
+        return pd.DataFrame(columns=[label])
+    steps = list(dict.fromkeys(breakdown["step"]))
+
+    def cell(row) -> str:
+        if pd.isna(row.customers):
+            return "无数据"
+        rate = row.rate_of_previous
+        return f"{int(row.customers):,}" + ("" if pd.isna(rate) else f"({rate:.0f}%)")
+
+    cells = breakdown.assign(cell=[cell(r) for r in breakdown.itertuples()])
+    wide = cells.pivot(index="label", columns="step", values="cell")[steps]
+    return wide.rename_axis(index=label, columns=None).reset_index()
+
+
+def show_abtests(abtests: pd.DataFrame) -> None:
+    """The A/B test table with its settings, or why there is nothing to test."""
+    if abtests.empty:
+        show.show_note("本活动的互动记录中没有 A/B 版本(「版本」列为空),无需检验。")
+        return
+    show.show_table(abtest.display_frame(abtests), title="A/B 测试结果")
+    show.show_note(abtest.SETTINGS_TEXT)
