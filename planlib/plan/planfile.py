@@ -8,6 +8,7 @@ cross-field checks (:mod:`planlib.plan.checks`) and the data files. A plan that 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
@@ -134,19 +135,74 @@ def _paths(data: Any, prefix: KeyPath) -> Iterator[KeyPath]:
             yield from _paths(value, (*prefix, i))
 
 
+_REPAIR_ROUNDS = 3  # each round drops the faulty values pydantic reported; more rounds find nothing new
+
+
 def _validate(source: _Source, problems: list[Problem]) -> Plan | None:
-    """Schema validation, then (only when it passes) the cross-field checks and data files."""
+    """Schema validation and the cross-field checks, every problem at once.
+
+    When the schema fails, the faulty values are left out (an unknown key, a wrong optional value)
+    and the rest is validated again, so the cross-field checks (dates, dependencies, budget …) still
+    run on everything that is well-formed: a planner fixes a misspelt key and an impossible task
+    date in one go. Problems under a value already reported are not reported twice.
+    """
     try:
         plan = Plan.model_validate(source.data)
     except ValidationError as exc:
-        for path, message, hint in explain_errors(exc.errors(include_url=False), source.data):
-            # a value whose YAML was already reported (e.g. an impossible date) is not reported twice
-            if not any(path[:n] in source.flagged for n in range(1, len(path) + 1)):
-                problems.append(_at(source, path, message, hint))
+        reported = _report_schema(source, exc, problems)
+        repaired = _repaired(source.data, reported)
+        if repaired is not None:
+            found = check_plan(repaired)
+            problems.extend(_at(source, path, message, hint) for where, message, hint in found
+                            if not _under(path := parse_path(where), reported))
         return None
     found = check_plan(plan) + _check_data_files(plan, source.files[0].parent)
     problems.extend(_at(source, parse_path(where), message, hint) for where, message, hint in found)
     return plan
+
+
+def _report_schema(source: _Source, exc: ValidationError, problems: list[Problem]) -> list[KeyPath]:
+    paths = []
+    for path, message, hint in explain_errors(exc.errors(include_url=False), source.data):
+        paths.append(path)
+        # a value whose YAML was already reported (e.g. an impossible date) is not reported twice
+        if not _under(path, source.flagged):
+            problems.append(_at(source, path, message, hint))
+    return paths
+
+
+def _under(path: KeyPath, paths: Iterable[KeyPath]) -> bool:
+    known = set(paths)
+    return any(path[:n] in known for n in range(1, len(path) + 1))
+
+
+def _repaired(data: dict, faulty: list[KeyPath]) -> Plan | None:
+    """The plan without its faulty values, if that much validates (else None: nothing to cross-check)."""
+    for _ in range(_REPAIR_ROUNDS):
+        data = copy.deepcopy(data)
+        for path in sorted(faulty, key=len, reverse=True):
+            if not path or not _drop(data, path):
+                return None
+        try:
+            return Plan.model_validate(data)
+        except ValidationError as exc:
+            faulty = [path for path, _m, _h in explain_errors(exc.errors(include_url=False), data)]
+    return None
+
+
+def _drop(data: Any, path: KeyPath) -> bool:
+    """Remove ``path`` from ``data``; False when it is not there (a missing required key: no repair)."""
+    parent = data
+    for seg in path[:-1]:
+        try:
+            parent = parent[seg]
+        except (KeyError, IndexError, TypeError):
+            return False
+    last = path[-1]
+    if isinstance(parent, dict) and last in parent:
+        del parent[last]
+        return True
+    return False
 
 
 def _at(source: _Source, path: KeyPath, message: str, hint: str) -> Problem:
