@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--reason", required=True, help="用途,例如 Q2 激活活动电话邀约")
     export.add_argument("--output-root", type=Path, help="输出根目录(默认为项目的 outputs/)")
 
+    lab = sub.add_parser("lab", help="在项目目录启动 JupyterLab;保存时 workbooks/ 中的阶段模板不写入输出,保持提交时的样子")
+    lab.epilog = "其余参数原样交给 jupyter lab,例如 planlib lab --port 8890"
+
     validate = sub.add_parser("validate", help="只校验计划文件,不运行")
     validate.add_argument("plans", nargs="+", type=Path)
 
@@ -188,7 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from planlib.run.lean import skip_iri_grammar
 
         skip_iri_grammar()
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "lab":
+        parser.error(f"无法识别的参数: {' '.join(extra)}")
     try:
         if args.command == "validate":
             return _validate(args.plans)
@@ -205,6 +211,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _new(args)
         if args.command == "compare":
             return _compare(args)
+        if args.command == "lab":
+            from planlib.forms.lab import start_lab
+            from planlib.run.paths import project_root
+
+            return start_lab(project_root(), extra)
         return _run(args)
     except PlanValidationError as exc:
         for problem in exc.problems:
