@@ -25,16 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
-from pydantic import ValidationError
 
 from planlib.forms import previews
 from planlib.forms.fields import MISSING, Editor, Scalar, build_editor, css, walk
 from planlib.forms.save import StalePlanError, merge_into, modify_yaml
 from planlib.forms.source import NAMES, REFERENCES, PlanSource, matches, overrides
-from planlib.plan.checks import check_plan
+from planlib.plan.planfile import check_data
 from planlib.plan.schema import Plan
-from planlib.plan.schema_errors import explain_errors
-from planlib.plan.yamlread import KeyPath, format_path, parse_path
+from planlib.plan.yamlread import KeyPath, format_path
 
 # The plan sections each stage's form edits; top-level fields no stage names (a section added to
 # the schema later, ``run``) appear in the first stage's form.
@@ -168,14 +166,7 @@ class PlanForm:
         if self._building:
             return
         data = self.merged()
-        self.plan, problems = None, []
-        try:
-            self.plan = Plan.model_validate(data)
-        except ValidationError as exc:
-            problems = explain_errors(exc.errors(include_url=False), data)
-        if self.plan is not None:
-            problems = [(parse_path(where), message, hint) for where, message, hint in check_plan(self.plan)]
-        self.problems = problems
+        self.plan, self.problems = check_data(data)  # exactly what `planlib validate` checks
         self._offer_names(data)
         self._show_problems()
         self._show_preview()

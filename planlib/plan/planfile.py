@@ -138,8 +138,9 @@ def _paths(data: Any, prefix: KeyPath) -> Iterator[KeyPath]:
 _REPAIR_ROUNDS = 3  # each round drops the faulty values pydantic reported; more rounds find nothing new
 
 
-def _validate(source: _Source, problems: list[Problem]) -> Plan | None:
-    """Schema validation and the cross-field checks, every problem at once.
+def check_data(data: dict) -> tuple[Plan | None, list[tuple[KeyPath, str, str]]]:
+    """The plan and every problem of merged plan ``data`` — the one validation behind ``planlib
+    validate``, ``planlib run`` and the planner forms: schema and cross-field problems at once.
 
     When the schema fails, the faulty values are left out (an unknown key, a wrong optional value)
     and the rest is validated again, so the cross-field checks (dates, dependencies, budget …) still
@@ -147,28 +148,29 @@ def _validate(source: _Source, problems: list[Problem]) -> Plan | None:
     date in one go. Problems under a value already reported are not reported twice.
     """
     try:
-        plan = Plan.model_validate(source.data)
+        plan = Plan.model_validate(data)
     except ValidationError as exc:
-        reported = _report_schema(source, exc, problems)
-        repaired = _repaired(source.data, reported)
+        found = explain_errors(exc.errors(include_url=False), data)
+        reported = [path for path, _m, _h in found]
+        repaired = _repaired(data, reported)
         if repaired is not None:
-            found = check_plan(repaired)
-            problems.extend(_at(source, path, message, hint) for where, message, hint in found
-                            if not _under(path := parse_path(where), reported))
-        return None
-    found = check_plan(plan) + _check_data_files(plan, source.files[0].parent)
-    problems.extend(_at(source, parse_path(where), message, hint) for where, message, hint in found)
-    return plan
+            found += [(path, message, hint) for where, message, hint in check_plan(repaired)
+                      if not _under(path := parse_path(where), reported)]
+        return None, found
+    return plan, [(parse_path(where), message, hint) for where, message, hint in check_plan(plan)]
 
 
-def _report_schema(source: _Source, exc: ValidationError, problems: list[Problem]) -> list[KeyPath]:
-    paths = []
-    for path, message, hint in explain_errors(exc.errors(include_url=False), source.data):
-        paths.append(path)
+def _validate(source: _Source, problems: list[Problem]) -> Plan | None:
+    """:func:`check_data` on a file's merged data, each problem located at its file and line."""
+    plan, found = check_data(source.data)
+    for path, message, hint in found:
         # a value whose YAML was already reported (e.g. an impossible date) is not reported twice
         if not _under(path, source.flagged):
             problems.append(_at(source, path, message, hint))
-    return paths
+    if plan is not None:
+        problems.extend(_at(source, parse_path(where), message, hint)
+                        for where, message, hint in _check_data_files(plan, source.files[0].parent))
+    return plan
 
 
 def _under(path: KeyPath, paths: Iterable[KeyPath]) -> bool:

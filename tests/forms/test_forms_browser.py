@@ -241,7 +241,7 @@ def shot(page, name: str) -> None:
 # ----------------------------------------------------------------------------- tests
 ROUND_TRIPS = {
     # stage: (field path, text typed, (key path in the merged plan), expected value)
-    "01_goals": ("goals-0-target", "13", ("goals", 0, "target"), 13),
+    "01_goals": ("goals-0-baseline", "4", ("goals", 0, "baseline"), 4),
     "02_needs": ("segmentation-rfm-window_days", "400", ("segmentation", "rfm", "window_days"), 400),
     "03_channels": ("channels-plan-0-contacts_per_customer", "9.5",
                     ("channels", "plan", 0, "contacts_per_customer"), 9.5),
