@@ -36,6 +36,14 @@ CHOICES: dict[Callable, Callable[[], list[tuple[str, str]]]] = {
     schema._check_kpi: lambda: [(f"{k.name}({k.id})", k.id) for k in CATALOGUE.values()],
 }
 
+# Fixed choices are shown by their Chinese names; the plan file keeps the codes.
+CHOICE_LABELS: dict[Any, str] = {
+    "increase": "提升", "decrease": "降低", "open": "进行中", "done": "已完成", "auto": "自动",
+    "responses": "响应人数最多", "value": "价值最高", "zh": "中文", "en": "English", "CNY": "人民币",
+    "csv": "CSV", "xlsx": "Excel(xlsx)", "parquet": "Parquet", "utf-8": "UTF-8", "utf-8-sig": "UTF-8(带 BOM)",
+    "gbk": "GBK", "gb18030": "GB18030", "big5": "Big5",
+}
+
 OnChange = Callable[[], None]
 Note = Callable[[KeyPath], str]
 
@@ -122,7 +130,7 @@ class Scalar(Editor):
         choices = next((CHOICES[v.func]() for v in _validators(info, tp)
                         if getattr(v, "func", None) in CHOICES), None)
         if get_origin(inner) is Literal or choices is not None:
-            options = choices or [(str(o), o) for o in get_args(inner)]
+            options = choices or [(CHOICE_LABELS.get(o, str(o)), o) for o in get_args(inner)]
             if value not in (None, MISSING) and value not in [o[1] for o in options]:
                 options.append((f"{value}(不在可选范围)", value))  # never silently replaced
             options = [("", "")] + options

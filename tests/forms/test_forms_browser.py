@@ -342,7 +342,7 @@ def test_an_empty_plan_file_is_filled_from_the_form_rows_and_date_picker_include
     set_text(form, "review-actions-0-measure", "增加短信提醒")
     set_text(form, "review-actions-0-owner", "客服专员")
     set_text(form, "review-actions-0-due", "2024-07-15")
-    form.locator(".pl-f-review-actions-0-status select").select_option("done")
+    form.locator(".pl-f-review-actions-0-status select").select_option("已完成")
     expect(form.locator("button.pl-save")).to_be_enabled()
     expect(form.locator(".pl-summary")).to_contain_text("计划的其他部分还有")
     save(form)
