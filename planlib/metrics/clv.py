@@ -114,13 +114,6 @@ class BgNbd:
         g = -np.expm1(-(self.r + x[..., None]) * np.log1p(p * t / (self.alpha + T[..., None]))) / p
         return self.p_alive(x, t_x, T) * (g * w).sum(axis=-1)
 
-    def population_expected_purchases(self, t) -> np.ndarray:
-        """E[X(t)] for a newly acquired customer (eq. 9), for checks against published figures."""
-        t = np.asarray(t, dtype=float)
-        r, alpha, a, b = self.r, self.alpha, self.a, self.b
-        z = t / (alpha + t)
-        return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * special.hyp2f1(r, b, a + b - 1, z))
-
 
 @dataclass(frozen=True)
 class GammaGamma:

@@ -138,11 +138,6 @@ def estimate_rates(plan: Plan, customers_result: pd.DataFrame, interactions: pd.
     return df.astype({**{f"{m}_rate": float for m in METRICS}, **{f"{m}_n": np.int64 for m in METRICS}})
 
 
-def from_data_count(rates: pd.DataFrame) -> int:
-    """How many (audience, channel, rate) cells come from data rather than the plan."""
-    return int(sum(rates[f"{m}_source"].str.startswith("数据").sum() for m in METRICS))
-
-
 def display_table(rates: pd.DataFrame) -> pd.DataFrame:
     """One text cell per rate, e.g. ``20.8% · 数据·对象 n=2,634`` or ``60.0% · 计划``."""
     def cell(rate: float, source: str, n: int) -> str:
