@@ -3,7 +3,7 @@
 Pure functions over the plan. Dates are whole calendar days and a task's ``start`` and ``end``
 are both working days of it (T1 04-01…04-05 lasts 5 days). A dependency is finish-to-start:
 a task may start the day after each of its dependencies ends. The budget (template 3) lives in
-:mod:`planlib.stages.execution.budget` and is re-exported here.
+:mod:`planlib.stages.execution.budget`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pandas as pd
 
 from planlib.plan.kpis import CATALOGUE
 from planlib.plan.schema import Plan
-from planlib.stages.execution.budget import TOTAL, budget_by_category, budget_table, reconcile  # noqa: F401 — stage 04 API, kept here too
+from planlib.stages.execution.budget import budget_table, reconcile
 
 
 # ---------------------------------------------------------------------------------- graph

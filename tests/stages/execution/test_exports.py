@@ -13,9 +13,9 @@ from openpyxl import load_workbook
 from ruamel.yaml import YAML
 
 from planlib.plan.schema import Plan
+from planlib.stages.execution import budget, schedule
 from planlib.stages.execution import calendar as calendar_export
 from planlib.stages.execution import exports as xlsx_export
-from planlib.stages.execution import schedule
 
 
 def demo_plan(**changes) -> Plan:
@@ -31,7 +31,7 @@ def demo_plan(**changes) -> Plan:
 def workbook(tmp_path: Path, plan: Plan) -> Path:
     path, cpm = schedule.critical_path(plan)
     return xlsx_export.execution_workbook(tmp_path / "out" / "plan.xlsx", schedule.tasks_table(plan),
-                                          schedule.budget_table(plan), cpm, schedule.checkpoints_table(plan),
+                                          budget.budget_table(plan), cpm, schedule.checkpoints_table(plan),
                                           title=plan.meta.title)
 
 

@@ -12,7 +12,7 @@ from conftest import ROOT
 from planlib.data.results import SPECS
 from planlib.plan.planfile import load_plan
 from planlib.plan.schema import Plan
-from planlib.stages.execution import schedule
+from planlib.stages.execution import budget, schedule
 
 
 def demo_plan() -> Plan:
@@ -172,7 +172,7 @@ LINES = [
 
 
 def test_budget_table_variance_share_and_total():
-    b = schedule.budget_table(make_plan([], LINES))
+    b = budget.budget_table(make_plan([], LINES))
     assert set(SPECS["budget"].columns) <= set(b.columns)
     assert b["category"].tolist() == ["物料费", "礼品费", "物料费", "合计"]
     assert b["variance"].iloc[:2].tolist() == [-100, 300]
@@ -184,12 +184,12 @@ def test_budget_table_variance_share_and_total():
 
 
 def test_budget_by_category():
-    c = schedule.budget_by_category(make_plan([], LINES)).set_index("category")
+    c = budget.budget_by_category(make_plan([], LINES)).set_index("category")
     assert c.loc["物料费", ["lines", "planned", "actual", "variance", "share"]].tolist() == [2, 2000, 900, -100, 40]
 
 
 def test_demo_budget_totals():
-    total = schedule.budget_table(demo_plan()).iloc[-1]
+    total = budget.budget_table(demo_plan()).iloc[-1]
     assert (total["planned"], total["actual"], total["variance"]) == (10000, 9700, -300)
 
 

@@ -16,20 +16,11 @@ from conftest import ROOT
 from ruamel.yaml import YAML
 
 from planlib.data import results
+from planlib.metrics.measure import KpiValue, compute_kpis
 from planlib.plan.schema import Plan
-from planlib.stages.review.analysis import (
-    KpiValue,
-    action_plan,
-    compute_kpis,
-    diff_proportions,
-    funnel,
-    funnel_by,
-    funnel_from_values,
-    kpi_table,
-    review_summary,
-    suggestion,
-    uplift,
-)
+from planlib.stages.review.analysis import action_plan, kpi_table, review_summary, suggestion
+from planlib.stages.review.funnel import funnel, funnel_by, funnel_from_values
+from planlib.stages.review.uplift import diff_proportions, uplift
 
 CAMP = "2024Q2-reactivation"
 NaT = pd.NaT
@@ -504,7 +495,7 @@ def test_actions_add_suggestions_for_misses_and_unproven_kpis(plan, values):
 
 
 def test_biggest_loss_stops_before_the_outcome():
-    from planlib.stages.review.analysis import biggest_loss, loss_sentence
+    from planlib.stages.review.funnel import biggest_loss, loss_sentence
 
     steps = funnel_from_values({
         "reach_rate": KpiValue("reach_rate", None, 90, parts={"treatment": 100}),
