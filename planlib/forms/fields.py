@@ -94,12 +94,12 @@ class Scalar(Editor):
                  on_change: OnChange, note: str, compact: bool):
         self.path, self.info, self.present = path, info, present
         tp = info.annotation
-        inner, optional, _ = strip(tp)
+        inner, _, _ = strip(tp)
         self.default = _default(info)
         self.required = info.is_required()
         if value is MISSING and self.default is not MISSING:
             value = self.default  # show what the plan will use when the key is left out
-        self.kind, widget = self._widget(inner, optional, info, tp, value)
+        self.kind, widget = self._widget(inner, info, tp, value)
         widget.add_class("pl-input")
         widget.observe(lambda _change: on_change(), "value")
         self.input = widget
@@ -112,7 +112,7 @@ class Scalar(Editor):
                                           margin="2px 8px 2px 0"))
         self.box.add_class(css(path))
 
-    def _widget(self, inner: Any, optional: bool, info: FieldInfo, tp: Any, value: Any) -> tuple[str, w.Widget]:
+    def _widget(self, inner: Any, info: FieldInfo, tp: Any, value: Any) -> tuple[str, w.Widget]:
         full = "calc(100% - 8px)"  # the widget margin would push a 100% input past its box
         if inner is bool:
             return "bool", w.Checkbox(value=bool(value) if isinstance(value, bool) else False, indent=False)

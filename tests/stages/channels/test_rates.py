@@ -124,7 +124,7 @@ def test_per_tier_plan_rates_are_weighted_by_the_audience_tiers():
                              composition=comp).set_index(["audience", "channel"])
     assert r.loc[("高价值", "oa"), "open_rate"] == 50.0 and r.loc[("高价值", "oa"), "open_source"] == rates.SOURCE_PLAN_TIER
     assert r.loc[("沉睡", "oa"), "open_rate"] == 25.0 and r.loc[("沉睡", "oa"), "open_source"] == rates.SOURCE_PLAN
-    mixed = rates._plan_rate(plan, plan.channels.catalogue[0], "open", {"高价值": 10, "普通": 30})
+    mixed = rates._plan_rate(plan.channels.catalogue[0], "open", {"高价值": 10, "普通": 30})
     assert mixed == (pytest.approx((10 * 50 + 30 * 25) / 40), rates.SOURCE_PLAN_TIER)
 
 

@@ -118,7 +118,7 @@ def test_tier_lists_are_masked_per_tier_and_safe_in_excel(tmp_path):
     assert all(r[1].endswith("*") for r in rows[1:])
     first = book["高价值"]["B2"]
     assert first.data_type == "s" and "HYPERLINK" not in str(first.value)  # masked, and never a formula
-    info = tierlists.describe_export(path, tmp_path, current, plan)
+    info = tierlists.describe_export(path, current, plan)
     assert info["文件"] == "exports/客户分层名单_t_2024Q2.xlsx" and "脱敏" in info["脱敏"]
 
 
