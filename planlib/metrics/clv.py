@@ -114,13 +114,6 @@ class BgNbd:
         g = -np.expm1(-(self.r + x[..., None]) * np.log1p(p * t / (self.alpha + T[..., None]))) / p
         return self.p_alive(x, t_x, T) * (g * w).sum(axis=-1)
 
-    def population_expected_purchases(self, t) -> np.ndarray:
-        """E[X(t)] for a newly acquired customer (eq. 9), for checks against published figures."""
-        t = np.asarray(t, dtype=float)
-        r, alpha, a, b = self.r, self.alpha, self.a, self.b
-        z = t / (alpha + t)
-        return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * special.hyp2f1(r, b, a + b - 1, z))
-
 
 @dataclass(frozen=True)
 class GammaGamma:
@@ -185,7 +178,7 @@ def _bgnbd_negll(log_params: np.ndarray, x, t_x, T, w, xs, xi, wx) -> tuple[floa
     return -float(ll), -grad
 
 
-def _gg_negll(log_params: np.ndarray, x, m, w, xs, xi, wx, log_m, log_x) -> tuple[float, np.ndarray]:
+def _gg_negll(log_params: np.ndarray, x, m, w, xs, wx, log_m, log_x) -> tuple[float, np.ndarray]:
     """Negative log-likelihood of Gamma-Gamma (mean spend ``m`` over ``x`` purchases) and its gradient."""
     p, q, g = np.exp(log_params)
     pxs = p * xs
@@ -253,7 +246,8 @@ def fit_gamma_gamma(x, mean_spend, weights=None) -> GammaGamma:
     if w.sum() < MIN_REPEAT_BUYERS:
         raise FitError(f"复购客户少于 {MIN_REPEAT_BUYERS} 人,无法估计客单价模型")
     start = np.log([1.0, 2.0, max(float(np.average(m, weights=w)), 1.0)])
-    args = (x, m, w, *_by_x(x, w), np.log(m), np.log(x))
+    xs, _, wx = _by_x(x, w)
+    args = (x, m, w, xs, wx, np.log(m), np.log(x))
     (p, q, g), ll = _minimise(_gg_negll, start, args, "Gamma-Gamma")
     if q <= 1:
         raise FitError("客单价模型的参数 q ≤ 1,平均客单价无定义;请加长数据时间范围")

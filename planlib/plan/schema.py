@@ -223,7 +223,6 @@ class Segmentation(StrictModel):
 
 # ---------------------------------------------------------------------------------- channels
 JourneyStage = Literal["认知", "兴趣", "购买", "使用", "复购", "推荐"]
-JOURNEY_STAGES: tuple[str, ...] = ("认知", "兴趣", "购买", "使用", "复购", "推荐")
 
 
 class TierRates(StrictModel):

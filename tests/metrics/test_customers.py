@@ -7,8 +7,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import rfm_plan
 
-from metrics.test_segment import make_plan
 from planlib.errors import PlanError
 from planlib.metrics import customers as needs
 from planlib.stages.needs import views
@@ -44,7 +44,7 @@ def tickets(ids):
 
 def test_analyse_adds_lifetime_value_and_counts_every_row():
     customers, tx = base()
-    plan = make_plan(tiers=[{"name": "高价值", "clv": ">=1500"}, {"name": "投诉", "complaints": ">=1"},
+    plan = rfm_plan(tiers=[{"name": "高价值", "clv": ">=1500"}, {"name": "投诉", "complaints": ">=1"},
                             {"name": "活跃", "frequency": ">=1"}])
     out = needs.analyse(customers, tx, plan, tickets(["C0001", "C0001", "C0002"]))
     assert out.lifetime.ok, out.clv_problem
@@ -68,14 +68,14 @@ def test_analyse_adds_lifetime_value_and_counts_every_row():
 
 def test_complaint_rules_need_a_tickets_source():
     customers, tx = base(30)
-    plan = make_plan(tiers=[{"name": "投诉", "complaints": ">=1"}])
+    plan = rfm_plan(tiers=[{"name": "投诉", "complaints": ">=1"}])
     with pytest.raises(PlanError, match="data.tickets"):
         needs.analyse(customers, tx, plan)
 
 
 def test_without_enough_buyers_the_page_says_why_and_rules_match_nobody():
     customers, tx = base(12)
-    plan = make_plan(tiers=[{"name": "高价值", "clv": ">=1"}])
+    plan = rfm_plan(tiers=[{"name": "高价值", "clv": ">=1"}])
     out = needs.analyse(customers, tx, plan)
     assert not out.lifetime.ok and (out.customers["tier"] != "高价值").all()
     assert "clv 条件不会命中任何客户" in views.clv_notes(out, plan)[0]

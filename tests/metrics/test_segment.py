@@ -7,42 +7,16 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import rfm_plan
 
 from planlib.data import holdout
 from planlib.data.results import SPECS
 from planlib.errors import PlanError
 from planlib.metrics import segment
 from planlib.metrics.customers import customers_result
-from planlib.plan.schema import Plan, Segment, Segmentation
+from planlib.plan.schema import Segment, Segmentation
 
 AS_OF = date(2024, 3, 31)
-
-
-def make_plan(**segmentation) -> Plan:
-    seg = {
-        "rfm": {"window_days": 90, "levels": 3},
-        "tiers": [
-            {"name": "高价值", "recency_days": "<30", "frequency": ">=2", "needs": "专属服务", "strategy": "每月关怀"},
-            {"name": "活跃", "frequency": ">=1", "needs": "优惠", "strategy": "每周推送"},
-            {"name": "空层", "monetary": ">=1000000"},
-        ],
-        "default_tier": {"name": "一般", "needs": "促销信息"},
-        "segments": [{"name": "沉睡活跃", "tiers": ["活跃"], "recency_days": ">=20"}],
-    }
-    seg.update(segmentation)
-    return Plan.model_validate({
-        "meta": {"unit": "t", "unit_name": "测试", "quarter": "2024Q2", "title": "测试计划", "owner": "经理",
-                 "period": {"start": date(2024, 4, 1), "end": date(2024, 6, 30)}},
-        "scope": {"segment": "沉睡活跃"},
-        "goals": [{"id": "G1", "name": "目标", "metric": "repurchase_30d", "segment": "沉睡活跃", "target": 12.0,
-                   "direction": "increase", "deadline": date(2024, 6, 30)}],
-        "data": {"customers": {"path": "c.csv"}, "transactions": {"path": "t.csv"}},
-        "segmentation": seg,
-        "channels": {"catalogue": [{"id": "sms", "name": "短信", "cost_per_contact": 0.05, "reach_rate": 90.0,
-                                    "open_rate": 30.0, "response_rate": 8.0}]},
-        "budget": {"limit": 1000.0},
-        "review": {"campaign": "camp", "control_share": 50.0},
-    })
 
 
 def frames(rows: list[tuple[str, str, str, float]], ids=("A", "B", "C")):
@@ -162,7 +136,7 @@ def rfm_frame():
 
 
 def test_tiers_first_match_wins_and_default_catches_the_rest():
-    plan = make_plan()
+    plan = rfm_plan()
     out = segment.assign_tiers(rfm_frame(), plan.segmentation)
     # A and D match both 高价值 and 活跃: the first rule wins
     assert out["tier"].tolist() == ["高价值", "活跃", "一般", "高价值"]
@@ -179,7 +153,7 @@ def test_describe_rule_formats_ranges_and_operators():
 
 
 def test_segment_mask_combines_tiers_and_conditions():
-    tiered = segment.assign_tiers(rfm_frame(), make_plan().segmentation)
+    tiered = segment.assign_tiers(rfm_frame(), rfm_plan().segmentation)
     seg = Segment(name="x", tiers=["活跃", "一般"], recency_days=">=20")
     assert segment.segment_mask(tiered, seg).tolist() == [False, True, False, False]  # C has no recency
     assert segment.segment_mask(tiered, Segment(name="all")).all()
@@ -187,7 +161,7 @@ def test_segment_mask_combines_tiers_and_conditions():
 
 
 def test_find_segment_accepts_tier_names_and_rejects_unknown():
-    seg = make_plan().segmentation
+    seg = rfm_plan().segmentation
     assert segment.find_segment(seg, "高价值").tiers == ["高价值"]
     with pytest.raises(PlanError, match="既不是"):
         segment.find_segment(seg, "不存在的客群")
@@ -204,7 +178,7 @@ def result():
         elif i < 30:  # 活跃: one purchase, 25 days ago or (for i >= 20) 60 days ago
             rows.append((f"{c}a", c, "2024-03-06" if i < 20 else "2024-01-31", 50.0))
     customers, tx = frames(rows, ids=ids)
-    plan = make_plan()
+    plan = rfm_plan()
     return plan, customers, customers_result(customers, tx, plan)
 
 
@@ -255,7 +229,7 @@ def test_needs_table_lists_top_spenders_per_tier(result):
 
 # ---------------------------------------------------------------------------------- value and risk rules
 def test_rules_over_clv_churn_and_complaints_record_the_rule():
-    plan = make_plan(tiers=[
+    plan = rfm_plan(tiers=[
         {"name": "投诉客户", "complaints": ">=1"},
         {"name": "高价值", "clv": ">=1000", "p_alive": ">=50"},
         {"name": "流失预警", "churn_probability": ">=60"},

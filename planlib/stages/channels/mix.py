@@ -21,7 +21,6 @@ from planlib.stages.channels.rates import audiences, members
 COMPARISON_COLUMNS = ["audience", "channel_name", "manual_customers", "manual_k", "manual_cost",
                       "manual_responses", "optimised_customers", "optimised_k", "optimised_cost",
                       "optimised_responses", "change_responses"]
-CONSTRAINT_COLUMNS = ["constraint", "used", "limit", "unit", "slack", "binding", "shadow_price"]
 OBJECTIVE_LABELS = {"responses": "预计响应人数", "value": "预计增量价值"}
 
 

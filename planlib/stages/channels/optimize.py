@@ -175,7 +175,7 @@ def _bounds(p: MixProblem, opts: list[Option], auds: list[str], fixed: list[str]
     return np.zeros(len(upper)), np.array(upper, dtype=float)
 
 
-def _objective(opts: list[Option], auds: list[str], fixed: list[str], weights: list[float]) -> np.ndarray:
+def _objective(auds: list[str], fixed: list[str], weights: list[float]) -> np.ndarray:
     return -np.concatenate([np.asarray(weights, dtype=float), np.zeros(len(auds) + len(fixed))])
 
 
@@ -204,7 +204,7 @@ def solve(p: MixProblem) -> MixSolution:
                            message="没有可用的渠道选项")
     cons = _constraints(p, opts, auds, fixed)
     lb, ub = _bounds(p, opts, auds, fixed)
-    c = _objective(opts, auds, fixed, [o.value for o in opts])
+    c = _objective(auds, fixed, [o.value for o in opts])
     res = _milp(p, c, cons, lb, ub, len(opts), len(fixed))
     if res.x is None:
         return MixSolution("infeasible" if res.status == 2 else "failed", message=res.message)
@@ -212,7 +212,7 @@ def solve(p: MixProblem) -> MixSolution:
     if any(o.preferred for o in opts) and best > 0:
         # second pass: keep the optimum (within a hair) and contact as many as possible on preferred channels
         keep = (-c, best - max(1e-9, abs(best) * 1e-9), np.inf)
-        pref = _objective(opts, auds, fixed, [1.0 if o.preferred else 0.0 for o in opts])
+        pref = _objective(auds, fixed, [1.0 if o.preferred else 0.0 for o in opts])
         again = _milp(p, pref, cons, lb, ub, len(opts), len(fixed), [keep])
         if again.x is not None:
             res = again
@@ -236,7 +236,7 @@ def _shadow_prices(p: MixProblem, sol: MixSolution) -> dict[tuple, float]:
     lb, ub = _bounds(p, opts, auds, fixed)
     for i, ch in enumerate(fixed):
         lb[len(opts) + len(auds) + i] = ub[len(opts) + len(auds) + i] = float(sol.opened.get(ch, False))
-    res = linprog(_objective(opts, auds, fixed, [o.value for o in opts]),
+    res = linprog(_objective(auds, fixed, [o.value for o in opts]),
                   A_ub=np.vstack([k.row for k in cons]), b_ub=[k.upper for k in cons],
                   bounds=list(zip(lb, ub, strict=True)), method="highs")
     if res.status != 0:
