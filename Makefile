@@ -8,16 +8,17 @@ STAMP   := $(VENV)/.installed
 PLAN    ?= parameters/demo/2024Q2.yaml
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 CHROMIUM := /usr/bin/chromium
-# Debian packages: a CJK font for the charts, headless Chromium for the browser tests.
+# Debian packages: a CJK font for the charts, headless Chromium for the browser tests, PostgreSQL for
+# the database-source tests (they start their own throwaway server; the system cluster is never used).
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT     := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: demo test setup lint fonts chromium clean
+.PHONY: demo test setup lint fonts chromium postgres clean
 
 demo: setup
 	$(BIN)/planlib run $(PLAN)
 
-test: setup chromium
+test: setup chromium postgres
 	$(BIN)/python -m planlib.run.floors --pyproject pyproject.toml --extra test
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
@@ -39,6 +40,9 @@ fonts:
 
 chromium:
 	@test -x $(CHROMIUM) || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends chromium; }
+
+postgres:
+	@test -x "$$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | head -1)" || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends postgresql; }
 
 lint: setup
 	$(BIN)/ruff check .

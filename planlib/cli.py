@@ -109,6 +109,8 @@ def _validate(plans: Sequence[Path]) -> int:
     from planlib.plan.planfile import validate_files
 
     problems = validate_files(plans)
+    if not problems:
+        problems = _database_problems(plans)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -117,6 +119,18 @@ def _validate(plans: Sequence[Path]) -> int:
     for plan in plans:
         print(f"{plan}: 校验通过")
     return 0
+
+
+def _database_problems(plans: Sequence[Path]) -> list:
+    """Each database source answers and has the needed columns (``LIMIT 0``, no rows read)."""
+    from planlib.data.sql import check_sources
+    from planlib.plan.planfile import load_plan
+
+    problems = []
+    for plan in plans:
+        loaded = load_plan(plan)
+        problems += check_sources(loaded.plan.data, loaded.base_dir)
+    return problems
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -52,7 +52,7 @@ class LoadResult:
     """One loaded source: the canonical frame and what was set aside on the way."""
 
     name: str
-    path: Path
+    path: Path | None  # None for a database source (``url``)
     frame: pd.DataFrame
     excluded: pd.DataFrame  # columns ``row`` (as Excel numbers it) and ``reason``
     encoding: str | None  # the text encoding a CSV was read with
@@ -60,6 +60,8 @@ class LoadResult:
     columns: dict[str, str] = field(default_factory=dict)  # canonical column → header in the file
     absent: tuple[str, ...] = ()  # optional canonical columns the file lacks (filled with NA)
     rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # row of each frame row
+    # database sources: {"source": masked URL and table, "rows": n, "sha256": content hash} for the manifest
+    fingerprint: dict | None = None
 
 
 
@@ -74,13 +76,20 @@ def read_raw(path: Path, label: str, table: str, source: DataSource) -> RawTable
 def load_source(name: str, source: DataSource, base_dir: Path) -> LoadResult:
     """Read the data source ``name`` (customers, transactions, …) of a plan.
 
-    ``source.path`` is resolved against ``base_dir``, the plan file's folder.
+    ``source.path`` is resolved against ``base_dir``, the plan file's folder; a ``url`` source is
+    read from its database (:mod:`planlib.data.sql`) and then checked exactly like a file.
     """
     if name not in TABLES:
         raise ValueError(f"unknown data source {name!r}")  # a caller's bug, not the planner's
-    label = source.path
-    path = (Path(base_dir) / source.path).resolve()
-    raw = read_raw(path, label, name, source)
+    if source.url is not None:
+        from planlib.data import sql
+
+        label, path = sql.label_of(name, source), None
+        raw = sql.read_raw_sql(name, source, Path(base_dir), label)
+    else:
+        label = source.path
+        path = (Path(base_dir) / source.path).resolve()
+        raw = read_raw(path, label, name, source)
     positions = _map_columns(name, raw, label, source)
     frame = raw.frame
     rows = raw.header_row + 1 + np.arange(len(frame))
@@ -125,12 +134,17 @@ def load_source(name: str, source: DataSource, base_dir: Path) -> LoadResult:
     _add_extras(out, raw, frame, positions)
     if name == "customers":
         _check_unique(label, out["customer_id"], rows, raw.headers[positions["customer_id"]])
+    fingerprint = None
+    if source.url is not None:
+        from planlib.data import sql
+
+        fingerprint = {"source": sql.describe(source), **sql.frame_fingerprint(out)}
     return LoadResult(
         name=name, path=path, frame=out, excluded=excluded, encoding=raw.encoding,
         header_row=raw.header_row,
         columns={c: raw.headers[i] for c, i in positions.items()},
         absent=tuple(c.name for c in TABLES[name] if c.name not in positions),
-        rows=rows,
+        rows=rows, fingerprint=fingerprint,
     )
 
 
@@ -144,7 +158,7 @@ def load_all(data: Data, base_dir: Path) -> dict[str, LoadResult]:
         try:
             results[name] = load_source(name, source, base_dir)
         except DataError as exc:
-            problems += exc.problems or [Problem(source.path, "", str(exc))]
+            problems += exc.problems or [Problem(source.path or name, "", str(exc))]
     if problems:
         raise DataError(problems)
     return results

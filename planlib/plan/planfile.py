@@ -222,7 +222,7 @@ def _check_data_files(plan: Plan, base_dir: Path) -> list[tuple[str, str, str]]:
     found = []
     for name in get_args(Canonical):
         src = getattr(plan.data, name)
-        if src is not None and not (base_dir / src.path).is_file():
+        if src is not None and src.path is not None and not (base_dir / src.path).is_file():
             found.append((f"data.{name}.path", f"数据文件不存在: {(base_dir / src.path).resolve()}",
                           f"检查路径(相对于计划文件所在目录 {base_dir});或设置 data.demo 使用演示数据"))
     return found

@@ -14,7 +14,7 @@ import re
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from planlib.plan.kpis import CATALOGUE
 
@@ -140,11 +140,30 @@ Canonical = Literal["customers", "transactions", "interactions", "surveys", "tic
 
 
 class DataSource(StrictModel):
-    path: str = Field(title="文件路径", min_length=1, description="相对于本计划文件所在目录")
+    path: str | None = Field(default=None, title="文件路径", min_length=1, description="相对于本计划文件所在目录")
+    url: str | None = Field(default=None, title="数据库地址", min_length=1,
+                            description="代替文件路径,例如 postgresql+psycopg://planner:${PLANLIB_DB_PASSWORD}@主机/库名;"
+                                        "密码只写成 ${环境变量名}")
+    table: str | None = Field(default=None, title="数据库表", min_length=1, description="与 url 一起使用,可写 模式.表名")
+    query: str | None = Field(default=None, title="查询语句", min_length=1, description="与 url 一起使用,代替 table 的 SELECT 语句")
     format: Literal["auto", "csv", "xlsx", "parquet"] = Field(default="auto", title="格式")
     encoding: Literal["auto", "utf-8", "utf-8-sig", "gbk", "gb18030", "big5"] = Field(default="auto", title="编码")
     sheet: str | int | None = Field(default=None, title="工作表")
     columns: dict[str, str] = Field(default_factory=dict, title="列名映射", description="文件中的列名 → 标准列名")
+
+    @model_validator(mode="after")
+    def _one_place(self) -> DataSource:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("数据源要写 path(文件)或 url(数据库)其中一个;文件写 path: 文件名,数据库写 url: 和 table: 或 query:")
+        if self.url is not None and (self.table is None) == (self.query is None):
+            raise ValueError("数据库数据源要写 table(表名)或 query(查询语句)其中一个;例如 table: orders")
+        if self.url is not None and (pw := re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^:/@?#]*:([^@]*)@", self.url)) \
+                and not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", pw[1]):
+            raise ValueError("数据库地址中不能直接写密码;把密码放进环境变量,地址中写 ${变量名},"
+                             "例如 postgresql+psycopg://planner:${PLANLIB_DB_PASSWORD}@主机/库名")
+        if self.url is None and (self.table or self.query):
+            raise ValueError("table/query 只用于数据库数据源;文件数据源只写 path")
+        return self
 
 
 class DemoData(StrictModel):

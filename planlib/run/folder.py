@@ -44,6 +44,10 @@ def data_files(loaded: LoadedPlan) -> list[dict]:
         source = getattr(loaded.plan.data, name)
         if source is None:
             continue
+        if source.url is not None:  # a database: where it is (password masked); its fingerprint is in the stage
+            from planlib.data.sql import describe
+            files.append({"source": name, "url": describe(source)})
+            continue
         path = loaded.resolve(source.path)
         stat = path.stat() if path.exists() else None
         files.append({"source": name, "path": str(path), "bytes": stat.st_size if stat else None,
@@ -84,8 +88,11 @@ def inputs_digest(plan_path: Path, loaded: LoadedPlan | None = None) -> str:
     digest.update(__version__.encode())
     for name in ("customers", "transactions", "interactions", "surveys", "tickets"):
         source = getattr(loaded.plan.data, name)
-        path = loaded.resolve(source.path) if source else None
+        path = loaded.resolve(source.path) if source and source.path else None
         digest.update(f"{name}:".encode())
+        if source and source.url:  # the database's content is not hashed here (see data.sql.fingerprint)
+            digest.update(source.model_dump_json().encode())
+            continue
         digest.update(file_sha256(path).encode() if path and path.exists() else b"missing")
     for book in sorted(workbooks_dir().glob("*.ipynb")):
         digest.update(file_sha256(book).encode())

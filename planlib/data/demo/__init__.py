@@ -74,9 +74,11 @@ def ensure_demo_data(data: Data, base_dir: Path) -> list[Path]:
     targets = {
         name: (Path(base_dir) / source.path).resolve()
         for name in HEADERS
-        if (source := getattr(data, name)) is not None
+        if (source := getattr(data, name)) is not None and source.path is not None  # not database sources
     }
-    folder = targets["customers"].parent
+    if not targets:
+        return []
+    folder = targets.get("customers", next(iter(targets.values()))).parent
     stamp_path = folder / STAMP
     stamp = _read_stamp(stamp_path)
     settings = {"generator": _fingerprint(), "seed": data.demo.seed, "customers": data.demo.customers}

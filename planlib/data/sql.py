@@ -1,0 +1,279 @@
+"""Data sources in a database: ``{url: ..., table: ...}`` or ``{url: ..., query: ...}``.
+
+* PostgreSQL (``postgresql+psycopg://``, psycopg 3) and MySQL (``mysql+pymysql://``, PyMySQL) go
+  through SQLAlchemy 2; DuckDB database files (``duckdb:///path/file.duckdb``, relative to the
+  plan file's folder) are opened directly with DuckDB, read-only.
+* Credentials only through environment variables named in the URL
+  (``postgresql+psycopg://planner:${PLANLIB_DB_PASSWORD}@host/db``): they are expanded when
+  connecting and never appear in labels, messages, the manifest or logs (:func:`mask_url`). The
+  plan schema refuses a password written into the URL.
+* The rows come back as a typed table (like Parquet) and go through the same header mapping,
+  ``columns:`` mapping, 合计-row handling and value checks as files (:mod:`planlib.data.load`).
+* Whatever goes wrong — the server does not answer, a password or permission is refused, the
+  table or a column is missing — is one Chinese line naming the source and the fix
+  (:class:`~planlib.errors.DataError`, no traceback, no password).
+* :func:`check_sources` is what ``planlib validate`` asks of each database source: it answers
+  and has the needed columns (``LIMIT 0``: no rows are read).
+* :func:`frame_fingerprint` — row count and a content hash of the canonical table — is recorded
+  in :class:`planlib.data.load.LoadResult` ``.fingerprint`` for the run manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from planlib.data.readers import RawTable, fail, header_error
+from planlib.data.tables import TABLES, match_headers, normalise_header, required
+from planlib.errors import DataError, Problem
+from planlib.plan.schema import Data, DataSource
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@?#]*):(?P<pw>[^@]*)@")
+CONNECT_TIMEOUT_S = 10
+_DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql"}
+_INSTALL = {"psycopg": "psycopg[binary]", "pymysql": "PyMySQL"}
+
+
+# ---------------------------------------------------------------------------------- URLs
+def mask_url(url: str) -> str:
+    """``url`` with its password (expanded or ``${VAR}``) shown as ``***``."""
+    return _PASSWORD.sub(lambda m: f"{m['head']}:***@", url)
+
+
+def describe(source: DataSource) -> str:
+    """Where a database source reads from, safe to print: masked URL and table (or "查询")."""
+    return f"{mask_url(source.url or '')} {('表 ' + source.table) if source.table else '查询'}"
+
+
+def label_of(name: str, source: DataSource) -> str:
+    return f"data.{name}({describe(source)})"
+
+
+def expand_url(url: str, label: str) -> str:
+    """``${NAME}`` replaced by the environment variable ``NAME`` (a missing one is the planner's fix)."""
+    def value(match: re.Match) -> str:
+        found = os.environ.get(match[1])
+        if found is None:
+            raise fail(label, f"环境变量 {match[1]} 没有设置(数据库地址中写的是 ${{{match[1]}}})",
+                       f"运行前设置它,例如 export {match[1]}='密码';密码不要写进计划文件")
+        from urllib.parse import quote
+
+        return quote(found, safe="")  # a password with @ or / must not break the URL
+    return _VAR.sub(value, url)
+
+
+def _secrets(url: str) -> list[str]:
+    """Values of the environment variables a URL names (to scrub them from driver messages)."""
+    out = []
+    for name in _VAR.findall(url):
+        value = os.environ.get(name)
+        if value:
+            from urllib.parse import quote
+
+            out += [value, quote(value, safe="")]
+    return out
+
+
+def _quote(name: str, quote_char: str = '"') -> str:
+    """A possibly schema-qualified table name (``schema.table``), each part quoted."""
+    return ".".join(quote_char + part.replace(quote_char, quote_char * 2) + quote_char for part in name.split("."))
+
+
+def _select(source: DataSource, quote_char: str, limit0: bool = False) -> str:
+    if source.table is not None:
+        sql = f"SELECT * FROM {_quote(source.table, quote_char)}"
+    else:
+        sql = f"SELECT * FROM ({source.query.strip().rstrip(';')}) AS planlib_source"
+    return sql + (" LIMIT 0" if limit0 else "")
+
+
+# ---------------------------------------------------------------------------------- connecting
+def _is_duckdb(url: str) -> bool:
+    return url.lower().startswith("duckdb:")
+
+
+def _duckdb_path(url: str, base_dir: Path) -> Path:
+    rest = url.split(":", 1)[1]
+    rest = rest[3:] if rest.startswith("///") else rest.lstrip("/")
+    return (Path(base_dir) / rest).resolve()
+
+
+class _Reader:
+    """One open connection that runs a SELECT and returns (headers, pandas frame)."""
+
+    def __init__(self, run, quote_char: str):
+        self.run, self.quote_char = run, quote_char
+
+    def read(self, source: DataSource, limit0: bool = False) -> pd.DataFrame:
+        return self.run(_select(source, self.quote_char, limit0))
+
+
+@contextlib.contextmanager
+def connect(name: str, source: DataSource, base_dir: Path) -> Iterator[_Reader]:
+    """An open connection to ``source``'s database; every failure a one-line :class:`DataError`."""
+    label = label_of(name, source)
+    url = source.url or ""
+    if _is_duckdb(url):
+        import duckdb
+
+        path = _duckdb_path(url, base_dir)
+        if not path.is_file():
+            raise fail(label, f"找不到 DuckDB 数据库文件 {path}", "检查 url 中的路径(相对于计划文件所在的目录)")
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+        except duckdb.Error as exc:
+            raise fail(label, f"无法打开 DuckDB 数据库: {_first_line(exc, [])}",
+                       "确认文件是 DuckDB 数据库,且没有被其他程序以写方式占用") from None
+        try:
+            yield _Reader(lambda sql: _duckdb_frame(con, sql, name, source), '"')
+        finally:
+            con.close()
+        return
+    import sqlalchemy as sa
+
+    full = expand_url(url, label)
+    try:
+        sa_url = sa.engine.make_url(full)
+    except sa.exc.ArgumentError:
+        raise fail(label, "数据库地址的格式不对",
+                   "例如 postgresql+psycopg://用户:${PLANLIB_DB_PASSWORD}@主机:5432/库名") from None
+    backend = sa_url.get_backend_name()
+    if backend not in _DRIVERS:
+        raise fail(label, f"不支持的数据库类型 {backend!r}",
+                   "可用: postgresql+psycopg://、mysql+pymysql://、duckdb:///文件路径")
+    if sa_url.get_driver_name() != _DRIVERS[backend]:
+        sa_url = sa_url.set(drivername=f"{backend}+{_DRIVERS[backend]}")
+    try:
+        engine = sa.create_engine(sa_url, poolclass=sa.pool.NullPool,
+                                  connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+    except ImportError:
+        package = _INSTALL[_DRIVERS[backend]]
+        raise fail(label, f"缺少数据库驱动 {package}", f"安装: pip install '{package}'") from None
+    secrets = _secrets(url)
+    try:
+        with engine.connect() as conn:
+            def run(sql: str) -> pd.DataFrame:
+                try:
+                    result = conn.execute(sa.text(sql))
+                    return pd.DataFrame.from_records(result.fetchall(), columns=list(result.keys()))
+                except sa.exc.DBAPIError as exc:
+                    raise _database_error(label, exc, source, secrets) from None
+            yield _Reader(run, engine.dialect.identifier_preparer.initial_quote)
+    except sa.exc.DBAPIError as exc:  # connecting
+        raise _database_error(label, exc, source, secrets) from None
+    finally:
+        engine.dispose()
+
+
+def _duckdb_frame(con, sql: str, name: str, source: DataSource) -> pd.DataFrame:
+    import duckdb
+
+    try:
+        return con.execute(sql).df()
+    except duckdb.CatalogException as exc:
+        raise _missing(label_of(name, source), source, str(exc)) from None
+    except duckdb.Error as exc:
+        raise fail(label_of(name, source), f"查询失败: {_first_line(exc, [])}",
+                   "检查 table/query 是否正确") from None
+
+
+def _first_line(exc: BaseException, secrets: list[str]) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return mask_url(text)[:200]
+
+
+def _missing(label: str, source: DataSource, detail: str) -> DataError:
+    if source.table is not None and ("does not exist" in detail or "doesn't exist" in detail
+                                     or "Table with name" in detail):
+        return fail(label, f"数据库中没有表 {source.table}", "检查 table 的拼写(可写成 模式.表名),或确认连接的是正确的库")
+    return fail(label, f"查询引用了不存在的表或列: {detail.splitlines()[0][:160]}", "检查 query 中的表名和列名")
+
+
+def _database_error(label: str, exc, source: DataSource, secrets: list[str]) -> DataError:
+    """One line for what a planner (or the database administrator) can fix."""
+    orig = getattr(exc, "orig", exc)
+    state = getattr(orig, "sqlstate", None) or ""
+    code = orig.args[0] if getattr(orig, "args", None) and isinstance(orig.args[0], int) else None
+    detail = _first_line(exc, secrets)
+    low = detail.lower()
+    if state in ("42P01", "42703") or code in (1146, 1054):
+        return _missing(label, source, detail)
+    if state == "42501" or code in (1142, 1143, 1044):
+        return fail(label, "数据库用户没有读取权限", "请数据库管理员授予该用户对此表的 SELECT 权限")
+    if state in ("28P01", "28000") or code == 1045 or "password authentication failed" in low:
+        return fail(label, "数据库拒绝了用户名或密码", "检查 url 中的用户名和密码环境变量的值")
+    if state == "3D000" or code == 1049:
+        return fail(label, "数据库中没有这个库", "检查 url 最后的库名")
+    if state.startswith("42") or code == 1064:
+        return fail(label, f"查询语句有错误: {detail}", "检查 query(只写一条 SELECT 语句)")
+    if "timeout" in low or "timed out" in low:
+        return fail(label, f"连接数据库超时({CONNECT_TIMEOUT_S} 秒)", "检查主机名、端口和网络(防火墙、VPN)")
+    if "connection refused" in low or "could not translate host" in low or "name or service" in low \
+            or code in (2003, 2005) or "connection failed" in low or "can't connect" in low:
+        return fail(label, "连接不上数据库服务器", "检查 url 中的主机名和端口,确认数据库已启动且允许本机连接")
+    return fail(label, f"数据库报错: {detail}", "检查 url、table/query,或把这行信息交给数据库管理员")
+
+
+# ---------------------------------------------------------------------------------- reading
+def read_raw_sql(name: str, source: DataSource, base_dir: Path, label: str) -> RawTable:
+    """The rows of the source as a typed table (columns are positions into ``headers``)."""
+    with connect(name, source, base_dir) as reader:
+        frame = reader.read(source)
+    headers = [str(c) for c in frame.columns]
+    found = set(match_headers(name, headers, source.columns).values())
+    if not set(required(name)) <= found:
+        raise header_error(name, label, headers, 1, found)
+    frame.columns = range(frame.shape[1])
+    return RawTable(headers, frame, 1, None, typed=True)
+
+
+def check_source(name: str, source: DataSource, base_dir: Path) -> list[Problem]:
+    """Does the database answer, and does the table/query have the needed columns? (``LIMIT 0``)"""
+    label = label_of(name, source)
+    try:
+        with connect(name, source, base_dir) as reader:
+            headers = [str(c) for c in reader.read(source, limit0=True).columns]
+    except DataError as exc:
+        return exc.problems
+    problems = []
+    present = {normalise_header(h) for h in headers}
+    canonical = [c.name for c in TABLES[name]]
+    for header, target in source.columns.items():
+        if target not in canonical:
+            problems.append(Problem(label, f"columns: {header}: {target}", f"{target!r} 不是 {name} 表的标准列名",
+                                    f"可用: {', '.join(canonical)}"))
+        elif normalise_header(header) not in present:
+            problems.append(Problem(label, f"columns: {header}: {target}", f"表中没有列 {header!r}",
+                                    f"表的列名是: {'、'.join(headers)}"))
+    found = set(match_headers(name, headers, source.columns).values())
+    if not set(required(name)) <= found:
+        problems += header_error(name, label, headers, 1, found).problems
+    return problems
+
+
+def check_sources(data: Data, base_dir: Path) -> list[Problem]:
+    """:func:`check_source` for every database source of a plan (file sources are not read)."""
+    problems = []
+    for name in TABLES:
+        source = getattr(data, name)
+        if source is not None and source.url is not None:
+            problems += check_source(name, source, base_dir)
+    return problems
+
+
+def frame_fingerprint(frame: pd.DataFrame) -> dict:
+    """Row count and a SHA-256 over the canonical table's values (row order matters)."""
+    digest = hashlib.sha256()
+    if len(frame):
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    digest.update(",".join(map(str, frame.columns)).encode())
+    return {"rows": int(len(frame)), "sha256": digest.hexdigest()}

@@ -1,0 +1,201 @@
+"""Database sources (planlib/data/sql.py) against a real PostgreSQL, a DuckDB file and a refused MySQL port."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from pgserver import free_port
+from pydantic import ValidationError
+
+from planlib.cli import EXIT_INVALID, main
+from planlib.data.load import load_source
+from planlib.data.sql import check_source, mask_url
+from planlib.errors import DataError, PlanValidationError
+from planlib.metrics.customers import analyse
+from planlib.metrics.measure import compute_kpis
+from planlib.plan.planfile import load_plan
+from planlib.plan.schema import DataSource
+
+CANONICAL_TX = ["order_id", "customer_id", "order_date", "amount"]
+
+
+# ---------------------------------------------------------------------------------- the schema
+@pytest.mark.parametrize(("fields", "message"), [
+    ({}, "path(文件)或 url(数据库)其中一个"),
+    ({"path": "a.csv", "url": "duckdb:///x.duckdb", "table": "t"}, "path(文件)或 url(数据库)其中一个"),
+    ({"url": "duckdb:///x.duckdb"}, "table(表名)或 query(查询语句)其中一个"),
+    ({"url": "duckdb:///x.duckdb", "table": "t", "query": "SELECT 1"}, "table(表名)或 query(查询语句)其中一个"),
+    ({"path": "a.csv", "table": "t"}, "table/query 只用于数据库数据源"),
+])
+def test_a_source_is_one_file_or_one_table_or_query(fields, message):
+    with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        DataSource(**fields)
+
+
+def test_a_password_written_into_the_url_is_refused_without_being_repeated(tmp_path):
+    DataSource(url="postgresql+psycopg://planner:${PLANLIB_DB_PASSWORD}@db/crm", table="t")  # allowed
+    plan = tmp_path / "p.yaml"
+    from conftest import plan_dict
+    from ruamel.yaml import YAML
+
+    data = plan_dict()
+    data["data"]["transactions"] = {"url": "postgresql+psycopg://planner:S3cretPw@db/crm", "table": "t"}
+    YAML().dump(data, plan)
+    with pytest.raises(PlanValidationError) as caught:
+        load_plan(plan)
+    text = "\n".join(str(p) for p in caught.value.problems)
+    assert "不能直接写密码" in text and "${PLANLIB_DB_PASSWORD}" in text
+    assert "S3cretPw" not in text
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql+psycopg://planner:${PW}@db:5432/crm", "postgresql+psycopg://planner:***@db:5432/crm"),
+    ("mysql+pymysql://u:p%40ss@h/db?charset=utf8mb4", "mysql+pymysql://u:***@h/db?charset=utf8mb4"),
+    ("postgresql+psycopg://planner@db/crm", "postgresql+psycopg://planner@db/crm"),
+    ("duckdb:///data/crm.duckdb", "duckdb:///data/crm.duckdb"),
+])
+def test_mask_url(url, shown):
+    assert mask_url(url) == shown
+
+
+def test_an_unset_password_variable_is_named(tmp_path, monkeypatch):
+    monkeypatch.delenv("PLANLIB_NOT_SET_PW", raising=False)
+    source = DataSource(url="postgresql+psycopg://planner:${PLANLIB_NOT_SET_PW}@127.0.0.1/crm", table="t")
+    with pytest.raises(DataError) as caught:
+        load_source("transactions", source, tmp_path)
+    assert len(caught.value.problems) == 1
+    assert "环境变量 PLANLIB_NOT_SET_PW 没有设置" in str(caught.value)
+    assert "planner:***@" in str(caught.value)
+
+
+# ---------------------------------------------------------------------------------- PostgreSQL
+def _frames(plan_path):
+    loaded = load_plan(plan_path)
+    data = loaded.plan.data
+    return loaded, {name: load_source(name, getattr(data, name), loaded.base_dir)
+                    for name in ("customers", "transactions", "interactions", "surveys", "tickets")}
+
+
+def test_postgres_tables_load_like_the_csv_files(pg_demo, db_password):
+    _, from_csv = _frames(pg_demo.csv_plan)
+    _, from_pg = _frames(pg_demo.pg_plan)
+    customers_csv, customers_pg = from_csv["customers"].frame, from_pg["customers"].frame
+    assert len(customers_pg) > 500
+    pd.testing.assert_frame_equal(customers_pg, customers_csv)  # Chinese headers, all columns text
+    tx_csv, tx_pg = from_csv["transactions"].frame, from_pg["transactions"].frame
+    # typed columns (timestamp, float), one renamed to its Chinese header in the query
+    pd.testing.assert_frame_equal(tx_pg[CANONICAL_TX], tx_csv[CANONICAL_TX])
+    assert from_pg["transactions"].columns["order_id"] == "订单编号"
+    assert from_pg["transactions"].path is None
+    assert db_password not in repr(from_pg["transactions"].fingerprint)
+
+
+def test_tiers_clv_and_kpis_from_postgres_equal_those_from_csv(pg_demo, db_password):
+    loaded, from_csv = _frames(pg_demo.csv_plan)
+    _, from_pg = _frames(pg_demo.pg_plan)
+    results = []
+    for frames in (from_csv, from_pg):
+        data = {name: r.frame for name, r in frames.items()}
+        needs = analyse(data["customers"], data["transactions"], loaded.plan, data["tickets"])
+        kpis = compute_kpis(loaded.plan, data, needs.customers)
+        results.append((needs.customers, kpis))
+    (cust_csv, kpis_csv), (cust_pg, kpis_pg) = results
+    pd.testing.assert_frame_equal(cust_pg, cust_csv)
+    assert cust_csv["tier"].nunique() > 1 and cust_csv["clv"].notna().any()
+    assert {k: (v.value, v.parts) for k, v in kpis_pg.items()} == {k: (v.value, v.parts) for k, v in kpis_csv.items()}
+    assert any(v.value for v in kpis_csv.values())
+
+
+def test_fingerprint_changes_with_the_table_content(pg_demo, db_password, tmp_path):
+    pg_demo.server.psql("DROP TABLE IF EXISTS orders_fp; CREATE TABLE orders_fp AS SELECT * FROM orders; "
+                        "ALTER TABLE orders_fp OWNER TO planlib")
+    source = DataSource(url=pg_demo.url, table="orders_fp")
+    first = load_source("transactions", source, tmp_path)
+    again = load_source("transactions", source, tmp_path)
+    assert first.fingerprint == again.fingerprint
+    assert first.fingerprint["rows"] == len(first.frame)
+    assert first.fingerprint["source"] == f"{mask_url(pg_demo.url)} 表 orders_fp"
+    pg_demo.server.psql("UPDATE orders_fp SET amount = amount + 1 WHERE order_id = "
+                        "(SELECT min(order_id) FROM orders_fp)")
+    changed = load_source("transactions", source, tmp_path)
+    assert changed.fingerprint["rows"] == first.fingerprint["rows"]
+    assert changed.fingerprint["sha256"] != first.fingerprint["sha256"]
+
+
+def _one_line_error(source: DataSource, tmp_path, *secrets: str) -> str:
+    with pytest.raises(DataError) as caught:
+        load_source("transactions", source, tmp_path)
+    text = str(caught.value)
+    assert len(caught.value.problems) == 1 and "\n" not in text
+    assert "Traceback" not in text and caught.value.__cause__ is None
+    for secret in secrets:
+        assert secret not in text
+    return text
+
+
+def test_a_wrong_password_is_one_line_without_the_password(pg_demo, db_password, tmp_path, monkeypatch):
+    monkeypatch.setenv("PLANLIB_TEST_DB_PASSWORD", "Wrong-pw-4711")
+    text = _one_line_error(DataSource(url=pg_demo.url, table="orders"), tmp_path, "Wrong-pw-4711", db_password)
+    assert "数据库拒绝了用户名或密码" in text and "data.transactions(" in text and "planlib:***@" in text
+
+
+def test_a_missing_table_is_named(pg_demo, db_password, tmp_path):
+    text = _one_line_error(DataSource(url=pg_demo.url, table="no_such_orders"), tmp_path, db_password)
+    assert "数据库中没有表 no_such_orders" in text
+
+
+def test_a_missing_column_in_a_query_is_named(pg_demo, db_password, tmp_path):
+    text = _one_line_error(DataSource(url=pg_demo.url, query="SELECT customer_id, no_such FROM orders"),
+                           tmp_path, db_password)
+    assert "不存在的表或列" in text and "no_such" in text
+
+
+def test_a_table_without_select_permission(pg_demo, db_password, tmp_path):
+    pg_demo.server.psql("DROP TABLE IF EXISTS locked_orders; CREATE TABLE locked_orders AS SELECT * FROM orders")
+    text = _one_line_error(DataSource(url=pg_demo.url, table="locked_orders"), tmp_path, db_password)
+    assert "没有读取权限" in text and "SELECT 权限" in text
+
+
+@pytest.mark.parametrize("scheme", ["postgresql+psycopg", "mysql+pymysql"])
+def test_a_server_that_does_not_answer(scheme, tmp_path, monkeypatch):
+    monkeypatch.setenv("PLANLIB_TEST_DB_PASSWORD", "Pw-not-shown-1")
+    url = f"{scheme}://planlib:${{PLANLIB_TEST_DB_PASSWORD}}@127.0.0.1:{free_port()}/planlib"
+    text = _one_line_error(DataSource(url=url, table="orders"), tmp_path, "Pw-not-shown-1")
+    assert "连接不上数据库服务器" in text and "主机名和端口" in text
+
+
+def test_check_source_reads_no_rows_and_names_missing_columns(pg_demo, db_password, tmp_path):
+    assert check_source("transactions", DataSource(url=pg_demo.url, table="orders"), tmp_path) == []
+    problems = check_source("transactions", DataSource(url=pg_demo.url, query="SELECT customer_id FROM orders"),
+                            tmp_path)
+    missing = sorted(p.message.split("(")[0] for p in problems)
+    assert missing == ["缺少必需的列 amount", "缺少必需的列 order_date"]
+
+
+def test_validate_checks_each_database_source(pg_demo, db_password, capsys):
+    assert main(["validate", str(pg_demo.pg_plan)]) == 0
+    base = pg_demo.pg_plan.parent / "base.yaml"
+    text = base.read_text(encoding="utf-8")
+    try:
+        base.write_text(text.replace("table: crm_customers", "table: crm_kunden"), encoding="utf-8")
+        assert main(["validate", str(pg_demo.pg_plan)]) == EXIT_INVALID
+    finally:
+        base.write_text(text, encoding="utf-8")
+    err = capsys.readouterr().err
+    assert "数据库中没有表 crm_kunden" in err and db_password not in err
+
+
+# ---------------------------------------------------------------------------------- DuckDB files
+def test_a_duckdb_file_loads_like_the_csv(pg_demo, tmp_path):
+    import duckdb
+
+    loaded, from_csv = load_plan(pg_demo.csv_plan), None
+    from_csv = load_source("transactions", loaded.plan.data.transactions, loaded.base_dir).frame[CANONICAL_TX]
+    with duckdb.connect(str(tmp_path / "crm.duckdb")) as con:
+        con.register("tx", from_csv.rename(columns={"customer_id": "客户编号"}))
+        con.execute("CREATE SCHEMA sales; CREATE TABLE sales.orders AS SELECT * FROM tx")
+    source = DataSource(url="duckdb:///crm.duckdb", table="sales.orders")
+    result = load_source("transactions", source, tmp_path)
+    pd.testing.assert_frame_equal(result.frame[CANONICAL_TX], from_csv)
+    text = _one_line_error(DataSource(url="duckdb:///crm.duckdb", table="sales.nope"), tmp_path)
+    assert "数据库中没有表 sales.nope" in text
