@@ -1,0 +1,150 @@
+"""Per-customer purchases underneath (planlib/data/aggregate.py): DuckDB and the database == pandas."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from planlib.data import aggregate
+from planlib.data.aggregate import choose_engine, customer_purchases, purchases_pandas
+from planlib.data.load import load_source
+from planlib.errors import DataError
+from planlib.metrics.rfm_inputs import rfm_from_purchases, rfm_table_from_source
+from planlib.metrics.segment import rfm_as_of, rfm_table
+from planlib.plan.planfile import load_plan
+from planlib.plan.schema import DataSource
+
+AS_OF = date(2024, 3, 31)
+HEADERS = ["订单编号", "客户编号", "下单日期", "消费金额"]
+TRICKY = [
+    # A: two orders on one day, a third later with a partial refund row on another day (same order id)
+    ("o1", "A", "2024-01-10 09:00", "100"), ("o2", "A", "2024-01-10 18:00", "50"),
+    ("o3", "A", "2024-02-01 10:00", "80"), ("o3", "A", "2024-02-05 10:00", "-30"),
+    # B: one order fully refunded later (not a purchase), one real order split over two lines
+    ("o4", "B", "2024-01-05 10:00", "200"), ("o4", "B", "2024-01-20 10:00", "-200"),
+    ("o5", "B", "2024-03-01 10:00", "60.05"), ("o5", "B", "2024-03-01 10:00", "40.05"),
+    # C: only refunds
+    ("o6", "C", "2024-02-10 10:00", "-15.5"), ("o7", "C", "2024-02-11 10:00", "-4.5"),
+    # D: a purchase, a row after as_of (ignored), two rows without order id on one day (one purchase)
+    ("o8", "D", "2023-12-31 23:59", "10"), ("o9", "D", "2024-04-01 00:00", "999"),
+    ("", "D", "2024-02-02 00:00", "5"), ("", "D", "2024-02-02 12:00", "7"),
+    # E: net exactly 0 after cents (0.1 + 0.2 − 0.3): not a purchase
+    ("o11", "E", "2024-03-30", "0.1"), ("o11", "E", "2024-03-30", "0.2"), ("o11", "E", "2024-03-31", "-0.3"),
+    # 007: leading zeros kept; refunded more than bought
+    ("o12", "007", "2024-03-15", "20"), ("o12", "007", "2024-03-16", "-25"),
+]
+
+
+def write(tmp_path, rows, kind="csv", encoding="utf-8-sig", headers=HEADERS, top=""):
+    frame = pd.DataFrame(rows, columns=headers, dtype=str)
+    path = tmp_path / f"t.{kind}"
+    if kind == "parquet":
+        frame.to_parquet(path)
+    else:
+        path.write_bytes((top + frame.to_csv(index=False)).encode(encoding))
+    return DataSource(path=path.name)
+
+
+@pytest.mark.parametrize(("engine", "kind"), [("pandas", "csv"), ("duckdb", "csv"), ("duckdb", "parquet")])
+def test_the_purchase_definition_by_hand(tmp_path, engine, kind):
+    out, used = customer_purchases(write(tmp_path, TRICKY, kind), tmp_path, as_of=AS_OF, window_days=None,
+                                   engine=engine)
+    assert used == engine
+    assert list(out["customer_id"]) == ["007", "A", "B", "C", "D", "E"]
+    r = out.set_index("customer_id")
+    assert (r.loc["A", "frequency"], r.loc["A", "monetary"]) == (3, 200.0)  # the partial refund keeps o3
+    assert (r.loc["A", "first_purchase"], r.loc["A", "last_purchase"]) == (pd.Timestamp("2024-01-10"),
+                                                                          pd.Timestamp("2024-02-01"))
+    assert tuple(r.loc["A", ["x", "t_x", "T", "recency_days"]]) == (1, 22, 81, 59)
+    assert (r.loc["B", "frequency"], r.loc["B", "monetary"], r.loc["B", "x"]) == (1, 100.1, 0)
+    assert (r.loc["C", "frequency"], r.loc["C", "monetary"]) == (0, -20.0) and math.isnan(r.loc["C", "recency_days"])
+    assert tuple(r.loc["D", ["frequency", "monetary", "x", "t_x", "T"]]) == (2, 22.0, 1, 33, 91)
+    assert (r.loc["E", "frequency"], r.loc["E", "monetary"]) == (0, 0.0) and math.isnan(r.loc["E", "x"])
+    assert (r.loc["007", "frequency"], r.loc["007", "monetary"]) == (0, -5.0)
+
+
+def test_a_window_counts_purchases_in_it_and_subtracts_refunds_dated_in_it(tmp_path):
+    rows = [("o1", "A", "2023-01-10", "100"), ("o1", "A", "2024-03-01", "-40"), ("o2", "A", "2024-03-10", "70")]
+    for engine in ("pandas", "duckdb"):
+        out, _ = customer_purchases(write(tmp_path, rows), tmp_path, as_of=AS_OF, window_days=90, engine=engine)
+        assert tuple(out.iloc[0][["frequency", "monetary", "x", "T"]]) == (1, 30.0, 1, 446)
+
+
+def test_a_messy_gbk_export_keeps_its_meaning_in_duckdb(tmp_path):
+    """GBK, a title row, ￥ amounts with thousands separators and (negative) ones, 年月日 dates,
+    a 合计 row and a blank row: read by DuckDB, not handed to pandas, and equal to the loader."""
+    rows = [("o1", "A", "2024年1月10日", "￥1,200.50"), ("o1", "A", "2024年1月12日", "(200.50)"),
+            ("o2", "B", "2024/3/1 10:00", "¥30元"), ("", "", "", ""), ("合计", "", "", "1,030")]
+    source = write(tmp_path, rows, encoding="gb18030", top="客户消费明细(导出)\n")
+    source = source.model_copy(update={"encoding": "auto"})
+    out, used = customer_purchases(source, tmp_path, as_of=AS_OF, window_days=None, engine="duckdb")
+    assert used == "duckdb"
+    loaded = load_source("transactions", source, tmp_path)
+    assert set(loaded.excluded["reason"]) == {"合计行", "空行"}
+    pd.testing.assert_frame_equal(out, purchases_pandas(loaded.frame, as_of=AS_OF))
+    assert out.set_index("customer_id").loc["A", "monetary"] == 1000.0
+
+
+@pytest.mark.parametrize("value", ["12O.5", "NA", "1e400"])
+def test_a_value_duckdb_cannot_read_like_the_loader_goes_to_the_loader(tmp_path, value):
+    source = write(tmp_path, [*TRICKY, ("o13", "F", "2024-03-01", value)])
+    with pytest.raises(DataError, match="消费金额"):
+        customer_purchases(source, tmp_path, as_of=AS_OF, window_days=None, engine="duckdb")
+
+
+def test_full_width_ids_are_normalised_by_the_loader_path(tmp_path):
+    rows = [*TRICKY, ("o13", "Ａ", "2024-03-01", "5")]  # full-width A: the loader makes it A
+    out, used = customer_purchases(write(tmp_path, rows), tmp_path, as_of=AS_OF, window_days=None, engine="duckdb")
+    assert used == "pandas"
+    assert out.set_index("customer_id").loc["A", "frequency"] == 4
+
+
+def test_the_engine_follows_the_source_and_its_size(tmp_path):
+    source = write(tmp_path, TRICKY)
+    assert choose_engine(source, tmp_path) == "pandas"  # small
+    assert choose_engine(source, tmp_path, min_bytes=10) == "duckdb"
+    assert choose_engine(source, tmp_path, "pandas", min_bytes=10) == "pandas"
+    assert choose_engine(DataSource(path="t.xlsx"), tmp_path, min_bytes=0) == "pandas"
+    assert choose_engine(DataSource(url="duckdb:///x.duckdb", table="t"), tmp_path) == "database"
+    with pytest.raises(ValueError):
+        choose_engine(source, tmp_path, "polars")
+    assert aggregate.DUCKDB_MIN_BYTES > 1_000_000
+
+
+def test_every_engine_gives_the_demo_the_same_rfm_as_rfm_table(pg_demo, db_password, tmp_path):
+    """On the demo company: DuckDB on its CSV and on Parquet, PostgreSQL pushed down and a DuckDB
+    database file all equal the pandas reference, and the RFM scores equal ``rfm_table``'s."""
+    import duckdb
+
+    loaded = load_plan(pg_demo.csv_plan)
+    seg = loaded.plan.segmentation.rfm
+    as_of = rfm_as_of(loaded.plan)
+    customers = load_source("customers", loaded.plan.data.customers, loaded.base_dir).frame
+    tx = load_source("transactions", loaded.plan.data.transactions, loaded.base_dir).frame
+    reference = purchases_pandas(tx, as_of=as_of, window_days=seg.window_days)
+    tx.to_parquet(tmp_path / "tx.parquet")
+    with duckdb.connect(str(tmp_path / "crm.duckdb")) as con:
+        con.register("tx", tx)
+        con.execute("CREATE TABLE orders AS SELECT * FROM tx")
+    sources = {
+        "csv": (loaded.plan.data.transactions, loaded.base_dir, "duckdb"),
+        "parquet": (DataSource(path="tx.parquet"), tmp_path, "duckdb"),
+        "postgres": (DataSource(url=pg_demo.url, table="orders"), tmp_path, "database"),
+        "postgres query": (DataSource(url=pg_demo.url, query="SELECT * FROM orders WHERE amount IS NOT NULL"),
+                           tmp_path, "database"),
+        "duckdb file": (DataSource(url="duckdb:///crm.duckdb", table="orders"), tmp_path, "database"),
+    }
+    for name, (source, base, expected) in sources.items():
+        got, used = customer_purchases(source, base, as_of=as_of, window_days=seg.window_days, engine="duckdb")
+        assert used == expected, name
+        pd.testing.assert_frame_equal(got, reference, obj=name)
+    assert len(reference) > 500 and reference["frequency"].sum() > 1000
+    expected_rfm = rfm_table(customers, tx, as_of=as_of, window_days=seg.window_days, levels=seg.levels)
+    pd.testing.assert_frame_equal(rfm_from_purchases(customers, reference, levels=seg.levels), expected_rfm)
+    got_rfm, used = rfm_table_from_source(customers, DataSource(url=pg_demo.url, table="orders"), tmp_path,
+                                          as_of=as_of, window_days=seg.window_days, levels=seg.levels)
+    assert used == "database"
+    pd.testing.assert_frame_equal(got_rfm, expected_rfm)
