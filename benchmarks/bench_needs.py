@@ -12,10 +12,20 @@ runs, each in a fresh subprocess so peak memory is that run's own (``os.wait4`` 
 * ``duckdb`` / ``polars`` — the same reference in those engines, when importable (they are not
   planlib dependencies; put them on PYTHONPATH to compare).
 
+With ``--aggregate`` it measures instead stage 02's per-customer data work (customers loaded,
+purchases by the one definition, RFM scores) the way ``planlib.metrics.rfm_inputs`` does it —
+DuckDB underneath for CSV/Parquet, pushed down into PostgreSQL — against two references doing the
+same aggregation without planlib's checks: plain DuckDB (``duckdb-ref``) and plain pandas
+(``pandas-ref``, :func:`planlib.data.aggregate.purchases_pandas` on ``pd.read_csv``/``read_parquet``
+or all rows of the table). Ratios are to ``duckdb-ref`` of the same rows and source; ``check``
+(customers with a purchase, purchases, monetary sum) shows every engine found the same figures.
+``--sources postgres`` starts a throwaway PostgreSQL (``tests/pgserver.py``) and COPYs the orders in.
+
 Inputs go to ``--dir`` (default /tmp/bench_needs) and are reused when present. Usage::
 
     .venv/bin/python benchmarks/bench_needs.py            # 1M and 10M
     .venv/bin/python benchmarks/bench_needs.py --rows 1000000
+    .venv/bin/python benchmarks/bench_needs.py --aggregate --rows 1000000 --sources csv parquet postgres
 """
 
 from __future__ import annotations
@@ -170,7 +180,151 @@ def run_polars(tx: str, cust: str) -> dict:
     return {"load_s": t1 - t0, "analyse_s": t2 - t1, "customers": out.height, "stage_s": t2 - t0}
 
 
-RUNNERS = {"planlib": run_planlib, "pandas": run_pandas, "duckdb": run_duckdb, "polars": run_polars}
+# ---------------------------------------------------------------------------------- --aggregate
+AS_OF, WINDOW_DAYS, LEVELS = "2024-03-31", 365, 5
+PG_TABLE, PG_PASSWORD_VAR = "orders", "PLANLIB_BENCH_PG_PASSWORD"
+_CANONICAL = {"订单编号": "order_id", "客户编号": "customer_id", "下单日期": "order_date", "消费金额": "amount"}
+
+
+def parquet_of(tx: Path) -> Path:
+    """The transactions as typed Parquet (text IDs, timestamps, float amounts), written once."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    path = tx.with_suffix(".parquet")
+    if not path.exists():
+        types = {"订单编号": pa.string(), "客户编号": pa.string(), "下单日期": pa.timestamp("s"), "消费金额": pa.float64()}
+        table = pacsv.read_csv(tx, convert_options=pacsv.ConvertOptions(column_types=types))
+        pq.write_table(table, path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").replace(path)
+    return path
+
+
+def _check(purchases) -> str:
+    bought = purchases[purchases["frequency"] > 0]
+    return f"{len(bought)}/{int(purchases['frequency'].sum())}/{purchases['monetary'].sum():.0f}"
+
+
+def agg_planlib(tx: str, cust: str) -> dict:
+    from datetime import date
+
+    from planlib.data.aggregate import customer_purchases
+    from planlib.data.load import load_source
+    from planlib.metrics.rfm_inputs import rfm_from_purchases
+    from planlib.plan.schema import DataSource
+
+    t0 = time.perf_counter()
+    customers = load_source("customers", DataSource(path=cust), Path("/")).frame
+    source = DataSource(url=tx, table=PG_TABLE) if "://" in tx else DataSource(path=tx)
+    purchases, used = customer_purchases(source, Path("/"), as_of=date.fromisoformat(AS_OF), window_days=WINDOW_DAYS)
+    rfm = rfm_from_purchases(customers, purchases, levels=LEVELS)
+    return {"stage_s": time.perf_counter() - t0, "customers": len(rfm), "engine": used, "check": _check(purchases)}
+
+
+def agg_duckdb_ref(tx: str, cust: str) -> dict:
+    """Plain DuckDB: the same GROUP BY over the file, customers read by DuckDB, no checks."""
+    import duckdb
+
+    from planlib.data.aggregate import _finish, _typed_exprs, aggregation_sql
+
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    reader = "read_parquet" if tx.endswith(".parquet") else "read_csv"
+    relation = f"{reader}('{tx}')" if reader == "read_parquet" else \
+        f"read_csv('{tx}', header = true, types = {{'订单编号': 'VARCHAR', '客户编号': 'VARCHAR'}})"
+    exprs = _typed_exprs({v: k for k, v in _CANONICAL.items()})
+    agg = con.execute(aggregation_sql(relation, exprs, as_of=AS_OF, window_days=WINDOW_DAYS)).df()
+    purchases = _finish(agg, AS_OF)
+    customers = con.execute(f"SELECT * FROM read_csv('{cust}', header = true, all_varchar = true)").df()
+    n = len(purchases.set_index("customer_id").reindex(customers["客户编号"]))
+    return {"stage_s": time.perf_counter() - t0, "customers": n, "engine": "duckdb", "check": _check(purchases)}
+
+
+def agg_pandas_ref(tx: str, cust: str) -> dict:
+    """Plain pandas: every row read into a frame, then purchases_pandas."""
+    import pandas as pd
+
+    from planlib.data.aggregate import purchases_pandas
+
+    t0 = time.perf_counter()
+    customers = pd.read_csv(cust, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    if "://" in tx:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(tx.replace("${" + PG_PASSWORD_VAR + "}", os.environ[PG_PASSWORD_VAR]))
+        with engine.connect() as conn:
+            result = conn.execute(sa.text(f"SELECT * FROM {PG_TABLE}"))
+            frame = pd.DataFrame.from_records(result.fetchall(), columns=list(result.keys())).rename(columns=_CANONICAL)
+    elif tx.endswith(".parquet"):
+        frame = pd.read_parquet(tx).rename(columns=_CANONICAL)
+    else:
+        frame = pd.read_csv(tx, dtype={"订单编号": str, "客户编号": str, "消费金额": float}, encoding="utf-8-sig",
+                            parse_dates=["下单日期"], keep_default_na=False).rename(columns=_CANONICAL)
+    purchases = purchases_pandas(frame, as_of=AS_OF, window_days=WINDOW_DAYS)
+    n = len(purchases.set_index("customer_id").reindex(customers["客户编号"]))
+    return {"stage_s": time.perf_counter() - t0, "customers": n, "engine": "pandas", "check": _check(purchases)}
+
+
+def start_postgres(tx: Path):
+    """A throwaway server with the orders COPYed in; returns (server, URL with ${password var})."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import pyarrow.parquet as pq
+    import sqlalchemy as sa
+    from pgserver import start
+
+    server = start()
+    engine = sa.create_engine(server.url)
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cur:
+            cur.execute(f"CREATE TABLE {PG_TABLE} (订单编号 text, 客户编号 text, 下单日期 timestamp, 消费金额 float8)")
+            with cur.copy(f"COPY {PG_TABLE} FROM STDIN WITH (FORMAT csv)") as copy:
+                for batch in pq.ParquetFile(parquet_of(tx)).iter_batches(200_000):
+                    copy.write(batch.to_pandas().to_csv(index=False, header=False))
+            cur.execute(f"ANALYZE {PG_TABLE}")
+        raw.commit()
+    finally:
+        raw.close()
+        engine.dispose()
+    password = server.url.split(":")[2].split("@")[0]
+    os.environ[PG_PASSWORD_VAR] = password
+    return server, server.url.replace(f":{password}@", ":${" + PG_PASSWORD_VAR + "}@")
+
+
+def main_aggregate(rows_list: list[int], folder: Path, sources: list[str]) -> None:
+    print(f"{'rows':>11} {'source':9} {'engine':11} {'used':9} {'stage s':>8} {'wall s':>7} {'peak MB':>8}"
+          f" {'time × duckdb-ref':>17} {'memory × duckdb-ref':>19}  check (buyers/purchases/monetary)")
+    for rows in rows_list:
+        tx, cust = generate(folder, rows)
+        for source in sources:
+            server = None
+            if source == "postgres":
+                server, target = start_postgres(tx)
+                engines = ("agg-pandas", "agg-planlib")
+            else:
+                target = str(parquet_of(tx) if source == "parquet" else tx)
+                engines = ("agg-duckdb", "agg-pandas", "agg-planlib")
+            try:
+                results = {}
+                for engine in engines:
+                    figures = measure(engine, target, str(cust))
+                    results[engine] = figures
+                    ref = results.get("agg-duckdb")
+                    ratio_t = f"{figures['wall_s'] / ref['wall_s']:17.2f}" if ref else f"{'—':>17}"
+                    ratio_m = f"{figures['peak_mb'] / ref['peak_mb']:19.2f}" if ref else f"{'—':>19}"
+                    name = {"agg-duckdb": "duckdb-ref", "agg-pandas": "pandas-ref", "agg-planlib": "planlib"}[engine]
+                    print(f"{rows:>11,} {source:9} {name:11} {figures['engine']:9} {figures['stage_s']:8.2f} "
+                          f"{figures['wall_s']:7.2f} {figures['peak_mb']:8.0f} {ratio_t} {ratio_m}  "
+                          f"{figures['check']}", flush=True)
+            finally:
+                if server is not None:
+                    server.stop()
+
+
+RUNNERS = {"planlib": run_planlib, "pandas": run_pandas, "duckdb": run_duckdb, "polars": run_polars,
+           "agg-planlib": agg_planlib, "agg-duckdb": agg_duckdb_ref, "agg-pandas": agg_pandas_ref}
 
 
 def measure(engine: str, tx: Path, cust: str) -> dict | None:
@@ -199,7 +353,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, nargs="*", default=[1_000_000, 10_000_000])
     parser.add_argument("--dir", type=Path, default=Path("/tmp/bench_needs"))
+    parser.add_argument("--aggregate", action="store_true", help="per-customer data work: planlib vs references")
+    parser.add_argument("--sources", nargs="*", default=["csv", "parquet"], choices=["csv", "parquet", "postgres"])
     args = parser.parse_args(argv)
+    if args.aggregate:
+        main_aggregate(args.rows, args.dir, args.sources)
+        return
     print(f"{'rows':>11} {'engine':8} {'load s':>7} {'analyse s':>9} {'stage s':>8} {'wall s':>7} {'peak MB':>8}"
           f" {'time × pandas':>13} {'memory × pandas':>15}")
     for rows in args.rows:

@@ -58,8 +58,8 @@ OUTPUT = ("customer_id", "frequency", "monetary", "first_purchase", "last_purcha
           "x", "t_x", "T")
 ENGINES = ("auto", "duckdb", "pandas")
 # Below this size the pandas loader is fast enough (and names every bad cell); above it DuckDB
-# reads the file (benchmarks/bench_needs.py: 1M orders ≈ 50 MB of CSV).
-DUCKDB_MIN_BYTES = 20 * 2**20
+# reads the file (benchmarks/bench_needs.py --aggregate: 1M orders ≈ 50 MB of CSV, 18 MB of Parquet).
+DUCKDB_MIN_BYTES = {"csv": 20 * 2**20, "parquet": 5 * 2**20}
 DUCKDB_MEMORY_LIMIT = "1GB"  # spills to a temp folder beyond it
 _TOTAL_PREFIXES = ("合计", "总计", "小计")
 # The loader's date pattern (planlib.data.parsing._DATE) in RE2 syntax, groups y, m, d first.
@@ -68,8 +68,7 @@ _DATE_RE = (r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
 _MONEY_JUNK = r"[\s,￥¥$]|元|RMB|CNY|人民币"
 _NUMBER_RE = r"^[-+]?(\d+\.?\d*|\.\d+)$"
 _PAREN_RE = r"^\((\d+\.?\d*|\.\d+)\)$"
-_ID_RE = r"^[\x21-\x7e]+$"  # printable ASCII without spaces: what normalise_ids leaves unchanged
-_EXCEL_DAMAGED_RE = r"^[0-9](\.[0-9]+)?[eE]\+?[0-9]+$"
+_SCIENTIFIC_RE = r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$"  # planlib.data.parsing._SCIENTIFIC
 
 
 class FastPathDeclined(Exception):  # noqa: N818 - a signal, not an error: use the pandas path
@@ -90,32 +89,38 @@ def _as_date(value) -> date:
 
 
 def aggregation_sql(relation: str, exprs: Mapping[str, str], *, as_of, window_days: int | None = None,
-                    keep: str = "TRUE") -> str:
+                    keep: str = "1 = 1", bad: str = "0") -> str:
     """The two-level GROUP BY as one SELECT, for DuckDB, PostgreSQL and MySQL alike.
 
     ``exprs`` maps customer_id, order_id (VARCHAR or NULL), day (DATE) and amount (DECIMAL) to SQL
-    expressions over ``relation``; ``keep`` is an extra row condition (合计/blank rows). Returns
-    customer_id, frequency, monetary, first_purchase, last_purchase, purchase_days (see
-    :func:`_finish`). Dates are literals of a validated ``date``; nothing user-typed is inlined.
+    expressions over ``relation``; ``keep`` is an extra row condition (合计/blank rows); ``bad``
+    flags (1/0) a row the fast path would read differently from the loader — counted in the same
+    scan (column ``bad``), so a file is read once. Returns customer_id, frequency, monetary,
+    first_purchase, last_purchase, purchase_days, usable (rows used), bad (see :func:`_finish`).
+    Dates are literals of a validated ``date``; nothing user-typed is inlined.
     """
     as_of = _as_date(as_of)
     in_window = f"day > DATE '{as_of - timedelta(days=window_days)}'" if window_days is not None else "1 = 1"
     # Two levels, each read once: rows -> orders -> customers. DECIMAL sums are exact, so "net <= 0"
-    # and the totals do not depend on summation order (threads) and agree between engines.
+    # and the totals do not depend on summation order (threads) and agree between engines. Rows
+    # that cannot be used stay in the groups but add nothing (so ``bad`` is counted in this scan).
     return f"""
 WITH tx AS (
-    SELECT {exprs['customer_id']} AS customer_id, {exprs['order_id']} AS order_id,
-           {exprs['day']} AS day, {exprs['amount']} AS amount
-    FROM {relation}
-    WHERE {keep}
+    SELECT customer_id, order_id, day, amount, bad,
+           CASE WHEN customer_id IS NOT NULL AND day IS NOT NULL AND amount IS NOT NULL
+                     AND day <= DATE '{as_of}' THEN 1 ELSE 0 END AS ok
+    FROM (SELECT {exprs['customer_id']} AS customer_id, {exprs['order_id']} AS order_id,
+                 {exprs['day']} AS day, {exprs['amount']} AS amount, {bad} AS bad
+          FROM {relation}
+          WHERE {keep}) AS rows_kept
 ),
 orders AS (
     SELECT customer_id,
-           MIN(CASE WHEN amount > 0 THEN day END) AS day,
-           SUM(amount) AS net,
-           SUM(CASE WHEN {in_window} THEN amount ELSE 0 END) AS window_amount
+           MIN(CASE WHEN ok = 1 AND amount > 0 THEN day END) AS day,
+           SUM(CASE WHEN ok = 1 THEN amount END) AS net,
+           SUM(CASE WHEN ok = 1 AND {in_window} THEN amount ELSE 0 END) AS window_amount,
+           SUM(ok) AS usable, SUM(bad) AS bad
     FROM tx
-    WHERE customer_id IS NOT NULL AND day IS NOT NULL AND amount IS NOT NULL AND day <= DATE '{as_of}'
     GROUP BY customer_id, order_id, CASE WHEN order_id IS NULL THEN day END
 )
 SELECT customer_id,
@@ -123,7 +128,8 @@ SELECT customer_id,
        SUM(window_amount) AS monetary,
        MIN(CASE WHEN net > 0 THEN day END) AS first_purchase,
        MAX(CASE WHEN net > 0 THEN day END) AS last_purchase,
-       COUNT(DISTINCT CASE WHEN net > 0 THEN day END) AS purchase_days
+       COUNT(DISTINCT CASE WHEN net > 0 THEN day END) AS purchase_days,
+       SUM(usable) AS usable, SUM(bad) AS bad
 FROM orders
 GROUP BY customer_id
 """
@@ -148,52 +154,83 @@ def _text_exprs(cols: Mapping[str, str]) -> dict[str, str]:
     d = t["order_date"]
     part = [f"regexp_extract({d}, '{_DATE_RE}', {i})" for i in (1, 2, 3)]
     money = f"regexp_replace({t['amount']}, '{_MONEY_JUNK}', '', 'g')"
+    # The common clean cell takes a plain cast (ISO date/time up to seconds, a plain number);
+    # only the others pay for the loader's patterns.
+    plain_day = f"CASE WHEN length({d}) <= 19 THEN CAST(TRY_CAST({d} AS TIMESTAMP) AS DATE) END"
+    plain_money = f"TRY_CAST({t['amount']} AS DOUBLE)"
     return {
         "customer_id": f"NULLIF({t['customer_id']}, '')",
         "order_id": f"NULLIF({t['order_id']}, '')" if "order_id" in t else "CAST(NULL AS VARCHAR)",
-        "day": f"TRY_CAST({part[0]} || '-' || lpad({part[1]}, 2, '0') || '-' || lpad({part[2]}, 2, '0') AS DATE)",
-        "amount": (f"CAST(CASE WHEN regexp_full_match({money}, '{_PAREN_RE}') "
-                   f"THEN -TRY_CAST(trim({money}, '()') AS DOUBLE) ELSE TRY_CAST({money} AS DOUBLE) END "
+        "day": (f"COALESCE({plain_day}, TRY_CAST({part[0]} || '-' || lpad({part[1]}, 2, '0') || '-' "
+                f"|| lpad({part[2]}, 2, '0') AS DATE))"),
+        "amount": (f"CAST(COALESCE({plain_money}, CASE WHEN regexp_full_match({money}, '{_PAREN_RE}') "
+                   f"THEN -TRY_CAST(trim({money}, '()') AS DOUBLE) ELSE TRY_CAST({money} AS DOUBLE) END) "
                    f"AS DECIMAL(18, 2))"),
+        "_plain_money": plain_money,
         "_money": money,
         "_date": d,
     }
 
 
 def _text_checks(cols: Mapping[str, str], exprs: Mapping[str, str]) -> str:
-    """A row the fast path would read differently from the loader (count must be 0)."""
+    """A row the fast path would read differently from the loader (count must be 0); the ID
+    checks come first so that the common clean row is decided by cheap comparisons."""
     t = {k: f"TRIM(CAST({_quote(v)} AS VARCHAR))" for k, v in cols.items()}
     bad = [
-        f"COALESCE({t['customer_id']}, '') = ''",
-        f"NOT regexp_full_match({t['customer_id']}, '{_ID_RE}')",
-        f"regexp_full_match({t['customer_id']}, '{_EXCEL_DAMAGED_RE}')",
+        f"COALESCE({t['customer_id']}, '') = ''", *_id_checks(t["customer_id"]),
         f"COALESCE({exprs['_date']}, '') = '' OR {exprs['day']} IS NULL",
-        f"NOT (regexp_full_match({exprs['_money']}, '{_NUMBER_RE}') "
+        f"{exprs['_plain_money']} IS NULL AND NOT (regexp_full_match({exprs['_money']}, '{_NUMBER_RE}') "
         f"OR regexp_full_match({exprs['_money']}, '{_PAREN_RE}'))",
-        f"NOT isfinite(TRY_CAST(trim({exprs['_money']}, '()') AS DOUBLE))",
+        f"NOT isfinite(CAST({exprs['amount']} AS DOUBLE)) OR {exprs['amount']} IS NULL",
     ]
     if "order_id" in t:
-        bad += [f"NOT regexp_full_match(COALESCE(NULLIF({t['order_id']}, ''), 'x'), '{_ID_RE}')",
-                f"regexp_full_match({t['order_id']}, '{_EXCEL_DAMAGED_RE}')"]
-    return " OR ".join(f"({b})" for b in bad)
+        bad += _id_checks(t["order_id"])
+    return _as_flag(bad)
 
 
-def _keep_sql(all_columns: list[str], cols: Mapping[str, str]) -> str:
-    """Not a blank row and not a 合计/总计/小计/Total row (the loader's ``_set_aside``)."""
-    text = [f"COALESCE(TRIM(CAST({_quote(c)} AS VARCHAR)), '')" for c in all_columns]
-    blank = " AND ".join(f"{x} = ''" for x in text) or "FALSE"
-    looked = list(dict.fromkeys([cols["customer_id"], *all_columns[:2]]))
+def _id_checks(x: str) -> list[str]:
+    """IDs the loader would change or refuse: non-ASCII, spaces or tabs (``normalise_ids``) and
+    Excel's scientific notation (``excel_damaged``), tested the loader's way (cheap tests first)."""
+    return [f"strlen({x}) <> length({x}) OR contains({x}, ' ') OR contains({x}, chr(9))",
+            f"(contains({x}, 'E+') OR contains({x}, 'e+')) AND regexp_full_match({x}, '{_SCIENTIFIC_RE}')"]
+
+
+def _as_flag(conditions: list[str]) -> str:
+    return "CASE WHEN " + " OR ".join(f"({c})" for c in conditions) + " THEN 1 ELSE 0 END"
+
+
+def _keep_sql(all_columns: list[str], cols: Mapping[str, str], types: Mapping[str, str] | None = None) -> str:
+    """Not a blank row and not a 合计/总计/小计/Total row (the loader's ``_set_aside``).
+
+    Only text columns can hold 合计 (``types``: Parquet's column types; None: all text). Blank
+    rows are looked for only among rows without a customer id, as the loader does.
+    """
+    def text(c: str) -> str:
+        return f"COALESCE(TRIM(CAST({_quote(c)} AS VARCHAR)), '')"
+
+    cid = text(cols["customer_id"])
+    blank = " AND ".join(f"{text(c)} = ''" for c in all_columns if c != cols["customer_id"]) or "1 = 1"
+    looked = [c for c in dict.fromkeys([cols["customer_id"], *all_columns[:2]])
+              if types is None or types[c] == "VARCHAR"]
     total = []
     for c in looked:
-        x = f"COALESCE(TRIM(CAST({_quote(c)} AS VARCHAR)), '')"
-        total.append(f"starts_with(lower({x}), 'total')")
-        total += [f"starts_with({x}, '{w}')" for w in _TOTAL_PREFIXES]
-    return f"NOT ({blank}) AND NOT ({' OR '.join(total)})"
+        x = f"ltrim({_quote(c)})"
+        total.append(f"{x} ILIKE 'total%'")
+        total += [f"{x} LIKE '{w}%'" for w in _TOTAL_PREFIXES]
+    total_sql = " OR ".join(total) or "1 = 0"
+    return f"NOT ({cid} = '' AND {blank}) AND NOT COALESCE({total_sql}, FALSE)"
 
 
 def _finish(agg: pd.DataFrame, as_of) -> pd.DataFrame:
-    """Day differences and dtypes, the same for every engine; sorted by customer_id."""
+    """Day differences and dtypes, the same for every engine; sorted by customer_id.
+
+    Raises :class:`FastPathDeclined` when the aggregation counted rows it would misread.
+    """
     as_of = pd.Timestamp(_as_date(as_of))
+    if "usable" in agg.columns:
+        if pd.to_numeric(agg["bad"]).sum() > 0:
+            raise FastPathDeclined(f"{int(pd.to_numeric(agg['bad']).sum())} rows the loader reads differently")
+        agg = agg[pd.to_numeric(agg["usable"]) > 0]
     if agg.empty:
         agg = pd.DataFrame({c: pd.Series(dtype=object) for c in
                             ("customer_id", "frequency", "monetary", "first_purchase", "last_purchase",
@@ -349,12 +386,10 @@ def _duckdb_file(con, path: Path, source: DataSource, kind: str, as_of, window_d
         else:
             exprs = _text_exprs(cols)
             checks = _text_checks(cols, exprs)
-        keep = _keep_sql(all_columns, cols)
-        bad = con.execute(f"SELECT count(*) FROM {relation} WHERE ({keep}) AND ({checks})").fetchone()[0]
-        if bad:
-            raise FastPathDeclined(f"{bad} rows the loader reads differently")
+        keep = _keep_sql(all_columns, cols, types or None)
         exprs = {k: v for k, v in exprs.items() if not k.startswith("_")}
-        agg = con.execute(aggregation_sql(relation, exprs, as_of=as_of, window_days=window_days, keep=keep)).df()
+        agg = con.execute(aggregation_sql(relation, exprs, as_of=as_of, window_days=window_days, keep=keep,
+                                          bad=checks)).df()
         return _finish(agg, as_of)
     finally:
         for p in cleanup:
@@ -375,17 +410,14 @@ def _typed_enough(types: Mapping[str, str], cols: Mapping[str, str]) -> bool:
 def _typed_checks(cols: Mapping[str, str], types: Mapping[str, str]) -> str:
     """Typed Parquet: required cells present, IDs as the loader leaves them."""
     q = {k: _quote(v) for k, v in cols.items()}
-    bad = [f"{q['customer_id']} IS NULL OR TRIM({q['customer_id']}) = ''",
-           f"NOT regexp_full_match(TRIM({q['customer_id']}), '{_ID_RE}')",
-           f"regexp_full_match(TRIM({q['customer_id']}), '{_EXCEL_DAMAGED_RE}')",
+    bad = [f"{q['customer_id']} IS NULL OR TRIM({q['customer_id']}) = ''", *_id_checks(f"TRIM({q['customer_id']})"),
            f"{q['order_date']} IS NULL", f"{q['amount']} IS NULL",
            f"NOT isfinite(CAST({q['amount']} AS DOUBLE))"]
     if "order_id" in q:
-        bad += [f"NOT regexp_full_match(COALESCE(NULLIF(TRIM({q['order_id']}), ''), 'x'), '{_ID_RE}')",
-                f"regexp_full_match(TRIM({q['order_id']}), '{_EXCEL_DAMAGED_RE}')"]
+        bad += _id_checks(f"TRIM({q['order_id']})")
     if types[cols["order_date"]].startswith("TIMESTAMP WITH"):
-        bad.append("TRUE")  # time zones: the loader drops them; leave it to the loader
-    return " OR ".join(f"({b})" for b in bad)
+        bad.append("1 = 1")  # time zones: the loader drops them; leave it to the loader
+    return _as_flag(bad)
 
 
 # ---------------------------------------------------------------------------------- databases
@@ -411,7 +443,7 @@ def _database(source: DataSource, base_dir: Path, as_of, window_days) -> pd.Data
 
 # ---------------------------------------------------------------------------------- the switch
 def choose_engine(source: DataSource, base_dir: Path, engine: str = "auto",
-                  min_bytes: int = DUCKDB_MIN_BYTES) -> str:
+                  min_bytes: int | None = None) -> str:
     """"database", "duckdb" or "pandas" for ``source`` (``engine`` forces duckdb or pandas)."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}")
@@ -429,11 +461,12 @@ def choose_engine(source: DataSource, base_dir: Path, engine: str = "auto",
         return "pandas"  # the loader says what is missing
     if kind not in ("csv", "parquet"):
         return "pandas"
-    return "duckdb" if engine == "duckdb" or size >= min_bytes else "pandas"
+    limit = DUCKDB_MIN_BYTES[kind] if min_bytes is None else min_bytes
+    return "duckdb" if engine == "duckdb" or size >= limit else "pandas"
 
 
 def customer_purchases(source: DataSource, base_dir: Path, *, as_of, window_days: int | None,
-                       engine: str = "auto", min_bytes: int = DUCKDB_MIN_BYTES) -> tuple[pd.DataFrame, str]:
+                       engine: str = "auto", min_bytes: int | None = None) -> tuple[pd.DataFrame, str]:
     """Per-customer purchases of the transactions ``source`` and the engine that computed them.
 
     The engine is :func:`choose_engine`'s; when the fast path declines (see the module

@@ -165,7 +165,8 @@ class StageContext:
             reasons = loaded.excluded["reason"].value_counts() if len(loaded.excluded) else {}
             title = Data.model_fields[name].title or name
             rows.append({
-                "source": title, "path": loaded.path.name, "rows": len(loaded.frame),
+                "source": title, "rows": len(loaded.frame),
+                "path": loaded.path.name if loaded.path is not None else loaded.fingerprint["source"],
                 "encoding": loaded.encoding or "—", "excluded": len(loaded.excluded),
                 "excluded_reasons": ";".join(f"{r} {n} 行" for r, n in dict(reasons).items()) or "—",
             })

@@ -199,3 +199,37 @@ def test_a_duckdb_file_loads_like_the_csv(pg_demo, tmp_path):
     pd.testing.assert_frame_equal(result.frame[CANONICAL_TX], from_csv)
     text = _one_line_error(DataSource(url="duckdb:///crm.duckdb", table="sales.nope"), tmp_path)
     assert "数据库中没有表 sales.nope" in text
+
+
+# ---------------------------------------------------------------------------------- a whole run
+@pytest.mark.slow
+def test_planlib_run_from_postgres_publishes_what_the_csv_run_does(pg_demo, db_password, demo_run, tmp_path):
+    """``planlib run`` with customers and transactions in PostgreSQL (the kernels get the password
+    from the environment): tiers, CLV, segments and KPIs equal the CSV run of the same company, and
+    neither the manifest, the report nor the notebooks hold the password."""
+    from planlib.data.results import load
+    from planlib.run.runner import run_plan
+
+    csv_result = demo_run[0]
+    result = run_plan(pg_demo.pg_plan, output_root=tmp_path / "outputs", log=lambda line: None)
+    assert result.status == "ok" == csv_result.status, result.stages
+    for name in ("customers", "tier_summary", "segments", "kpi_values"):
+        pd.testing.assert_frame_equal(load(result.folder, name), load(csv_result.folder, name), obj=name)
+    manifest = (result.folder / "manifest.json").read_text(encoding="utf-8")
+    assert "planlib:***@" in manifest
+    for path in result.folder.rglob("*"):
+        if path.is_file():
+            assert db_password.encode() not in path.read_bytes(), path
+    report = (result.folder / "report.html").read_text(encoding="utf-8")
+    assert "crm_customers" in report  # the load report names the table the customers came from
+
+
+def test_the_run_folder_records_a_database_source_without_its_password(pg_demo, db_password):
+    from planlib.run.folder import data_files, inputs_digest
+
+    loaded = load_plan(pg_demo.pg_plan)
+    files = {f["source"]: f for f in data_files(loaded)}
+    assert files["transactions"] == {"source": "transactions", "url": f"{mask_url(pg_demo.url)} 查询"}
+    assert files["customers"]["url"].endswith("表 crm_customers")
+    assert db_password not in repr(files) and "${" not in repr(files)
+    assert inputs_digest(pg_demo.pg_plan, loaded) != inputs_digest(pg_demo.csv_plan)
