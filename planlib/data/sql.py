@@ -43,8 +43,9 @@ _INSTALL = {"psycopg": "psycopg[binary]", "pymysql": "PyMySQL"}
 
 # ---------------------------------------------------------------------------------- URLs
 def mask_url(url: str) -> str:
-    """``url`` with its password (expanded or ``${VAR}``) shown as ``***``."""
-    return _PASSWORD.sub(lambda m: f"{m['head']}:***@", url)
+    """``url`` with its password (expanded or ``${VAR}``, also ``?password=``) shown as ``***``."""
+    url = _PASSWORD.sub(lambda m: f"{m['head']}:***@", url)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url, flags=re.IGNORECASE)
 
 
 def describe(source: DataSource) -> str:

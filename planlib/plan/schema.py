@@ -157,8 +157,10 @@ class DataSource(StrictModel):
             raise ValueError("数据源要写 path(文件)或 url(数据库)其中一个;文件写 path: 文件名,数据库写 url: 和 table: 或 query:")
         if self.url is not None and (self.table is None) == (self.query is None):
             raise ValueError("数据库数据源要写 table(表名)或 query(查询语句)其中一个;例如 table: orders")
-        if self.url is not None and (pw := re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^:/@?#]*:([^@]*)@", self.url)) \
-                and not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", pw[1]):
+        if self.url is not None and any(
+                not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", pw)
+                for pw in [*re.findall(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^:/@?#]*:([^@]*)@", self.url),
+                           *re.findall(r"[?&]password=([^&#]*)", self.url, flags=re.IGNORECASE)]):
             raise ValueError("数据库地址中不能直接写密码;把密码放进环境变量,地址中写 ${变量名},"
                              "例如 postgresql+psycopg://planner:${PLANLIB_DB_PASSWORD}@主机/库名")
         if self.url is None and (self.table or self.query):

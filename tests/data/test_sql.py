@@ -34,6 +34,9 @@ def test_a_source_is_one_file_or_one_table_or_query(fields, message):
 
 def test_a_password_written_into_the_url_is_refused_without_being_repeated(tmp_path):
     DataSource(url="postgresql+psycopg://planner:${PLANLIB_DB_PASSWORD}@db/crm", table="t")  # allowed
+    DataSource(url="postgresql+psycopg://planner@db/crm?password=${PW}", table="t")
+    with pytest.raises(ValidationError, match="不能直接写密码"):
+        DataSource(url="postgresql+psycopg://planner@db/crm?sslmode=require&password=S3cretPw", table="t")
     plan = tmp_path / "p.yaml"
     from conftest import plan_dict
     from ruamel.yaml import YAML
@@ -53,6 +56,7 @@ def test_a_password_written_into_the_url_is_refused_without_being_repeated(tmp_p
     ("mysql+pymysql://u:p%40ss@h/db?charset=utf8mb4", "mysql+pymysql://u:***@h/db?charset=utf8mb4"),
     ("postgresql+psycopg://planner@db/crm", "postgresql+psycopg://planner@db/crm"),
     ("duckdb:///data/crm.duckdb", "duckdb:///data/crm.duckdb"),
+    ("postgresql+psycopg://u@h/db?sslmode=require&password=${PW}", "postgresql+psycopg://u@h/db?sslmode=require&password=***"),
 ])
 def test_mask_url(url, shown):
     assert mask_url(url) == shown
