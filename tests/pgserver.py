@@ -48,11 +48,11 @@ class PgServerError(RuntimeError):
 
 def find_bindir() -> Path:
     """``/usr/lib/postgresql/<newest version>/bin`` (override with $PG_BINDIR)."""
-    if os.environ.get("PG_BINDIR"):
-        return Path(os.environ["PG_BINDIR"])
-    found = glob.glob("/usr/lib/postgresql/*/bin/initdb")
+    pattern = os.path.join(os.environ["PG_BINDIR"], "initdb") if os.environ.get("PG_BINDIR") \
+        else "/usr/lib/postgresql/*/bin/initdb"
+    found = glob.glob(pattern)
     if not found:
-        raise PgServerError("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): run `make test` "
+        raise PgServerError(f"PostgreSQL is not installed (no {pattern}): run `make test` "
                             "(it installs it) or apt-get install -y --no-install-recommends postgresql")
 
     def version(p: str) -> tuple:
