@@ -13,7 +13,9 @@ already a dependency (Parquet results); at 10 million rows the stage — parsing
 tiers, lifetime value — stays within a minute and under 4 GB, below plain pandas in time and
 memory. DuckDB (about 4× faster end to end in the same benchmark) and Polars were measured too;
 the remaining cost is mostly the checks that make one clear message per bad cell and the
-lifetime model, which a new engine would not remove, so neither is a dependency.
+lifetime model, which a new engine would not remove. DuckDB is now used underneath only for the
+per-customer aggregation of large files and database sources (:mod:`planlib.data.aggregate`), where
+pandas then holds one row per customer instead of every order.
 """
 
 from __future__ import annotations

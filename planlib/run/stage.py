@@ -190,6 +190,8 @@ class StageContext:
             "finished_at": datetime.now().isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - self.started, 3),
             "figures": figures,
+            # database sources this stage read: masked URL, rows, content hash (for the manifest)
+            "sources": {name: note.fingerprint for name, note in self.load_notes.items() if note.fingerprint},
         }
         folder = results.results_dir(self.run_dir)
         folder.mkdir(parents=True, exist_ok=True)

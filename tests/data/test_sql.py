@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from pgserver import free_port
@@ -224,6 +226,13 @@ def test_planlib_run_from_postgres_publishes_what_the_csv_run_does(pg_demo, db_p
     for path in result.folder.rglob("*"):
         if path.is_file():
             assert db_password.encode() not in path.read_bytes(), path
+    # each stage's sentinel records the fingerprints of the database sources it read (for the manifest)
+    from planlib.run.stage import sentinel_path
+
+    needs = json.loads(sentinel_path(result.folder, "02_needs").read_text(encoding="utf-8"))
+    assert needs["sources"]["customers"]["rows"] == len(load(result.folder, "customers"))
+    assert needs["sources"]["customers"]["source"].endswith("表 crm_customers")
+    assert len(needs["sources"]["transactions"]["sha256"]) == 64 and needs["sources"]["transactions"]["rows"] > 1000
     report = (result.folder / "report.html").read_text(encoding="utf-8")
     assert "crm_customers" in report  # the load report names the table the customers came from
 
