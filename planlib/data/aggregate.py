@@ -101,12 +101,14 @@ def aggregation_sql(relation: str, exprs: Mapping[str, str], *, as_of, window_da
     """
     as_of = _as_date(as_of)
     in_window = f"day > DATE '{as_of - timedelta(days=window_days)}'" if window_days is not None else "1 = 1"
-    # Two levels, each read once: rows -> orders -> customers. DECIMAL sums are exact, so "net <= 0"
-    # and the totals do not depend on summation order (threads) and agree between engines. Rows
-    # that cannot be used stay in the groups but add nothing (so ``bad`` is counted in this scan).
+    # Two levels, each read once: rows -> orders -> customers. Amounts are summed as whole cents
+    # (rounded through DECIMAL(18, 2), held in a DOUBLE: exact below 2^53 cents, and an 8-byte sum
+    # where a DECIMAL sum takes 16 — the order level has one group per order), so "net <= 0" and
+    # the totals do not depend on summation order (threads) and agree between engines. Rows that
+    # cannot be used stay in the groups but add nothing (so ``bad`` is counted in this scan).
     return f"""
 WITH tx AS (
-    SELECT customer_id, order_id, day, amount, bad,
+    SELECT customer_id, order_id, day, CAST(amount * 100 AS DOUBLE PRECISION) AS amount, bad,
            CASE WHEN customer_id IS NOT NULL AND day IS NOT NULL AND amount IS NOT NULL
                      AND day <= DATE '{as_of}' THEN 1 ELSE 0 END AS ok
     FROM (SELECT {exprs['customer_id']} AS customer_id, {exprs['order_id']} AS order_id,
@@ -119,17 +121,17 @@ orders AS (
            MIN(CASE WHEN ok = 1 AND amount > 0 THEN day END) AS day,
            SUM(CASE WHEN ok = 1 THEN amount END) AS net,
            SUM(CASE WHEN ok = 1 AND {in_window} THEN amount ELSE 0 END) AS window_amount,
-           SUM(ok) AS usable, SUM(bad) AS bad
+           MAX(ok) AS usable, MAX(bad) AS bad
     FROM tx
     GROUP BY customer_id, order_id, CASE WHEN order_id IS NULL THEN day END
 )
 SELECT customer_id,
        COUNT(CASE WHEN net > 0 AND {in_window} THEN 1 END) AS frequency,
-       SUM(window_amount) AS monetary,
+       SUM(window_amount) / 100 AS monetary,
        MIN(CASE WHEN net > 0 THEN day END) AS first_purchase,
        MAX(CASE WHEN net > 0 THEN day END) AS last_purchase,
        COUNT(DISTINCT CASE WHEN net > 0 THEN day END) AS purchase_days,
-       SUM(usable) AS usable, SUM(bad) AS bad
+       MAX(usable) AS usable, SUM(bad) AS bad
 FROM orders
 GROUP BY customer_id
 """
