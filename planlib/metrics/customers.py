@@ -1,7 +1,7 @@
 """Stage 02 as one call: RFM, complaints, lifetime value, tiers and scope for every customer.
 
 :func:`analyse` joins the pieces that live in their own modules — RFM scores and tier rules
-(:mod:`planlib.metrics.segment`), BG/NBD + Gamma-Gamma (:mod:`planlib.metrics.clv`) — into the ``customers``
+(:mod:`planlib.metrics.segment`), BG/NBD or MBG/NBD + Gamma-Gamma (:mod:`planlib.metrics.clv`) — into the ``customers``
 result, and says what it did with every transaction row (:func:`transaction_coverage`), so
 nothing is dropped without a count on the page.
 
@@ -9,7 +9,9 @@ Columns added to the RFM table: ``complaints`` (complaint tickets created in the
 NaN without a tickets source), ``p_alive`` (0–1), ``churn_probability`` (1 − p_alive),
 ``expected_purchases`` (purchase days expected within ``segmentation.clv.horizon_days``),
 ``expected_spend`` (per purchase, yuan) and ``clv`` (discounted value over the horizon, yuan).
-Customers who never bought have NaN in all of them and match no condition on them.
+Customers who never bought have NaN in all of them and match no condition on them; when only
+the spend model failed, p_alive/churn_probability/expected_purchases are kept and
+expected_spend/clv are NaN.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def analyse(customers: pd.DataFrame, transactions: pd.DataFrame, plan: Plan,
                            if tickets is not None else np.nan)
     history = lifetime.purchase_history(ids, transactions, as_of, positions=positions)
     result = lifetime.predict_clv(history, horizon_days=seg.clv.horizon_days,
-                                  annual_discount_percent=seg.clv.discount_rate)
+                                  annual_discount_percent=seg.clv.discount_rate, model=seg.clv.model)
     predicted = result.frame.to_numpy()
     for i, column in enumerate(result.frame.columns):
         table[column] = predicted[:, i]

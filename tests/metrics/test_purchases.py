@@ -65,6 +65,6 @@ def test_arrays_use_positions_and_skip_unknown_customers():
     tx = _tx(ROWS)
     positions = np.where(tx["customer_id"] == "A", 1, -1)
     p = purchase_arrays(tx, positions)
-    assert sorted(zip(p.pos.tolist(), p.key.tolist(), p.amount.tolist())) == [(1, "o1", 90.0), (1, "o2", 60.0)]
+    assert sorted(zip(p.pos.tolist(), p.key.tolist(), p.amount.tolist(), strict=True)) == [(1, "o1", 90.0), (1, "o2", 60.0)]
     none = purchase_arrays(tx, np.full(len(tx), -1))
     assert len(none) == 0
