@@ -96,7 +96,7 @@ def transaction_coverage(transactions: pd.DataFrame, positions: np.ndarray, as_o
     rows = [
         ("交易记录", len(transactions), "读入的全部交易行"),
         ("统计窗口内的消费", int((in_window & (amount > 0)).sum()), "计入 R/F/M"),
-        ("统计窗口内的退款", int((in_window & (amount < 0)).sum()), "冲减消费金额 M,不算购买次数"),
+        ("统计窗口内的退款", int((in_window & (amount < 0)).sum()), "冲减同一订单的金额;全额退款的订单不算购买,找不到原订单的退款不计"),
         ("金额为 0", int((known & ~after & (amount == 0)).sum()), "不算购买"),
         ("统计窗口之前", int((before & (amount != 0)).sum()), "只用于最近消费天数 R 与终身价值模型"),
         ("基准日之后", int(after.sum()), f"晚于 {as_of},不计入本次分析"),
