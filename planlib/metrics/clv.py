@@ -69,7 +69,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from planlib.metrics.purchases import purchase_arrays
+from planlib.metrics.purchases import PurchaseArrays, purchase_arrays
 
 MIN_REPEAT_BUYERS = 20  # fewer repeat buyers than this cannot pin down four parameters
 MAX_FIT_CUSTOMERS = 200_000  # the fit's sample size; predictions are made for every customer
@@ -442,16 +442,18 @@ def fit_gamma_gamma(x, mean_spend, weights=None, methods=METHODS) -> GammaGamma:
 
 # ---------------------------------------------------------------------------------- from transactions
 def purchase_history(customer_ids: pd.Index, transactions: pd.DataFrame, as_of: date,
-                     positions: np.ndarray | None = None) -> pd.DataFrame:
+                     positions: np.ndarray | None = None, bought: PurchaseArrays | None = None) -> pd.DataFrame:
     """Per customer of ``customer_ids``: x, t_x, T (days), repeat mean spend; NaN if never bought.
 
     Purchases as :mod:`planlib.metrics.purchases` defines them; ``positions`` (each
-    transaction's position in ``customer_ids``, −1 if unknown) may be passed when known.
+    transaction's position in ``customer_ids``, −1 if unknown) and ``bought`` (the purchases as
+    of ``as_of`` on those positions) may be passed when known.
     """
     n = len(customer_ids)
-    if positions is None:
-        positions = customer_ids.get_indexer(transactions["customer_id"])
-    bought = purchase_arrays(transactions, positions, as_of)
+    if bought is None:
+        if positions is None:
+            positions = customer_ids.get_indexer(transactions["customer_id"])
+        bought = purchase_arrays(transactions, positions, as_of)
     pos, day, amount = bought.pos, bought.day, bought.amount
     today = np.datetime64(as_of, "D").astype(np.int64)
     # one entry per (customer, purchase day) with that day's net spend

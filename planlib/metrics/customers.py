@@ -24,6 +24,7 @@ import pandas as pd
 
 from planlib.errors import PlanError
 from planlib.metrics import clv as lifetime
+from planlib.metrics.purchases import purchase_arrays
 from planlib.metrics.segment import _positions, assign_tiers, mark_scope, rfm_as_of, rfm_table, rule_fields
 from planlib.plan.schema import Plan
 
@@ -54,11 +55,12 @@ def analyse(customers: pd.DataFrame, transactions: pd.DataFrame, plan: Plan,
     as_of = rfm_as_of(plan)
     ids = pd.Index(customers["customer_id"].drop_duplicates())
     positions = _positions(ids, transactions["customer_id"])
+    bought = purchase_arrays(transactions, positions, as_of)  # one purchase definition for RFM and CLV
     table = rfm_table(customers, transactions, as_of=as_of, window_days=seg.rfm.window_days,
-                      levels=seg.rfm.levels, positions=positions)
+                      levels=seg.rfm.levels, positions=positions, bought=bought)
     table["complaints"] = (complaint_counts(ids, tickets, as_of, seg.rfm.window_days)
                            if tickets is not None else np.nan)
-    history = lifetime.purchase_history(ids, transactions, as_of, positions=positions)
+    history = lifetime.purchase_history(ids, transactions, as_of, bought=bought)
     result = lifetime.predict_clv(history, horizon_days=seg.clv.horizon_days,
                                   annual_discount_percent=seg.clv.discount_rate, model=seg.clv.model)
     predicted = result.frame.to_numpy()

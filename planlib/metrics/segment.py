@@ -37,7 +37,7 @@ import pandas as pd
 
 from planlib.data.holdout import control_mask
 from planlib.errors import PlanError
-from planlib.metrics.purchases import purchase_arrays
+from planlib.metrics.purchases import PurchaseArrays, purchase_arrays
 from planlib.plan.schema import Plan, Segment, Segmentation, parse_condition
 
 DEFAULT_RULE = "未命中规则"
@@ -86,20 +86,23 @@ def quantile_scores(values: np.ndarray, levels: int) -> np.ndarray:
 
 
 def rfm_table(customers: pd.DataFrame, transactions: pd.DataFrame, *, as_of: date,
-              window_days: int, levels: int, positions: np.ndarray | None = None) -> pd.DataFrame:
+              window_days: int, levels: int, positions: np.ndarray | None = None,
+              bought: PurchaseArrays | None = None) -> pd.DataFrame:
     """One row per customer of ``customers`` with recency, frequency, monetary and their scores.
 
     Columns: customer_id, last_purchase, recency_days, frequency, monetary, r_score, f_score,
     m_score, rfm_score, rfm_total. Transactions of customers not in ``customers`` are ignored
     (:func:`planlib.metrics.customers.transaction_coverage` counts them). ``positions`` — each
-    transaction's position in the distinct customer ids — may be passed when already computed.
+    transaction's position in the distinct customer ids — and ``bought`` (their purchases as of
+    ``as_of``, :func:`planlib.metrics.purchases.purchase_arrays`) may be passed when already computed.
     See the module docstring for the exact definitions.
     """
     ids = pd.Index(customers["customer_id"].drop_duplicates())
     n = len(ids)
     # Map each transaction to its customer's position once; everything after is bincount.
     pos = _positions(ids, transactions["customer_id"]) if positions is None else positions
-    bought = purchase_arrays(transactions, pos, as_of)
+    if bought is None:
+        bought = purchase_arrays(transactions, pos, as_of)
     today = np.datetime64(as_of, "D").astype(np.int64)
 
     never = np.iinfo(np.int64).min
