@@ -17,17 +17,18 @@ A mixed-integer programme solved by HiGHS through :func:`scipy.optimize.milp`:
 
 Constraints: budget; each audience's size; contact caps per tier (a segment audience counts
 towards a tier in proportion to its members there); minimum coverage; allowed channels (options
-outside them do not exist); and ``max_contacts`` per customer, which holds for *every* customer,
-not on average: each used option has a binary ``u``, each channel of a capped audience a variable
-``K`` ≥ k·u of its used options (the most contacts one customer can get on it), and Σ K ≤
-``max_contacts``. So whichever way the planner spreads the channel groups over the customers, no
-customer gets more than the cap. (The rule is safe and linear; it forgoes mixes where, say,
-customers with 8 WeCom messages get fewer SMS than others — an exact per-bundle model would
-need one variable per combination of channel levels.) Binding constraints and shadow prices come from the LP with the open
-channels and used options fixed (HiGHS duals); the price of one more contact per customer and
-"another 1,000 元" are exact re-solves. When no mix satisfies
-everything, :func:`explain_infeasible` relaxes one constraint at a time (then pairs) and says
-which one cannot be met and by how much.
+outside them do not exist); and ``max_contacts``, which holds for *every* customer, not on
+average: each used option has a binary ``u``, each channel of a capped audience a variable ``K``
+≥ k·u of its used options (the most contacts one customer can get on that channel), and Σ K ≤
+``max_contacts``. So however the planner spreads the channel groups over the customers, nobody
+gets more than the limit. The rule is linear and safe; it forgoes mixes where, say, customers
+with 8 WeCom messages get fewer SMS than the others (an exact model needs one variable per
+combination of channel levels and a per-customer assignment to follow).
+
+Binding constraints and shadow prices come from the LP with the open channels and used options
+fixed (HiGHS duals); the value of one more contact per customer and of "another 1,000 元" are
+exact re-solves. When no mix satisfies everything, :func:`explain_infeasible` relaxes one
+constraint at a time (then pairs) and says which one cannot be met and by how much.
 """
 
 from __future__ import annotations
