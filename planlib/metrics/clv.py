@@ -226,8 +226,8 @@ def choose_model(x, weights=None, threshold: float = ONE_TIME_SHARE_FOR_MBGNBD) 
     w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
     share = float(w[x == 0].sum() / w.sum()) if w.sum() > 0 else 0.0
     model = "mbgnbd" if share >= threshold else "bgnbd"
-    sign = "≥" if model == "mbgnbd" else "<"
-    return model, f"只购买过一次的客户占 {share:.1%}({sign} {threshold:.0%}),自动选用 {MODEL_NAMES[model]}"
+    than = "不低于" if model == "mbgnbd" else "低于"
+    return model, f"只购买过一次的客户占 {share:.1%},{than} {threshold:.0%},自动选用 {MODEL_NAMES[model]}"
 
 
 # ---------------------------------------------------------------------------------- likelihoods
