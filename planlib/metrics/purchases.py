@@ -58,6 +58,8 @@ def _order_codes(transactions: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarr
     if "order_id" not in transactions.columns:
         return None
     ids = pa.array(transactions["order_id"].iloc[rows], from_pandas=True)
+    if isinstance(ids, pa.ChunkedArray):  # e.g. read by pyarrow's CSV reader: one dictionary for all
+        ids = ids.combine_chunks()
     if not pa.types.is_string(ids.type) and not pa.types.is_large_string(ids.type):
         ids = pc.cast(ids, pa.string())
     ids = pc.if_else(pc.equal(ids, ""), pa.scalar(None, ids.type), ids)

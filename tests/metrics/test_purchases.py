@@ -6,6 +6,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from planlib.metrics.purchases import PURCHASE_COLUMNS, purchase_arrays, purchases
 
@@ -68,3 +69,10 @@ def test_arrays_use_positions_and_skip_unknown_customers():
     assert sorted(zip(p.pos.tolist(), p.key.tolist(), p.amount.tolist(), strict=True)) == [(1, "o1", 90.0), (1, "o2", 60.0)]
     none = purchase_arrays(tx, np.full(len(tx), -1))
     assert len(none) == 0
+
+
+def test_order_ids_in_chunked_arrow_columns():
+    tx = _tx(ROWS[:6])
+    chunks = pa.chunked_array([tx["order_id"].iloc[:3].tolist(), tx["order_id"].iloc[3:].tolist()])
+    tx["order_id"] = pd.Series(pd.arrays.ArrowStringArray(chunks))
+    assert purchases(tx)[["purchase_key", "amount"]].values.tolist() == [["o1", 90.0], ["o2", 60.0]]
