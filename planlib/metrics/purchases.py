@@ -50,14 +50,15 @@ def _days(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return days.astype(np.int64), valid
 
 
-def _order_codes(transactions: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _order_codes(transactions: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, pa.Array] | None:
     """Each selected row's order-id code (−1 where empty) and the ids coded; None without the column.
 
     pyarrow's dictionary encoding is several times faster than pandas hashing Python strings.
     """
     if "order_id" not in transactions.columns:
         return None
-    ids = pa.array(transactions["order_id"].iloc[rows], from_pandas=True)
+    column = transactions["order_id"]
+    ids = pa.array(column if len(rows) == len(column) else column.iloc[rows], from_pandas=True)
     if isinstance(ids, pa.ChunkedArray):  # e.g. read by pyarrow's CSV reader: one dictionary for all
         ids = ids.combine_chunks()
     if not pa.types.is_string(ids.type) and not pa.types.is_large_string(ids.type):
