@@ -204,6 +204,11 @@ class Segment(StrictModel):
 class Clv(StrictModel):
     horizon_days: int = Field(default=365, ge=30, le=3650, title="预测期(天)", description="客户终身价值预测多少天")
     discount_rate: Percent = Field(default=10, title="年折现率(%)")
+    model: Literal["auto", "bgnbd", "mbgnbd"] = Field(
+        default="auto", title="购买模型",
+        description="auto 自动:只购买过一次的客户占一半及以上时用 MBG/NBD,否则用 BG/NBD;"
+                    "bgnbd / mbgnbd 固定使用该模型",
+    )
 
 
 class Movement(StrictModel):
@@ -214,7 +219,7 @@ class Movement(StrictModel):
 
 class Segmentation(StrictModel):
     rfm: Rfm = Field(default_factory=Rfm, title="RFM 设置")
-    clv: Clv = Field(default_factory=Clv, title="客户终身价值(BG/NBD + Gamma-Gamma)")
+    clv: Clv = Field(default_factory=Clv, title="客户终身价值(BG/NBD 或 MBG/NBD + Gamma-Gamma)")
     movement: Movement = Field(default_factory=Movement, title="层级变动(与上季度比较)")
     tiers: list[TierRule] = Field(min_length=1, title="分层规则", description="自上而下匹配,命中第一条即归入该层")
     default_tier: DefaultTier = Field(default_factory=DefaultTier, title="未命中任何规则时的层级")

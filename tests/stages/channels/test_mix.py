@@ -141,7 +141,7 @@ def test_manual_violations_name_each_broken_rule():
     found = channel_mix.manual_violations(p, manual)
     assert any("不在可用渠道中的 电话回访" in f for f in found)
     assert any("只覆盖 50.0%,低于最低覆盖 90%" in f for f in found)
-    assert any("平均 4.0 次,超过上限 2 次" in f for f in found)
+    assert any("每位客户最多触达 4 次,超过上限 2 次" in f for f in found)  # 1 by phone + 3 by SMS
 
 
 def test_infeasible_plan_explains_itself_through_run():
