@@ -76,7 +76,7 @@ def ensure_demo_data(data: Data, base_dir: Path) -> list[Path]:
         for name in HEADERS
         if (source := getattr(data, name)) is not None
     }
-    folder = targets["customers"].parent
+    folder = targets["transactions"].parent
     stamp_path = folder / STAMP
     stamp = _read_stamp(stamp_path)
     settings = {"generator": _fingerprint(), "seed": data.demo.seed, "customers": data.demo.customers}
