@@ -42,7 +42,7 @@ def _diagnose(known: pd.Series, missing: pd.Series) -> tuple[str, str, list[tupl
                 "从系统重新导出,用 Excel 打开 CSV 时在导入向导中把编号列设为“文本”", [])
     for name, transform, fix in (
         ("一个文件中的编号丢了前导零(如 1 与 00001)", _no_zeros,
-         "从系统重新导出、把编号列设为文本;或在计划中给丢了零的数据源设置 pad_ids: {width}(左侧补零到 {width} 位)"),
+         "从系统重新导出、把编号列设为文本;或在计划中设置 data.{lost}.pad_ids: {width}(纯数字编号左侧补零到 {width} 位)"),
         ("一个文件中的编号被存成了小数(如 1.0 与 1)", _plain_number,
          "在 Excel 中把编号列设为“文本”后重新导出"),
     ):
@@ -52,8 +52,10 @@ def _diagnose(known: pd.Series, missing: pd.Series) -> tuple[str, str, list[tupl
         hits = m.isin(lookup.index)
         if hits.mean() > 0.5:
             pairs = [(a, str(lookup[b])) for a, b in zip(raw[hits].head(_EXAMPLES), m[hits].head(_EXAMPLES), strict=True)]
-            width = int(known.astype(str).str.len().max())
-            return name, fix.format(width=width), pairs
+            zeros_in_customers = known.astype(str).str.match(r"^0\d").any()
+            lost = "transactions" if zeros_in_customers else "customers"
+            width = int((known if zeros_in_customers else raw).astype(str).str.len().max())
+            return name, fix.format(width=width, lost=lost), pairs
     if raw.str.contains(r"\s").any() or raw.str.contains(_FULL_WIDTH).any():
         return ("编号中有空格或全角字符", "删除编号中的空格、把全角字符改为半角后重新导出", [])
     return ("两个文件的编号写法不同,或交易表包含客户表以外的客户(例如导出范围不同)",
