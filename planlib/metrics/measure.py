@@ -461,6 +461,17 @@ def kpi_values(plan: Plan, data: Frames, customers_result: pd.DataFrame, values:
     return pd.concat([p for p in parts if not p.empty], ignore_index=True)
 
 
+def no_data_reasons(frame: pd.DataFrame, by: str) -> list[str]:
+    """``指标: 无数据: reason`` for each KPI that is 无数据 in every group of a breakdown (the wide
+    table shows only 无数据; the reason is said once below it)."""
+    part = frame[frame["by"] == by]
+    out = []
+    for name, rows in part.groupby("name", sort=False):
+        if rows["value"].isna().all():
+            out.append(f"{name}: {rows['explanation'].iloc[0]}")
+    return out
+
+
 def breakdown_wide(frame: pd.DataFrame, by: str) -> pd.DataFrame:
     """One row per KPI, one column per group (display text with its unit): how tiers or channels compare."""
     part = frame[frame["by"] == by]
