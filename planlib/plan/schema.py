@@ -154,6 +154,10 @@ class DataSource(StrictModel):
 class DemoData(StrictModel):
     seed: int = Field(default=20240401, title="随机种子")
     customers: int = Field(default=5000, ge=100, le=2_000_000, title="客户数")
+    style: Literal["crm", "orders_export"] = Field(
+        default="crm", title="演示数据形式",
+        description="crm:五个整洁的 CSV;orders_export:只有一份商城订单导出(.xlsx,或 GBK 编码的 .csv)",
+    )
 
 
 class Data(StrictModel):
