@@ -221,17 +221,23 @@ def peek(name: str, source, base_dir: Path, demo: bool = False) -> Peek:
     else:
         with path.open("rb") as fh:
             head = fh.read(PEEK_BYTES)
+            complete = not fh.read(1)
         encodings = (source.encoding,) if source.encoding != "auto" else AUTO_ENCODINGS
+        best_score = -1
         for encoding in encodings:
             try:
-                text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+                text = codecs.getincrementaldecoder(encoding)().decode(head, final=complete)
             except UnicodeDecodeError:
                 continue
             for delimiter in (",", "\t", ";"):
-                rows = list(csv.reader(io.StringIO(text, newline=None), delimiter=delimiter))[:-1]
-                if find_header(name, rows, source.columns)[0] >= 0:
-                    break
-            if find_header(name, rows, source.columns)[0] >= 0:
+                found_rows = list(csv.reader(io.StringIO(text, newline=None), delimiter=delimiter))
+                found_rows = found_rows if complete else found_rows[:-1]  # the last line may be cut off
+                idx, best, _ = find_header(name, found_rows, source.columns)
+                row = found_rows[idx if idx >= 0 else best] if found_rows else []
+                score = len(match_headers(name, row, source.columns)) + (100 if idx >= 0 else 0)
+                if score > best_score:
+                    rows, best_score = found_rows, score
+            if best_score >= 100:
                 break
     idx, best, merged = find_header(name, rows, source.columns)
     headers = merged or (rows[idx] if idx >= 0 else rows[best] if rows else [])
@@ -239,7 +245,9 @@ def peek(name: str, source, base_dir: Path, demo: bool = False) -> Peek:
     if idx < 0:
         missing_cols = [c.name for c in TABLES[name] if c.required and c.name not in found.values()]
         empty.headers, empty.found = headers, set(found.values())
-        empty.problem = f"表头中缺少必需的列 {'、'.join(missing_cols)}(前 {HEADER_SEARCH_ROWS} 行内)"
+        shown = "、".join(h for h in headers if str(h).strip()) or "(空)"
+        empty.problem = (f"表头中缺少必需的列 {'、'.join(missing_cols)}(前 {HEADER_SEARCH_ROWS} 行内;找到的列名: {shown})"
+                         f" — 在计划的 columns 中加映射,例如 columns: {{实际列名: {missing_cols[0]}}}")
         return empty
     body = [(r + [""] * len(headers))[:len(headers)] for r in rows[idx + 1: idx + 1 + PEEK_ROWS]]
     sample = pd.DataFrame({target: [r[i] for r in body] for i, target in found.items()}, dtype="str")
@@ -255,8 +263,8 @@ def peek_all(data: Data, base_dir: Path) -> dict[str, Peek]:
         found = set(match_headers("customers", tx.headers, {}).values()) | {"customer_id"}
         if not tx.headers and not tx.problem:  # demo data still to be generated
             found = {c.name for c in TABLES["customers"]}
-        out["customers"] = Peek("customers", f"{tx.label}(由交易表生成)", tx.headers, found, pd.DataFrame(),
-                                tx.problem)
+        # a problem with the orders is reported once, for the orders
+        out["customers"] = Peek("customers", f"{tx.label}(由交易表生成)", tx.headers, found, pd.DataFrame())
     return out
 
 
@@ -268,6 +276,8 @@ def readiness(plan: Plan, base_dir: Path) -> pd.DataFrame:
     peeks = peek_all(plan.data, base_dir)
     derived = plan.data.customers is None
     sources = {name for name, p in peeks.items() if not p.problem}
+    if "transactions" not in sources:
+        sources.discard("customers")
     absent = {name: p.absent for name, p in peeks.items()}
     rows = []
     for name, p in peeks.items():
