@@ -132,8 +132,10 @@ def _readiness(plans: Sequence[Path]) -> int:
         if len(broken):
             code = EXIT_INVALID
             continue
+        for row in table[table["stage"] == "数据提示"].itertuples():
+            print(f"{plan}: 注意: {row.part}: {row.reason}", file=sys.stderr)
         print(f"{plan}: 校验通过;数据可支持的内容(只读了表头和前几行):")
-        for line in readiness_lines(table):
+        for line in readiness_lines(table[table["stage"] != "数据提示"]):
             print(line)
     return code
 

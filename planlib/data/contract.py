@@ -283,6 +283,13 @@ def readiness(plan: Plan, base_dir: Path) -> pd.DataFrame:
     for name, p in peeks.items():
         if p.problem:
             rows.append(("数据", f"{SOURCE_NAMES[name]} {p.label}", False, p.problem))
+    cu, tx = peeks.get("customers"), peeks.get("transactions")
+    if (not derived and cu is not None and tx is not None and "customer_id" in cu.sample
+            and "customer_id" in tx.sample):
+        from planlib.data.ids import shape_warning
+
+        if (warning := shape_warning(cu.sample["customer_id"], tx.sample["customer_id"])) is not None:
+            rows.append(("数据提示", "客户编号(客户表与交易表)", False, warning))
     used_kpis = dict.fromkeys([g.metric for g in plan.goals] + [k.kpi for k in plan.kpis]
                               + [c.kpi for c in plan.checkpoints])
     complaints = any(t.complaints for t in plan.segmentation.tiers)

@@ -127,7 +127,8 @@ def load_source(name: str, source: DataSource, base_dir: Path) -> LoadResult:
     _add_extras(out, raw, frame, positions)
     out.attrs["source"] = label  # the file a frame came from, for messages comparing two files
     if name == "customers":
-        _check_unique(label, out["customer_id"], rows, raw.headers[positions["customer_id"]])
+        orders_like = {"order_date", "amount"} <= set(match_headers("transactions", raw.headers, {}).values())
+        _check_unique(label, out["customer_id"], rows, raw.headers[positions["customer_id"]], orders_like)
     return LoadResult(
         name=name, path=path, frame=out, excluded=excluded, encoding=raw.encoding,
         header_row=raw.header_row,
@@ -384,15 +385,21 @@ def _formula_problems(label: str, raw: RawTable, positions: dict[str, int], kept
     return len(cells), examples
 
 
-def _check_unique(label: str, ids: pd.Series, rows: np.ndarray, header: str = "客户编号") -> None:
-    """Every customer once; IDs are compared after :func:`planlib.data.parsing.normalise_ids`."""
+def _check_unique(label: str, ids: pd.Series, rows: np.ndarray, header: str = "客户编号",
+                  orders_like: bool = False) -> None:
+    """Every customer once; IDs are compared after :func:`planlib.data.parsing.normalise_ids`.
+
+    ``orders_like``: the file has order dates and amounts — most likely an order export named as
+    the customer table, which a plan does not need.
+    """
     dup = ids.duplicated(keep=False).to_numpy()
     if not dup.any():
         return
     groups = pd.Series(rows[dup]).groupby(ids[dup].to_numpy(), sort=False).agg(list)
+    hint = ("这看起来是订单文件(有下单日期和金额列):没有客户表时删除计划中的 data.customers,"
+            "客户名单会由交易表生成" if orders_like else "每个客户只能出现一次;请删除重复行,或检查导出条件")
     problems = [Problem(label, "", f"客户编号重复: {groups.size} 个编号出现不止一次"
-                                   "(去掉空格、全角字符统一为半角后比较)",
-                        "每个客户只能出现一次;请删除重复行,或检查导出条件")]
+                                   "(去掉空格、全角字符统一为半角后比较)", hint)]
     for cid, where in groups.head(MAX_EXAMPLES).items():
         problems.append(Problem(label, f"客户编号 {cid}",
                                 f"出现在第 {'、'.join(map(str, where))} 行(列「{header}」)"))

@@ -75,3 +75,16 @@ def test_validate_fails_when_the_orders_lack_a_required_column(tmp_path, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1  # once, for the orders — not again for the customer list derived from them
     assert "交易表 orders.csv: 表头中缺少必需的列 order_date" in err[0]
+
+
+def test_validate_warns_about_ids_written_differently_in_two_files(tmp_path, capsys):
+    plan = _orders_only_plan(tmp_path, "订单编号,客户编号,下单日期,消费金额\n"
+                                       + "".join(f"O{i},{i},2024-04-01,10\n" for i in range(1, 30)))
+    base = plan.parent / "base.yaml"
+    base.write_text(base.read_text(encoding="utf-8").replace(
+        "  transactions:\n", "  customers:\n    path: customers.csv\n  transactions:\n"), encoding="utf-8")
+    (plan.parent / "customers.csv").write_text("客户编号\n" + "".join(f"{i:05d}\n" for i in range(1, 30)),
+                                               encoding="utf-8")
+    assert main(["validate", str(plan)]) == 0  # a warning: the run itself stops with the full count
+    err = capsys.readouterr().err
+    assert "注意: 客户编号(客户表与交易表): 交易表的客户编号没有前导零" in err

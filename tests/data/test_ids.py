@@ -67,3 +67,13 @@ def test_excel_float_ids_are_named(tmp_path):
     tx = pd.DataFrame({"customer_id": [f"{i}.0" for i in range(1, 50)]})
     with pytest.raises(DataError, match="小数"):
         check_ids_match(cu, tx)
+
+
+def test_validate_sees_the_shapes_from_a_sample():
+    from planlib.data.ids import shape_warning
+
+    warning = shape_warning(pd.Series(["00001", "00002"]), pd.Series(["17", "23"]))
+    assert "交易表的客户编号没有前导零" in warning and "data.transactions.pad_ids: 5" in warning
+    assert shape_warning(pd.Series(["00001"]), pd.Series(["00017"])) is None
+    assert "科学计数法" in shape_warning(pd.Series(["C1"]), pd.Series(["1.10101E+17"]))
+    assert shape_warning(pd.Series(["C001"]), pd.Series(["C017"])) is None

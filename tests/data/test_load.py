@@ -390,3 +390,11 @@ def test_a_plan_needs_only_transactions():
     assert Data.model_validate({"transactions": {"path": "o.csv"}}).customers is None
     with pytest.raises(ValidationError):
         Data.model_validate({"customers": {"path": "c.csv"}})
+
+
+def test_an_order_file_given_as_the_customer_table_says_to_drop_data_customers(tmp_path):
+    (tmp_path / "orders.csv").write_text("订单编号,客户编号,下单日期,消费金额\nO1,C1,2024-04-01,10\nO2,C1,2024-04-02,20\n",
+                                         encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        load_source("customers", DataSource(path="orders.csv"), tmp_path)
+    assert "删除计划中的 data.customers" in str(err.value.problems[0])
