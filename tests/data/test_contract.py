@@ -88,3 +88,12 @@ def test_validate_warns_about_ids_written_differently_in_two_files(tmp_path, cap
     assert main(["validate", str(plan)]) == 0  # a warning: the run itself stops with the full count
     err = capsys.readouterr().err
     assert "注意: 客户编号(客户表与交易表): 交易表的客户编号没有前导零" in err
+
+
+def test_readme_lists_every_part_and_kpi_of_the_contract():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## 数据要求"):readme.index("## 批量运行")]
+    for need in contract.SECTIONS:
+        assert need.title in section, need.title
+    for kpi in CATALOGUE:
+        assert f"`{kpi}`" in section, kpi
