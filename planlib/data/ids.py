@@ -103,16 +103,20 @@ def shape_warning(customer_ids: pd.Series, order_ids: pd.Series) -> str | None:
         if len(odd):
             return f"{where}的客户编号是科学计数法(例如 {odd.iloc[0]!r}),数字已经丢失 — 从系统重新导出,编号列设为文本"
 
-    def padded(ids: pd.Series) -> tuple[bool, bool]:
-        digits = ids.str.fullmatch(r"\d+")
-        return bool(digits.all()), bool(ids[digits].str.startswith("0").any())
+    def fixed_width(ids: pd.Series) -> int | None:
+        """The width of all-digit IDs written with leading zeros (``00017``), else None."""
+        lengths = ids.str.len().unique()
+        padded = ids.str.fullmatch(r"\d+").all() and ids.str.startswith("0").any() and len(lengths) == 1
+        return int(lengths[0]) if padded else None
 
-    (cu_digits, cu_zeros), (tx_digits, tx_zeros) = padded(cu), padded(tx)
-    if cu_digits and tx_digits and cu_zeros != tx_zeros:
-        lost, kept = ("交易表", "客户表") if cu_zeros else ("客户表", "交易表")
-        source = "transactions" if cu_zeros else "customers"
-        width = int((cu if cu_zeros else tx).str.len().max())
-        return (f"{lost}的客户编号没有前导零(例如 {lost} {(tx if cu_zeros else cu).iloc[0]!r}、{kept} "
-                f"{(cu if cu_zeros else tx).iloc[0]!r}),两个文件的客户可能对不上 — 运行时超过 1% 的交易找不到客户会停止;"
-                f"可设置 data.{source}.pad_ids: {width}")
+    for full, other, lost, kept, source in ((cu, tx, "交易表", "客户表", "transactions"),
+                                            (tx, cu, "客户表", "交易表", "customers")):
+        width = fixed_width(full)
+        if width is None:
+            continue
+        short = other[other.str.fullmatch(r"\d+") & other.str.len().lt(width)]
+        if len(short):
+            return (f"{lost}的客户编号没有前导零(例如 {lost} {short.iloc[0]!r}、{kept} {full.iloc[0]!r}),"
+                    f"两个文件的客户可能对不上 — 运行时超过 1% 的交易找不到客户会停止;"
+                    f"可设置 data.{source}.pad_ids: {width}")
     return None

@@ -77,3 +77,11 @@ def test_validate_sees_the_shapes_from_a_sample():
     assert shape_warning(pd.Series(["00001"]), pd.Series(["00017"])) is None
     assert "科学计数法" in shape_warning(pd.Series(["C1"]), pd.Series(["1.10101E+17"]))
     assert shape_warning(pd.Series(["C001"]), pd.Series(["C017"])) is None
+
+
+def test_validate_sees_a_file_where_only_some_ids_lost_their_zeros():
+    from planlib.data.ids import shape_warning
+
+    warning = shape_warning(pd.Series(["000001", "000002"]), pd.Series(["000107", "84"]))
+    assert "交易表 '84'" in warning and "data.transactions.pad_ids: 6" in warning
+    assert "data.customers.pad_ids: 5" in shape_warning(pd.Series(["17", "00023"]), pd.Series(["00001", "00002"]))
