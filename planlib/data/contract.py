@@ -297,6 +297,10 @@ def readiness(plan: Plan, base_dir: Path) -> pd.DataFrame:
         if need.id == "needs.complaints" and not complaints:
             continue
         reason = missing(need, sources, absent, derived)
+        if need.id == "needs.complaints" and reason is not None:  # stage 02 cannot apply the tier rules
+            rows.append(("数据", "segmentation.tiers", False,
+                         f"分层规则用到投诉次数(complaints),但{reason.split(' — ')[0]} — 在 data: 下添加 tickets"
+                         "(含“是否投诉”列),或删除 complaints 条件"))
         rows.append((STAGE_TITLES[need.stage], need.title, reason is None,
                      "" if reason is None else reason + (f";{need.without}" if need.without else "")))
     for kpi in used_kpis:

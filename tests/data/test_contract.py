@@ -97,3 +97,13 @@ def test_readme_lists_every_part_and_kpi_of_the_contract():
         assert need.title in section, need.title
     for kpi in CATALOGUE:
         assert f"`{kpi}`" in section, kpi
+
+
+def test_validate_refuses_tier_rules_on_complaints_without_tickets(tmp_path, capsys):
+    plan = _orders_only_plan(tmp_path, "客户编号,下单日期,消费金额\nC1,2024-04-01,10\n")
+    base = plan.parent / "base.yaml"
+    base.write_text(base.read_text(encoding="utf-8").replace(
+        '      recency_days: ">90"\n', '      recency_days: ">90"\n      complaints: ">=1"\n', 1), encoding="utf-8")
+    assert main(["validate", str(plan)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "segmentation.tiers: 分层规则用到投诉次数(complaints),但缺少服务工单(tickets)" in err[0]
