@@ -48,6 +48,7 @@ class Need:
     sources: tuple[str, ...] = ()
     columns: tuple[str, ...] = ()
     without: str = ""  # what the report shows instead when the data is missing
+    partial: bool = False  # without one of ``columns`` the rest of the section is still computed
 
 
 SECTIONS: tuple[Need, ...] = (
@@ -63,11 +64,12 @@ SECTIONS: tuple[Need, ...] = (
     Need("needs.movement", "02_needs", "层级变动(与上季度比较)", ("transactions",),
          without="还需要上一季度已发布的运行结果"),
     Need("channels.rates", "03_channels", "渠道效果参数(由历史互动估计)", ("interactions",),
-         ("interactions.opened_at", "interactions.responded_at"), without="使用计划中填写的渠道触达/打开/响应率"),
+         ("interactions.opened_at", "interactions.responded_at"), without="使用计划中填写的渠道触达/打开/响应率",
+         partial=True),
     Need("channels.plan", "03_channels", "渠道计划测算、预算检查与组合优化", ("transactions",)),
     Need("execution.all", "04_execution", "甘特图、关键路径、预算与导出", without="只用计划文件"),
     Need("review.funnel", "05_review", "互动漏斗(实验组)", ("interactions",),
-         ("interactions.opened_at", "interactions.clicked_at", "interactions.responded_at")),
+         ("interactions.opened_at", "interactions.clicked_at", "interactions.responded_at"), partial=True),
     Need("review.by_channel", "05_review", "分渠道漏斗与分渠道 KPI", ("interactions",)),
     Need("review.by_tier", "05_review", "分层漏斗", ("interactions",)),
     Need("review.uplift_itt", "05_review", "与对照组比较:实验组 vs 对照组", ("transactions",)),
@@ -137,7 +139,8 @@ def gaps(stage: str, sources: Iterable[str], absent: Mapping[str, Iterable[str]]
     out = {}
     for need in SECTIONS:
         if need.stage == stage and (reason := missing(need, have, absent, derived)) is not None:
-            out[need.id] = f"无数据: {reason}" + (f";{need.without}" if need.without else "")
+            some = need.partial and set(need.sources) <= have  # only columns are missing
+            out[need.id] = f"{'部分环节' if some else ''}无数据: {reason}" + (f";{need.without}" if need.without and not some else "")
     return out
 
 
@@ -301,8 +304,10 @@ def readiness(plan: Plan, base_dir: Path) -> pd.DataFrame:
             rows.append(("数据", "segmentation.tiers", False,
                          f"分层规则用到投诉次数(complaints),但{reason.split(' — ')[0]} — 在 data: 下添加 tickets"
                          "(含“是否投诉”列),或删除 complaints 条件"))
+        some = need.partial and set(need.sources) <= sources
         rows.append((STAGE_TITLES[need.stage], need.title, reason is None,
-                     "" if reason is None else reason + (f";{need.without}" if need.without else "")))
+                     "" if reason is None else ("部分环节" if some else "") + reason
+                     + (f";{need.without}" if need.without and not some else "")))
     for kpi in used_kpis:
         reason = missing(kpi_need(kpi), sources, absent, derived)
         if kpi in ("budget_variance", "cost_per_participant", "roi") and not any(
@@ -325,7 +330,8 @@ def readiness_lines(table: pd.DataFrame) -> list[str]:
     for stage, part in table.groupby("stage", sort=False):
         lines.append(f"  {stage}")
         for row in part.itertuples():
-            mark = "可计算" if row.ok else "无数据"
+            mark = "可计算" if row.ok else "部分可计算" if str(row.reason).startswith("部分环节") else "无数据"
             pad = " " * max(0, width - _width(row.part))
-            lines.append(f"    {'✓' if row.ok else '✗'} {row.part}{pad}  {mark}" + (f":{row.reason}" if row.reason else ""))
+            reason = str(row.reason).removeprefix("部分环节")
+            lines.append(f"    {'✓' if row.ok else '✗'} {row.part}{pad}  {mark}" + (f":{reason}" if reason else ""))
     return lines

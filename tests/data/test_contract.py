@@ -107,3 +107,9 @@ def test_validate_refuses_tier_rules_on_complaints_without_tickets(tmp_path, cap
     assert main(["validate", str(plan)]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "segmentation.tiers: 分层规则用到投诉次数(complaints),但缺少服务工单(tickets)" in err[0]
+
+
+def test_a_funnel_without_open_times_is_partly_computed():
+    reason = contract.gap("review.funnel", ALL, {"interactions": ("opened_at",)})
+    assert reason.startswith("部分环节无数据: 缺少互动记录「打开时间」列(opened_at)")
+    assert contract.gap("review.funnel", {"transactions"}).startswith("无数据: 缺少互动记录")
