@@ -157,6 +157,19 @@ def stage_gaps(stage: str, ctx) -> dict[str, str]:
     return gaps(stage, available(ctx.has_data), absent, derived=ctx.plan.data.customers is None)
 
 
+def goal_gaps(ctx) -> list[str]:
+    """One line per goal whose KPI the plan's data cannot feed (stage 01): the review will say 无数据."""
+    have = available(ctx.has_data)
+    absent = {name: tuple(getattr(note, "absent", ())) for name, note in ctx.load_notes.items()}
+    out = []
+    for goal in ctx.plan.goals:
+        reason = missing(kpi_need(goal.metric), have, absent, derived=ctx.plan.data.customers is None)
+        if reason is not None:
+            out.append(f"目标 {goal.id} 的指标「{CATALOGUE[goal.metric].name}」无法由数据计算,复盘时为无数据: {reason}"
+                       "(或在 kpis 中手工填写实际值)")
+    return out
+
+
 # ---------------------------------------------------------------------------------- peeking at files
 PEEK_BYTES = 64 * 1024
 PEEK_ROWS = 50

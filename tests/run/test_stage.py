@@ -21,3 +21,12 @@ def test_a_plan_without_a_customer_table_gets_one_from_the_orders(tmp_path):
     gaps = contract.stage_gaps("02_needs", ctx)
     assert "needs.names" not in gaps  # the orders carry the names
     assert "缺少服务工单" in gaps["needs.complaints"]
+
+
+def test_stage_01_names_goals_the_data_cannot_measure(tmp_path):
+    plan = _orders_only_plan(tmp_path, "客户编号,下单日期,消费金额\nC1,2024-04-01,10\n")
+    ctx = open_stage("01_goals", plan, tmp_path / "run")
+    ctx.all_data()
+    notes = contract.goal_gaps(ctx)
+    assert len(notes) == 1  # G1 (repurchase_rate) is measured from the orders; G2 needs interactions
+    assert notes[0].startswith("目标 G2 的指标「目标客户参与率」无法由数据计算,复盘时为无数据: 缺少互动记录(interactions)")
