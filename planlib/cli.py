@@ -114,9 +114,30 @@ def _validate(plans: Sequence[Path]) -> int:
     if problems:
         print(f"共 {len(problems)} 个问题,计划未通过校验。", file=sys.stderr)
         return EXIT_INVALID
+    return _readiness(plans)
+
+
+def _readiness(plans: Sequence[Path]) -> int:
+    """After the plan checks: which sections and KPIs each plan's data can feed (headers and a sample only)."""
+    from planlib.data.contract import readiness, readiness_lines
+    from planlib.plan.planfile import load_plan
+
+    code = 0
     for plan in plans:
-        print(f"{plan}: 校验通过")
-    return 0
+        loaded = load_plan(plan)
+        table = readiness(loaded.plan, loaded.base_dir)
+        broken = table[table["stage"] == "数据"]
+        for row in broken.itertuples():
+            print(f"{plan}: {row.part}: {row.reason}", file=sys.stderr)
+        if len(broken):
+            code = EXIT_INVALID
+            continue
+        for row in table[table["stage"] == "数据提示"].itertuples():
+            print(f"{plan}: 注意: {row.part}: {row.reason}", file=sys.stderr)
+        print(f"{plan}: 校验通过;数据可支持的内容(只读了表头和前几行):")
+        for line in readiness_lines(table[table["stage"] != "数据提示"]):
+            print(line)
+    return code
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
+from planlib.data.ids import check_ids_match
 from planlib.errors import PlanError
 from planlib.metrics import clv as lifetime
 from planlib.metrics.purchases import purchase_arrays
@@ -52,6 +53,7 @@ def analyse(customers: pd.DataFrame, transactions: pd.DataFrame, plan: Plan,
     if "complaints" in used and tickets is None:
         raise PlanError("segmentation.tiers: 分层规则用到投诉次数(complaints),但计划没有配置 data.tickets"
                         " — 在 data: 下添加 tickets,或删除 complaints 条件")
+    check_ids_match(customers, transactions)  # one clear stop instead of silently dropped orders
     as_of = rfm_as_of(plan)
     ids = pd.Index(customers["customer_id"].drop_duplicates())
     positions = _positions(ids, transactions["customer_id"])
