@@ -58,24 +58,30 @@ def kpi_attainment(kpis: pd.DataFrame) -> Figure:
     return fig
 
 def funnel(steps: pd.DataFrame) -> Figure:
-    """Customers left at each step (触达→打开→参与→复购…), with step-to-step conversion."""
+    """Customers left at each step (触达→打开→参与→复购…), with step-to-step conversion.
+
+    An unknown count (NA: the KPI behind the step could not be computed) is drawn as 无数据 with
+    no bar and no rate — never as 0 人, which would read as "nobody took part".
+    """
     df = steps.reset_index(drop=True)
     if df.empty:
         return no_data("客户转化漏斗")
-    values = pd.to_numeric(df["customers"], errors="coerce").fillna(0)
-    top = max(values.max(), 1)
+    values = pd.to_numeric(df["customers"], errors="coerce").astype("float64")
+    known = values.notna()
+    top = max(values.max(), 1) if known.any() else 1
     fig, ax = new_figure(8, 1.4 + 0.55 * max(len(df), 1))
     colors = sns.light_palette(PALETTE[0], n_colors=len(df) + 2, reverse=True)[: len(df)]
-    ax.barh(range(len(df)), values, left=(top - values) / 2, color=colors, height=0.7)
-    first = values.iloc[0] if len(values) else 0
+    drawn = values.fillna(0)
+    ax.barh(range(len(df)), drawn, left=(top - drawn) / 2, color=colors, height=0.7)
+    first = values.iloc[0]
     for i, v in enumerate(values):
+        if not known.iloc[i]:
+            ax.text(top / 2, i, "无数据", ha="center", va="center", fontsize=9, color=STATUS_COLORS["无数据"])
+            continue
         ax.text(top / 2, i, f"{v:,.0f} 人", ha="center", va="center", fontsize=9, color=ink_on(colors[i]))
         if i:
-            prev = values.iloc[i - 1]
-            rate = f"较上一步 {v / prev:.1%}" if prev else "较上一步 —"
-            if first:
-                rate += f"\n占首步 {v / first:.1%}"
-            ax.text(top * 1.02, i, rate, va="center", fontsize=8, color="#555555")
+            ax.text(top * 1.02, i, _step_rate(v, values.iloc[i - 1], first), va="center", fontsize=8,
+                    color="#555555")
     ax.set_yticks(range(len(df)), [clean(s, 10) for s in df["step"]])
     ax.invert_yaxis()
     ax.set_xlim(0, top * 1.25)
@@ -85,6 +91,15 @@ def funnel(steps: pd.DataFrame) -> Figure:
         spine.set_visible(False)
     ax.set_title("客户转化漏斗")
     return fig
+
+
+def _step_rate(v: float, prev: float, first: float) -> str:
+    """``较上一步 72.7%`` (and the share of the first step); — where a base is unknown or zero."""
+    rate = f"较上一步 {v / prev:.1%}" if pd.notna(prev) and prev else "较上一步 —"
+    if pd.notna(first) and first:
+        rate += f"\n占首步 {v / first:.1%}"
+    return rate
+
 
 def uplift_ci(uplift: pd.DataFrame) -> Figure:
     """Each comparison with the control group as a point and its 95 % interval; a bar crossing 0
