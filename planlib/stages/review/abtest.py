@@ -6,8 +6,9 @@ The unit of the test is the customer, since each customer was assigned one versi
 counts as having opened (responded) when any message of that version sent to them in the window
 was opened (responded to). Messages to the same customer are not independent, so message-level
 rates are shown for reference only. Each variant is compared with the first one (the reference):
-difference in percentage points with a 95 % interval, the pooled two-proportion z-test, and the
-minimum detectable effect (MDE) at these sample sizes for power 80 % and α 5 %.
+difference in percentage points with a 95 % interval, the two-proportion z-test with the same
+(unpooled) standard error — so the verdict and the p-value beside it agree — and the minimum
+detectable effect (MDE) at these sample sizes for power 80 % and α 5 %.
 """
 
 from __future__ import annotations
@@ -125,4 +126,5 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-SETTINGS_TEXT = f"检验: 双比例 z 检验(合并方差),α = {ALPHA:.0%};最小可检测效应按检验功效 {POWER:.0%} 计算。"
+SETTINGS_TEXT = (f"检验: 双比例 z 检验(非合并方差,与置信区间同一标准误:p 值 < {ALPHA:.0%} 与区间不含 0 等价),"
+                 f"α = {ALPHA:.0%};最小可检测效应按检验功效 {POWER:.0%} 计算。")
