@@ -8,7 +8,8 @@ silent zero.
 
 Populations (``customers_result`` columns ``in_scope`` / ``control``):
 - 目标客群 (in scope): the plan's segment, treatment and control together — outcome KPIs
-  (repurchase_rate, churn_rate, aov_uplift, csat, nps, complaint_rate) are measured on it;
+  (repurchase_rate, churn_rate, aov_uplift, csat, nps, complaint_rate, response_sla_rate) are
+  measured on it;
 - 实验组 (treatment) = in_scope & ~control — campaign KPIs (reach, open, engagement,
   participation, repurchase_30d, cost, ROI) are measured on it.
 """
@@ -62,6 +63,16 @@ def previous_window(window: Window, n: int = 1) -> Window:
     start, end = window
     length = (end - start).days + 1
     return start - timedelta(days=length * n), start - timedelta(days=length * (n - 1) + 1)
+
+
+def within_days(ts: pd.Series, first_day: pd.Series | pd.Timestamp, days: int) -> pd.Series:
+    """``ts`` falls in the ``days`` calendar days starting on ``first_day`` (midnight), that day included.
+
+    Exactly N days: first_day … first_day + N − 1. An "N-day window" that also took in the day
+    N days later would count N + 1 days (31 for a month's 30).
+    """
+    day = ts.dt.normalize()
+    return (day >= first_day) & (day < first_day + pd.Timedelta(days=days))
 
 
 def window_label(window: Window) -> str:
@@ -134,12 +145,11 @@ class _Ctx:
 
     @cached_property
     def attributed(self) -> pd.DataFrame:
-        """Participants' transactions (refunds too) from their first response day to attribution_days after."""
+        """Participants' transactions (refunds too) in the attribution_days days from their first response
+        day on (that day included: exactly N calendar days)."""
         first = self.funnel["first_response"].dt.normalize().rename("first_day")
         merged = self.frame("transactions").join(first, on="customer_id", how="inner")
-        day = merged["order_date"].dt.normalize()
-        days = pd.Timedelta(days=self.plan.review.attribution_days)
-        return merged[(day >= merged["first_day"]) & (day <= merged["first_day"] + days)]
+        return merged[within_days(merged["order_date"], merged["first_day"], self.plan.review.attribution_days)]
 
     @cached_property
     def scope_orders(self) -> pd.DataFrame:
@@ -280,13 +290,14 @@ def _nps(c: _Ctx) -> KpiValue:
 
 def _sla(c: _Ctx) -> KpiValue:
     t = c.frame("tickets")
-    t = t[c.within(t["created_at"])]
+    # the campaign's audience (目标客群), not every customer's tickets: the KPI judges this campaign
+    t = t[c.within(t["created_at"]) & t["customer_id"].isin(c.in_scope)]
     limit = pd.Timedelta(minutes=c.plan.review.sla_minutes)
     # a ticket never answered counts as late, not as missing
     ok = int(((t["first_response_at"] - t["created_at"]) <= limit).sum())
     return _ratio("response_sla_rate", ok, len(t),
-                  f"{c.label} 内创建的全部工单中 {c.plan.review.sla_minutes} 分钟内首次响应的",
-                  "窗口内没有工单", late=len(t) - ok)
+                  f"目标客群在 {c.label} 内创建的工单中 {c.plan.review.sla_minutes} 分钟内首次响应的",
+                  "目标客群在窗口内没有工单", late=len(t) - ok)
 
 
 def _complaints(c: _Ctx) -> KpiValue:
@@ -342,8 +353,9 @@ def compute_kpis(plan: Plan, data: Frames, customers_result: pd.DataFrame, *,
     - open_rate: reached customers with an opened campaign message (sent in the window) / reached;
     - engagement_rate: customers with a clicked message / customers with an opened one;
     - participation_rate: treatment customers with ≥1 campaign responded_at in the window / treatment;
-    - repurchase_30d: participants with an order (amount > 0) dated from their first response day to
-      review.attribution_days after it / participants (the attribution may run past the window);
+    - repurchase_30d: participants with an order (amount > 0) in the review.attribution_days days from
+      their first response day on (that day included, exactly N days) / participants (the
+      attribution may run past the window);
     - repurchase_rate: in-scope customers with ≥2 orders (amount > 0) in the window / those with ≥1;
     - churn_rate: in-scope customers with an order in the 365 days before the window start but none
       in the window / the former;
@@ -351,8 +363,8 @@ def compute_kpis(plan: Plan, data: Frames, customers_result: pd.DataFrame, *,
       equal-length window before, (after − before) / before;
     - csat: mean CSAT of in-scope customers' surveys dated in the window; nps: % promoters (9–10) −
       % detractors (0–6) over those surveys' NPS answers, in points (−100…100);
-    - response_sla_rate: tickets created in the window (all customers) whose first response came
-      within review.sla_minutes (unanswered = late) / those tickets;
+    - response_sla_rate: the target group's (in-scope customers') tickets created in the window whose
+      first response came within review.sla_minutes (unanswered = late) / those tickets;
     - complaint_rate: in-scope customers with a complaint ticket created in the window / in-scope;
     - cost_per_participant: sum of budget actuals / participants (None if no actual is filled in);
     - roi: (net revenue, refunds included, of participants' orders in their attribution window −

@@ -258,14 +258,18 @@ def _budget_section(runs: dict[str, Run]) -> dict:
 
         limit = run.summary.get("budget_limit")
         use = None if actual is None or not planned else actual / planned * 100
+        inc = run.summary.get("roi_incremental") or {}
         rows.append([esc(quarter), esc(_value(limit, "元")), esc(_value(planned, "元")), esc(_value(actual, "元")),
-                     esc(_value(use, "%")), esc(_value(kv("cost_per_participant"), "元/人")), esc(_value(kv("roi"), "%"))])
+                     esc(_value(use, "%")), esc(_value(kv("cost_per_participant"), "元/人")), esc(_value(kv("roi"), "%")),
+                     esc(_value(inc.get("roi"), "%") + (f"(区间 {_value(inc['roi_low'], '%')} ~ {_value(inc['roi_high'], '%')})"
+                                                     if inc else ""))])
         bars.append({"category": quarter, "planned": planned, "actual": actual})
-    blocks = [_html(_table(["季度", "预算上限", "计划预算", "实际支出", "预算使用率", "单客户成本", "ROI"], rows,
-                           numeric={1, 2, 3, 4, 5, 6}))]
+    blocks = [_html(_table(["季度", "预算上限", "计划预算", "实际支出", "预算使用率", "单客户成本", "ROI(毛收入)",
+                            "ROI(增量,对比对照组)"], rows, numeric={1, 2, 3, 4, 5, 6, 7}))]
     if bars:
         blocks.insert(0, _image(execution_charts.budget_chart(pd.DataFrame(bars))))
-    return {"title": "预算执行", "intro": "计划预算与实际支出(实际支出未填的明细不计入),单客户成本与 ROI 来自各季度的复盘。",
+    return {"title": "预算执行", "intro": "计划预算与实际支出(实际支出未填的明细不计入),单客户成本与 ROI 来自各季度的复盘;"
+                      "毛收入 ROI 计入参与客户归因窗口内的全部消费,增量 ROI 只计入实验组比对照组多出的消费。",
             "blocks": blocks}
 
 

@@ -43,6 +43,7 @@ def write_run(root: Path, unit: str, quarter: str, *, participation: float, flag
     (res / "review_summary.json").write_text(json.dumps({
         "unit_name": UNITS[unit], "title": f"{quarter} 激活计划", "budget_limit": 10000,
         "status_counts": {"超达成": 1, "达成": int(participation >= 70), "未达成": int(participation < 70), "无数据": 0},
+        "roi_incremental": {"roi": -35.0, "roi_low": -80.0, "roi_high": 10.0},
     }, ensure_ascii=False), encoding="utf-8")
     pd.DataFrame({"metric": ["repurchase", "spend"], "outcome": ["复购率", "人均消费"],
                   "comparison": ["实验组 vs 对照组"] * 2, "uplift": [4.3, 25.9], "ci_low": [-2.0, -6.3],
@@ -98,7 +99,8 @@ def test_trend_page_is_self_contained_and_links_to_the_quarters(outputs):
     assert re.findall(r'href="([^"#]+)"', html) == ["2024Q2/report.html", "2024Q3/report.html"]
     assert html.count('src="data:image/png;base64,') == 2  # KPI trend, budget
     for text in ("KPI 趋势", "活动效果(与对照组比较)", "客户层级变化", "预算执行", "⚠ 15.9%", "+4.3 百分点 [-2.0, +10.5]",
-                 "共 1 位客户换了层级", "2024Q2 目标客群 2 人在 2024Q3 的层级:中价值客户 1 人;潜力客户 1 人"):
+                 "共 1 位客户换了层级", "2024Q2 目标客群 2 人在 2024Q3 的层级:中价值客户 1 人;潜力客户 1 人",
+                 "ROI(增量,对比对照组)", "-35%(区间 -80% ~ 10%)"):
         assert text in html, text
 
 

@@ -40,7 +40,7 @@ from planlib.stages.review.uplift import diff_proportions, effect_of, interval_t
 
 __all__ = [
     "FUNNEL_STEPS", "KPI_DISPLAY_COLUMNS", "NOT_PROVEN", "KpiValue", "Review", "action_plan", "actions", "analyse",
-    "biggest_loss", "budget_figures",
+    "biggest_loss", "budget_figures", "incremental_roi",
     "compute_kpis", "loss_sentence",
     "diff_proportions", "funnel", "funnel_by", "funnel_from_values", "kpi_display", "kpi_table", "period_window",
     "previous_window", "review_summary", "suggestion", "target_text", "uplift", "window_label",
@@ -168,7 +168,8 @@ def review_summary(plan: Plan, values: Mapping[str, KpiValue], table: pd.DataFra
             "budget_limit": plan.budget.limit,
             "campaign": plan.review.campaign, "kpis": len(table), "status_counts": counts, **sizes,
             "participants": participants, "participation_rate": part.value, "effect": effect,
-            "not_proven": flagged["kpi"].tolist(), "headlines": headlines}
+            "not_proven": flagged["kpi"].tolist(), "roi_incremental": incremental_roi(values, effects),
+            "headlines": headlines}
 
 
 ACTION_COLUMNS = ["问题目标", "优化措施", "责任人", "完成时间", "预期效果", "状态"]
@@ -261,8 +262,30 @@ def analyse(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, window:
                   actions=actions(plan, table))
 
 
-def budget_figures(values: Mapping[str, KpiValue]) -> dict[str, str]:
-    """Spend against plan, cost per participant and ROI from attributed revenue, as one summary."""
+def incremental_roi(values: Mapping[str, KpiValue], effects: pd.DataFrame | None) -> dict | None:
+    """ROI of the revenue the campaign *caused*, against the control group, beside the gross ROI.
+
+    The gross ROI counts every yuan participants spent in their attribution windows, including
+    what they would have spent anyway. Here the revenue is the intent-to-treat spend uplift per
+    treatment customer (treatment − control, :func:`planlib.stages.review.uplift.uplift`, with its
+    95 % interval) × the treatment group's size; ROI = (that revenue − actual cost) / actual cost.
+    None without an actual cost or an uplift estimate.
+    """
+    roi = values.get("roi")
+    row = None if effects is None else effect_of(effects, "spend")
+    if roi is None or roi.value is None or row is None or pd.isna(row["uplift"]):
+        return None
+    cost, n = float(roi.parts["cost"]), int(row["group_customers"])
+    revenue = {key: float(row[col]) * n for key, col in (("revenue", "uplift"), ("revenue_low", "ci_low"),
+                                                          ("revenue_high", "ci_high"))}
+    return {"customers": n, "uplift_per_customer": float(row["uplift"]), "cost": cost, **revenue,
+            "roi": (revenue["revenue"] - cost) / cost * 100, "roi_low": (revenue["revenue_low"] - cost) / cost * 100,
+            "roi_high": (revenue["revenue_high"] - cost) / cost * 100}
+
+
+def budget_figures(values: Mapping[str, KpiValue], effects: pd.DataFrame | None = None) -> dict[str, str]:
+    """Spend against plan, cost per participant, the gross ROI from attributed revenue and, with the
+    uplift frame, the incremental ROI against the control group beside it (:func:`incremental_roi`)."""
     variance, cost, roi = values.get("budget_variance"), values.get("cost_per_participant"), values.get("roi")
 
     def said(kv: KpiValue | None, unit: str) -> str:
@@ -275,7 +298,15 @@ def budget_figures(values: Mapping[str, KpiValue]) -> dict[str, str]:
         out["实际支出 / 计划预算"] = f"{fmt(variance.numerator)} 元 / {fmt(variance.denominator)} 元"
     out["预算差异(实际 − 计划)"] = said(variance, "元")
     out["单客户成本"] = said(cost, "元/人")
-    out["ROI(归因收入)"] = said(roi, "%")
+    out["ROI(毛收入:参与客户归因收入)"] = said(roi, "%")
     if roi is not None and roi.value is not None:
-        out["参与客户归因收入"] = f"{fmt(roi.parts.get('revenue'))} 元(含退款,首次响应起的归因窗口内)"
+        out["参与客户归因收入"] = f"{fmt(roi.parts.get('revenue'))} 元(含退款,首次响应起的归因窗口内;含本来就会发生的消费)"
+    inc = incremental_roi(values, effects)
+    if inc is not None:
+        out["ROI(增量:对比对照组)"] = (f"{fmt(inc['roi'], '%')}(95%置信区间 {fmt(inc['roi_low'], '%')} ~ "
+                                     f"{fmt(inc['roi_high'], '%')})")
+        out["增量收入(对比对照组)"] = (f"实验组 {inc['customers']:,} 人 × 人均消费提升 {inc['uplift_per_customer']:+,.1f} 元"
+                                 f" = {fmt(inc['revenue'])} 元(区间 {fmt(inc['revenue_low'])} ~ {fmt(inc['revenue_high'])} 元)")
+    elif effects is not None:
+        out["ROI(增量:对比对照组)"] = "无数据: 缺少实际支出或与对照组的消费比较"
     return out

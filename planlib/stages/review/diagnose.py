@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from planlib.metrics.measure import Frames, KpiValue, Window, fmt, period_window
+from planlib.metrics.measure import Frames, KpiValue, Window, fmt, period_window, within_days
 from planlib.plan.kpis import CATALOGUE, status
 from planlib.plan.schema import Plan
 from planlib.stages.review.funnel import FUNNEL_STEPS, funnel_from_values
@@ -149,10 +149,9 @@ def collect_evidence(plan: Plan, data: Frames, customers_result: pd.DataFrame, *
         first = responded.groupby("customer_id")["responded_at"].min().dt.normalize()
         tx = data.get("transactions")
         if tx is not None:
-            days = pd.Timedelta(days=plan.review.attribution_days)
             joined = tx[tx["amount"] > 0].join(first.rename("first"), on="customer_id", how="inner")
-            day = joined["order_date"].dt.normalize()
-            bought = joined.loc[(day >= joined["first"]) & (day <= joined["first"] + days), "customer_id"]
+            bought = joined.loc[within_days(joined["order_date"], joined["first"], plan.review.attribution_days),
+                                "customer_id"]
             exp["repurchased"] = exp.index.isin(bought)
         for channel, part in sent.groupby("channel"):
             exp[channel] = exp.index.isin(part["customer_id"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from planlib.metrics.measure import Frames, Window, fmt, period_window, window_label
+from planlib.metrics.measure import Frames, Window, fmt, period_window, window_label, within_days
 from planlib.plan.schema import Plan
 from planlib.stages.review.stats import compare_proportions, diff_proportions, welch
 
@@ -45,9 +45,8 @@ def _groups(plan: Plan, data: Frames, customers_result: pd.DataFrame, window: Wi
 
 
 def _spend(tx: pd.DataFrame, anchor: pd.Timestamp, days: int) -> pd.Series:
-    """Net spend per customer (orders minus refunds) from ``anchor`` to ``days`` after it."""
-    day = tx["order_date"].dt.normalize()
-    inside = tx[(day >= anchor) & (day <= anchor + pd.Timedelta(days=days))]
+    """Net spend per customer (orders minus refunds) in the ``days`` days from ``anchor`` on."""
+    inside = tx[within_days(tx["order_date"], anchor, days)]
     return inside.groupby("customer_id")["amount"].sum()
 
 
@@ -56,7 +55,7 @@ def uplift(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, window: 
     """Result "uplift": treatment (and participants) vs control on repurchase and spend.
 
     Outcome window: from the campaign's launch day (its first message sent in the window; the
-    window start if none) to review.attribution_days after it. Every group uses the same anchor:
+    window start if none) on, review.attribution_days days (launch day included). Every group uses the same anchor:
     control customers have no response date of their own, and a shared anchor keeps the
     comparison fair. Repurchase = an order with amount > 0 in the outcome window (rates and the
     uplift in % / percentage points); spend = net amount per customer in yuan, 0 for non-buyers.
@@ -69,8 +68,7 @@ def uplift(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, window: 
     tx = data.get("transactions")
     spend = None if tx is None else _spend(tx, g["anchor"], days)
     buyers = None if tx is None else pd.Index(
-        tx.loc[(tx["amount"] > 0) & tx["order_date"].dt.normalize().between(
-            g["anchor"], g["anchor"] + pd.Timedelta(days=days)), "customer_id"].unique())
+        tx.loc[(tx["amount"] > 0) & within_days(tx["order_date"], g["anchor"], days), "customer_id"].unique())
     control = g["control"]
     rows = []
     for metric, (outcome, unit, _) in METRICS.items():

@@ -146,7 +146,8 @@ EXPECTED = {
     "aov_uplift": ((1000 / 6 - 150) / 150 * 100, 1000 / 6, 150.0),
     "csat": (4.0, 16.0, 4),                 # 5 4 3 4; C13 out of scope, C04 before the window, C05 NA
     "nps": (20.0, 1, 5),                    # 10 9 6 8 7: 2 promoters, 1 detractor
-    "response_sla_rate": (60.0, 3, 5),      # T1 3 min, T2 5 min (limit inclusive), T6 1 min; T3 late, T4 never
+    # the target group's tickets: T1 3 min, T6 1 min; T3 late, T4 never (T2 is out-of-scope C13's, T5 before)
+    "response_sla_rate": (50.0, 2, 4),
     "complaint_rate": (200 / 12, 2, 12),    # C02, C03; C13 out of scope, T5 before the window
     "cost_per_participant": (9700 / 3, 9700.0, 3),
     "roi": ((350 - 9700) / 9700 * 100, 350 - 9700, 9700.0),  # C01 300 − 100 refund, C03 150
@@ -430,9 +431,31 @@ def test_uplift_without_transactions_is_no_data(plan):
 
 def test_uplift_warns_on_small_samples_and_stays_within_100_points(plan):
     row = uplift(plan, frames(), customers_result()).iloc[0]
-    # 2/10 treatment vs 1/2 control buyers in 04-10…05-10 (launch + 30 days): C01, C04; C11
-    assert (row["group_buyers"], row["control_buyers"]) == (2, 1)
+    # 1/10 treatment vs 1/2 control buyers in the 30 days 04-10…05-09 from the launch: C04; C11
+    # (C01's order of 05-10 is on day 31, outside the window)
+    assert (row["group_buyers"], row["control_buyers"]) == (1, 1)
     assert row["ci_low"] == -100.0 and row["note"].startswith("样本过小")
+
+
+def test_roi_from_the_incremental_spend_against_control_beside_the_gross_figure(plan):
+    from planlib.stages.review.analysis import budget_figures, incremental_roi
+
+    cr, data, *_ = _uplift_case()
+    values = compute_kpis(plan, data, cr)
+    effects = uplift(plan, data, cr)
+    spend = effects.set_index(["metric", "comparison"]).loc[("spend", "实验组 vs 对照组")]
+    inc = incremental_roi(values, effects)
+    cost = values["roi"].parts["cost"]  # the demo plan's actuals: 9,700 元
+    # 100 treatment customers × the ITT spend uplift per customer, not the participants' whole spend
+    assert inc["revenue"] == pytest.approx(spend["uplift"] * 100)
+    assert (inc["revenue_low"], inc["revenue_high"]) == pytest.approx((spend["ci_low"] * 100, spend["ci_high"] * 100))
+    assert inc["roi"] == pytest.approx((spend["uplift"] * 100 - cost) / cost * 100)
+    assert inc["roi"] < values["roi"].value  # the gross figure counts spending that would have happened anyway
+    shown = budget_figures(values, effects)
+    assert shown["ROI(毛收入:参与客户归因收入)"] == f"{values['roi'].value:,.1f}%".replace(".0%", "%")
+    assert shown["ROI(增量:对比对照组)"].startswith(f"{inc['roi']:,.1f}%(95%置信区间")
+    assert "实验组 100 人 × 人均消费提升" in shown["增量收入(对比对照组)"]
+    assert incremental_roi(values, None) is None and "ROI(增量:对比对照组)" not in budget_figures(values)
 
 
 def test_uplift_agrees_with_statsmodels():
@@ -451,7 +474,7 @@ def test_absent_complaint_column_is_no_data_not_zero(plan):
     values = compute_kpis(plan, data, customers_result(), absent={"tickets": ("is_complaint",)})
     assert values["complaint_rate"].value is None
     assert "服务工单缺少「是否投诉」列" in values["complaint_rate"].explanation
-    assert values["response_sla_rate"].value == pytest.approx(60.0)  # the other ticket KPI still works
+    assert values["response_sla_rate"].value == pytest.approx(50.0)  # the other ticket KPI still works
 
 
 def test_absent_columns_from_load_notes():
