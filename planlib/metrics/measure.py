@@ -23,7 +23,7 @@ from functools import cached_property
 
 import pandas as pd
 
-from planlib.plan.kpis import CATALOGUE
+from planlib.plan.kpis import CATALOGUE, small_sample_text, too_small
 from planlib.plan.schema import Plan
 
 Window = tuple[date, date]
@@ -40,6 +40,8 @@ class KpiValue:
 
     ``parts`` holds the counts behind the figure (and the group sizes in_scope / treatment /
     control) so that funnels, suggestions and summaries can quote them without recomputing.
+    ``base`` is how many units (customers, orders, scores, tickets) the figure rests on; below
+    :data:`planlib.plan.kpis.MIN_BASE` it is 样本不足 (:func:`planlib.plan.kpis.too_small`).
     """
 
     kpi: str
@@ -48,6 +50,12 @@ class KpiValue:
     denominator: float | None = None
     explanation: str = ""
     parts: Mapping[str, float] = field(default_factory=dict)
+    base: float | None = None
+
+    @property
+    def small(self) -> bool:
+        """Computed from fewer than MIN_BASE units: no verdict, no headline."""
+        return self.value is not None and too_small(self.base)
 
 
 class _NoData(Exception):
@@ -161,7 +169,7 @@ class _Ctx:
 def _ratio(kpi: str, num: float, den: float, text: str, empty: str, **parts: float) -> KpiValue:
     if den == 0:
         return KpiValue(kpi, None, num, den, f"无数据: {empty}", parts)
-    return KpiValue(kpi, num / den * 100, num, den, f"{text}: {fmt(num)}/{fmt(den)}", parts)
+    return KpiValue(kpi, num / den * 100, num, den, f"{text}: {fmt(num)}/{fmt(den)}", parts, base=den)
 
 
 # ------------------------------------------------------------------ campaign KPIs (实验组)
@@ -206,7 +214,7 @@ def _cost(c: _Ctx) -> KpiValue:
     if participants == 0:
         return KpiValue("cost_per_participant", None, cost, 0, "无数据: 参与客户为0")
     return KpiValue("cost_per_participant", cost / participants, cost, participants,
-                    f"实际支出 {fmt(cost)} 元 / 参与客户 {participants} 人{gap}")
+                    f"实际支出 {fmt(cost)} 元 / 参与客户 {participants} 人{gap}", base=participants)
 
 
 def _roi(c: _Ctx) -> KpiValue:
@@ -217,7 +225,7 @@ def _roi(c: _Ctx) -> KpiValue:
     gap = f";{missing} 条预算明细尚无实际支出" if missing else ""
     return KpiValue("roi", (revenue - cost) / cost * 100, revenue - cost, cost,
                     f"(参与客户归因收入 {fmt(revenue)} 元(含退款) − 实际支出 {fmt(cost)} 元) / 实际支出{gap}",
-                    {"revenue": revenue, "cost": cost})
+                    {"revenue": revenue, "cost": cost}, base=len(c.funnel["first_response"]))
 
 
 def _budget_variance(c: _Ctx) -> KpiValue:
@@ -260,7 +268,7 @@ def _aov(c: _Ctx) -> KpiValue:
     after_aov, before_aov = now.mean(), before.mean()
     return KpiValue("aov_uplift", (after_aov - before_aov) / before_aov * 100, after_aov, before_aov,
                     f"目标客群客单价 {fmt(after_aov)} 元({len(now)} 单) 对比前一窗口 {fmt(before_aov)} 元"
-                    f"({len(before)} 单,不含退款)")
+                    f"({len(before)} 单,不含退款)", base=min(len(now), len(before)))
 
 
 def _surveys(c: _Ctx, column: str) -> pd.Series:
@@ -275,7 +283,7 @@ def _csat(c: _Ctx) -> KpiValue:
         raise _NoData(f"目标客群在 {c.label} 内没有 CSAT 评分")
     return KpiValue("csat", float(scores.mean()), float(scores.sum()), len(scores),
                     f"目标客群 {len(scores)} 份 CSAT 评分的平均分",
-                    {"low": int((scores <= 3).sum())})
+                    {"low": int((scores <= 3).sum())}, base=len(scores))
 
 
 def _nps(c: _Ctx) -> KpiValue:
@@ -285,7 +293,7 @@ def _nps(c: _Ctx) -> KpiValue:
     pro, det, n = int((scores >= 9).sum()), int((scores <= 6).sum()), len(scores)
     return KpiValue("nps", (pro - det) / n * 100, pro - det, n,
                     f"推荐者(9–10) {pro} 人 − 贬损者(0–6) {det} 人,共 {n} 份评分",
-                    {"promoters": pro, "detractors": det})
+                    {"promoters": pro, "detractors": det}, base=n)
 
 
 def _sla(c: _Ctx) -> KpiValue:
@@ -381,22 +389,26 @@ def compute_kpis(plan: Plan, data: Frames, customers_result: pd.DataFrame, *,
             kv = compute(ctx)
         except _NoData as reason:
             kv = KpiValue(kpi, None, explanation=f"无数据: {reason}")
+        explanation = kv.explanation
+        if kv.value is not None and too_small(kv.base):
+            explanation += f";{small_sample_text(kv.base)},不下结论"
         # group sizes ride along on every value: funnels and summaries need them even when the KPI is None
         values[kpi] = KpiValue(kv.kpi, None if kv.value is None else float(kv.value), kv.numerator,
-                               kv.denominator, kv.explanation, {**ctx.sizes, **kv.parts})
+                               kv.denominator, explanation, {**ctx.sizes, **kv.parts}, kv.base)
     return values
 
 
 # ------------------------------------------------------------------ breakdowns and the stored frame
 VALUE_COLUMNS = ["by", "group", "kpi", "name", "unit", "direction", "value", "numerator", "denominator",
-                 "explanation"]
+                 "explanation", "base"]
 BY_LABELS = {"overall": "整体", "tier": "分层", "channel": "渠道"}
 
 
 def _rows(by: str, group: str, values: Mapping[str, KpiValue]) -> list[dict]:
     return [{"by": by, "group": group, "kpi": kv.kpi, "name": CATALOGUE[kv.kpi].name,
              "unit": CATALOGUE[kv.kpi].unit, "direction": CATALOGUE[kv.kpi].direction, "value": kv.value,
-             "numerator": kv.numerator, "denominator": kv.denominator, "explanation": kv.explanation}
+             "numerator": kv.numerator, "denominator": kv.denominator, "explanation": kv.explanation,
+             "base": kv.base}
             for kv in values.values()]
 
 
@@ -431,7 +443,7 @@ def kpis_by(plan: Plan, data: Frames, customers_result: pd.DataFrame, by: str, *
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=VALUE_COLUMNS)
-    for col in ("value", "numerator", "denominator"):
+    for col in ("value", "numerator", "denominator", "base"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
     return out
 
@@ -445,12 +457,15 @@ def kpi_values(plan: Plan, data: Frames, customers_result: pd.DataFrame, values:
 
 
 def breakdown_wide(frame: pd.DataFrame, by: str) -> pd.DataFrame:
-    """One row per KPI, one column per group (display text with its unit): how tiers or channels compare."""
+    """One row per KPI, one column per group (display text with its unit): how tiers or channels compare.
+    A figure on fewer than MIN_BASE units reads 样本不足(n=…), not as a ratio to compare."""
     part = frame[frame["by"] == by]
     if part.empty:
         return pd.DataFrame(columns=["指标"])
-    text = part.assign(text=[fmt(None if pd.isna(v) else float(v), u) for v, u in zip(part["value"], part["unit"],
-                                                                                      strict=True)])
+    bases = part["base"] if "base" in part.columns else pd.Series(float("nan"), index=part.index)
+    text = part.assign(text=[small_sample_text(b) if pd.notna(v) and too_small(b)
+                             else fmt(None if pd.isna(v) else float(v), u)
+                             for v, u, b in zip(part["value"], part["unit"], bases, strict=True)])
     order = list(dict.fromkeys(part["name"]))
     wide = text.pivot(index="name", columns="group", values="text").loc[order]
     return wide.rename_axis(index="指标", columns=None).reset_index()

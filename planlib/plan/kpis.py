@@ -8,6 +8,7 @@ broken down and tested against the control group.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -72,22 +73,47 @@ CATALOGUE: dict[str, Kpi] = {
 }
 
 
+# ------------------------------------------------------------------ the one small-sample rule
+MIN_BASE = 30
+"""Fewer units than this under a figure (customers, orders, scores, tickets — its base) and the
+figure gets no verdict and is no headline: its status is :data:`SMALL_SAMPLE`, diagnoses, summaries,
+charts and comparison pages say 样本不足 instead of a ratio. Read it through :func:`too_small`."""
+SMALL_SAMPLE = "样本不足"
+
+
+def too_small(base: object) -> bool:
+    """The base of a figure is known (not None, NaN or NA) and below :data:`MIN_BASE`."""
+    try:
+        n = float(base)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return not math.isnan(n) and n < MIN_BASE
+
+
+def small_sample_text(base: float) -> str:
+    """``样本不足(n=15,少于 30)``."""
+    return f"{SMALL_SAMPLE}(n={base:,.0f},少于 {MIN_BASE})"
+
+
 def get(kpi_id: str) -> Kpi:
     """Return the catalogue entry for ``kpi_id`` (KeyError if unknown; the schema checks first)."""
     return CATALOGUE[kpi_id]
 
 
-def status(kpi_id: str, target: float | None, actual: float | None) -> str:
+def status(kpi_id: str, target: float | None, actual: float | None, base: float | None = None) -> str:
     """Template 4's 达成情况 with the KPI's direction applied.
 
     超达成 when the target is beaten by more than 10 % of its size, 达成 when met, 未达成 when
-    missed, 无数据 when there is no actual (never a silent zero).
+    missed, 无数据 when there is no actual (never a silent zero), 样本不足 when the figure rests on
+    fewer than :data:`MIN_BASE` units (``base``; None for a manual actual or a figure without one).
     """
     if actual is None or target is None:
         return "无数据"
     direction = CATALOGUE[kpi_id].direction
     if direction == "info":
         return "—"
+    if too_small(base):
+        return SMALL_SAMPLE
     margin = abs(target) * 0.10
     if direction == "higher":
         if actual > target + margin:

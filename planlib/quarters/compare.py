@@ -26,6 +26,7 @@ from markupsafe import Markup
 
 from planlib.errors import PlanError
 from planlib.metrics.measure import fmt
+from planlib.plan.kpis import SMALL_SAMPLE, small_sample_text, too_small
 from planlib.publish import charts, display
 from planlib.publish.display import badge, esc
 from planlib.publish.files import write_text_atomic
@@ -114,7 +115,10 @@ def _kpi_cell(row: pd.Series | None) -> str:
     if row is None:
         return '<span class="pl-na">—</span>'
     flag = "⚠ " if str(row.get("flag", "") or "") else ""
-    sub = f"{flag}{_value(row['actual'], row['unit'])} / {row.get('target_text') or _value(row['target'], row['unit'])}"
+    actual = _value(row["actual"], row["unit"])
+    if row["status"] == SMALL_SAMPLE:  # no ratio to read off a handful
+        actual = small_sample_text(row["base"]) if not pd.isna(row.get("base")) else SMALL_SAMPLE
+    sub = f"{flag}{actual} / {row.get('target_text') or _value(row['target'], row['unit'])}"
     return f'{badge(row["status"])}<span class="pl-cell-sub">{esc(sub)}</span>'
 
 
@@ -251,16 +255,21 @@ def _budget_section(runs: dict[str, Run]) -> dict:
         lines = budget[~budget["is_total"].astype(bool)] if budget is not None and "is_total" in budget else budget
         planned = None if lines is None else float(lines["planned"].sum())
         actual = None if lines is None or lines["actual"].isna().all() else float(lines["actual"].sum())
-        overall = None if values is None else values[values["by"] == "overall"].set_index("kpi")["value"]
 
-        def kv(kpi: str, overall=overall) -> float | None:
-            return None if overall is None or kpi not in overall.index or pd.isna(overall[kpi]) else float(overall[kpi])
+        rows_overall = None if values is None else values[values["by"] == "overall"].set_index("kpi")
+
+        def kv(kpi: str, unit: str, rows_overall=rows_overall) -> str:
+            if rows_overall is None or kpi not in rows_overall.index or pd.isna(rows_overall.at[kpi, "value"]):
+                return _value(None, unit)
+            if "base" in rows_overall.columns and too_small(rows_overall.at[kpi, "base"]):
+                return small_sample_text(rows_overall.at[kpi, "base"])
+            return _value(rows_overall.at[kpi, "value"], unit)
 
         limit = run.summary.get("budget_limit")
         use = None if actual is None or not planned else actual / planned * 100
         inc = run.summary.get("roi_incremental") or {}
         rows.append([esc(quarter), esc(_value(limit, "元")), esc(_value(planned, "元")), esc(_value(actual, "元")),
-                     esc(_value(use, "%")), esc(_value(kv("cost_per_participant"), "元/人")), esc(_value(kv("roi"), "%")),
+                     esc(_value(use, "%")), esc(kv("cost_per_participant", "元/人")), esc(kv("roi", "%")),
                      esc(_value(inc.get("roi"), "%") + (f"(区间 {_value(inc['roi_low'], '%')} ~ {_value(inc['roi_high'], '%')})"
                                                      if inc else ""))])
         bars.append({"category": quarter, "planned": planned, "actual": actual})

@@ -118,6 +118,25 @@ def test_portfolio_page_has_every_unit_with_escaped_names_and_relative_links(out
     assert earlier.count("活动后30天复购率</td>") == 1  # demo's unproven KPI is listed, east's proven one is not
 
 
+def test_small_samples_are_no_finding_on_the_comparison_pages(outputs):
+    res = outputs / "demo" / "2024Q3" / "results"
+    kpis = pd.read_parquet(res / "kpis.parquet")
+    small = pd.DataFrame({"kpi": ["aov_uplift"], "name": ["客单价提升率"], "dimension": ["转化效果"], "unit": ["%"],
+                          "direction": ["higher"], "target": [5.0], "actual": [-14.3], "target_text": ["≥5%"],
+                          "status": ["样本不足"], "suggestion": ["样本不足: 客单价提升率只基于 15 个样本"], "flag": [""],
+                          "base": [15.0]})
+    pd.concat([kpis.assign(base=200.0), small], ignore_index=True).to_parquet(res / "kpis.parquet")
+    pd.DataFrame({"by": "overall", "group": "整体", "kpi": ["cost_per_participant", "roi"], "value": [44.1, 81.0],
+                  "base": [12.0, 12.0]}).to_parquet(res / "kpi_values.parquet")
+    trend = trend_report("demo", root=outputs).read_text(encoding="utf-8")
+    portfolio = portfolio_report("2024Q3", root=outputs).read_text(encoding="utf-8")
+    for html in (trend, portfolio):
+        assert "样本不足(n=15,少于 30) / ≥5%" in html and "-14.3%" not in html
+        assert "pl-badge-small" in html
+    q3 = re.search(r"<tr><td>2024Q3</td>.*?</tr>", trend.split("预算执行")[-1]).group(0)
+    assert q3.count("样本不足(n=12,少于 30)") == 2 and "81%" not in q3  # cost per participant and ROI
+
+
 def test_errors_are_plan_errors_with_a_hint(outputs):
     with pytest.raises(PlanError, match="没有找到单位 west"):
         trend_report("west", root=outputs)

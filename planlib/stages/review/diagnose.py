@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from planlib.metrics.measure import Frames, KpiValue, Window, fmt, period_window, within_days
-from planlib.plan.kpis import CATALOGUE, status
+from planlib.plan.kpis import CATALOGUE, MIN_BASE, SMALL_SAMPLE, status, too_small
 from planlib.plan.schema import Plan
 from planlib.stages.review.funnel import FUNNEL_STEPS, funnel_from_values
 
@@ -89,6 +89,8 @@ NOT_SIGNIFICANT = ("已{state},但与对照组相比{outcome}提升 {interval},�
                    "建议下季保留对照组并扩大样本后再下结论")
 FALLBACK = "{name} 实际 {actual},未达目标 {target},建议在复盘会上分析原因并制定改进措施"
 NO_DATA = "无法评估: {reason};请补充数据,或在计划的 kpis 中手工填写实际值"
+SMALL = ("{small}: {name}只基于 {base} 个样本(少于 {min_base}),{actual} 不作为结论;"
+         "请扩大样本或延长观察期后再评估")
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ def _group_cause(kpi: str, target: float, plan: Plan, ev: Evidence) -> tuple[str
     if exp is None or outcome not in (exp.columns if outcome else ()) or exp.empty:
         return None
     base = exp if kpi == "participation_rate" else exp[exp["participated"]]
-    if base.empty:
+    if base.empty or too_small(len(base)):
         return None
     name = CATALOGUE[kpi].name.removeprefix("目标客户").removeprefix("活动后")
     total = target / 100 * len(base) - base[outcome].sum()
@@ -192,7 +194,7 @@ def _group_cause(kpi: str, target: float, plan: Plan, ev: Evidence) -> tuple[str
     channels = [c for c in base.columns if c not in {"tier", "participated", "repurchased"} and not c.startswith("v:")]
     for channel in channels:
         missed = base[~base[channel].astype(bool)]
-        if 0 < len(missed) < len(base):
+        if 0 < len(missed) < len(base) and not too_small(len(missed)):
             candidates.append((target / 100 * len(missed) - missed[outcome].sum(), "not_reached", {
                 "channel": names.get(channel, channel), "channel_id": channel, "n": len(base),
                 "reached": len(base) - len(missed), "size": len(missed),
@@ -205,7 +207,7 @@ def _group_cause(kpi: str, target: float, plan: Plan, ev: Evidence) -> tuple[str
             continue
         rates = base.loc[groups.index].groupby(groups)[outcome].agg(["mean", "sum", "size"])
         best = rates["mean"].idxmax()
-        for group, r in rates.iterrows():
+        for group, r in rates[~rates["size"].map(too_small).astype(bool)].iterrows():
             candidates.append((target / 100 * r["size"] - r["sum"], kind, {
                 "group": group, "size": int(r["size"]), "rate": fmt(r["mean"] * 100, "%"),
                 "channel": names.get(channel, channel) if channel else "", "best": best,
@@ -283,6 +285,8 @@ def _tier_note(kpi: str, ev: Evidence) -> str:
     if t is None or t.empty:
         return ""
     part = t[(t["kpi"] == kpi) & t["value"].notna()]
+    if "base" in part.columns:
+        part = part[~part["base"].map(too_small).astype(bool)]
     if part["group"].nunique() < 2:
         return ""
     lower = CATALOGUE[kpi].direction == "lower"
@@ -308,20 +312,28 @@ def _cost_cause(plan: Plan, kv: KpiValue, target: float) -> str:
 
 # ------------------------------------------------------------------ the entry point
 def diagnose(kpi: str, target: float, actual: float | None, values: Mapping[str, KpiValue], plan: Plan,
-             evidence: Evidence | None = None, effect: pd.Series | None = None) -> Diagnosis | None:
+             evidence: Evidence | None = None, effect: pd.Series | None = None, *,
+             base: float | None = None) -> Diagnosis | None:
     """Template 4's 分析与改进建议 for one KPI row (None when there is nothing to say).
 
     ``effect`` is the KPI's intent-to-treat row of :func:`planlib.stages.review.uplift.uplift` (see
-    ``Kpi.effect``): an achieved KPI whose effect is not significant gets a warning.
+    ``Kpi.effect``): an achieved KPI whose effect is not significant gets a warning. ``base``: how
+    many units the actual rests on (default: the computed value's, when ``actual`` is that value);
+    below MIN_BASE the diagnosis says 样本不足 and gives no cause and no advice.
     """
     from planlib.stages.review.uplift import METRICS, interval_text
 
     ev = evidence or Evidence()
-    state = status(kpi, target, actual)
     kv = values.get(kpi) or KpiValue(kpi, None)
+    if base is None and kv.value is not None and actual == kv.value:
+        base = kv.base
+    state = status(kpi, target, actual, base)
     k = CATALOGUE[kpi]
     if state == "无数据":
         return Diagnosis(kpi, NO_DATA.format(reason=kv.explanation.removeprefix("无数据: ") or "没有数据"))
+    if state == SMALL_SAMPLE:
+        return Diagnosis(kpi, SMALL.format(small=SMALL_SAMPLE, name=k.name, base=fmt(base), min_base=MIN_BASE,
+                                           actual=fmt(actual, k.unit)))
     if state in ("达成", "超达成"):
         significant = None if effect is None else effect["significant"]
         if significant is not None and not pd.isna(significant) and not bool(significant):

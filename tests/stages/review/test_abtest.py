@@ -53,6 +53,15 @@ def test_open_and_response_rates_per_customer_with_test_and_mde():
     assert responded["verdict"].endswith("不能判定胜者")
 
 
+def test_versions_of_fewer_than_30_customers_name_no_winner():
+    # 15/20 vs 2/20 opened would be "显著" — on 20 customers a version it is no finding
+    data, cr = _case(_rows("A", "A", 20, 2, 1), _rows("B", "B", 20, 15, 8))
+    opened = ab_tests(make_plan(), data, cr).set_index("metric").loc["open"]
+    assert pd.isna(opened["significant"])
+    assert opened["verdict"] == "样本不足(n=20,少于 30),不能判定胜者"
+    assert opened["diff"] == pytest.approx(65.0)  # the figures stay in the table, with their interval
+
+
 def test_customers_in_both_versions_are_left_out_and_said_so():
     mixed = _rows("A", "B", 3, 0, 0)  # A000–A002 also got version B
     data, cr = _case(_rows("A", "A", 50, 10, 2), _rows("B", "B", 50, 20, 3), mixed)

@@ -124,6 +124,16 @@ def frames() -> dict[str, pd.DataFrame]:
             "surveys": surveys, "tickets": tickets}
 
 
+@pytest.fixture(autouse=True)
+def judge_small_samples(monkeypatch):
+    """The hand-made scenario has 10 treatment customers, far below the minimum base (MIN_BASE = 30):
+    these tests check the rules and figures themselves, so they judge any base; the minimum base
+    is tested on its own in test_small_samples.py."""
+    from planlib.plan import kpis
+
+    monkeypatch.setattr(kpis, "MIN_BASE", 1)
+
+
 @pytest.fixture
 def plan() -> Plan:
     return make_plan()
@@ -333,7 +343,7 @@ def test_suggestion_rules_for_other_kpis(plan, values):
 def test_review_summary(plan, values):
     table = kpi_table(plan, values)
     summary = review_summary(plan, values, table)
-    assert summary["status_counts"] == {"超达成": 1, "达成": 0, "未达成": 5, "无数据": 0}
+    assert summary["status_counts"] == {"超达成": 1, "达成": 0, "未达成": 5, "样本不足": 0, "无数据": 0}
     assert (summary["in_scope"], summary["treatment"], summary["control"], summary["participants"]) == (12, 10, 2, 3)
     assert summary["headlines"][1] == "目标客群 12 人,其中实验组 10 人、对照组 2 人;参与 3 人,参与率 30%。"
     assert "满意度平均评分(5分制) 实际 4分(目标 ≥4.5分)" in summary["headlines"][2]

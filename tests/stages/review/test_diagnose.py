@@ -7,7 +7,7 @@ import pytest
 
 from planlib.metrics.measure import KpiValue, compute_kpis
 from planlib.stages.review.diagnose import Evidence, collect_evidence, diagnose
-from stages.review.test_analysis import customers_result, frames, make_plan
+from stages.review.test_analysis import customers_result, frames, judge_small_samples, make_plan  # noqa: F401
 
 
 def _exposure(groups: list[tuple[int, int, dict]]) -> pd.DataFrame:
@@ -41,6 +41,18 @@ def test_the_tier_with_the_largest_shortfall_is_named_with_its_strategy():
     # 中价值 0.7·100 − 68 = 2; 潜力 0.7·50 − 10 = 25 of the gap 0.7·150 − 78 = 27
     assert "潜力客户参与率仅 20%(50 人)(比目标少 25 人,占总缺口的 93%)" in d.cause
     assert d.advice.startswith("针对潜力客户单独调整内容与渠道(该层维护策略: 每周1次轻触达")
+
+
+def test_a_group_below_the_minimum_base_is_never_named(monkeypatch):
+    from planlib.plan import kpis
+
+    monkeypatch.setattr(kpis, "MIN_BASE", 30)  # the real rule (this module's tests otherwise judge any base)
+    # 12 潜力客户 of whom nobody took part would explain 0.7·12 = 8.4 of the gap 0.7·112 − 68 = 10.4:
+    # a handful is no cause; the 100 中价值客户 (0.7·100 − 68 = 2) are named instead
+    exp = _exposure([(100, 68, {"tier": "中价值客户", "sms": True}), (12, 0, {"tier": "潜力客户", "sms": True})])
+    d = diagnose("participation_rate", 70, 68 / 112 * 100, _participation(exp), make_plan(), Evidence(exposure=exp))
+    assert "潜力客户" not in d.text
+    assert "中价值客户参与率仅 68%(100 人)" in d.cause
 
 
 def test_a_losing_ab_version_is_named_with_the_better_one():
