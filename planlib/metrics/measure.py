@@ -404,8 +404,8 @@ VALUE_COLUMNS = ["by", "group", "kpi", "name", "unit", "direction", "value", "nu
 BY_LABELS = {"overall": "整体", "tier": "分层", "channel": "渠道"}
 
 
-def _rows(by: str, group: str, values: Mapping[str, KpiValue]) -> list[dict]:
-    return [{"by": by, "group": group, "kpi": kv.kpi, "name": CATALOGUE[kv.kpi].name,
+def _rows(by: str, group: str, values: Mapping[str, KpiValue], days: int) -> list[dict]:
+    return [{"by": by, "group": group, "kpi": kv.kpi, "name": CATALOGUE[kv.kpi].label(days),
              "unit": CATALOGUE[kv.kpi].unit, "direction": CATALOGUE[kv.kpi].direction, "value": kv.value,
              "numerator": kv.numerator, "denominator": kv.denominator, "explanation": kv.explanation,
              "base": kv.base}
@@ -426,7 +426,8 @@ def kpis_by(plan: Plan, data: Frames, customers_result: pd.DataFrame, by: str, *
         scope = customers_result["in_scope"].astype(bool)
         for tier in sorted(customers_result.loc[scope, "tier"].dropna().unique()):
             part = customers_result.assign(in_scope=scope & (customers_result["tier"] == tier))
-            rows += _rows(by, str(tier), compute_kpis(plan, data, part, window=window, kpis=wanted, absent=absent))
+            rows += _rows(by, str(tier), days=plan.review.attribution_days,
+                          values=compute_kpis(plan, data, part, window=window, kpis=wanted, absent=absent))
     elif by == "channel":
         inter = data.get("interactions")
         if inter is not None:
@@ -434,8 +435,9 @@ def kpis_by(plan: Plan, data: Frames, customers_result: pd.DataFrame, by: str, *
             names = {c.id: c.name for c in plan.channels.catalogue}
             for channel in sorted(rows_c["channel"].dropna().unique()):
                 part = {**data, "interactions": rows_c[rows_c["channel"] == channel]}
-                rows += _rows(by, names.get(channel, str(channel)),
-                              compute_kpis(plan, part, customers_result, window=window, kpis=wanted, absent=absent))
+                rows += _rows(by, names.get(channel, str(channel)), days=plan.review.attribution_days,
+                              values=compute_kpis(plan, part, customers_result, window=window, kpis=wanted,
+                                                  absent=absent))
     else:
         raise ValueError(f"by must be 'tier' or 'channel', not {by!r}")
     return _frame(rows)
@@ -451,7 +453,7 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 def kpi_values(plan: Plan, data: Frames, customers_result: pd.DataFrame, values: Mapping[str, KpiValue], *,
                window: Window | None = None, absent: Mapping[str, Iterable[str]] | None = None) -> pd.DataFrame:
     """Result "kpi_values": every catalogue KPI overall (``values``), then per tier and per channel."""
-    parts = [_frame(_rows("overall", BY_LABELS["overall"], values))]
+    parts = [_frame(_rows("overall", BY_LABELS["overall"], values, plan.review.attribution_days))]
     parts += [kpis_by(plan, data, customers_result, by, window=window, absent=absent) for by in ("tier", "channel")]
     return pd.concat([p for p in parts if not p.empty], ignore_index=True)
 

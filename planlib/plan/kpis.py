@@ -30,6 +30,17 @@ class Kpi:
     breakdowns: tuple[str, ...] = ()
     # the control-group comparison that tells whether the campaign caused the figure (planlib.stages.review.uplift)
     effect: str | None = None
+    # name and formula with ``{days}`` for a KPI measured over the plan's review.attribution_days
+    # (``name``/``formula`` above are the text for the default 30 days)
+    name_days: str | None = None
+    formula_days: str | None = None
+
+    def label(self, days: int = 30) -> str:
+        """The Chinese name as the plan reads it: 活动后14天复购率 for a 14-day attribution window."""
+        return self.name_days.format(days=days) if self.name_days else self.name
+
+    def formula_for(self, days: int = 30) -> str:
+        return self.formula_days.format(days=days) if self.formula_days else self.formula
 
 
 _TC = ("tier", "channel")
@@ -50,7 +61,8 @@ CATALOGUE: dict[str, Kpi] = {
             "higher", "%", ("customers", "tickets"), "服务质量", columns=("tickets.first_response_at",)),
         Kpi("repurchase_30d", "活动后30天复购率", "活动后30天内再次购买的参与客户 / 参与客户", "higher",
             "%", ("customers", "interactions", "transactions"), "转化效果", columns=("interactions.responded_at",),
-            breakdowns=_TC, effect="repurchase"),
+            breakdowns=_TC, effect="repurchase", name_days="活动后{days}天复购率",
+            formula_days="首次参与当天起 {days} 天内再次购买的参与客户 / 参与客户"),
         Kpi("repurchase_rate", "客户复购率", "期内再次购买的客户 / 期内购买的客户", "higher", "%",
             ("transactions",), "转化效果", breakdowns=("tier",)),
         Kpi("aov_uplift", "客单价提升率", "(活动后客单价 − 活动前客单价) / 活动前客单价", "higher", "%",

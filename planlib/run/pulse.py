@@ -146,7 +146,7 @@ def kpi_progress(plan: Plan, frames: Frames, customers: pd.DataFrame, as_of: dat
     for day in days:
         values = compute_kpis(plan, frames, customers, window=(start, day), kpis=kpis)
         for cp in plan.checkpoints:
-            rows.append({"date": pd.Timestamp(day), "kpi_name": CATALOGUE[cp.kpi].name, "checkpoint": cp.name,
+            rows.append({"date": pd.Timestamp(day), "kpi_name": CATALOGUE[cp.kpi].label(plan.review.attribution_days), "checkpoint": cp.name,
                          "value": values[cp.kpi].value, "threshold": float(cp.threshold),
                          "due": pd.Timestamp(cp.due), "unit": CATALOGUE[cp.kpi].unit})
     return pd.DataFrame(rows, columns=["date", "kpi_name", "checkpoint", "value", "threshold", "due", "unit"])

@@ -101,7 +101,7 @@ def kpi_table(plan: Plan, values: Mapping[str, KpiValue], *, breakdown: pd.DataF
         state = status(t.kpi, t.target, actual, base)
         found = diagnose(t.kpi, t.target, actual, values, plan, evidence, effect, base=base)
         rows.append({
-            "kpi": t.kpi, "name": k.name, "dimension": t.dimension or k.dimension, "unit": k.unit,
+            "kpi": t.kpi, "name": k.label(plan.review.attribution_days), "dimension": t.dimension or k.dimension, "unit": k.unit,
             "direction": k.direction, "target": float(t.target), "actual": actual, "status": state,
             "suggestion": "" if found is None else found.text, "target_text": target_text(t.kpi, t.target),
             "source": source, "explanation": explanation,

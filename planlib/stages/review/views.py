@@ -19,8 +19,9 @@ def kpi_targets(plan: Plan) -> pd.DataFrame:
     for k in plan.kpis:
         entry = CATALOGUE[k.kpi]
         sign = {"higher": "≥", "lower": "≤"}.get(entry.direction, "")
-        rows.append({"评估维度": k.dimension or entry.dimension, "核心指标": entry.name,
-                     "目标值": f"{sign}{k.target:g}{entry.unit}", "计算方法": entry.formula})
+        days = plan.review.attribution_days
+        rows.append({"评估维度": k.dimension or entry.dimension, "核心指标": entry.label(days),
+                     "目标值": f"{sign}{k.target:g}{entry.unit}", "计算方法": entry.formula_for(days)})
     return pd.DataFrame(rows, columns=["评估维度", "核心指标", "目标值", "计算方法"])
 
 

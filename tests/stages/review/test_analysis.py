@@ -268,8 +268,9 @@ def test_kpi_table_statuses_and_suggestions(plan, values):
     assert table.loc["participation_rate", "status"] == "未达成"
     assert table.loc["repurchase_30d", "status"] == "超达成"
     assert table.loc["participation_rate", "suggestion"].startswith("打开率仅 62.5%(触达 8 人中打开 5 人)")
-    assert "短信提醒" in table.loc["participation_rate", "suggestion"]
-    assert "礼品/权益的偏好" in table.loc["csat", "suggestion"]
+    # the channels to add are the plan's own with the best open rate, not words of the demo
+    assert "并用打开率更高的渠道(电话回访、线下活动/沙龙)提醒" in table.loc["participation_rate", "suggestion"]
+    assert "回访低分客户了解原因" in table.loc["csat", "suggestion"]
     assert "1 份评分≤3分" in table.loc["csat", "suggestion"]
     # 9,700 元 for 3 participants: too few people, not the +200 overspend, explains 3,233 元/人
     assert "需要至少 200 位参与客户,实际只有 3 人" in table.loc["cost_per_participant", "suggestion"]
