@@ -59,7 +59,7 @@ CATALOGUE: dict[str, Kpi] = {
         Kpi("response_sla_rate", "响应及时率",
             "目标客群的工单中 SLA 内首次响应的工单数 / 目标客群在期内的全部工单数(不含其他客户的工单)",
             "higher", "%", ("customers", "tickets"), "服务质量", columns=("tickets.first_response_at",)),
-        Kpi("repurchase_30d", "活动后30天复购率", "活动后30天内再次购买的参与客户 / 参与客户", "higher",
+        Kpi("repurchase_30d", "活动后30天复购率", "首次参与当天起 30 天内再次购买的参与客户 / 参与客户", "higher",
             "%", ("customers", "interactions", "transactions"), "转化效果", columns=("interactions.responded_at",),
             breakdowns=_TC, effect="repurchase", name_days="活动后{days}天复购率",
             formula_days="首次参与当天起 {days} 天内再次购买的参与客户 / 参与客户"),
