@@ -78,6 +78,10 @@ def test_charts_say_small_sample_instead_of_a_ratio(review):
     steps = r.funnel.set_index("step")
     assert steps.loc["参与", "rate_of_previous"] == pytest.approx(100 * 12 / 40)  # base 40: a rate
     assert pd.isna(steps.loc["复购", "rate_of_previous"])  # base 12 participants: none
+    from planlib.stages.review.views import funnel_wide
+
+    sms = funnel_wide(r.by_channel).set_index("渠道").loc["短信"]
+    assert sms["参与"] == "12(30%)" and sms["复购"].endswith(f"({SMALL_SAMPLE})")  # 12 participants: no rate
     funnel_texts = [t.get_text() for ax in charts.funnel(r.funnel).axes for t in ax.texts]
     assert any(t.startswith(f"较上一步 —({SMALL_SAMPLE})") for t in funnel_texts)
 
