@@ -23,8 +23,8 @@ from pathlib import Path
 import pandas as pd
 
 from planlib.errors import PlanError
-from planlib.metrics.measure import Frames, compute_kpis, fmt
-from planlib.plan.kpis import CATALOGUE
+from planlib.metrics.measure import Frames, KpiValue, compute_kpis, fmt
+from planlib.plan.kpis import CATALOGUE, small_sample_text
 from planlib.plan.planfile import LoadedPlan, load_plan
 from planlib.plan.schema import Plan
 from planlib.publish import display
@@ -84,24 +84,31 @@ def checkpoint_status(plan: Plan, frames: Frames, customers: pd.DataFrame,
 
     A checkpoint whose date has come is judged on the KPI measured from the plan start to that
     date; one still ahead shows the value so far as an early signal (status —). A due checkpoint
-    whose KPI cannot be measured is 无法判断 — a warning, never counted as met.
+    whose KPI cannot be measured, or rests on fewer than MIN_BASE units (样本不足), is 无法判断 — a
+    warning with the reason, never counted as met nor as missed.
     """
     start = plan.meta.period.start
     table = schedule.checkpoints_table(plan)
     wanted = sorted(set(table["kpi"]))
-    cache: dict[date, dict] = {}
+    cache: dict[date, dict[str, KpiValue]] = {}
 
-    def value(kpi: str, day: date) -> tuple[float | None, str]:
+    def measured(kpi: str, day: date) -> KpiValue:
         if day not in cache:
             cache[day] = compute_kpis(plan, frames, customers, window=(start, day), kpis=wanted)
-        kv = cache[day][kpi]
+        return cache[day][kpi]
+
+    def judged(kpi: str, day: date) -> tuple[float | None, str]:
+        """The value a checkpoint is judged on: None (with the reason) when unknown or on too small a base."""
+        kv = measured(kpi, day)
+        if kv.small:
+            return None, f"{small_sample_text(kv.base)},不下结论"
         return kv.value, kv.explanation.removeprefix("无数据: ")
 
     rows, alerts, unjudged = [], [], []
     for cp, r in zip(plan.checkpoints, table.itertuples(), strict=True):
         unit = CATALOGUE[cp.kpi].unit
-        now, _ = value(cp.kpi, min(as_of, plan.meta.period.end))
-        due_value, why = value(cp.kpi, cp.due) if cp.due <= as_of else (None, "")
+        now = measured(cp.kpi, min(as_of, plan.meta.period.end)).value
+        due_value, why = judged(cp.kpi, cp.due) if cp.due <= as_of else (None, "")
         act_by = f"{r.act_by:%Y-%m-%d}" if r.act_by == r.act_by.normalize() else f"{r.act_by:%Y-%m-%d %H:%M}"
         if cp.due > as_of:
             status = "—"
@@ -123,7 +130,8 @@ def checkpoint_status(plan: Plan, frames: Frames, customers: pd.DataFrame,
                     f"{'低于' if CATALOGUE[cp.kpi].direction == 'higher' else '高于'}阈值 {cp.threshold:g}{unit}。"
                     f"请{cp.owner or '负责人'}在 {cp.respond_within_hours} 小时内(最迟 {act_by})启动调整:{cp.action}")
         rows.append({"checkpoint": cp.name, "due": pd.Timestamp(cp.due), "kpi_name": r.kpi_name,
-                     "threshold_text": r.threshold_text, "value_at_due": fmt(due_value, unit) if cp.due <= as_of else "—",
+                     "threshold_text": r.threshold_text,
+                     "value_at_due": fmt(measured(cp.kpi, cp.due).value, unit) if cp.due <= as_of else "—",
                      "value_now": fmt(now, unit), "status": status, "note": note, "owner": cp.owner or ""})
     return pd.DataFrame(rows, columns=CHECKPOINT_COLUMNS), alerts, unjudged
 

@@ -14,6 +14,15 @@ from planlib.plan.schema import Plan
 from planlib.run import folder, pulse
 
 
+@pytest.fixture(autouse=True)
+def judge_small_samples(monkeypatch):
+    """The hand-made campaign has 10 customers, below the minimum base (MIN_BASE = 30): these tests check
+    the judging itself; test_a_checkpoint_on_a_handful_of_customers_is_not_judged checks the rule."""
+    from planlib.plan import kpis
+
+    monkeypatch.setattr(kpis, "MIN_BASE", 1)
+
+
 def make_plan() -> Plan:
     return Plan.model_validate({
         "meta": {"unit": "t", "unit_name": "测试", "quarter": "2024Q2", "title": "测试", "owner": "经理",
@@ -89,6 +98,18 @@ def test_a_due_checkpoint_without_data_is_a_warning_with_its_reason_never_an_all
     assert "所有已到期的检查点都达到了阈值" not in block and "无法判断" in block and "共 2 项" in block
     assert "达到了阈值" in pulse.warnings_html([], [], due=2)
     assert "还没有到期的检查点" in pulse.warnings_html([], [], due=0)
+
+
+def test_a_checkpoint_on_a_handful_of_customers_is_not_judged(monkeypatch):
+    from planlib.plan import kpis
+
+    monkeypatch.setattr(kpis, "MIN_BASE", 30)
+    data, customers = frames()
+    table, alerts, unjudged = pulse.checkpoint_status(make_plan(), pulse.truncate(data, date(2024, 4, 22)),
+                                                      customers, date(2024, 4, 22))
+    # 4 of 10 = 40 % < 60 % would be an alert: on 10 customers it is no verdict either way
+    assert table["status"].tolist() == ["无法判断", "无法判断", "—"] and alerts == []
+    assert table.loc[0, "value_at_due"] == "40%" and "样本不足(n=10,少于 30)" in unjudged[0]
 
 
 def test_progress_has_one_point_per_week_and_the_day(tmp_path):
