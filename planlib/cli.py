@@ -193,8 +193,9 @@ def _pulse(args: argparse.Namespace) -> int:
         raise PlanError("--as-of 生成中期检查报告,不运行阶段工作簿;请不要同时使用 --stage")
     for plan in args.plans:
         result = run_pulse(plan, args.as_of, output_root=args.output_root)
-        print(f"中期检查 {plan}(截至 {result.as_of}):预警 {len(result.alerts)} 项,逾期任务 {len(result.overdue)} 项")
-        for line in [*result.alerts, *(f"逾期:{t}" for t in result.overdue)]:
+        print(f"中期检查 {plan}(截至 {result.as_of}):预警 {len(result.alerts)} 项,"
+              f"无法判断 {len(result.unjudged)} 项,逾期任务 {len(result.overdue)} 项")
+        for line in [*result.alerts, *(f"无法判断:{u}" for u in result.unjudged), *(f"逾期:{t}" for t in result.overdue)]:
             print(f"  - {line}")
         print(f"报告: {_shown(result.html)}")
     return 0

@@ -382,12 +382,40 @@ class Action(StrictModel):
     status: Literal["open", "done"] = Field(default="open", title="状态")
 
 
+class CommentTheme(StrictModel):
+    name: Name = Field(title="主题", description="复盘诊断中显示的主题名称,例如 价格 / 物流 / 客服")
+    keywords: list[Name] = Field(min_length=1, title="关键词", description="低分评价中出现任一关键词即归入该主题")
+    advice: Text = Field(title="改进建议", description="该主题在低分评价中被提到最多时给出的建议")
+
+
+# Defaults name no product, gift or channel of any one unit: a unit adds its own words in its plan.
+DEFAULT_COMMENT_THEMES = (
+    ("礼品与权益", ("礼品", "赠品", "礼物", "权益", "积分"), "调研客户对礼品与权益的偏好,按偏好调整"),
+    ("价格", ("价格偏高", "价格高", "太贵", "偏贵", "优惠力度小"), "复核定价与优惠力度,向价格敏感客户推送专属优惠"),
+    ("物流", ("物流", "到货", "发货", "快递", "配送"), "排查物流时效,对延迟订单主动告知并补偿"),
+    ("客服", ("客服", "回复太慢", "没人回", "响应慢"), "高峰时段增加客服并设置超时提醒"),
+    ("打扰", ("太多了", "打扰", "太频繁", "消息太多"), "降低触达频次,合并提醒"),
+    ("规则", ("规则", "复杂", "流程", "麻烦"), "简化活动规则与参与流程"),
+    ("质量", ("质量", "瑕疵", "坏了", "破损"), "把质量问题反馈品控,对问题订单补偿"),
+)
+DEFAULT_PRAISE_WORDS = ("满意", "不错", "很好", "挺好", "喜欢", "推荐", "好用", "实用", "划算", "方便")
+
+
 class Review(StrictModel):
     campaign: str = Field(title="活动代码", description="互动记录中 campaign 列的值", min_length=1, max_length=50)
     control_share: Percent = Field(default=20, title="对照组比例(%)", description="目标客群中不触达、用于效果对比的比例")
     attribution_days: int = Field(default=30, ge=1, le=365, title="归因窗口(天)")
     sla_minutes: int = Field(default=5, ge=1, le=10080, title="响应时限(分钟)")
     actions: list[Action] = Field(default_factory=list, title="互动优化行动计划")
+    comment_themes: list[CommentTheme] = Field(
+        default_factory=lambda: [CommentTheme(name=n, keywords=list(k), advice=a) for n, k, a in DEFAULT_COMMENT_THEMES],
+        title="评价主题",
+        description="复盘诊断满意度/NPS 未达成时,把低分评价归入这些主题;没有主题达到2条时,改为列出低分评价中出现最多的词",
+    )
+    praise_words: list[Name] = Field(
+        default_factory=lambda: list(DEFAULT_PRAISE_WORDS), title="好评用语",
+        description="含这些词的低分评价视为称赞(如“礼品很实用”),不作为低分原因",
+    )
 
 
 # ---------------------------------------------------------------------------------- plan

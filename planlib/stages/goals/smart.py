@@ -206,7 +206,7 @@ def smart_check(plan: Plan, data: Frames | None = None, customers_result: pd.Dat
             "deadline": pd.Timestamp(goal.deadline), "specific": ok["S"], "measurable": ok["M"],
             "achievable": ok["A"], "relevant": ok["R"], "time_bound": ok["T"], "smart_ok": all(ok.values()),
             "notes": ";".join(f"{letter}: {n}" for letter in "SMART" for n in notes[letter]),
-            "metric_name": CATALOGUE[goal.metric].name if known_metric else "",
+            "metric_name": CATALOGUE[goal.metric].label(plan.review.attribution_days) if known_metric else "",
             "history_min": min(history) if history else math.nan,
             "history_max": max(history) if history else math.nan,
         })
