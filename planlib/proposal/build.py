@@ -1,0 +1,75 @@
+"""``planlib proposal PLAN``: write the 策划书 for approval into ``outputs/<unit>/<quarter>/proposal/``.
+
+One source (:mod:`planlib.proposal.content`, computed from the plan and the data up to the day
+before the period) in three formats: ``proposal.html`` (offline, the report's look),
+``proposal.pdf`` (WeasyPrint, A4) and ``proposal.docx`` (editable Word).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from planlib.errors import PlanError
+from planlib.plan.planfile import load_plan
+from planlib.proposal.content import as_of_date, build
+from planlib.proposal.evaluation import EvaluationDesign
+from planlib.proposal.html import render_html, write_pdf
+from planlib.proposal.word import write_docx
+from planlib.publish.files import write_text_atomic
+from planlib.run.folder import plan_lock
+from planlib.run.paths import project_root
+from planlib.run.pulse import load_frames, truncate
+
+
+@dataclass
+class ProposalResult:
+    folder: Path
+    html: Path
+    pdf: Path
+    docx: Path
+    verdict: str
+    warnings: list[str]
+
+
+def write_proposal(plan_path: str | Path, *, output_root: Path | None = None) -> ProposalResult:
+    """Compute the proposal from the data before the period and write its three formats."""
+    from planlib.publish import charts
+
+    charts.setup()  # the Chinese chart font
+    loaded = load_plan(plan_path)
+    plan = loaded.plan
+    frames = truncate(load_frames(loaded), as_of_date(plan))  # nothing inside the period is read
+    proposal, design = build(loaded, frames)
+    root = Path(output_root) if output_root else project_root(loaded.path.parent) / "outputs"
+    unit_dir = root / plan.meta.unit
+    with plan_lock(unit_dir, plan.meta.quarter):
+        folder = unit_dir / plan.meta.quarter / "proposal"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            html = render_html(proposal)
+            html_path = write_text_atomic(folder / "proposal.html", html)
+            pdf_tmp, docx_tmp = folder / ".proposal.pdf.tmp", folder / ".proposal.docx.tmp"
+            write_pdf(html, pdf_tmp)
+            write_docx(proposal, docx_tmp)
+            pdf_tmp.replace(folder / "proposal.pdf")
+            docx_tmp.replace(folder / "proposal.docx")
+        except PermissionError as exc:
+            raise PlanError(f"{folder}: 无法写入策划书({exc.strerror})— 请检查目录权限或用 --output-root 指定其他目录") from None
+    return ProposalResult(folder, html_path, folder / "proposal.pdf", folder / "proposal.docx", design.verdict(),
+                          detectability_warnings(design))
+
+
+def detectability_warnings(design: EvaluationDesign) -> list[str]:
+    """One Chinese line per goal that cannot be detected against the control group as planned."""
+    return [f"目标 {g.goal.id}({g.goal.name}):按计划无法检测目标变化 — {g.fix or g.text}"
+            for g in design.undetectable]
+
+
+def check_detectability(plan_path: str | Path) -> list[str]:
+    """The warnings ``planlib validate`` prints: the evaluation design from the data before the period."""
+    from planlib.proposal.content import compute
+
+    loaded = load_plan(plan_path)
+    frames = truncate(load_frames(loaded), as_of_date(loaded.plan))
+    return detectability_warnings(compute(loaded, frames).design)
