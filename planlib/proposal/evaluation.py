@@ -14,6 +14,7 @@ the period (:func:`planlib.metrics.segment.rfm_as_of`); no data inside the perio
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -225,7 +226,8 @@ def design_goal(plan: Plan, goal: Goal, baseline: float | None, audience: int,
     if d.status == "detectable":
         out.text = head + "目标变化可检测。" + "".join(n + "。" for n in d.notes)
     elif d.status == "raise_control_share":
-        out.fix = (f"把对照组比例从 {_pct(share)} 提高到 {_pct(d.min_control_share)},"
+        need = math.ceil(d.min_control_share * 100 - 1e-9)  # review.control_share is set in whole percent
+        out.fix = (f"把对照组比例从 {_pct(share)} 提高到 {need}%(对照约 {round(audience * need / 100):,} 人),"
                    f"或按当前比例把受众扩大到 {d.audience_needed:,} 人")
         out.text = head + "按当前对照比例无法可靠检测。"
     elif d.status == "cannot_within_audience":
