@@ -4,6 +4,7 @@ as a PDF printed by WeasyPrint (A4, cover, page numbers, repeated table headers,
 from __future__ import annotations
 
 import base64
+import logging
 from pathlib import Path
 
 from markupsafe import Markup
@@ -120,5 +121,7 @@ def write_pdf(html: str, path: Path) -> Path:
                         "请运行 make setup 或 apt-get install libpango-1.0-0 libpangoft2-1.0-0") from None
     except ImportError:
         raise PlanError("无法生成 PDF:没有安装 weasyprint;请运行 make setup 或 pip install weasyprint") from None
+    # the report's CSS has screen-only properties WeasyPrint does not know; those warnings are noise here
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
     HTML(string=html, base_url=None).write_pdf(str(path))
     return path
