@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from planlib.proposal import power
 from planlib.publish.charts import PALETTE, clean, new_figure
@@ -31,6 +32,8 @@ def power_curves(goals: Sequence[Any], share: float) -> Figure:
                     textcoords="offset points", xytext=(6, 6), fontsize=9, color=color)
     ax.axhline(power.POWER, color="#8a9099", linestyle="--", linewidth=1)
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))  # 100, 1,000 (no mathtext)
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("受众规模(人,对数刻度)")
     ax.set_ylabel("检验功效")

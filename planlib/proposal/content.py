@@ -8,6 +8,7 @@ parts follow the seed's six parts of a 策划书 (项目背景与目标, 客户�
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -121,7 +122,7 @@ def decision_requested(f: Facts) -> str:
 def summary_part(f: Facts) -> Part:
     plan, s, d = f.plan, f.channel_summary, f.design
     checks = f.goal_checks.set_index("goal_id")
-    goals = ";".join(_goal_line(plan, g.id, checks.loc[g.id]) for g in plan.goals)
+    goals = "\n".join(_goal_line(plan, g.id, checks.loc[g.id]) for g in plan.goals)
     scope_n = int(f.customers["in_scope"].astype(bool).sum())
     used = f.plan_table.groupby("channel_name", sort=False)["contacts_per_customer"].sum()
     channel_text = "、".join(f"{name}(每人 {k:g} 次)" for name, k in used.items()) or "未安排渠道"
@@ -140,11 +141,14 @@ def summary_part(f: Facts) -> Part:
     blocks: list[Block] = [KeyValues(rows)]
     warnings = [*s["warnings"], *(f"目标 {r.goal_id} 未通过 SMART 检查:{r.notes}"
                                   for r in f.goal_checks.itertuples() if not r.smart_ok)]
-    if d.undetectable:
-        blocks.append(Note("评估设计:" + ";".join(f"{g.goal.id} {g.fix}" for g in d.undetectable), "warn"))
     if warnings:
-        blocks.append(Note(";".join(warnings), "warn"))
+        blocks.append(Note(_sentences(warnings), "warn"))
     return Part("", "结论先行", blocks, anchor="summary")
+
+
+def _sentences(items: list[str]) -> str:
+    """Several findings as one text: each ends with 。 exactly once."""
+    return "".join(re.sub(r"[。;;\s]+$", "", item) + "。" for item in items)
 
 
 # ------------------------------------------------------------------------------------------ parts
@@ -204,7 +208,7 @@ def part_channels(f: Facts) -> list[Block]:
         KeyValues(rows, "预算与触达检查"),
     ]
     if s["warnings"]:
-        blocks.append(Note(";".join(s["warnings"]), "warn"))
+        blocks.append(Note(_sentences(s["warnings"]), "warn"))
     if len(f.plan_table):
         blocks.append(Image(_png(channel_charts.channel_costs(f.plan_table)), "图3 各渠道成本"))
     return blocks
@@ -216,7 +220,7 @@ def part_strategy(f: Facts) -> list[Block]:
     blocks: list[Block] = [
         Paragraph("每个层级和目标客群各有自己的互动目标、策略、内容主题与节奏;下表汇总全部层级,"
                   "其后逐一说明本季度有渠道计划的对象。"),
-        text_table(overview[["audience", "kind", "goal", "strategy", "channels", "frequency"]].replace("", "—"),
+        text_table(overview[["audience", "goal", "strategy", "channels", "frequency"]].replace("", "—"),
                    COLUMNS, title="分层策略总览"),
     ]
     names = {c.id: c.name for c in plan.channels.catalogue}
@@ -264,7 +268,7 @@ def part_execution(f: Facts) -> list[Block]:
         blocks.append(Paragraph("关键路径:" + " → ".join(path)))
     problems = [c["message"] for c in schedule.schedule_checks(plan)]
     if problems:
-        blocks.append(Note(";".join(problems), "warn"))
+        blocks.append(Note(_sentences(problems), "warn"))
     cps = schedule.checkpoints_table(plan)
     if len(cps):
         blocks.append(text_table(cps[["checkpoint", "due", "kpi_name", "threshold_text", "action", "act_by", "owner"]],
@@ -305,6 +309,7 @@ def part_evaluation(f: Facts) -> list[Block]:
     blocks += [Heading("复盘会议", 3), text_table(d.meetings, title="会议安排")]
     open_actions = [a for a in plan.review.actions if a.status == "open"]
     if open_actions:
+        blocks.append(Heading("延续的优化行动", 3))
         blocks.append(Bullets([f"{a.problem}:{a.measure}(责任人 {a.owner},{a.due})" for a in open_actions]))
     return blocks
 

@@ -102,7 +102,7 @@ class EvaluationDesign:
                 "目标变化": f"{d.target_change_pp:.1f} 个百分点" if d is not None else "—",
                 "达到目标时的功效": f"{d.power_at_target:.0%}" if d is not None and d.status != "invalid" else "—",
                 "结论": STATUS_TEXT[g.status],
-                "建议": g.fix or ("—" if g.status == "detectable" else g.text),
+                "建议": g.fix or "—",
             })
         return pd.DataFrame(rows)
 

@@ -78,7 +78,7 @@ def block_html(block: Block) -> str:
     if isinstance(block, Note):
         return display.html_note(block.text, block.kind)
     if isinstance(block, KeyValues):
-        rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in block.rows)
+        rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v).replace(chr(10), '<br>')}</td></tr>" for k, v in block.rows)
         head = f'<div class="pl-title">{esc(block.title)}</div>' if block.title else ""
         return f'<div class="pl-block">{head}<table class="pl-table pl-kv"><tbody>{rows}</tbody></table></div>'
     if isinstance(block, Table):

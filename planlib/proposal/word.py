@@ -157,7 +157,12 @@ def _block(doc, block: Block, head_font: str) -> None:
         for k, v in block.rows:
             row = table.add_row()
             _cant_split(row)
-            row.cells[0].text, row.cells[1].text = k, v
+            row.cells[0].text = k
+            para = row.cells[1].paragraphs[0]
+            for i, line in enumerate(v.split("\n")):  # a value of several lines keeps its line breaks
+                if i:
+                    para.add_run().add_break()
+                para.add_run(line)
             row.cells[0].paragraphs[0].runs[0].bold = True
             row.cells[0].width, row.cells[1].width = Cm(3.5), Cm(13.5)
     elif isinstance(block, Table):
