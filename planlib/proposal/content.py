@@ -88,7 +88,7 @@ def compute(loaded: LoadedPlan, frames: dict[str, pd.DataFrame]) -> Facts:
     effect = rates.estimate_rates(plan, customers, frames.get("interactions"), frames["customers"], composition)
     plan_table = channels.channel_plan_table(plan, channels.sizes_of(composition), effect)
     summary = channels.channel_summary(plan, plan_table, channels.tier_sizes(customers), composition)
-    design = evaluation_design(plan, customers, goal_checks, plan_table)
+    design = evaluation_design(plan, customers, goal_checks, plan_table, frames["transactions"], as_of_date(plan))
     return Facts(plan, as_of_date(plan), customers, goal_checks, tiers, examples, composition, plan_table,
                  summary, schedule.tasks_table(plan), schedule.budget_table(plan), design)
 

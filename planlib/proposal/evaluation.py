@@ -38,6 +38,7 @@ STATUS_TEXT = {
     "cannot_within_audience": "本受众内无法检测",
     "invalid": "无法判断",
     "not_compared": "不与对照组比较",
+    "mde_only": "已给出可检测的最小差异",
 }
 
 
@@ -51,13 +52,14 @@ class GoalDesign:
     n_treated: int | None = None
     n_control: int | None = None
     design: power.ProportionGoalDesign | None = None
+    spend_mde: float | None = None  # yuan per customer, for goals judged on spend
     status: str = "not_compared"
     text: str = ""  # the sentence shown in the proposal
     fix: str = ""  # what would make it detectable (empty when detectable or not compared)
 
     @property
     def undetectable(self) -> bool:
-        return self.compared and self.status not in ("detectable",)
+        return self.compared and self.status not in ("detectable", "mde_only")
 
 
 @dataclass
@@ -81,11 +83,15 @@ class EvaluationDesign:
         if not compared:
             return "没有与对照组比较的目标:效果只能与目标值比较,不能归因于活动。"
         bad = self.undetectable
-        if not bad:
-            return f"与对照组比较的 {len(compared)} 个目标在计划的受众和对照比例下均可检测(80% 功效,5% 显著性)。"
-        names = "、".join(g.goal.id for g in bad)
-        return (f"与对照组比较的 {len(compared)} 个目标中 {len(bad)} 个({names})按计划无法可靠检测:"
-                + ";".join(f"{g.goal.id} {g.fix}" for g in bad))
+        rates = [g for g in compared if g.status != "mde_only"]
+        text = ""
+        if rates and not bad:
+            text = f"与对照组比较的 {len(rates)} 个目标在计划的受众和对照比例下均可检测(80% 功效,5% 显著性)。"
+        elif bad:
+            text = (f"与对照组比较的 {len(rates)} 个目标中 {len(bad)} 个({'、'.join(g.goal.id for g in bad)})"
+                    "按计划无法可靠检测:" + ";".join(f"{g.goal.id} {g.fix}" for g in bad) + "。")
+        return text + "".join(f"{g.goal.id} 按人均消费比较,能检测的最小差异为人均 {g.spend_mde:,.0f} 元。"
+                              for g in compared if g.status == "mde_only")
 
     def goals_table(self) -> pd.DataFrame:
         rows = []
@@ -98,7 +104,8 @@ class EvaluationDesign:
                 "比较方式": _EFFECT[kpi.effect] if g.compared and kpi.effect else "只在实验组测量,与目标值比较",
                 "受众(实验/对照)": (f"{g.audience:,}({g.n_treated:,}/{g.n_control:,})"
                                     if g.audience is not None else "—"),
-                "最小可检测效应": (f"{d.mde_pp:.1f} 个百分点" if d is not None and d.mde_pp is not None else "—"),
+                "最小可检测效应": (f"{d.mde_pp:.1f} 个百分点" if d is not None and d.mde_pp is not None
+                                    else f"人均 {g.spend_mde:,.0f} 元" if g.spend_mde is not None else "—"),
                 "目标变化": f"{d.target_change_pp:.1f} 个百分点" if d is not None else "—",
                 "达到目标时的功效": f"{d.power_at_target:.0%}" if d is not None and d.status != "invalid" else "—",
                 "结论": STATUS_TEXT[g.status],
@@ -175,11 +182,13 @@ def _pct(share: float) -> str:
 
 
 def design_goal(plan: Plan, goal: Goal, baseline: float | None, audience: int,
-                n_control: int | None = None) -> GoalDesign:
+                n_control: int | None = None, spend: tuple[float, float] | None = None) -> GoalDesign:
     """Whether ``goal``'s change baseline → target is detectable against the control group.
 
     ``n_control`` is the control group actually drawn from the goal's segment (the hash draw
-    gives about, not exactly, the planned share); without it the planned share is used.
+    gives about, not exactly, the planned share); without it the planned share is used. ``spend`` is
+    the mean and standard deviation of spend per customer of the segment over an attribution window
+    before the period: goals judged on spend get the smallest difference in yuan the review can detect.
     """
     kpi = CATALOGUE[goal.metric]
     out = GoalDesign(goal=goal, compared=kpi.effect is not None)
@@ -191,16 +200,13 @@ def design_goal(plan: Plan, goal: Goal, baseline: float | None, audience: int,
     out.n_treated, out.n_control = power.split_audience(audience, share)
     if n_control is not None and 0 < n_control < audience:
         out.n_treated, out.n_control = audience - n_control, n_control
-    if kpi.unit != "%":
-        out.status = "invalid"
-        out.text = (f"{kpi.name} 不是比例指标,复盘以人均消费与对照组比较;"
-                    "策划书不判断其目标变化能否检测。")
-        return out
     if share == 0:
         out.status = "invalid"
         out.text = "计划没有对照组(review.control_share 为 0),无法把效果归因于活动。"
         out.fix = "设置 10%–20% 的对照组(review.control_share)"
         return out
+    if kpi.effect == "spend":
+        return _spend_goal(plan, out, spend)
     if baseline is None:
         out.status = "invalid"
         out.text = "没有基线值(计划未填、数据也无法测算),无法判断目标变化能否检测。"
@@ -238,6 +244,42 @@ def design_goal(plan: Plan, goal: Goal, baseline: float | None, audience: int,
     else:
         out.text = head + ";".join(d.notes)
     return out
+
+
+def _spend_goal(plan: Plan, out: GoalDesign, spend: tuple[float, float] | None) -> GoalDesign:
+    """A goal judged by spend per customer (treatment − control, Welch's t): the smallest difference in yuan.
+
+    Its target (a rate such as ROI or the change of the average order value) is not a difference of
+    spend per customer, so the proposal gives the detectable difference and leaves the comparison to
+    the planner rather than pretend to judge it.
+    """
+    days = plan.review.attribution_days
+    if spend is None or not spend[1] > 0 or out.n_treated < 2 or out.n_control < 2:
+        out.status = "invalid"
+        out.text = f"计划开始前的 {days} 天内该客群没有可用的消费记录,无法估计人均消费的波动。"
+        out.fix = "确认交易数据覆盖计划开始前的时期"
+        return out
+    mean, sd = spend
+    out.spend_mde = power.mde_mean(sd, out.n_treated, out.n_control, test="t")
+    share = f"(基线人均 {mean:,.0f} 元的 {out.spend_mde / mean:.0%})" if mean > 0 else ""
+    out.status = "mde_only"
+    out.text = (f"复盘比较实验组与对照组 {days} 天内的人均消费:受众 {out.audience:,} 人(实验 {out.n_treated:,} / 对照 "
+                f"{out.n_control:,}),计划开始前同长度窗口的人均消费 {mean:,.0f} 元、标准差 {sd:,.0f} 元;"
+                f"能检测的最小差异为人均 {out.spend_mde:,.0f} 元{share}。活动预期带来的人均增量低于此值时,"
+                "复盘将无法确认效果。")
+    return out
+
+
+def spend_per_customer(transactions: pd.DataFrame, ids: pd.Series, end: date, days: int) -> tuple[float, float]:
+    """Mean and standard deviation of net spend per customer of ``ids`` over the ``days`` days ending on
+    ``end`` (customers without an order count as 0), as the review measures spend."""
+    lo, hi = pd.Timestamp(end) - pd.Timedelta(days=days - 1), pd.Timestamp(end) + pd.Timedelta(days=1)
+    tx = transactions[(transactions["order_date"] >= lo) & (transactions["order_date"] < hi)]
+    per = tx.groupby(tx["customer_id"].astype(str))["amount"].sum()
+    values = per.reindex(ids.astype(str).unique(), fill_value=0.0).to_numpy(dtype=float)
+    if len(values) < 2:
+        return float(values.mean()) if len(values) else 0.0, 0.0
+    return float(values.mean()), float(values.std(ddof=1))
 
 
 # ---------------------------------------------------------------------------------------------- A/B tests
@@ -322,9 +364,11 @@ def meetings_table(plan: Plan) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------- all
 def evaluation_design(plan: Plan, customers: pd.DataFrame, goal_checks: pd.DataFrame | None = None,
-                      plan_table: pd.DataFrame | None = None) -> EvaluationDesign:
+                      plan_table: pd.DataFrame | None = None, transactions: pd.DataFrame | None = None,
+                      as_of: date | None = None) -> EvaluationDesign:
     """The whole design from the plan, the customers table (as of the day before the period), stage
-    01's goal checks (measured baselines) and stage 03's channel plan (contacts per channel)."""
+    01's goal checks (measured baselines), stage 03's channel plan (contacts per channel) and the
+    transactions up to ``as_of`` (spread of spend for goals judged on spend)."""
     scope = customers["in_scope"].astype(bool)
     control = scope & customers["control"].astype(bool)
     n_control, n_treated = int(control.sum()), int((scope & ~control).sum())
@@ -346,7 +390,13 @@ def evaluation_design(plan: Plan, customers: pd.DataFrame, goal_checks: pd.DataF
     for goal in plan.goals:
         baseline = baselines.get(goal.id, goal.baseline)
         audience, drawn = _audience(plan, customers, goal.segment)
-        goals.append(design_goal(plan, goal, baseline, audience, drawn))
+        spend = None
+        if CATALOGUE[goal.metric].effect == "spend" and transactions is not None and as_of is not None:
+            mask = segment_members(plan, customers, goal.segment)
+            if mask is not None:
+                ids = customers.loc[mask.to_numpy(), "customer_id"]
+                spend = spend_per_customer(transactions, ids, as_of, plan.review.attribution_days)
+        goals.append(design_goal(plan, goal, baseline, audience, drawn, spend))
     reachable: dict[str, float] = {}
     if plan_table is not None and len(plan_table):
         for r in plan_table.itertuples():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.stats.power import NormalIndPower
@@ -117,3 +118,25 @@ def test_verdict_names_the_undetectable_goal(plan):
     assert design.verdict().startswith("与对照组比较的 1 个目标中 1 个(G1)按计划无法可靠检测")
     assert (design.control_size, design.treated_size) == (94, 367)
     assert power.split_audience(461, 94 / 461) == (367, 94)
+
+
+def test_spend_goal_gets_the_smallest_difference_in_yuan(plan):
+    from statsmodels.stats.power import TTestIndPower
+
+    rng = np.random.default_rng(3)
+    ids = pd.Series([f"C{i:04d}" for i in range(600)])
+    buyers = ids.sample(300, random_state=1)
+    tx = pd.DataFrame({"customer_id": buyers.to_numpy(), "amount": rng.gamma(2.0, 150.0, 300),
+                       "order_date": pd.Timestamp("2024-06-20")})
+    early = tx.assign(order_date=pd.Timestamp("2024-05-01"))  # outside the 30-day window: not counted
+    mean, sd = E.spend_per_customer(pd.concat([tx, early]), ids, date(2024, 6, 30), 30)
+    values = tx.set_index("customer_id")["amount"].reindex(ids, fill_value=0.0)
+    assert mean == pytest.approx(values.mean()) and sd == pytest.approx(values.std(ddof=1))
+
+    g = E.design_goal(plan, _goal(plan, metric="roi", target=150.0), None, 600, n_control=120, spend=(mean, sd))
+    d = TTestIndPower().solve_power(nobs1=480, ratio=120 / 480, alpha=0.05, power=0.8)
+    assert g.status == "mde_only" and not g.undetectable
+    assert g.spend_mde == pytest.approx(sd * d, rel=1e-3)
+    assert f"人均 {g.spend_mde:,.0f} 元" in g.text
+    no_data = E.design_goal(plan, _goal(plan, metric="roi", target=150.0), None, 600, n_control=120, spend=(0.0, 0.0))
+    assert no_data.status == "invalid" and no_data.undetectable
