@@ -154,3 +154,21 @@ def test_user_mistakes_are_one_chinese_line(tmp_path, capsys):
     assert main(["proposal", str(tmp_path / "missing.yaml")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "missing.yaml" in err[0] and "文件不存在" in err[0]
+
+
+def test_validate_says_when_the_design_cannot_be_checked(made, tmp_path, capsys):
+    """Data that cannot be read is a warning line for validate (the plan itself is valid), never a failure."""
+    _, made_plan = made
+    shutil.copytree(made_plan.parents[2], tmp_path / "p", ignore=shutil.ignore_patterns("demo", "proposal"))
+    shutil.copytree(made_plan.parents[2] / "parameters", tmp_path / "p" / "parameters", dirs_exist_ok=True)
+    data = made_plan.parents[2] / "outputs" / "demo_data" / "demo"
+    shutil.copytree(data, tmp_path / "p" / "outputs" / "demo_data" / "demo")
+    (tmp_path / "p" / "outputs" / "demo_data" / "demo" / "customers.csv").write_text("甲,乙\n1,2\n", encoding="utf-8")
+    plan = tmp_path / "p" / "parameters" / "demo" / "2024Q3.yaml"
+    assert main(["validate", str(plan)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("校验通过")
+    assert len(out) == 2 and "警告: 无法检查目标能否检测" in out[1] and "customers.csv" in out[1]
+    assert main(["proposal", str(plan), "--output-root", str(tmp_path / "o")]) == 1  # proposal needs the data
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("错误: ") and "customers.csv" in err[0]
