@@ -172,3 +172,16 @@ def test_validate_says_when_the_design_cannot_be_checked(made, tmp_path, capsys)
     assert main(["proposal", str(plan), "--output-root", str(tmp_path / "o")]) == 1  # proposal needs the data
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("错误: ") and "customers.csv" in err[0]
+
+
+def test_a_full_run_keeps_the_proposal(tmp_path):
+    from planlib.run.folder import carry_over
+
+    published, staging = tmp_path / "2024Q3", tmp_path / ".2024Q3.staging"
+    (published / "proposal").mkdir(parents=True)
+    (published / "proposal" / "proposal.pdf").write_bytes(b"%PDF-1.7 approved version")
+    (published / "report.html").write_text("old report", encoding="utf-8")
+    staging.mkdir()
+    carry_over(published, staging)
+    assert (staging / "proposal" / "proposal.pdf").read_bytes() == b"%PDF-1.7 approved version"
+    assert not (staging / "report.html").exists()  # the run's own files are not carried over
