@@ -17,6 +17,7 @@ from planlib.proposal.evaluation import EvaluationDesign
 from planlib.proposal.html import render_html, write_pdf
 from planlib.proposal.word import write_docx
 from planlib.publish.files import write_text_atomic
+from planlib.publish.scan import PersonalDataFound, scan_html
 from planlib.run.folder import plan_lock
 from planlib.run.paths import project_root
 from planlib.run.pulse import load_frames, truncate
@@ -45,18 +46,27 @@ def write_proposal(plan_path: str | Path, *, output_root: Path | None = None) ->
     unit_dir = root / plan.meta.unit
     with plan_lock(unit_dir, plan.meta.quarter):
         folder = unit_dir / plan.meta.quarter / "proposal"
+        html = render_html(proposal)
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            html = render_html(proposal)
-            html_path = write_text_atomic(folder / "proposal.html", html)
-            pdf_tmp, docx_tmp = folder / ".proposal.pdf.tmp", folder / ".proposal.docx.tmp"
-            write_pdf(html, pdf_tmp)
-            write_docx(proposal, docx_tmp)
-            pdf_tmp.replace(folder / "proposal.pdf")
-            docx_tmp.replace(folder / "proposal.docx")
+            temps = {name: folder / f".{name}.tmp" for name in ("proposal.html", "proposal.pdf", "proposal.docx")}
+            try:
+                write_text_atomic(temps["proposal.html"], html)
+                # reviewers read it: unmasked phones, ID numbers or e-mails are never written out (the PDF
+                # and the Word file hold the same text as the page)
+                found = scan_html(temps["proposal.html"], "proposal.html")
+                if found:
+                    raise PersonalDataFound(found)
+                write_pdf(html, temps["proposal.pdf"])
+                write_docx(proposal, temps["proposal.docx"])
+                for name, temp in temps.items():
+                    temp.replace(folder / name)
+            finally:
+                for temp in temps.values():
+                    temp.unlink(missing_ok=True)
         except PermissionError as exc:
             raise PlanError(f"{folder}: 无法写入策划书({exc.strerror})— 请检查目录权限或用 --output-root 指定其他目录") from None
-    return ProposalResult(folder, html_path, folder / "proposal.pdf", folder / "proposal.docx", design.verdict(),
+    return ProposalResult(folder, folder / "proposal.html", folder / "proposal.pdf", folder / "proposal.docx", design.verdict(),
                           detectability_warnings(design))
 
 

@@ -185,3 +185,17 @@ def test_a_full_run_keeps_the_proposal(tmp_path):
     carry_over(published, staging)
     assert (staging / "proposal" / "proposal.pdf").read_bytes() == b"%PDF-1.7 approved version"
     assert not (staging / "report.html").exists()  # the run's own files are not carried over
+
+
+def test_unmasked_personal_data_is_never_written(made, tmp_path, capsys):
+    _, made_plan = made
+    shutil.copytree(made_plan.parents[2] / "parameters", tmp_path / "parameters")
+    shutil.copytree(made_plan.parents[2] / "outputs" / "demo_data", tmp_path / "outputs" / "demo_data")
+    plan = tmp_path / "parameters" / "demo" / "2024Q3.yaml"
+    text = plan.read_text(encoding="utf-8")
+    plan.write_text(text.replace("internal: 公司年度战略", "internal: 联系王经理 13812345678;公司年度战略"), encoding="utf-8")
+    assert main(["proposal", str(plan), "--output-root", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "未脱敏的手机号" in err and "13812345678" not in err
+    folder = tmp_path / "o" / "demo" / "2024Q3" / "proposal"
+    assert not folder.exists() or not any(folder.iterdir())
