@@ -386,8 +386,8 @@ class Action(StrictModel):
 class PlannedAbTest(StrictModel):
     name: Name = Field(title="测试名称", description="例如 短信发送时间:活动前一晚 vs 当天上午")
     channel: str = Field(title="渠道代码", description="渠道目录中的代码,例如 sms")
-    metric: Literal["open", "response"] = Field(default="response", title="比较指标",
-                                               description="open 打开率 / response 响应率")
+    metric: Literal["open_rate", "response_rate"] = Field(default="response_rate", title="比较指标",
+                                                         description="open_rate 打开率 / response_rate 响应率")
     baseline: Percent | None = Field(default=None, title="A 版预计比率(%)",
                                      description="留空则用渠道目录中该渠道的打开率或响应率")
     mde: Annotated[float, Field(gt=0, le=100)] = Field(title="想检测的最小差异(百分点)",

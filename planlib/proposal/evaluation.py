@@ -283,7 +283,7 @@ def spend_per_customer(transactions: pd.DataFrame, ids: pd.Series, end: date, da
 
 
 # ---------------------------------------------------------------------------------------------- A/B tests
-_METRIC_NAMES = {"open": "打开率", "response": "响应率"}
+_METRIC_NAMES = {"open_rate": "打开率", "response_rate": "响应率"}
 
 
 def ab_test_table(plan: Plan, reachable: dict[str, float]) -> pd.DataFrame:
@@ -297,7 +297,7 @@ def ab_test_table(plan: Plan, reachable: dict[str, float]) -> pd.DataFrame:
         ch = channels[t.channel]
         if t.baseline is not None:
             p0, source = t.baseline, "计划填写"
-        elif t.metric == "open":
+        elif t.metric == "open_rate":
             p0, source = ch.reach_rate * ch.open_rate / 100, "渠道目录:触达率×打开率"
         else:
             p0, source = ch.reach_rate * ch.open_rate * ch.response_rate / 10_000, "渠道目录:触达率×打开率×响应率"

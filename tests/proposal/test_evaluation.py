@@ -76,7 +76,7 @@ def test_ab_test_sizes_match_statsmodels(plan):
     assert list(table["测试"]) == [t.name for t in plan.review.ab_tests]
     for row, test in zip(table.itertuples(), plan.review.ab_tests, strict=True):
         ch = next(c for c in plan.channels.catalogue if c.id == test.channel)
-        p0 = ch.reach_rate * ch.open_rate / 100 if test.metric == "open" else \
+        p0 = ch.reach_rate * ch.open_rate / 100 if test.metric == "open_rate" else \
             ch.reach_rate * ch.open_rate * ch.response_rate / 10_000
         ratio = test.share_b / (100 - test.share_b)
         ref = NIP.solve_power(proportion_effectsize(p0 / 100 + test.mde / 100, p0 / 100), nobs1=None, alpha=0.05,
