@@ -23,9 +23,9 @@ def power_curves(goals: Sequence[Any], share: float) -> Figure:
         d, color = g.design, PALETTE[i % len(PALETTE)]
         h = abs(power.cohens_h(d.target, d.baseline))
         label = clean(f"{g.goal.id} {d.baseline:.1%}→{d.target:.1%}")
-        ax.plot(sizes, [power._power_for(int(n), share, h, power.ALPHA) for n in sizes], color=color,
+        ax.plot(sizes, [power.power_for(int(n), share, h, power.ALPHA) for n in sizes], color=color,
                 label=f"{label}(对照 {share:.0%})")
-        ax.plot(sizes, [power._power_for(int(n), 0.5, h, power.ALPHA) for n in sizes], color=color, linestyle=":",
+        ax.plot(sizes, [power.power_for(int(n), 0.5, h, power.ALPHA) for n in sizes], color=color, linestyle=":",
                 label=f"{label}(对照 50%)")
         ax.scatter([g.audience], [d.power_at_target], color=color, zorder=3)
         ax.annotate(f"计划 {g.audience:,} 人:{d.power_at_target:.0%}", (g.audience, d.power_at_target),

@@ -116,6 +116,9 @@ def decision_requested(f: Facts) -> str:
     bad = f.design.undetectable
     if bad:
         text += ";并就 " + "、".join(g.goal.id for g in bad) + " 的评估方式作出选择:按建议调整,或接受该目标只与目标值比较、不能归因于活动"
+    a = plan.approval
+    if a is not None and a.decision:
+        text += f"。已审批:{a.decision}({a.reviewer}" + (f",{a.date}" if a.date else "") + ")"
     return text + "。"
 
 

@@ -37,6 +37,8 @@ __all__ = [
     "simulate_pooled_z_power",
     "ProportionGoalDesign",
     "design_proportion_goal",
+    "power_for",
+    "split_audience",
 ]
 
 ALPHA = 0.05
@@ -331,7 +333,8 @@ def split_audience(audience: int, control_share: float) -> tuple[int, int]:
     return audience - n2, n2
 
 
-def _power_for(audience: int, s: float, h: float, alpha: float) -> float:
+def power_for(audience: int, s: float, h: float, alpha: float = ALPHA) -> float:
+    """Power for effect ``h`` when ``audience`` customers are split with control share ``s``."""
     n1, n2 = split_audience(audience, s)
     if n1 < 1 or n2 < 1:
         return 0.0
@@ -371,7 +374,7 @@ def design_proportion_goal(baseline: float, target: float, audience: int,
 
     mde = mde_proportion(baseline, n1, n2, direction, alpha, power)
     d.mde_pp = None if mde is None else mde * 100
-    d.power_at_target = _power_for(audience, control_share, h_target, alpha)
+    d.power_at_target = power_for(audience, control_share, h_target, alpha)
     d.detectable = d.power_at_target >= power
     d.pooled_z_power_at_target = pooled_z_power(target, baseline, n1, n2, alpha)
     if d.detectable and d.pooled_z_power_at_target < power - 0.03:
@@ -386,7 +389,7 @@ def design_proportion_goal(baseline: float, target: float, audience: int,
         d.status = "detectable"
         return d
     # power grows with s on (0, 0.5] (effective n = N s (1-s)); check the best case
-    d.power_at_half = _power_for(audience, 0.5, h_target, alpha)
+    d.power_at_half = power_for(audience, 0.5, h_target, alpha)
     if d.power_at_half < power:
         d.status = "cannot_within_audience"
         return d
@@ -401,7 +404,7 @@ def _min_share(audience: int, h: float, alpha: float, power: float, s_lo: float)
     hi = audience // 2                        # known to work (checked by caller)
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if _power_for(audience, mid / audience, h, alpha) >= power:
+        if power_for(audience, mid / audience, h, alpha) >= power:
             hi = mid
         else:
             lo = mid
@@ -413,7 +416,7 @@ def _audience_needed(h: float, s: float, alpha: float, power: float) -> int:
     n1 = solve_nobs1(h, ratio, alpha, power)
     total = _ceil(n1 / (1 - s))
     # integer split by round() can lose a little: step up until it really works
-    while _power_for(total, s, h, alpha) < power:
+    while power_for(total, s, h, alpha) < power:
         total += 1
     return total
 

@@ -157,8 +157,8 @@ def test_goal_seed_scope_cannot_within_audience():
     # audience numbers are real minimums
     for N, s in [(d.audience_needed, 0.2), (d.audience_needed_at_half, 0.5)]:
         h = abs(P.cohens_h(0.12, 0.05))
-        assert P._power_for(N, s, h, 0.05) >= 0.8
-        assert P._power_for(N - 1, s, h, 0.05) < 0.8
+        assert P.power_for(N, s, h, 0.05) >= 0.8
+        assert P.power_for(N - 1, s, h, 0.05) < 0.8
     assert "无法可靠检测" in d.summary("zh")
 
 
@@ -175,8 +175,8 @@ def test_goal_raise_control_share():
     s = d.min_control_share
     assert 0.05 < s <= 0.5
     h = abs(P.cohens_h(0.12, 0.05))
-    assert P._power_for(700, s, h, 0.05) >= 0.8
-    assert P._power_for(700, s - 1 / 700, h, 0.05) < 0.8
+    assert P.power_for(700, s, h, 0.05) >= 0.8
+    assert P.power_for(700, s - 1 / 700, h, 0.05) < 0.8
     # and the MDE at that share is within the target change
     n1, n2 = P.split_audience(700, s)
     assert P.mde_proportion(0.05, n1, n2) * 100 <= d.target_change_pp + 1e-9
