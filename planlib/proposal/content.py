@@ -51,6 +51,7 @@ PARTS = ("项目背景与目标", "客户需求分析", "互动渠道选择", "�
 TEMPLATES = {1: "模板1 客户分层与需求分析表", 2: "模板2 活动执行时间表", 3: "模板3 活动预算明细表",
              4: "模板4 活动效果评估表"}
 _NUMBERS = "一二三四五六"
+CHANNEL_COLUMNS = {**COLUMNS, "frequency": "频次"}  # in a channel plan, frequency is the cadence of contacts
 
 
 def as_of_date(plan: Plan) -> date:
@@ -206,7 +207,7 @@ def part_channels(f: Facts) -> list[Block]:
         Paragraph("渠道按触达、客户偏好与成本取舍(优先低成本、高触达),在预算之内且不过度打扰;"
                   "效果参数有历史互动数据时按计划开始前的数据估计。"),
         text_table(catalogue, {**COLUMNS, "journey": "旅程阶段"}, title="渠道目录(计划值)"),
-        text_table(table, COLUMNS, {"contacts": "{:,.0f}", "expected_reached": "{:,.0f}",
+        text_table(table, CHANNEL_COLUMNS, {"contacts": "{:,.0f}", "expected_reached": "{:,.0f}",
                                     "expected_responses": "{:,.0f}", "cost": "{:,.0f}"}, title="渠道计划测算"),
         KeyValues(rows, "预算与触达检查"),
     ]
@@ -224,7 +225,7 @@ def part_strategy(f: Facts) -> list[Block]:
         Paragraph("每个层级和目标客群各有自己的互动目标、策略、内容主题与节奏;下表汇总全部层级,"
                   "其后逐一说明本季度有渠道计划的对象。"),
         text_table(overview[["audience", "goal", "strategy", "channels", "frequency"]].replace("", "—"),
-                   COLUMNS, title="分层策略总览"),
+                   CHANNEL_COLUMNS, title="分层策略总览"),
     ]
     names = {c.id: c.name for c in plan.channels.catalogue}
     sizes = channels.sizes_of(f.composition)

@@ -199,3 +199,11 @@ def test_unmasked_personal_data_is_never_written(made, tmp_path, capsys):
     assert "未脱敏的手机号" in err and "13812345678" not in err
     folder = tmp_path / "o" / "demo" / "2024Q3" / "proposal"
     assert not folder.exists() or not any(folder.iterdir())
+
+
+def test_cadence_is_labelled_as_such(made):
+    html = (made[0] / "proposal.html").read_text(encoding="utf-8")
+    strategy = html[html.index('id="part-4"'):html.index('id="part-5"')]
+    assert "<th>频次</th>" in strategy and "消费次数" not in strategy  # a channel's frequency, not purchases
+    assert "每周1次" in strategy and "活动前1次" in strategy  # the channel plan's cadence per channel
+    assert "T4" in strategy  # and the tasks of each phase
