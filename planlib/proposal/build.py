@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from planlib.errors import PlanError
-from planlib.plan.planfile import load_plan
+from planlib.plan.planfile import LoadedPlan, load_plan
 from planlib.proposal.content import as_of_date, build
 from planlib.proposal.evaluation import EvaluationDesign
 from planlib.proposal.html import render_html, write_pdf
@@ -20,7 +22,23 @@ from planlib.publish.files import write_text_atomic
 from planlib.publish.scan import PersonalDataFound, scan_html
 from planlib.run.folder import plan_lock
 from planlib.run.paths import project_root
-from planlib.run.pulse import load_frames, truncate
+from planlib.run.pulse import truncate
+
+
+def load_before_period(loaded: LoadedPlan) -> dict[str, pd.DataFrame]:
+    """Every configured data source (the customer list derived from the orders when the plan has no
+    ``data.customers``, as the stages do), cut at the day before the period."""
+    from planlib.data.demo import ensure_demo_data
+    from planlib.data.load import customers_from_transactions, load_source
+
+    ensure_demo_data(loaded.plan.data, loaded.base_dir)
+    sources = {name: load_source(name, src, loaded.base_dir)
+               for name in ("customers", "transactions", "interactions", "surveys", "tickets")
+               if (src := getattr(loaded.plan.data, name)) is not None}
+    frames = {name: found.frame for name, found in sources.items()}
+    if "customers" not in frames:
+        frames["customers"] = customers_from_transactions(sources["transactions"]).frame
+    return truncate(frames, as_of_date(loaded.plan))  # nothing inside the period is read
 
 
 @dataclass
@@ -40,8 +58,7 @@ def write_proposal(plan_path: str | Path, *, output_root: Path | None = None) ->
     charts.setup()  # the Chinese chart font
     loaded = load_plan(plan_path)
     plan = loaded.plan
-    frames = truncate(load_frames(loaded), as_of_date(plan))  # nothing inside the period is read
-    proposal, design = build(loaded, frames)
+    proposal, design = build(loaded, load_before_period(loaded))
     root = Path(output_root) if output_root else project_root(loaded.path.parent) / "outputs"
     unit_dir = root / plan.meta.unit
     with plan_lock(unit_dir, plan.meta.quarter):
@@ -81,5 +98,4 @@ def check_detectability(plan_path: str | Path) -> list[str]:
     from planlib.proposal.content import compute
 
     loaded = load_plan(plan_path)
-    frames = truncate(load_frames(loaded), as_of_date(loaded.plan))
-    return detectability_warnings(compute(loaded, frames).design)
+    return detectability_warnings(compute(loaded, load_before_period(loaded)).design)

@@ -207,3 +207,14 @@ def test_cadence_is_labelled_as_such(made):
     assert "<th>频次</th>" in strategy and "消费次数" not in strategy  # a channel's frequency, not purchases
     assert "每周1次" in strategy and "活动前1次" in strategy  # the channel plan's cadence per channel
     assert "T4" in strategy  # and the tasks of each phase
+
+
+def test_an_orders_only_unit_gets_its_proposal(tmp_path, capsys):
+    """A plan without data.customers (the shop demo: one XLSX orders export): customers come from the orders."""
+    shutil.copytree(ROOT / "parameters" / "shop", tmp_path / "parameters" / "shop")
+    base = tmp_path / "parameters" / "shop" / "base.yaml"
+    base.write_text(re.sub(r"customers: \d+", "customers: 400", base.read_text(encoding="utf-8")), encoding="utf-8")
+    plan = tmp_path / "parameters" / "shop" / "2024Q2.yaml"
+    assert main(["proposal", str(plan), "--output-root", str(tmp_path / "o")]) == 0
+    html = (tmp_path / "o" / "shop" / "2024Q2" / "proposal" / "proposal.html").read_text(encoding="utf-8")
+    assert 'data-template="1"' in html and "评估与反馈机制" in html
