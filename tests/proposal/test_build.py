@@ -113,7 +113,7 @@ def test_validate_warns_but_passes(made, capsys):
     _, plan = made
     assert main(["validate", str(plan)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].endswith("校验通过")
+    assert "校验通过" in out[0]
     warn = [line for line in out if "警告: 目标 G1" in line]
     assert len(warn) == 1 and "按计划无法检测目标变化" in warn[0]
 
@@ -156,8 +156,8 @@ def test_user_mistakes_are_one_chinese_line(tmp_path, capsys):
     assert len(err) == 1 and "missing.yaml" in err[0] and "文件不存在" in err[0]
 
 
-def test_validate_says_when_the_design_cannot_be_checked(made, tmp_path, capsys):
-    """Data that cannot be read is a warning line for validate (the plan itself is valid), never a failure."""
+def test_unreadable_data_is_one_error_line(made, tmp_path, capsys):
+    """Data that cannot be read: validate lists it (and checks no design), proposal says it in one line."""
     _, made_plan = made
     shutil.copytree(made_plan.parents[2], tmp_path / "p", ignore=shutil.ignore_patterns("demo", "proposal"))
     shutil.copytree(made_plan.parents[2] / "parameters", tmp_path / "p" / "parameters", dirs_exist_ok=True)
@@ -165,11 +165,10 @@ def test_validate_says_when_the_design_cannot_be_checked(made, tmp_path, capsys)
     shutil.copytree(data, tmp_path / "p" / "outputs" / "demo_data" / "demo")
     (tmp_path / "p" / "outputs" / "demo_data" / "demo" / "customers.csv").write_text("甲,乙\n1,2\n", encoding="utf-8")
     plan = tmp_path / "p" / "parameters" / "demo" / "2024Q3.yaml"
-    assert main(["validate", str(plan)]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out[0].endswith("校验通过")
-    assert len(out) == 2 and "警告: 无法检查目标能否检测" in out[1] and "customers.csv" in out[1]
-    assert main(["proposal", str(plan), "--output-root", str(tmp_path / "o")]) == 1  # proposal needs the data
+    assert main(["validate", str(plan)]) == 2
+    captured = capsys.readouterr()
+    assert "customers.csv" in captured.err and "警告" not in captured.out
+    assert main(["proposal", str(plan), "--output-root", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("错误: ") and "customers.csv" in err[0]
 
