@@ -1,4 +1,5 @@
-"""The ``planlib`` command: a thin shell over :mod:`planlib.run.runner` and :mod:`planlib.plan.planfile`.
+"""The ``planlib`` command: a thin shell over :mod:`planlib.run.runner`, :mod:`planlib.plan.planfile` and
+:mod:`planlib.proposal.build`.
 
 A user's mistake (any :class:`~planlib.errors.PlanError`) prints readable lines and exits
 non-zero; anything else is a bug and keeps its traceback. ``PLANLIB_DEBUG=1`` shows the
@@ -65,8 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     lab = sub.add_parser("lab", help="在项目目录启动 JupyterLab;保存时 workbooks/ 中的阶段模板不写入输出,保持提交时的样子")
     lab.epilog = "其余参数原样交给 jupyter lab,例如 planlib lab --port 8890"
 
-    validate = sub.add_parser("validate", help="只校验计划文件,不运行")
+    validate = sub.add_parser("validate", help="只校验计划文件,不运行(并提示按计划无法检测的目标)")
     validate.add_argument("plans", nargs="+", type=Path)
+
+    proposal = sub.add_parser("proposal", help="生成季度开始前报批的策划书 outputs/<单位>/<季度>/proposal/(HTML、PDF、Word)")
+    proposal.add_argument("plan", type=Path, help="计划文件,例如 parameters/demo/2024Q3.yaml")
+    proposal.add_argument("--output-root", type=Path, help="输出根目录(默认为项目的 outputs/)")
 
     new = sub.add_parser("new", help="由本季度计划生成下季度计划文件(日期后移、基线取本季实际值、延续未完成的行动)")
     new.add_argument("plan", type=Path, help="本季度计划文件,例如 parameters/demo/2024Q2.yaml")
@@ -121,6 +126,7 @@ def _readiness(plans: Sequence[Path]) -> int:
     """After the plan checks: which sections and KPIs each plan's data can feed (headers and a sample only)."""
     from planlib.data.contract import readiness, readiness_lines
     from planlib.plan.planfile import load_plan
+    from planlib.proposal.build import check_detectability
 
     code = 0
     for plan in plans:
@@ -137,7 +143,26 @@ def _readiness(plans: Sequence[Path]) -> int:
         print(f"{plan}: 校验通过;数据可支持的内容(只读了表头和前几行):")
         for line in readiness_lines(table[table["stage"] != "数据提示"]):
             print(line)
+        try:  # the evaluation design reads the data before the period: a warning, never a failed validation
+            warnings = check_detectability(plan)
+        except PlanError as exc:
+            warnings = [f"无法检查目标能否检测({exc})"]
+        for warning in warnings:
+            print(f"{plan}: 警告: {warning}")
     return code
+
+
+def _proposal(args: argparse.Namespace) -> int:
+    from planlib.proposal.build import write_proposal
+
+    result = write_proposal(args.plan, output_root=args.output_root)
+    print(f"策划书已生成: {_shown(result.folder)}/")
+    for path in (result.html, result.pdf, result.docx):
+        print(f"  {_shown(path)}")
+    print(f"评估设计: {result.verdict}")
+    for warning in result.warnings:
+        print(f"警告: {warning}")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -238,6 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from planlib.run.paths import project_root
 
             return start_lab(project_root(), extra)
+        if args.command == "proposal":
+            return _proposal(args)
         return _run(args)
     except PlanValidationError as exc:
         for problem in exc.problems:

@@ -98,7 +98,7 @@ REFERENCES: list[tuple[tuple, str]] = [
     (("segmentation", "segments", None, "tiers"), "tier"),
     (("channels", "plan", None, "audience"), "audience"), (("channels", "plan", None, "channel"), "channel"),
     (("tasks", None, "phase"), "work_phase"), (("tasks", None, "depends_on"), "task"),
-    (("budget", "lines", None, "channel"), "channel"),
+    (("budget", "lines", None, "channel"), "channel"), (("review", "ab_tests", None, "channel"), "channel"),
 ]
 
 

@@ -70,6 +70,7 @@ Percent = Annotated[float, Field(ge=0, le=100)]
 Money = Annotated[float, Field(ge=0)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=5000)]
+Day = date  # for fields named ``date`` (the name would hide the type inside the model)
 
 
 class StrictModel(BaseModel):
@@ -401,6 +402,26 @@ DEFAULT_COMMENT_THEMES = (
 DEFAULT_PRAISE_WORDS = ("满意", "不错", "很好", "挺好", "喜欢", "推荐", "好用", "实用", "划算", "方便")
 
 
+class PlannedAbTest(StrictModel):
+    name: Name = Field(title="测试名称", description="例如 短信发送时间:活动前一晚 vs 当天上午")
+    channel: str = Field(title="渠道代码", description="渠道目录中的代码,例如 sms")
+    metric: Literal["open_rate", "response_rate"] = Field(default="response_rate", title="比较指标",
+                                                         description="open_rate 打开率 / response_rate 响应率")
+    baseline: Percent | None = Field(default=None, title="A 版预计比率(%)",
+                                     description="留空则用渠道目录中该渠道的打开率或响应率")
+    mde: Annotated[float, Field(gt=0, le=100)] = Field(title="想检测的最小差异(百分点)",
+                                                       description="B 版比 A 版至少高出多少个百分点才值得采用,例如 3")
+    share_b: Annotated[float, Field(gt=0, lt=100)] = Field(default=50, title="B 版比例(%)",
+                                                           description="参与测试的客户中收到 B 版的比例")
+
+
+class Meeting(StrictModel):
+    name: Name = Field(title="会议", description="例如 月度数据复盘 / 活动复盘会")
+    date: Day = Field(title="日期")
+    owner: Name = Field(title="负责人")
+    attendees: Text = Field(default="", title="参会方")
+
+
 class Review(StrictModel):
     campaign: str = Field(title="活动代码", description="互动记录中 campaign 列的值", min_length=1, max_length=50)
     control_share: Percent = Field(default=20, title="对照组比例(%)", description="目标客群中不触达、用于效果对比的比例")
@@ -416,6 +437,19 @@ class Review(StrictModel):
         default_factory=lambda: list(DEFAULT_PRAISE_WORDS), title="好评用语",
         description="含这些词的低分评价视为称赞(如“礼品很实用”),不作为低分原因",
     )
+    ab_tests: list[PlannedAbTest] = Field(default_factory=list, title="计划的 A/B 测试",
+                                          description="策划书按 80% 功效、5% 显著性计算每个测试需要的样本量")
+    meetings: list[Meeting] = Field(default_factory=list, title="复盘会议",
+                                    description="留空则策划书建议:每月末数据复盘,活动结束后 3 个工作日内召开复盘会")
+
+
+class Approval(StrictModel):
+    reviewer: Name = Field(title="审批人", description="例如 王总")
+    role: str = Field(default="", max_length=100, title="职务", description="例如 客户互动委员会主任")
+    decision: Literal["通过", "修改后通过", "不通过"] | None = Field(
+        default=None, title="审批结论", description="通过 / 修改后通过 / 不通过;留空表示待审批")
+    date: Day | None = Field(default=None, title="审批日期")
+    comments: Text = Field(default="", title="审批意见")
 
 
 # ---------------------------------------------------------------------------------- plan
@@ -435,6 +469,8 @@ class Plan(StrictModel):
     budget: Budget = Field(title="预算")
     kpis: list[KpiTarget] = Field(default_factory=list, title="KPI 目标")
     review: Review = Field(title="评估与复盘")
+    approval: Approval | None = Field(default=None, title="策划书审批",
+                                      description="审批人、职务、结论(通过/修改后通过/不通过)、日期与意见;显示在策划书封面")
     run: RunOptions = Field(default_factory=lambda: RunOptions(), title="运行设置")
 
 
