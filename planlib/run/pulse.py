@@ -235,12 +235,11 @@ def write_pulse(loaded: LoadedPlan, frames: Frames, customers: pd.DataFrame, as_
 def load_frames(loaded: LoadedPlan) -> dict[str, pd.DataFrame]:
     """Every configured data source as a canonical frame (demo files generated if needed)."""
     from planlib.data.demo import ensure_demo_data
-    from planlib.data.load import load_source
+    from planlib.data.load import load_all
 
     ensure_demo_data(loaded.plan.data, loaded.base_dir)
-    return {name: load_source(name, src, loaded.base_dir).frame
-            for name in ("customers", "transactions", "interactions", "surveys", "tickets")
-            if (src := getattr(loaded.plan.data, name)) is not None}
+    # load_all derives the customer list from the orders when the plan has no customer table
+    return {name: result.frame for name, result in load_all(loaded.plan.data, loaded.base_dir).items()}
 
 
 def run_pulse(plan_path: str | Path, as_of: date, *, output_root: Path | None = None) -> PulseResult:
