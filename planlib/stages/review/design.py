@@ -31,7 +31,7 @@ COLUMNS = ["goal_id", "goal", "effect", "planned_share", "achieved_share", "shar
            "unit", "conclusion"]
 LABELS = {"goal": "目标", "share_text": "对照组比例(计划 / 实际)", "sample_text": "样本(实际 / 检测计划效果所需)",
           "change_text": "计划的变化", "mde_text": "实际样本可检测的最小效应", "power_text": "计划效果被检测到的把握(功效)",
-          "observed": "实际提升 [95%置信区间]", "conclusion": "结论"}
+          "observed": "实际提升 [95%置信区间]"}
 SETTINGS_TEXT = ("功效按策划书的约定计算:双侧 α = 5%,功效 80%(与 statsmodels 的 NormalIndPower 一致);"
                  "对照组比例与计划相差 2 个百分点以内(或在抽样误差 3 倍标准差以内)视为按计划保持。"
                  "功效达到 80% 而未显著:效果很可能小于计划;功效不足 80% 而未显著:样本不足以下结论,不等于没有效果。")
@@ -159,7 +159,8 @@ def conclusion(row: dict, effect: pd.Series) -> str:
 
 
 def display_frame(check: pd.DataFrame) -> pd.DataFrame:
-    """The check as reviewers read it: planned against achieved, the power, the plain conclusion."""
+    """The check as reviewers read it: one column per goal, planned against achieved and the power (the plain
+    conclusion is shown below the table, :func:`planlib.stages.review.views.show_design_check`)."""
     def share(r) -> str:
         if pd.isna(r.achieved_share):
             return f"{r.planned_share:.0f}% / —"
@@ -179,17 +180,19 @@ def display_frame(check: pd.DataFrame) -> pd.DataFrame:
             return "—"
         return f"{r.mde:.1f} 个百分点" if r.effect == "repurchase" else f"人均 {r.mde:,.0f} 元"
 
-    return pd.DataFrame({
-        LABELS["goal"]: [f"{r.goal_id} {r.goal}" for r in check.itertuples()],
+    columns = {
+        LABELS["goal"]: [r.goal for r in check.itertuples()],
         LABELS["share_text"]: [share(r) for r in check.itertuples()],
         LABELS["sample_text"]: [sample(r) for r in check.itertuples()],
         LABELS["change_text"]: [_pp(v) if e == "repurchase" else "—(目标不是人均消费差)"
                                 for v, e in zip(check["planned_change"], check["effect"], strict=True)],
         LABELS["mde_text"]: [mde(r) for r in check.itertuples()],
         LABELS["power_text"]: ["—" if pd.isna(p) else f"{p:.0%}" for p in check["power"]],
-        LABELS["observed"]: check["observed"].fillna("无数据"),
-        LABELS["conclusion"]: check["conclusion"],
-    })
+        LABELS["observed"]: list(check["observed"].fillna("无数据")),
+    }
+    # one column per goal, one row per question: goal names and conclusions are long, the figures short
+    return pd.DataFrame({"检查项": list(columns), **{gid: [v[i] for v in columns.values()]
+                                                   for i, gid in enumerate(check["goal_id"])}})
 
 
 def summary_rows(check: pd.DataFrame) -> list[dict]:

@@ -90,9 +90,10 @@ def test_spend_goals_get_the_detectable_difference_from_the_interval():
 
 def test_display_and_summary_rows():
     check = D.design_check(demo_plan(), effects(160, 40, 3.0, -5.0, 11.0, False))
-    shown = D.display_frame(check)
-    assert list(shown.columns) == list(D.LABELS.values())
-    assert shown.iloc[0][D.LABELS["share_text"]] == "20% / 20.0%(按计划)"
-    assert shown.iloc[0][D.LABELS["sample_text"]].endswith("(不足)")
+    shown = D.display_frame(check).set_index("检查项")
+    assert list(shown.index) == list(D.LABELS.values()) and list(shown.columns) == ["G1"]
+    assert shown.loc[D.LABELS["share_text"], "G1"] == "20% / 20.0%(按计划)"
+    assert shown.loc[D.LABELS["sample_text"], "G1"].endswith("(不足)")
+    assert shown.loc[D.LABELS["power_text"], "G1"] == f"{check['power'][0]:.0%}"
     rows = D.summary_rows(check)
     assert rows[0]["goal_id"] == "G1" and rows[0]["sample_ok"] is False and isinstance(rows[0]["power"], float)
