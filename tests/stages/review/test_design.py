@@ -97,3 +97,17 @@ def test_display_and_summary_rows():
     assert shown.loc[D.LABELS["power_text"], "G1"] == f"{check['power'][0]:.0%}"
     rows = D.summary_rows(check)
     assert rows[0]["goal_id"] == "G1" and rows[0]["sample_ok"] is False and isinstance(rows[0]["power"], float)
+
+
+def test_workbook_view_shows_table_conclusion_and_settings_or_why_nothing(monkeypatch):
+    from planlib.stages.review import views
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, raw=False: shown.append(obj["text/html"]))
+    views.show_design_check(D.design_check(demo_plan(), effects(160, 40, 3.0, -5.0, 11.0, False)))
+    assert len(shown) == 3 and "评估设计检查(计划 vs 实际)" in shown[0]
+    assert "不代表没有效果" in shown[1] and "功效 80%" in shown[2]
+    shown.clear()
+    views.show_design_check(D.design_check(demo_plan(goals=[demo_plan().goals[1].model_dump()]), effects(
+        160, 40, 3.0, -5.0, 11.0, False)))  # participation is not compared against the control group
+    assert len(shown) == 1 and "无需检查评估设计" in shown[0]
