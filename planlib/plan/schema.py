@@ -308,6 +308,10 @@ class Optimizer(StrictModel):
         default=10, title="响应的增量价值(% CLV)",
         description="按价值优化时,一位客户响应带来的增量价值占其终身价值 CLV 的比例(计划假设)",
     )
+    extra_budget: Money | None = Field(
+        default=None, title="追加预算测算(元)",
+        description="「再增加多少预算能多换来多少响应」中的追加金额;留空则取渠道预算的 10%(取整到 1/2/5 开头的整数)",
+    )
 
 
 class Channels(StrictModel):
