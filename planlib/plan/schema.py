@@ -367,6 +367,10 @@ class BudgetLine(StrictModel):
 class Budget(StrictModel):
     limit: Money = Field(title="预算上限(元)")
     lines: list[BudgetLine] = Field(default_factory=list, title="预算明细")
+    channel_categories: list[Name] = Field(
+        default_factory=lambda: ["推广费"], title="承担渠道成本的预算科目",
+        description="这些科目的预算明细(以及写明对应渠道的明细)用于支付渠道计划的成本,例如 推广费、媒介费",
+    )
 
 
 # ---------------------------------------------------------------------------------- review

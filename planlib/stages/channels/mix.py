@@ -28,7 +28,7 @@ def channel_budget(plan: Plan) -> float:
     """Money the channel mix may spend: ``optimizer.budget``, else the limit minus the non-promotion lines."""
     if plan.channels.optimizer.budget is not None:
         return float(plan.channels.optimizer.budget)
-    other = sum(ln.planned for ln in plan.budget.lines if not is_promotion(ln))
+    other = sum(ln.planned for ln in plan.budget.lines if not is_promotion(ln, plan.budget))
     return max(float(plan.budget.limit) - other, 0.0)
 
 
