@@ -18,6 +18,8 @@ lifetime model, which a new engine would not remove, so neither is a dependency.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +47,10 @@ _TOTAL_WORDS_ZH = ("合计", "总计", "小计")
 # quarter without tickets or surveys is possible.
 NEEDS_ROWS = frozenset({"customers", "transactions"})
 _WHAT = {"date": "日期/时间", "money": "金额", "int": "整数", "bool": "是/否"}
+# The largest data file read, in MB: PLANLIB_MAX_DATA_MB overrides it (a 10-million-row export
+# is about 1 GB; a path pointing at something endless must not fill the memory).
+MAX_DATA_MB = 2048
+MAX_DATA_ENV = "PLANLIB_MAX_DATA_MB"
 
 
 @dataclass
@@ -63,24 +69,64 @@ class LoadResult:
 
 
 
-def read_raw(path: Path, label: str, table: str, source: DataSource) -> RawTable:
-    """Read ``path`` as strings (Parquet keeps its types) with its header row located."""
-    if not path.is_file():
-        raise fail(label, f"找不到数据文件 {path}", "检查计划中的路径(相对于计划文件所在的目录)")
+def _size(n: float) -> str:
+    return f"{n / 1024 ** 3:.1f} GB" if n >= 1024 ** 3 else f"{n / 1024 ** 2:.1f} MB"
+
+
+def max_data_bytes() -> int:
+    """The size limit of one data file: :data:`MAX_DATA_MB`, or ``PLANLIB_MAX_DATA_MB`` when set."""
+    text = os.environ.get(MAX_DATA_ENV, "").strip()
+    try:
+        megabytes = float(text) if text else MAX_DATA_MB
+    except ValueError:
+        raise DataError(f"环境变量 {MAX_DATA_ENV}={text!r} 不是数字 — 写成兆字节数,例如 {MAX_DATA_MB}") from None
+    return int(megabytes * 1024 * 1024)
+
+
+def check_data_file(path: Path, label: str, max_bytes: int | None = None) -> None:
+    """Refuse before opening anything but a regular file of at most ``max_bytes``.
+
+    A FIFO would block the read for ever and a device such as ``/dev/zero`` never ends, so only
+    regular files (a symlink counts as what it points to) are opened.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise fail(label, f"找不到数据文件 {path}", "检查计划中的路径(相对于计划文件所在的目录)") from None
+    except OSError as exc:
+        raise fail(label, f"无法读取数据文件 {path}: {exc.strerror}", "检查路径和读取权限") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise fail(label, f"{path} 是一个文件夹,不是数据文件", "写出文件夹里某个 CSV、XLSX 或 Parquet 文件的路径")
+    if not stat.S_ISREG(info.st_mode):
+        raise fail(label, f"{path} 不是普通文件(管道、设备或套接字),没有读取",
+                   "请指向导出的 CSV、XLSX 或 Parquet 文件")
+    limit = max_data_bytes() if max_bytes is None else max_bytes
+    if info.st_size > limit:
+        raise fail(label, f"数据文件有 {_size(info.st_size)},超过上限 {_size(limit)}",
+                   f"缩小导出的时间范围或拆分文件;确需读取时设置环境变量 {MAX_DATA_ENV}(兆字节)")
+
+
+def read_raw(path: Path, label: str, table: str, source: DataSource, *, max_bytes: int | None = None) -> RawTable:
+    """Read ``path`` as strings (Parquet keeps its types) with its header row located.
+
+    Only a regular file no larger than ``max_bytes`` (default :func:`max_data_bytes`) is opened.
+    """
+    check_data_file(path, label, max_bytes)
     reader = {"csv": read_csv, "xlsx": read_xlsx, "parquet": read_parquet}[file_format(path, source, label)]
     return reader(path, label, table, source)
 
 
-def load_source(name: str, source: DataSource, base_dir: Path) -> LoadResult:
+def load_source(name: str, source: DataSource, base_dir: Path, *, max_bytes: int | None = None) -> LoadResult:
     """Read the data source ``name`` (customers, transactions, …) of a plan.
 
-    ``source.path`` is resolved against ``base_dir``, the plan file's folder.
+    ``source.path`` is resolved against ``base_dir``, the plan file's folder; ``max_bytes`` bounds
+    the file's size (default :func:`max_data_bytes`).
     """
     if name not in TABLES:
         raise ValueError(f"unknown data source {name!r}")  # a caller's bug, not the planner's
     label = source.path
     path = (Path(base_dir) / source.path).resolve()
-    raw = read_raw(path, label, name, source)
+    raw = read_raw(path, label, name, source, max_bytes=max_bytes)
     positions = _map_columns(name, raw, label, source)
     frame = raw.frame
     rows = raw.header_row + 1 + np.arange(len(frame))
