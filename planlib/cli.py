@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from planlib.data.results import STAGES
-from planlib.errors import PlanError, PlanValidationError
+from planlib.errors import PlanError, PlanValidationError, escape_controls
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -112,7 +112,7 @@ def _validate(plans: Sequence[Path]) -> int:
         print(f"共 {len(problems)} 个问题,计划未通过校验。", file=sys.stderr)
         return EXIT_INVALID
     for plan in plans:
-        print(f"{plan}: 校验通过")
+        print(f"{escape_controls(plan)}: 校验通过")
     return 0
 
 
@@ -213,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PlanError as exc:
         if os.environ.get("PLANLIB_DEBUG"):
             raise
-        print(f"错误: {exc}", file=sys.stderr)
+        print(f"错误: {escape_controls(exc, keep_newlines=True)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("已中断。", file=sys.stderr)

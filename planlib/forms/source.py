@@ -38,7 +38,12 @@ class PlanSource:
         self.base_name = self.own.pop("extends", None)
         if self.base_name is not None:
             problems: list[Problem] = []
-            base = planfile._read_with_bases((path.parent / str(self.base_name)).resolve(), problems, (path,))
+            root = planfile.project_folder(path)
+            base_path = (path.parent / str(self.base_name)).resolve()
+            if not base_path.is_relative_to(root):
+                raise PlanError(f"{path.name}: extends 只能继承本项目文件夹 {root} 内的文件,"
+                                f"{self.base_name} 在它之外,没有读取 — 把基础文件放到项目的 parameters/ 下")
+            base = planfile._read_with_bases(base_path, problems, (path,), root)
             if base is None:
                 raise PlanError("\n".join(str(p) for p in problems))
             self.base = base.data

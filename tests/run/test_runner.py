@@ -120,8 +120,7 @@ def test_second_concurrent_run_is_refused(tmp_path):
 
 def test_cli_refuses_an_invalid_plan_before_running(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("extends: " + str(ROOT / "parameters/demo/2024Q2.yaml") + "\nmeta:\n  titel: x\n",
-                   encoding="utf-8")
+    bad.write_text("meta:\n  titel: x\n", encoding="utf-8")
     assert main(["run", str(bad), "--output-root", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "meta.titel" in err and "title" in err and "未开始运行" in err
