@@ -619,6 +619,29 @@ def test_the_diagnosis_quotes_comments_masked():
     assert surveys["comment"].iloc[0].endswith("13812345678ab")  # the caller's frame is untouched
 
 
+def test_review_results_quote_survey_comments_masked(tmp_path):
+    """Through analyse(): template 4's suggestion and results/kpis.parquet never hold the raw comment."""
+    from stages.review.test_analysis import customers_result, frames, make_plan
+
+    from planlib.data import results
+    from planlib.publish.scan import customer_names, scan_files
+    from planlib.stages.review.analysis import analyse
+
+    data = frames()
+    data["customers"].loc[0, "name"] = "欧阳娜娜"
+    low = pd.DataFrame({"customer_id": ["C01", "C02", "C03", "C04", "C05"],
+                        "survey_date": pd.to_datetime(["2024-05-20"] * 5),
+                        "nps": pd.array([1] * 5, dtype="Int64"), "csat": pd.array([1] * 5, dtype="Int64"),
+                        "comment": ["礼品太少 欧阳娜娜 13812345678ab"] * 3 + ["礼品太少 li@例子.中国"] * 2})
+    data["surveys"] = pd.concat([data["surveys"], low], ignore_index=True)
+    review = analyse(make_plan(), data, customers_result())
+    quoted = " ".join(review.table["suggestion"].astype(str))
+    assert "礼品" in quoted and "138****5678" in quoted
+    assert "13812345678" not in quoted and "娜娜" not in quoted
+    results.save(tmp_path, "kpis", review.table)
+    assert scan_files(sorted(tmp_path.rglob("*.parquet")), customer_names(data["customers"])) == []
+
+
 def test_any_published_file_list_can_be_scanned(tmp_path):
     from openpyxl import Workbook as Book
 
@@ -819,6 +842,27 @@ def test_compare_never_sees_a_full_width_quarter(work, capsys):
     path = plan_with(work, "plan_fullwidth_q.yaml", "meta:\n  quarter: ２０２４Q3\n")
     code, err = cli(["validate", path], capsys)
     assert code == 2 and "meta.quarter" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["compare", "--quarter", "２０２４Q3"], ["compare", "--quarter", "2024q3"], ["compare", "--unit", "../../etc"],
+    ["compare", "--unit", "ｅａｓｔ"], ["new", "plan.yaml", "--quarter", "２０２４Q3"],
+])
+def test_codes_on_the_command_line_are_ascii_and_never_paths(tmp_path, capsys, argv):
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--output-root", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and ("季度" in err or "单位代码" in err) and "Traceback" not in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_full_width_quarter_folder_is_not_a_published_quarter():
+    from planlib.quarters.compare import QUARTER
+    from planlib.quarters.nextquarter import parse_quarter
+
+    assert not QUARTER.match("２０２４Q2") and QUARTER.match("2024Q2")
+    with pytest.raises(PlanError, match="格式不对"):
+        parse_quarter("２０２４Q3")
 
 
 @pytest.mark.parametrize("char", ["\x07", "\x1b", "\x00", "\x0b", "\x0c", "\x7f", "\x80", "\ufffe"])

@@ -184,3 +184,18 @@ def test_the_demo_report_shows_no_customer_name_unmasked(demo_run):
         text = path.read_text(encoding="utf-8")
         shown = sorted(n for n in names if n in text)
         assert shown == [], f"{path.name} shows customer names unmasked: {shown[:3]}"
+
+
+def test_everything_the_demo_run_publishes_scans_clean_even_for_names(demo_run):
+    """Results, exports and pages too, and the customers' full names (scan_run_folder + customer_names)."""
+    import pandas as pd
+
+    from planlib.publish.scan import customer_names, published_files, scan_run_folder
+
+    result, folder, _ = demo_run
+    customers = pd.read_csv(folder / "outputs/demo_data/demo/customers.csv", dtype=str, encoding="utf-8-sig")
+    names = customer_names(customers)
+    assert len(names.names) > 100
+    assert any(p.suffix == ".parquet" for p in published_files(result.folder))
+    found = scan_run_folder(result.folder, names)
+    assert found == [], "\n".join(map(str, found[:10]))
