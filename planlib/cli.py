@@ -153,7 +153,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"完成。复盘报告: {_shown(result.report)}")
         else:
             failed = next(r for r in result.stages if r.status == "failed")
-            print(f"运行失败: {failed.stage} — {failed.error}", file=sys.stderr)
+            print(f"运行失败: {failed.stage} — {escape_controls(failed.error, keep_newlines=True)}", file=sys.stderr)
             print(f"  出错的笔记本: {_shown(result.folder / failed.notebook)}", file=sys.stderr)
             print(f"  失败报告: {_shown(result.report)}(上一次成功的报告保持不变)", file=sys.stderr)
             code = EXIT_FAILED

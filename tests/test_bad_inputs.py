@@ -985,3 +985,50 @@ def test_the_form_shows_a_failed_save_in_its_status_line(tmp_path, monkeypatch):
     monkeypatch.setattr(save.tempfile, "mkstemp", refuse)
     assert form.save() is False
     assert "只读" in form.status.value and "2024Q3.yaml" in form.status.value
+
+
+def test_a_form_on_a_fifo_plan_is_one_line_not_a_hang(tmp_path):
+    import os
+
+    from planlib.forms.source import PlanSource
+
+    plan = tmp_path / "2024Q2.yaml"
+    os.mkfifo(plan)
+    with pytest.raises(PlanError, match="不是普通文件") as info:
+        finishes(lambda: PlanSource(plan))
+    assert "\n" not in str(info.value)
+    with pytest.raises(PlanError, match="不是普通文件"):
+        finishes(lambda: modify_yaml(plan, set_title("x"), expected_digest=None))
+
+
+def test_a_planted_backup_folder_link_is_refused(saved_plan, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (saved_plan.parent / ".plan.yaml.bak").symlink_to(elsewhere)
+    before = saved_plan.read_bytes()
+    with pytest.raises(PlanError, match="符号链接"):
+        modify_yaml(saved_plan, set_title("新"), expected_digest=file_digest(saved_plan))
+    assert saved_plan.read_bytes() == before and not list(elsewhere.iterdir())
+
+
+def test_a_base_inside_the_project_cannot_extend_outside_it(work):
+    (work / "inner_base.yaml").write_text("extends: /etc/passwd\n", encoding="utf-8")
+    path = work / "plan_chain_out.yaml"
+    path.write_text("extends: inner_base.yaml\nmeta:\n  title: x\n", encoding="utf-8")
+    with pytest.raises(PlanValidationError) as info:
+        load_plan(path)
+    message = str(info.value)
+    assert "inner_base.yaml:1: extends" in message and "只能继承本项目文件夹" in message and "root:x:" not in message
+
+
+def test_a_form_on_a_plan_extending_outside_the_project_is_refused(tmp_path):
+    from planlib.forms.source import PlanSource
+
+    project = tmp_path / "project"
+    (project / "parameters" / "east").mkdir(parents=True)
+    plan = project / "parameters" / "east" / "2024Q2.yaml"
+    plan.write_text("extends: ../../../outside.yaml\n", encoding="utf-8")
+    (tmp_path / "outside.yaml").write_text("meta: {title: 别人的文件}\n", encoding="utf-8")
+    with pytest.raises(PlanError, match="只能继承本项目文件夹") as info:
+        PlanSource(plan)
+    assert "别人的文件" not in str(info.value)

@@ -49,12 +49,23 @@ class StalePlanError(PlanError):
     """The plan file changed on disk after the form loaded it; saving would overwrite that change."""
 
 
-def file_digest(path: Path) -> str | None:
-    """sha256 of the file's bytes, or None when it does not exist."""
+def read_plan_file(path: Path) -> bytes | None:
+    """The plan's bytes, or None when it does not exist. Only a regular file of a plan's size is
+    read (a FIFO or ``/dev/zero`` would hang the form): anything else is a one-line PlanError."""
+    from planlib.plan.yamlread import UnreadablePlanFile, read_plan_bytes
+
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return read_plan_bytes(Path(path))
     except FileNotFoundError:
         return None
+    except UnreadablePlanFile as exc:
+        raise PlanError(f"{path}: {exc},表单没有读取或保存 — {exc.hint}") from None
+
+
+def file_digest(path: Path) -> str | None:
+    """sha256 of the file's bytes, or None when it does not exist."""
+    data = read_plan_file(path)
+    return None if data is None else hashlib.sha256(data).hexdigest()
 
 
 def lock_path(path: Path) -> Path:
@@ -148,7 +159,7 @@ def modify_yaml(path: str | Path, change: Callable[[CommentedMap], None], *,
 def _modify(path: Path, change: Callable[[CommentedMap], None], expected_digest: str | None, check: bool,
             keep: int, _before_replace: Callable[[Path], None] | None) -> str:
     with plan_lock(path):
-        current = path.read_bytes() if path.exists() else None
+        current = read_plan_file(path)
         digest = hashlib.sha256(current).hexdigest() if current is not None else None
         if check and digest != expected_digest:
             raise StalePlanError(
@@ -220,11 +231,13 @@ def _write_atomic(path: Path, data: bytes, previous: bytes | None, keep: int,
 def _keep_version(path: Path, previous: bytes, keep: int, mode: int, info: os.stat_result | None) -> None:
     """Copy the previous version into the backup folder with the plan's permissions and owner."""
     folder = backup_dir(path)
+    if folder.is_symlink():  # a planted link would send the plan's history somewhere else
+        raise PlanError(f"{folder} 是一个符号链接,表单没有保存 — 删除它(备份文件夹由 planlib 自己创建)后再保存")
     folder.mkdir(mode=0o700 if not mode & 0o077 else 0o755, exist_ok=True)  # a private plan's history stays private
     now = time.time_ns()
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now // 1_000_000_000)) + f"-{now % 1_000_000_000:09d}"
     target = folder / f"{path.stem}.{stamp}{path.suffix}"
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others, even briefly
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)  # private even briefly
     with os.fdopen(fd, "wb") as f:
         f.write(previous)
     os.chmod(target, mode)
