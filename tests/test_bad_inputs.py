@@ -782,6 +782,18 @@ def test_data_file_size_is_bounded_and_both_sizes_are_said(work, monkeypatch):
     assert len(load_source("customers", DataSource(path="big.csv"), work).frame) == 50_000
 
 
+def test_an_xlsx_that_unpacks_past_the_limit_is_refused_before_parsing(work):
+    path = work / "bomb.xlsx"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/sharedStrings.xml", "<sst>" + "A" * (3 * 1024 * 1024) + "</sst>")
+    assert path.stat().st_size < 100 * 1024  # a few KB on disk
+    with pytest.raises(DataError) as info:
+        load_source("customers", DataSource(path="bomb.xlsx"), work, max_bytes=1024 * 1024)
+    message = str(info.value)
+    assert "bomb.xlsx" in message and "解压后有 3.0 MB" in message and "上限 1.0 MB" in message
+
+
 def plan_with(work: Path, name: str, text: str) -> Path:
     path = work / name
     path.write_text("extends: ../plans/valid_base.yaml\n" + text, encoding="utf-8")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import stat
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,17 @@ import numpy as np
 import pandas as pd
 
 from planlib.data import parsing
-from planlib.data.readers import RawTable, fail, file_format, header_error, read_csv, read_parquet
+from planlib.data.readers import (
+    MAX_DATA_ENV,
+    RawTable,
+    fail,
+    file_format,
+    header_error,
+    max_data_bytes,
+    read_csv,
+    read_parquet,
+    size_text,
+)
 from planlib.data.tables import (
     DIGIT_CODES,
     EMPTY_AS_BLANK,
@@ -47,10 +58,6 @@ _TOTAL_WORDS_ZH = ("合计", "总计", "小计")
 # quarter without tickets or surveys is possible.
 NEEDS_ROWS = frozenset({"customers", "transactions"})
 _WHAT = {"date": "日期/时间", "money": "金额", "int": "整数", "bool": "是/否"}
-# The largest data file read, in MB: PLANLIB_MAX_DATA_MB overrides it (a 10-million-row export
-# is about 1 GB; a path pointing at something endless must not fill the memory).
-MAX_DATA_MB = 2048
-MAX_DATA_ENV = "PLANLIB_MAX_DATA_MB"
 
 
 @dataclass
@@ -69,22 +76,9 @@ class LoadResult:
 
 
 
-def _size(n: float) -> str:
-    return f"{n / 1024 ** 3:.1f} GB" if n >= 1024 ** 3 else f"{n / 1024 ** 2:.1f} MB"
-
-
-def max_data_bytes() -> int:
-    """The size limit of one data file: :data:`MAX_DATA_MB`, or ``PLANLIB_MAX_DATA_MB`` when set."""
-    text = os.environ.get(MAX_DATA_ENV, "").strip()
-    try:
-        megabytes = float(text) if text else MAX_DATA_MB
-    except ValueError:
-        raise DataError(f"环境变量 {MAX_DATA_ENV}={text!r} 不是数字 — 写成兆字节数,例如 {MAX_DATA_MB}") from None
-    return int(megabytes * 1024 * 1024)
-
-
 def check_data_file(path: Path, label: str, max_bytes: int | None = None) -> None:
-    """Refuse before opening anything but a regular file of at most ``max_bytes``.
+    """Refuse before opening anything but a regular file of at most ``max_bytes`` (an XLSX also
+    at most ``max_bytes`` once unpacked).
 
     A FIFO would block the read for ever and a device such as ``/dev/zero`` never ends, so only
     regular files (a symlink counts as what it points to) are opened.
@@ -102,8 +96,17 @@ def check_data_file(path: Path, label: str, max_bytes: int | None = None) -> Non
                    "请指向导出的 CSV、XLSX 或 Parquet 文件")
     limit = max_data_bytes() if max_bytes is None else max_bytes
     if info.st_size > limit:
-        raise fail(label, f"数据文件有 {_size(info.st_size)},超过上限 {_size(limit)}",
+        raise fail(label, f"数据文件有 {size_text(info.st_size)},超过上限 {size_text(limit)}",
                    f"缩小导出的时间范围或拆分文件;确需读取时设置环境变量 {MAX_DATA_ENV}(兆字节)")
+    if zipfile.is_zipfile(path):  # an XLSX: what it unpacks to counts (a zip bomb is a few KB)
+        try:
+            with zipfile.ZipFile(path) as archive:
+                unpacked = sum(i.file_size for i in archive.infolist())
+        except (zipfile.BadZipFile, OSError):
+            return  # the reader names a damaged file
+        if unpacked > limit:
+            raise fail(label, f"XLSX 解压后有 {size_text(unpacked)},超过上限 {size_text(limit)}",
+                       f"在 Excel 中另存为 CSV UTF-8 或拆分文件;确需读取时设置环境变量 {MAX_DATA_ENV}(兆字节)")
 
 
 def read_raw(path: Path, label: str, table: str, source: DataSource, *, max_bytes: int | None = None) -> RawTable:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,27 @@ class RawTable:
     typed: bool = False  # Parquet: columns keep their stored types
     # XLSX formula cells that have no stored result: (row as Excel numbers it, column position, formula)
     formulas: list[tuple[int, int, str]] = field(default_factory=list)
+
+
+# The largest data file read, in MB: PLANLIB_MAX_DATA_MB overrides it (a 10-million-row export
+# is about 1 GB; a path pointing at something endless must not fill the memory). An XLSX is a zip:
+# what it holds once unpacked is bounded by the same figure.
+MAX_DATA_MB = 2048
+MAX_DATA_ENV = "PLANLIB_MAX_DATA_MB"
+
+
+def size_text(n: float) -> str:
+    return f"{n / 1024 ** 3:.1f} GB" if n >= 1024 ** 3 else f"{n / 1024 ** 2:.1f} MB"
+
+
+def max_data_bytes() -> int:
+    """The size limit of one data file: :data:`MAX_DATA_MB`, or ``PLANLIB_MAX_DATA_MB`` when set."""
+    text = os.environ.get(MAX_DATA_ENV, "").strip()
+    try:
+        megabytes = float(text) if text else MAX_DATA_MB
+    except ValueError:
+        raise DataError(f"环境变量 {MAX_DATA_ENV}={text!r} 不是数字 — 写成兆字节数,例如 {MAX_DATA_MB}") from None
+    return int(megabytes * 1024 * 1024)
 
 
 def fail(label: str, message: str, hint: str = "") -> DataError:
