@@ -545,6 +545,7 @@ def test_scan_finds_personal_data_in_the_usual_chinese_formats(text, kind):
 @pytest.mark.parametrize("text", [
     "sha256 a13812345678f0e1d2c3b4a5968778695a4b3c2d1e0f", "耗时 0.13812345678 秒", "金额 13,812,345 元",
     "138****5678", "110***********002X", "z***@example.com", "2024-04-01 至 2024-06-30", "版本 1.13.8",
+    "服务器 139.224.123.45", "CLV 138.12345678 元", "0.1234567890",
 ])
 def test_scan_still_leaves_masked_values_digests_and_figures_alone(text):
     from planlib.publish.scan import find_in_text

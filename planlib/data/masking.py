@@ -147,6 +147,9 @@ FREE_TEXT_PATTERNS: dict[str, re.Pattern[str]] = {
     "email": re.compile(r"(?<![\w.%+\-])[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)*\.(?:xn--[\w\-]+|[^\W\d_]{2,})(?![\w\-])"),
 }
 KIND_ORDER = ("id", "phone", "landline", "email")  # an ID number is not also reported as a phone number
+# Numbers that are not phone numbers although their digits fit: a decimal (138.12345678) and a
+# dotted IPv4 address (139.224.123.45).
+_NOT_A_NUMBER = re.compile(r"[0-9]+\.[0-9]+|[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
 _TOKEN = re.compile(r"[0-9A-Za-z+/=]+")
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -210,6 +213,8 @@ def find_personal(text: str, names: NameIndex | Collection[str] = ()) -> list[tu
     for kind in KIND_ORDER:
         for m in FREE_TEXT_PATTERNS[kind].finditer(normal):
             if any(s < m.end() and m.start() < e for _, s, e in taken) or _encoded(normal, *m.span()):
+                continue
+            if kind in ("phone", "landline") and _NOT_A_NUMBER.fullmatch(m[0]):
                 continue
             taken.append((kind, *m.span()))
     index = names if isinstance(names, NameIndex) else NameIndex(names)
