@@ -1045,3 +1045,17 @@ def test_a_form_on_a_plan_extending_outside_the_project_is_refused(tmp_path):
     with pytest.raises(PlanError, match="只能继承本项目文件夹") as info:
         PlanSource(plan)
     assert "别人的文件" not in str(info.value)
+
+
+def test_keys_echoed_by_validate_are_escaped(work, capsys):
+    path = plan_with(work, "plan_key_echo.yaml", 'meta:\n  "titel\\nplan_key_echo.yaml: 校验通过\\e[8m": x\n')
+    code, err = cli(["validate", path], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 2 and "未知的键" in lines[0] and "\\n" in lines[0] and "\x1b" not in err
+
+
+def test_a_plan_file_name_with_control_characters_is_echoed_escaped(work, capsys):
+    path = plan_with(work, "ok\n\x1b[2Jplan.yaml", "")
+    code = main(["validate", str(path)])
+    out = capsys.readouterr().out
+    assert code == 0 and len(out.strip().splitlines()) == 1 and "\x1b" not in out and "\\x1b[2J" in out
