@@ -131,14 +131,21 @@ def read_plan_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     info = os.stat(path)
     if stat.S_ISDIR(info.st_mode):
         raise UnreadablePlanFile("这是一个文件夹,不是计划文件", "写出文件夹里某个 .yaml 计划文件的路径")
+    not_regular = UnreadablePlanFile("不是普通文件(管道、设备或套接字),没有读取", "请指向一个 .yaml 计划文件")
     if not stat.S_ISREG(info.st_mode):
-        raise UnreadablePlanFile("不是普通文件(管道、设备或套接字),没有读取", "请指向一个 .yaml 计划文件")
-    too_large = UnreadablePlanFile(f"文件有 {_size(max(info.st_size, limit + 1))},超过计划文件上限 {_size(limit)}",
-                                   "计划文件只写设置(几 KB);数据请放在 data: 指向的数据文件里")
-    if info.st_size > limit:
-        raise too_large
-    with open(path, "rb") as f:
-        data = f.read(limit + 1)  # the file may have grown since stat
+        raise not_regular  # never opened: opening some devices does something
+    # opened without blocking and checked again on the open file: a FIFO swapped in after the
+    # stat above is refused too, instead of waiting for a writer
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise not_regular
+        too_large = UnreadablePlanFile(f"文件有 {_size(max(info.st_size, limit + 1))},超过计划文件上限 {_size(limit)}",
+                                       "计划文件只写设置(几 KB);数据请放在 data: 指向的数据文件里")
+        if info.st_size > limit:
+            raise too_large
+        data = f.read(limit + 1)  # the file may have grown since fstat
     if len(data) > limit:
         raise too_large
     return data
