@@ -622,7 +622,8 @@ def test_the_diagnosis_quotes_comments_masked():
 
 def test_review_results_quote_survey_comments_masked(tmp_path):
     """Through analyse(): template 4's suggestion and results/kpis.parquet never hold the raw comment."""
-    from stages.review.test_analysis import customers_result, frames, make_plan
+    from conftest import demo_plan
+    from stages.review.test_analysis import customers_result, frames
 
     from planlib.data import results
     from planlib.publish.scan import customer_names, scan_files
@@ -635,7 +636,7 @@ def test_review_results_quote_survey_comments_masked(tmp_path):
                         "nps": pd.array([1] * 5, dtype="Int64"), "csat": pd.array([1] * 5, dtype="Int64"),
                         "comment": ["礼品太少 欧阳娜娜 13812345678ab"] * 3 + ["礼品太少 li@例子.中国"] * 2})
     data["surveys"] = pd.concat([data["surveys"], low], ignore_index=True)
-    review = analyse(make_plan(), data, customers_result())
+    review = analyse(demo_plan(), data, customers_result())
     quoted = " ".join(review.table["suggestion"].astype(str))
     assert "礼品" in quoted and "138****5678" in quoted
     assert "13812345678" not in quoted and "娜娜" not in quoted
@@ -720,14 +721,14 @@ def test_any_tier_name_gives_valid_unique_sheet_names(tmp_path, names):
 
 
 def test_tier_lists_export_whatever_the_tiers_are_called(tmp_path):
-    from metrics.test_segment import make_plan
+    from conftest import rfm_plan
     from openpyxl import load_workbook
     from stages.needs.test_movement import frames
 
     from planlib.stages.needs import tierlists
 
     _, current, people = frames()
-    plan = make_plan(tiers=[{"name": "VIP", "monetary": ">=1000"}, {"name": "vip", "recency_days": ">90"},
+    plan = rfm_plan(tiers=[{"name": "VIP", "monetary": ">=1000"}, {"name": "vip", "recency_days": ">90"},
                             {"name": "活跃/沉睡[测试]:第一批*?" + "长" * 30, "frequency": ">=1"}])
     current = current.assign(tier=["VIP", "vip", "一般", "一般", "一般", "VIP"], monetary=[10.0] * 6)
     path = tierlists.export_tier_lists(current, people, tmp_path, plan)
@@ -1058,4 +1059,5 @@ def test_a_plan_file_name_with_control_characters_is_echoed_escaped(work, capsys
     path = plan_with(work, "ok\n\x1b[2Jplan.yaml", "")
     code = main(["validate", str(path)])
     out = capsys.readouterr().out
-    assert code == 0 and len(out.strip().splitlines()) == 1 and "\x1b" not in out and "\\x1b[2J" in out
+    [passed] = [line for line in out.splitlines() if "校验通过" in line]
+    assert code == 0 and "\x1b" not in out and passed.startswith(str(work)) and "\\x1b[2J" in passed
