@@ -1061,3 +1061,15 @@ def test_a_plan_file_name_with_control_characters_is_echoed_escaped(work, capsys
     out = capsys.readouterr().out
     [passed] = [line for line in out.splitlines() if "校验通过" in line]
     assert code == 0 and "\x1b" not in out and passed.startswith(str(work)) and "\\x1b[2J" in passed
+
+
+def test_validate_never_unpacks_an_xlsx_bomb_to_peek_at_its_header(work, capsys, monkeypatch):
+    with zipfile.ZipFile(work / "bomb.xlsx", "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/sharedStrings.xml", "<sst>" + "A" * (3 * 1024 * 1024) + "</sst>")
+    (work / "orders.csv").write_text("订单编号,客户编号,下单日期,金额\nO1,C1,2024-04-02,10\n", encoding="utf-8")
+    path = plan_with(work, "plan_bomb.yaml", "data:\n  demo: null\n  customers: {path: bomb.xlsx}\n"
+                                             "  transactions: {path: orders.csv}\n")
+    monkeypatch.setenv("PLANLIB_MAX_DATA_MB", "1")
+    code, err = cli(["validate", path], capsys)
+    assert code == 2 and "解压后有 3.0 MB" in err and "上限 1.0 MB" in err
