@@ -95,7 +95,7 @@ class Meta(StrictModel):
         description="小写英文字母、数字、- 或 _,用作输出目录名,例如 east-retail",
     )
     unit_name: Name = Field(title="单位名称", description="事业部或团队的中文名称")
-    quarter: str = Field(title="季度", pattern=r"^\d{4}Q[1-4]$", description="例如 2024Q2")
+    quarter: str = Field(title="季度", pattern=r"^[0-9]{4}Q[1-4]$", description="例如 2024Q2")
     title: Name = Field(title="策划书标题")
     owner: Name = Field(title="负责人")
     departments: list[Name] = Field(default_factory=list, title="参与部门")
