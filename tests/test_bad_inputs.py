@@ -22,7 +22,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from openpyxl import Workbook
-from stages.review.test_analysis import judge_small_samples  # noqa: F401 — the fixture
 
 from planlib.cli import main
 from planlib.data.load import load_source
@@ -623,8 +622,11 @@ def test_the_diagnosis_quotes_comments_masked():
     assert surveys["comment"].iloc[0].endswith("13812345678ab")  # the caller's frame is untouched
 
 
-def test_review_results_quote_survey_comments_masked(tmp_path, judge_small_samples):
+def test_review_results_quote_survey_comments_masked(tmp_path, monkeypatch):
     """Through analyse(): template 4's suggestion and results/kpis.parquet never hold the raw comment."""
+    from planlib.plan import kpis
+
+    monkeypatch.setattr(kpis, "MIN_BASE", 1)  # the hand-made scenario has 10 customers: judge them anyway
     from conftest import demo_plan
     from stages.review.test_analysis import customers_result, frames
 
