@@ -95,7 +95,7 @@ class Meta(StrictModel):
         description="小写英文字母、数字、- 或 _,用作输出目录名,例如 east-retail",
     )
     unit_name: Name = Field(title="单位名称", description="事业部或团队的中文名称")
-    quarter: str = Field(title="季度", pattern=r"^\d{4}Q[1-4]$", description="例如 2024Q2")
+    quarter: str = Field(title="季度", pattern=r"^[0-9]{4}Q[1-4]$", description="例如 2024Q2")
     title: Name = Field(title="策划书标题")
     owner: Name = Field(title="负责人")
     departments: list[Name] = Field(default_factory=list, title="参与部门")
@@ -312,6 +312,10 @@ class Optimizer(StrictModel):
         default=10, title="响应的增量价值(% CLV)",
         description="按价值优化时,一位客户响应带来的增量价值占其终身价值 CLV 的比例(计划假设)",
     )
+    extra_budget: Money | None = Field(
+        default=None, title="追加预算测算(元)",
+        description="「再增加多少预算能多换来多少响应」中的追加金额;留空则取渠道预算的 10%(取整到 1/2/5 开头的整数)",
+    )
 
 
 class Channels(StrictModel):
@@ -367,6 +371,10 @@ class BudgetLine(StrictModel):
 class Budget(StrictModel):
     limit: Money = Field(title="预算上限(元)")
     lines: list[BudgetLine] = Field(default_factory=list, title="预算明细")
+    channel_categories: list[Name] = Field(
+        default_factory=lambda: ["推广费"], title="承担渠道成本的预算科目",
+        description="这些科目的预算明细(以及写明对应渠道的明细)用于支付渠道计划的成本,例如 推广费、媒介费",
+    )
 
 
 # ---------------------------------------------------------------------------------- review

@@ -33,7 +33,7 @@ from planlib.publish.files import write_text_atomic
 from planlib.publish.report import TEMPLATES, _Checker
 from planlib.stages.execution import charts as execution_charts
 
-QUARTER = re.compile(r"^\d{4}Q[1-4]$")
+QUARTER = re.compile(r"^[0-9]{4}Q[1-4]$")  # ASCII digits only: ２０２４Q2 is not a quarter
 UNIT = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _NUMBERS = "一二三四五六七八九十"
 _SAFE_LINK = re.compile(r"^a href='(?!/)(?![^']*\.\.)[A-Za-z0-9_./-]+\.html(#[A-Za-z0-9_-]+)?'$")

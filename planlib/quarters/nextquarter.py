@@ -54,7 +54,7 @@ class NewPlan:
 
 
 def parse_quarter(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"(\d{4})Q([1-4])", text.strip())
+    m = re.fullmatch(r"([0-9]{4})Q([1-4])", text.strip())
     if not m:
         raise PlanError(f"季度 {text!r} 的格式不对 — 请写成 2024Q3 这样的形式")
     return int(m[1]), int(m[2])

@@ -155,7 +155,8 @@ def _check(plan: Plan, goal: Goal, names: set[str]) -> dict[str, list[str]]:
     else:
         if not math.isfinite(goal.target):
             notes["M"].append("目标值未设定")
-        if goal.unit.strip() not in _UNIT_ALIASES.get(k.unit, {k.unit}):
+        unit = (goal.unit or "").strip()  # left empty: the catalogue's unit (the field's help says so)
+        if unit and unit not in _UNIT_ALIASES.get(k.unit, {k.unit}):
             notes["M"].append(f"单位 {goal.unit!r} 与指标目录的单位 {k.unit or '(无)'!r} 不一致")
         if k.direction != "info" and _DIRECTION[goal.direction] != k.direction:
             notes["M"].append(f"方向 {goal.direction} 与指标方向({'越高越好' if k.direction == 'higher' else '越低越好'})相反")

@@ -273,12 +273,28 @@ def analyse(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, window:
     tests = ab_tests(plan, data, customers_result, window=window)
     evidence = collect_evidence(plan, data, customers_result, window=window, breakdown=by_channel,
                                 by_tier=by_values[by_values["by"] == "tier"])
+    evidence.surveys = masked_comments(evidence.surveys, data.get("customers"))
     table = kpi_table(plan, values, evidence=evidence, effects=effects)
     checked = design_check(plan, effects, goals)
     return Review(values=values, kpi_values=by_values, funnel=funnel_from_values(values), by_channel=by_channel,
                   by_tier=by_tier, uplift=effects, abtests=tests, table=table, design=checked,
                   summary=review_summary(plan, values, table, effects=effects, abtests=tests, design=checked),
                   actions=actions(plan, table))
+
+
+def masked_comments(surveys: pd.DataFrame | None, customers: pd.DataFrame | None) -> pd.DataFrame | None:
+    """``surveys`` with the personal values in their comments masked (phones, ID numbers, e-mails,
+    the customers' full names): the diagnosis quotes a comment verbatim into template 4, the
+    report and ``results/``, so it only ever sees masked text."""
+    from planlib.data.masking import NameIndex, mask_texts, personal_columns
+
+    if surveys is None or "comment" not in surveys.columns:
+        return surveys
+    names: list[str] = []
+    if customers is not None:
+        for column in (c for c, kind in personal_columns(customers, "customers").items() if kind == "name"):
+            names += customers[column].dropna().astype(str).tolist()
+    return surveys.assign(comment=mask_texts(surveys["comment"], NameIndex(names, anywhere=True)))
 
 
 def incremental_roi(values: Mapping[str, KpiValue], effects: pd.DataFrame | None) -> dict | None:
