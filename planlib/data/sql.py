@@ -237,12 +237,17 @@ def read_raw_sql(name: str, source: DataSource, base_dir: Path, label: str) -> R
     return RawTable(headers, frame, 1, None, typed=True)
 
 
+def headers_of(name: str, source: DataSource, base_dir: Path) -> list[str]:
+    """The column names of the table or query (``LIMIT 0``: no rows are read)."""
+    with connect(name, source, base_dir) as reader:
+        return [str(c) for c in reader.read(source, limit0=True).columns]
+
+
 def check_source(name: str, source: DataSource, base_dir: Path) -> list[Problem]:
     """Does the database answer, and does the table/query have the needed columns? (``LIMIT 0``)"""
     label = label_of(name, source)
     try:
-        with connect(name, source, base_dir) as reader:
-            headers = [str(c) for c in reader.read(source, limit0=True).columns]
+        headers = headers_of(name, source, base_dir)
     except DataError as exc:
         return exc.problems
     problems = []

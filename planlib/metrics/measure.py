@@ -8,7 +8,8 @@ silent zero.
 
 Populations (``customers_result`` columns ``in_scope`` / ``control``):
 - 目标客群 (in scope): the plan's segment, treatment and control together — outcome KPIs
-  (repurchase_rate, churn_rate, aov_uplift, csat, nps, complaint_rate) are measured on it;
+  (repurchase_rate, churn_rate, aov_uplift, csat, nps, complaint_rate, response_sla_rate) are
+  measured on it;
 - 实验组 (treatment) = in_scope & ~control — campaign KPIs (reach, open, engagement,
   participation, repurchase_30d, cost, ROI) are measured on it.
 """
@@ -22,7 +23,8 @@ from functools import cached_property
 
 import pandas as pd
 
-from planlib.plan.kpis import CATALOGUE
+from planlib.metrics.purchases import purchases
+from planlib.plan.kpis import CATALOGUE, small_sample_text, too_small
 from planlib.plan.schema import Plan
 
 Window = tuple[date, date]
@@ -39,6 +41,8 @@ class KpiValue:
 
     ``parts`` holds the counts behind the figure (and the group sizes in_scope / treatment /
     control) so that funnels, suggestions and summaries can quote them without recomputing.
+    ``base`` is how many units (customers, orders, scores, tickets) the figure rests on; below
+    :data:`planlib.plan.kpis.MIN_BASE` it is 样本不足 (:func:`planlib.plan.kpis.too_small`).
     """
 
     kpi: str
@@ -47,6 +51,12 @@ class KpiValue:
     denominator: float | None = None
     explanation: str = ""
     parts: Mapping[str, float] = field(default_factory=dict)
+    base: float | None = None
+
+    @property
+    def small(self) -> bool:
+        """Computed from fewer than MIN_BASE units: no verdict, no headline."""
+        return self.value is not None and too_small(self.base)
 
 
 class _NoData(Exception):
@@ -62,6 +72,16 @@ def previous_window(window: Window, n: int = 1) -> Window:
     start, end = window
     length = (end - start).days + 1
     return start - timedelta(days=length * n), start - timedelta(days=length * (n - 1) + 1)
+
+
+def within_days(ts: pd.Series, first_day: pd.Series | pd.Timestamp, days: int) -> pd.Series:
+    """``ts`` falls in the ``days`` calendar days starting on ``first_day`` (midnight), that day included.
+
+    Exactly N days: first_day … first_day + N − 1. An "N-day window" that also took in the day
+    N days later would count N + 1 days (31 for a month's 30).
+    """
+    day = ts.dt.normalize()
+    return (day >= first_day) & (day < first_day + pd.Timedelta(days=days))
 
 
 def window_label(window: Window) -> str:
@@ -134,24 +154,33 @@ class _Ctx:
 
     @cached_property
     def attributed(self) -> pd.DataFrame:
-        """Participants' transactions (refunds too) from their first response day to attribution_days after."""
+        """Participants' transactions (refunds too) in the attribution_days days from their first response
+        day on (that day included: exactly N calendar days)."""
         first = self.funnel["first_response"].dt.normalize().rename("first_day")
         merged = self.frame("transactions").join(first, on="customer_id", how="inner")
-        day = merged["order_date"].dt.normalize()
-        days = pd.Timedelta(days=self.plan.review.attribution_days)
-        return merged[(day >= merged["first_day"]) & (day <= merged["first_day"] + days)]
+        return merged[within_days(merged["order_date"], merged["first_day"], self.plan.review.attribution_days)]
 
     @cached_property
     def scope_orders(self) -> pd.DataFrame:
-        """In-scope customers' orders (amount > 0: a refund is not an order), any date."""
+        """In-scope customers' purchases (:func:`_purchases`: refunds netted, fully refunded ones dropped), any date."""
         tx = self.frame("transactions")
-        return tx[(tx["amount"] > 0) & tx["customer_id"].isin(self.in_scope)]
+        return _purchases(tx[tx["customer_id"].isin(self.in_scope)])
+
+
+def _purchases(tx: pd.DataFrame) -> pd.DataFrame:
+    """One row per purchase (:func:`planlib.metrics.purchases.purchases`, the one definition RFM and
+    the lifetime models use): customer_id, order_date (its first day of sale), amount (net of refunds)."""
+    if tx.empty:
+        return pd.DataFrame({"customer_id": pd.Series(dtype="str"), "order_date": pd.Series(dtype="datetime64[ns]"),
+                             "amount": pd.Series(dtype=float)})
+    found = purchases(tx).rename(columns={"purchase_date": "order_date"})
+    return found[["customer_id", "order_date", "amount"]]
 
 
 def _ratio(kpi: str, num: float, den: float, text: str, empty: str, **parts: float) -> KpiValue:
     if den == 0:
         return KpiValue(kpi, None, num, den, f"无数据: {empty}", parts)
-    return KpiValue(kpi, num / den * 100, num, den, f"{text}: {fmt(num)}/{fmt(den)}", parts)
+    return KpiValue(kpi, num / den * 100, num, den, f"{text}: {fmt(num)}/{fmt(den)}", parts, base=den)
 
 
 # ------------------------------------------------------------------ campaign KPIs (实验组)
@@ -180,8 +209,7 @@ def _participation(c: _Ctx) -> KpiValue:
 
 
 def _repurchase_30d(c: _Ctx) -> KpiValue:
-    tx = c.attributed
-    buyers = tx.loc[tx["amount"] > 0, "customer_id"].nunique()
+    buyers = _purchases(c.attributed)["customer_id"].nunique()
     n = c.plan.review.attribution_days
     return _ratio("repurchase_30d", buyers, len(c.funnel["first_response"]),
                   f"首次响应当天起 {n} 天内有消费的参与客户 / 参与客户", "参与客户为0")
@@ -196,7 +224,7 @@ def _cost(c: _Ctx) -> KpiValue:
     if participants == 0:
         return KpiValue("cost_per_participant", None, cost, 0, "无数据: 参与客户为0")
     return KpiValue("cost_per_participant", cost / participants, cost, participants,
-                    f"实际支出 {fmt(cost)} 元 / 参与客户 {participants} 人{gap}")
+                    f"实际支出 {fmt(cost)} 元 / 参与客户 {participants} 人{gap}", base=participants)
 
 
 def _roi(c: _Ctx) -> KpiValue:
@@ -207,7 +235,7 @@ def _roi(c: _Ctx) -> KpiValue:
     gap = f";{missing} 条预算明细尚无实际支出" if missing else ""
     return KpiValue("roi", (revenue - cost) / cost * 100, revenue - cost, cost,
                     f"(参与客户归因收入 {fmt(revenue)} 元(含退款) − 实际支出 {fmt(cost)} 元) / 实际支出{gap}",
-                    {"revenue": revenue, "cost": cost})
+                    {"revenue": revenue, "cost": cost}, base=len(c.funnel["first_response"]))
 
 
 def _budget_variance(c: _Ctx) -> KpiValue:
@@ -222,9 +250,10 @@ def _budget_variance(c: _Ctx) -> KpiValue:
 # ------------------------------------------------------------------ outcome KPIs (目标客群)
 def _repurchase_rate(c: _Ctx) -> KpiValue:
     orders = c.scope_orders
-    per = orders[c.within(orders["order_date"])].groupby("customer_id")["order_id"].nunique()
+    per = orders[c.within(orders["order_date"])].groupby("customer_id").size()
     return _ratio("repurchase_rate", int((per >= 2).sum()), len(per),
-                  f"目标客群 {c.label} 内下单≥2次的客户 / 下单客户", "窗口内没有下单客户")
+                  f"目标客群 {c.label} 内购买≥2次的客户 / 购买客户(有订单编号按订单计,没有按客户+日期计;全额退款不算)",
+                  "窗口内没有购买客户")
 
 
 def _churn(c: _Ctx) -> KpiValue:
@@ -250,7 +279,7 @@ def _aov(c: _Ctx) -> KpiValue:
     after_aov, before_aov = now.mean(), before.mean()
     return KpiValue("aov_uplift", (after_aov - before_aov) / before_aov * 100, after_aov, before_aov,
                     f"目标客群客单价 {fmt(after_aov)} 元({len(now)} 单) 对比前一窗口 {fmt(before_aov)} 元"
-                    f"({len(before)} 单,不含退款)")
+                    f"({len(before)} 次购买,已扣除退款)", base=min(len(now), len(before)))
 
 
 def _surveys(c: _Ctx, column: str) -> pd.Series:
@@ -265,7 +294,7 @@ def _csat(c: _Ctx) -> KpiValue:
         raise _NoData(f"目标客群在 {c.label} 内没有 CSAT 评分")
     return KpiValue("csat", float(scores.mean()), float(scores.sum()), len(scores),
                     f"目标客群 {len(scores)} 份 CSAT 评分的平均分",
-                    {"low": int((scores <= 3).sum())})
+                    {"low": int((scores <= 3).sum())}, base=len(scores))
 
 
 def _nps(c: _Ctx) -> KpiValue:
@@ -275,18 +304,19 @@ def _nps(c: _Ctx) -> KpiValue:
     pro, det, n = int((scores >= 9).sum()), int((scores <= 6).sum()), len(scores)
     return KpiValue("nps", (pro - det) / n * 100, pro - det, n,
                     f"推荐者(9–10) {pro} 人 − 贬损者(0–6) {det} 人,共 {n} 份评分",
-                    {"promoters": pro, "detractors": det})
+                    {"promoters": pro, "detractors": det}, base=n)
 
 
 def _sla(c: _Ctx) -> KpiValue:
     t = c.frame("tickets")
-    t = t[c.within(t["created_at"])]
+    # the campaign's audience (目标客群), not every customer's tickets: the KPI judges this campaign
+    t = t[c.within(t["created_at"]) & t["customer_id"].isin(c.in_scope)]
     limit = pd.Timedelta(minutes=c.plan.review.sla_minutes)
     # a ticket never answered counts as late, not as missing
     ok = int(((t["first_response_at"] - t["created_at"]) <= limit).sum())
     return _ratio("response_sla_rate", ok, len(t),
-                  f"{c.label} 内创建的全部工单中 {c.plan.review.sla_minutes} 分钟内首次响应的",
-                  "窗口内没有工单", late=len(t) - ok)
+                  f"目标客群在 {c.label} 内创建的工单中 {c.plan.review.sla_minutes} 分钟内首次响应的",
+                  "目标客群在窗口内没有工单", late=len(t) - ok)
 
 
 def _complaints(c: _Ctx) -> KpiValue:
@@ -342,17 +372,20 @@ def compute_kpis(plan: Plan, data: Frames, customers_result: pd.DataFrame, *,
     - open_rate: reached customers with an opened campaign message (sent in the window) / reached;
     - engagement_rate: customers with a clicked message / customers with an opened one;
     - participation_rate: treatment customers with ≥1 campaign responded_at in the window / treatment;
-    - repurchase_30d: participants with an order (amount > 0) dated from their first response day to
-      review.attribution_days after it / participants (the attribution may run past the window);
-    - repurchase_rate: in-scope customers with ≥2 orders (amount > 0) in the window / those with ≥1;
-    - churn_rate: in-scope customers with an order in the 365 days before the window start but none
+    A purchase (:func:`_purchases`) is an order ID, or a customer's buying day where the export has
+    none; refunds reduce its amount and a fully refunded one is not a purchase.
+    - repurchase_30d: participants with a purchase in the review.attribution_days days from their
+      first response day on (that day included, exactly N days) / participants (the attribution may
+      run past the window);
+    - repurchase_rate: in-scope customers with ≥2 purchases in the window / those with ≥1;
+    - churn_rate: in-scope customers with a purchase in the 365 days before the window start but none
       in the window / the former;
-    - aov_uplift: mean order amount (amount > 0) of in-scope customers in the window vs the
+    - aov_uplift: mean purchase amount (net of refunds) of in-scope customers in the window vs the
       equal-length window before, (after − before) / before;
     - csat: mean CSAT of in-scope customers' surveys dated in the window; nps: % promoters (9–10) −
       % detractors (0–6) over those surveys' NPS answers, in points (−100…100);
-    - response_sla_rate: tickets created in the window (all customers) whose first response came
-      within review.sla_minutes (unanswered = late) / those tickets;
+    - response_sla_rate: the target group's (in-scope customers') tickets created in the window whose
+      first response came within review.sla_minutes (unanswered = late) / those tickets;
     - complaint_rate: in-scope customers with a complaint ticket created in the window / in-scope;
     - cost_per_participant: sum of budget actuals / participants (None if no actual is filled in);
     - roi: (net revenue, refunds included, of participants' orders in their attribution window −
@@ -369,22 +402,26 @@ def compute_kpis(plan: Plan, data: Frames, customers_result: pd.DataFrame, *,
             kv = compute(ctx)
         except _NoData as reason:
             kv = KpiValue(kpi, None, explanation=f"无数据: {reason}")
+        explanation = kv.explanation
+        if kv.value is not None and too_small(kv.base):
+            explanation += f";{small_sample_text(kv.base)},不下结论"
         # group sizes ride along on every value: funnels and summaries need them even when the KPI is None
         values[kpi] = KpiValue(kv.kpi, None if kv.value is None else float(kv.value), kv.numerator,
-                               kv.denominator, kv.explanation, {**ctx.sizes, **kv.parts})
+                               kv.denominator, explanation, {**ctx.sizes, **kv.parts}, kv.base)
     return values
 
 
 # ------------------------------------------------------------------ breakdowns and the stored frame
 VALUE_COLUMNS = ["by", "group", "kpi", "name", "unit", "direction", "value", "numerator", "denominator",
-                 "explanation"]
+                 "explanation", "base"]
 BY_LABELS = {"overall": "整体", "tier": "分层", "channel": "渠道"}
 
 
-def _rows(by: str, group: str, values: Mapping[str, KpiValue]) -> list[dict]:
-    return [{"by": by, "group": group, "kpi": kv.kpi, "name": CATALOGUE[kv.kpi].name,
+def _rows(by: str, group: str, values: Mapping[str, KpiValue], days: int) -> list[dict]:
+    return [{"by": by, "group": group, "kpi": kv.kpi, "name": CATALOGUE[kv.kpi].label(days),
              "unit": CATALOGUE[kv.kpi].unit, "direction": CATALOGUE[kv.kpi].direction, "value": kv.value,
-             "numerator": kv.numerator, "denominator": kv.denominator, "explanation": kv.explanation}
+             "numerator": kv.numerator, "denominator": kv.denominator, "explanation": kv.explanation,
+             "base": kv.base}
             for kv in values.values()]
 
 
@@ -402,7 +439,8 @@ def kpis_by(plan: Plan, data: Frames, customers_result: pd.DataFrame, by: str, *
         scope = customers_result["in_scope"].astype(bool)
         for tier in sorted(customers_result.loc[scope, "tier"].dropna().unique()):
             part = customers_result.assign(in_scope=scope & (customers_result["tier"] == tier))
-            rows += _rows(by, str(tier), compute_kpis(plan, data, part, window=window, kpis=wanted, absent=absent))
+            rows += _rows(by, str(tier), days=plan.review.attribution_days,
+                          values=compute_kpis(plan, data, part, window=window, kpis=wanted, absent=absent))
     elif by == "channel":
         inter = data.get("interactions")
         if inter is not None:
@@ -410,8 +448,9 @@ def kpis_by(plan: Plan, data: Frames, customers_result: pd.DataFrame, by: str, *
             names = {c.id: c.name for c in plan.channels.catalogue}
             for channel in sorted(rows_c["channel"].dropna().unique()):
                 part = {**data, "interactions": rows_c[rows_c["channel"] == channel]}
-                rows += _rows(by, names.get(channel, str(channel)),
-                              compute_kpis(plan, part, customers_result, window=window, kpis=wanted, absent=absent))
+                rows += _rows(by, names.get(channel, str(channel)), days=plan.review.attribution_days,
+                              values=compute_kpis(plan, part, customers_result, window=window, kpis=wanted,
+                                                  absent=absent))
     else:
         raise ValueError(f"by must be 'tier' or 'channel', not {by!r}")
     return _frame(rows)
@@ -419,7 +458,7 @@ def kpis_by(plan: Plan, data: Frames, customers_result: pd.DataFrame, by: str, *
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=VALUE_COLUMNS)
-    for col in ("value", "numerator", "denominator"):
+    for col in ("value", "numerator", "denominator", "base"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
     return out
 
@@ -427,18 +466,32 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 def kpi_values(plan: Plan, data: Frames, customers_result: pd.DataFrame, values: Mapping[str, KpiValue], *,
                window: Window | None = None, absent: Mapping[str, Iterable[str]] | None = None) -> pd.DataFrame:
     """Result "kpi_values": every catalogue KPI overall (``values``), then per tier and per channel."""
-    parts = [_frame(_rows("overall", BY_LABELS["overall"], values))]
+    parts = [_frame(_rows("overall", BY_LABELS["overall"], values, plan.review.attribution_days))]
     parts += [kpis_by(plan, data, customers_result, by, window=window, absent=absent) for by in ("tier", "channel")]
     return pd.concat([p for p in parts if not p.empty], ignore_index=True)
 
 
+def no_data_reasons(frame: pd.DataFrame, by: str) -> list[str]:
+    """``指标: 无数据: reason`` for each KPI that is 无数据 in every group of a breakdown (the wide
+    table shows only 无数据; the reason is said once below it)."""
+    part = frame[frame["by"] == by]
+    out = []
+    for name, rows in part.groupby("name", sort=False):
+        if rows["value"].isna().all():
+            out.append(f"{name}: {rows['explanation'].iloc[0]}")
+    return out
+
+
 def breakdown_wide(frame: pd.DataFrame, by: str) -> pd.DataFrame:
-    """One row per KPI, one column per group (display text with its unit): how tiers or channels compare."""
+    """One row per KPI, one column per group (display text with its unit): how tiers or channels compare.
+    A figure on fewer than MIN_BASE units reads 样本不足(n=…), not as a ratio to compare."""
     part = frame[frame["by"] == by]
     if part.empty:
         return pd.DataFrame(columns=["指标"])
-    text = part.assign(text=[fmt(None if pd.isna(v) else float(v), u) for v, u in zip(part["value"], part["unit"],
-                                                                                      strict=True)])
+    bases = part["base"] if "base" in part.columns else pd.Series(float("nan"), index=part.index)
+    text = part.assign(text=[small_sample_text(b) if pd.notna(v) and too_small(b)
+                             else fmt(None if pd.isna(v) else float(v), u)
+                             for v, u, b in zip(part["value"], part["unit"], bases, strict=True)])
     order = list(dict.fromkeys(part["name"]))
     wide = text.pivot(index="name", columns="group", values="text").loc[order]
     return wide.rename_axis(index="指标", columns=None).reset_index()

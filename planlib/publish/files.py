@@ -7,8 +7,10 @@ in the same folder, then ``os.replace``, so a crash or a full disk leaves the ol
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat as stat_
 from pathlib import Path
 
 # (path, inode, size, mtime in ns) → digest: a file hashed once in this process is hashed again
@@ -17,9 +19,15 @@ _DIGESTS: dict[tuple[str, int, int, int], str] = {}
 
 
 def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file's bytes (read in blocks; remembered while the file is unchanged)."""
+    """The SHA-256 of a file's bytes (read in blocks; remembered while the file is unchanged).
+
+    Only a regular file is read: a FIFO or a device (``/dev/zero``) raises ``OSError`` instead of
+    blocking or reading for ever.
+    """
     path = Path(path)
     stat = path.stat()
+    if not stat_.S_ISREG(stat.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
     key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
     if key not in _DIGESTS:
         with open(path, "rb") as handle:

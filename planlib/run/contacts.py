@@ -2,7 +2,9 @@
 
 Everything shown elsewhere is masked (:mod:`planlib.data.masking`). Sales teams sometimes need the real list (names and phone numbers to call).
 :func:`export_unmasked` writes it as an ``.xlsx`` in a ``private/`` subfolder —
-never into the report — and appends who, when and why to ``private/export-log.jsonl``.
+never into the report — and appends who, when and why to ``private/export-log.jsonl``. It is
+written by :func:`planlib.publish.xlsx.write_workbook` like every other workbook: text stays text
+(a name ``=HYPERLINK(…)`` is never a formula), cells that start like a formula are neutralised.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 
 from planlib.data.masking import personal_columns
 from planlib.errors import PlanError
+from planlib.publish.xlsx import Sheet, write_workbook
 
 PRIVATE_DIR = "private"
 EXPORT_LOG = "export-log.jsonl"
@@ -43,13 +46,7 @@ def export_unmasked(df: pd.DataFrame, folder: Path, *, name: str, requested_by: 
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     out = folder / (name if name.endswith(".xlsx") else f"{name}.xlsx")
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        df.to_excel(tmp, index=False, engine="openpyxl")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_workbook(out, [Sheet("名单", df, labels={"name": "客户名称"})], title="客户名单(未脱敏)", mode=0o600)
     record = {
         "time": datetime.now().astimezone().isoformat(timespec="seconds"),
         "user": user or getpass.getuser(),
@@ -69,7 +66,7 @@ def export_contacts(plan_path: Path, *, segment: str | None, requested_by: str, 
     """``planlib export-contacts``: the unmasked contact list of one segment (default: the plan's
     target group, without its control group) from the plan's last successful run."""
     from planlib.data import results
-    from planlib.data.load import load_source
+    from planlib.data.load import customers_from_transactions, load_source
     from planlib.metrics.segment import find_segment, segment_mask
     from planlib.plan.planfile import load_plan
     from planlib.run.stage import project_root
@@ -83,7 +80,10 @@ def export_contacts(plan_path: Path, *, segment: str | None, requested_by: str, 
     if segment is None:
         member = member & ~customers["control"].to_numpy(dtype=bool)  # the control group is not contacted
     chosen = customers.loc[member, ["customer_id", "tier"]]
-    contacts = load_source("customers", plan.data.customers, loaded.base_dir).frame
+    if plan.data.customers is not None:
+        contacts = load_source("customers", plan.data.customers, loaded.base_dir).frame
+    else:  # an orders-only plan: names and phones as the order export has them
+        contacts = customers_from_transactions(load_source("transactions", plan.data.transactions, loaded.base_dir)).frame
     table = chosen.merge(contacts, on="customer_id", how="left")
     return export_unmasked(table, root / meta.unit, name=f"{meta.quarter}-{name}", requested_by=requested_by,
                            reason=reason)

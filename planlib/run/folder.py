@@ -100,7 +100,9 @@ def inputs_digest(plan_path: Path, loaded: LoadedPlan | None = None) -> str:
 
 
 def carry_over(published: Path, staging: Path) -> None:
-    """Copy earlier pulse reports into a new run folder, so a full re-run does not delete them."""
+    """Copy earlier pulse reports (and the proposal) into a new run folder, so a full re-run does not delete them."""
     if published.is_dir():
         for path in published.glob("pulse-*.*"):
             shutil.copy2(path, staging / path.name)
+        if (published / "proposal").is_dir():  # planlib proposal: written before the quarter, kept by its runs
+            shutil.copytree(published / "proposal", staging / "proposal", dirs_exist_ok=True)

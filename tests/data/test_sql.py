@@ -246,3 +246,13 @@ def test_the_run_folder_records_a_database_source_without_its_password(pg_demo, 
     assert files["customers"]["url"].endswith("表 crm_customers")
     assert db_password not in repr(files) and "${" not in repr(files)
     assert inputs_digest(pg_demo.pg_plan, loaded) != inputs_digest(pg_demo.csv_plan)
+
+
+def test_peek_reads_a_database_sources_columns_without_rows(pg_demo, db_password, tmp_path):
+    from planlib.data.contract import peek
+
+    found = peek("transactions", DataSource(url=pg_demo.url, table="orders"), tmp_path)
+    assert {"order_id", "customer_id", "order_date", "amount"} <= found.found and found.problem == ""
+    assert found.sample.empty and "planlib:***@" in found.label
+    missing = peek("transactions", DataSource(url=pg_demo.url, table="no_orders"), tmp_path)
+    assert "数据库中没有表 no_orders" in missing.problem and db_password not in missing.problem

@@ -10,6 +10,7 @@ import pytest
 from conftest import rfm_plan
 
 from planlib.errors import PlanError
+from planlib.metrics import clv
 from planlib.metrics import customers as needs
 from planlib.stages.needs import views
 
@@ -63,7 +64,9 @@ def test_analyse_adds_lifetime_value_and_counts_every_row():
     values = views.tier_values(out.customers, ["高价值", "投诉", "活跃", "空层", "一般"])
     assert values["clv_share"].sum() == pytest.approx(100)
     assert values.set_index("tier").loc["空层", "customers"] == 0
-    assert any("一次的客户存活概率恒为 100%" in n for n in views.clv_notes(out, plan))
+    notes = views.clv_notes(out, plan)
+    assert notes[0].startswith(f"购买模型:{out.lifetime.purchases.name}")
+    assert any("一次的客户存活概率恒为 100%" in n for n in notes) == (out.lifetime.purchases.model == "bgnbd")
 
 
 def test_complaint_rules_need_a_tickets_source():
@@ -79,6 +82,40 @@ def test_without_enough_buyers_the_page_says_why_and_rules_match_nobody():
     out = needs.analyse(customers, tx, plan)
     assert not out.lifetime.ok and (out.customers["tier"] != "高价值").all()
     assert "clv 条件不会命中任何客户" in views.clv_notes(out, plan)[0]
+
+
+def test_model_setting_and_notes_name_the_model_used():
+    customers, tx = base()
+    tiers = [{"name": "风险", "churn_probability": ">=50"}, {"name": "活跃", "frequency": ">=1"}]
+    auto = needs.analyse(customers, tx, rfm_plan(tiers=tiers))
+    assert "自动选用似然更高的" in views.clv_notes(auto, rfm_plan(tiers=tiers))[0]
+    auto = needs.analyse(customers, tx, rfm_plan(tiers=tiers, clv={"model": "bgnbd"}))
+    plan = rfm_plan(tiers=tiers, clv={"model": "mbgnbd"})
+    forced = needs.analyse(customers, tx, plan)
+    notes = views.clv_notes(forced, plan)
+    assert forced.lifetime.purchases.model == "mbgnbd" and notes[0].startswith("购买模型:MBG/NBD(计划指定")
+    assert not any("恒为 100%" in n for n in notes)
+    c = forced.customers.set_index("customer_id")
+    history = clv.purchase_history(pd.Index(c.index), tx, date(2024, 3, 31))
+    once = history.index[history["x"] == 0]
+    assert len(once) and (c.loc[once, "p_alive"] < 1).all()
+    assert (auto.customers.set_index("customer_id").loc[once, "p_alive"] == 1).all()
+    assert list(clv.parameters_table(forced.lifetime)["model"])[:1] == ["MBG/NBD"]
+
+
+def test_a_failed_spend_model_is_explained_and_keeps_churn(monkeypatch):
+    def failing(*args, **kwargs):
+        raise clv.FitError("复购客户少于 20 人,无法估计客单价模型")
+
+    monkeypatch.setattr(clv, "fit_gamma_gamma", failing)
+    customers, tx = base()
+    plan = rfm_plan(tiers=[{"name": "高价值", "clv": ">=1"}, {"name": "风险", "churn_probability": ">=50"}])
+    out = needs.analyse(customers, tx, plan)
+    c = out.customers
+    assert c["clv"].isna().all() and c.loc[c["recency_days"].notna(), "churn_probability"].notna().all()
+    assert (c["tier"] != "高价值").all() and (c["tier"] == "风险").any()
+    notes = views.clv_notes(out, plan)
+    assert any("客单价模型(Gamma-Gamma)未能拟合" in n and "CLV 条件(clv)不会命中任何客户" in n for n in notes)
 
 
 def test_complaint_counts_window():

@@ -38,7 +38,7 @@ def test_rfm_counts_refunds_window_and_ignores_later_purchases():
         ("o1", "A", "2024-03-01", 100.0),
         ("o2", "A", "2024-03-21", 30.0),
         ("o2", "A", "2024-03-21", 20.0),  # second line of the same order
-        ("r1", "A", "2024-03-25", -30.0),  # refund: lowers spend, is not a purchase
+        ("o2", "A", "2024-03-25", -30.0),  # refund of o2: lowers its amount, is not a purchase
         ("o3", "A", "2024-04-05", 500.0),  # after as_of: ignored
         ("o4", "B", "2023-06-01", 200.0),  # before the window: recency only
         ("o5", "B", "2024-01-01", 10.0),  # 90 days before as_of: just outside the window
@@ -55,12 +55,38 @@ def test_rfm_counts_refunds_window_and_ignores_later_purchases():
     assert r.loc["C", ["frequency", "monetary", "r_score"]].tolist() == [0, 0, 1]
 
 
-def test_recency_uses_last_purchase_ever_not_refunds():
-    customers, tx = frames([("o1", "A", "2023-01-01", 50.0), ("r1", "A", "2024-03-30", -50.0)], ids=("A",))
+def test_fully_refunded_order_is_no_purchase_in_recency_frequency_or_monetary():
+    customers, tx = frames([
+        ("o1", "A", "2024-01-10", 80.0),
+        ("o2", "A", "2024-03-20", 50.0),
+        ("o2", "A", "2024-03-28", -50.0),  # o2 refunded in full: A's last purchase is o1
+        ("o3", "B", "2023-01-01", 50.0),
+        ("o3", "B", "2024-03-30", -20.0),  # refund of an order before the window: M unchanged
+        ("r9", "B", "2024-03-30", -40.0),  # a refund whose order is not in the export: ignored
+        ("o4", "C", "2024-03-30", 70.0),
+        ("o4", "C", "2024-04-02", -70.0),  # refunded after as_of: still a purchase on as_of
+    ])
     r = rfm(customers, tx)
-    assert r.loc["A", "recency_days"] == (AS_OF - date(2023, 1, 1)).days
-    assert r.loc["A", "frequency"] == 0
-    assert r.loc["A", "monetary"] == -50
+    assert r.loc["A", ["recency_days", "frequency", "monetary"]].tolist() == [81, 1, 80]
+    assert r.loc["A", "last_purchase"] == pd.Timestamp("2024-01-10")
+    assert r.loc["B", ["recency_days", "frequency", "monetary"]].tolist() == [(AS_OF - date(2023, 1, 1)).days, 0, 0]
+    assert r.loc["C", ["recency_days", "frequency", "monetary"]].tolist() == [1, 1, 70]
+
+
+def test_without_order_ids_a_purchase_is_a_customer_day():
+    customers, tx = frames([
+        ("", "A", "2024-03-01", 100.0),
+        ("", "A", "2024-03-01", 50.0),  # same day: one purchase of 150
+        ("", "A", "2024-03-01", -150.0),  # … refunded the same day: gone
+        ("", "A", "2024-03-10", 40.0),
+        ("", "A", "2024-03-12", -40.0),  # another day: cannot be matched without order ids
+        ("", "B", "2024-03-05", 20.0),
+        ("", "B", "2024-03-06", 30.0),
+    ])
+    for table in (tx, tx.drop(columns="order_id")):
+        r = rfm(customers, table)
+        assert r.loc["A", ["recency_days", "frequency", "monetary"]].tolist() == [21, 1, 40]
+        assert r.loc["B", ["frequency", "monetary"]].tolist() == [2, 50]
 
 
 def test_scores_are_quantile_bins_with_recency_reversed():
