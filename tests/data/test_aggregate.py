@@ -148,3 +148,19 @@ def test_every_engine_gives_the_demo_the_same_rfm_as_rfm_table(pg_demo, db_passw
                                           as_of=as_of, window_days=seg.window_days, levels=seg.levels)
     assert used == "database"
     pd.testing.assert_frame_equal(got_rfm, expected_rfm)
+
+
+def test_the_definition_is_the_one_of_metrics_purchases(tmp_path):
+    """DuckDB's purchases per customer are those of ``planlib.metrics.purchases`` (count, first, last)."""
+    from planlib.metrics.purchases import purchases
+
+    source = write(tmp_path, TRICKY)
+    ours, used = customer_purchases(source, tmp_path, as_of=AS_OF, window_days=None, engine="duckdb")
+    assert used == "duckdb"
+    theirs = purchases(load_source("transactions", source, tmp_path).frame, as_of=AS_OF)
+    expected = theirs.groupby("customer_id").agg(frequency=("purchase_key", "size"),
+                                                 first_purchase=("purchase_date", "min"),
+                                                 last_purchase=("purchase_date", "max"))
+    got = ours[ours["frequency"] > 0].set_index("customer_id")[["frequency", "first_purchase", "last_purchase"]]
+    assert list(got.index) == ["A", "B", "D"]
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False, check_names=False)
