@@ -84,6 +84,9 @@ def test_workbooks_are_committed_clean_narrative_and_calls(stage):
         "strip outputs and execution counts before committing"
     parameters = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(parameters) == 1, "exactly one cell tagged `parameters`"
+    for cell in nb["cells"]:  # one list item per line, as Jupyter saves it: no diff after a save
+        assert cell["source"] == "".join(cell["source"]).splitlines(keepends=True), \
+            f"{stage}: cell {cell.get('id')} is not split into lines as Jupyter writes it"
     for cell in code:
         source = "".join(cell["source"])
         for node in ast.walk(ast.parse(source)):

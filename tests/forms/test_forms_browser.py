@@ -287,8 +287,11 @@ def test_stage_form_round_trip(stage, page, lab, project, nb_root):
     while template.stat().st_mtime_ns == before_save and time.monotonic() < deadline:
         time.sleep(0.2)
     assert template.stat().st_mtime_ns != before_save, "JupyterLab did not save the notebook"
-    assert json.loads(template.read_text(encoding="utf-8")) == \
-        json.loads((ROOT / "workbooks" / f"{stage}.ipynb").read_text(encoding="utf-8"))
+    saved = json.loads(template.read_text(encoding="utf-8"))
+    committed = json.loads((ROOT / "workbooks" / f"{stage}.ipynb").read_text(encoding="utf-8"))
+    changed = [(a, b) for a, b in zip(saved["cells"], committed["cells"], strict=False) if a != b]
+    assert not changed and len(saved["cells"]) == len(committed["cells"]), repr(changed[:1])[:3000]
+    assert saved == committed
 
 
 def test_invalid_value_is_refused_with_the_schema_message(page, lab, project, nb_root):
