@@ -53,19 +53,21 @@ _SOURCE_CACHE: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
 _SOURCE_CACHE_SIZE = 5
 
 
-def _load_cached(name: str, source: Any, base_dir: Path) -> Any:
-    """``data.load_source`` remembered by the file's content and the source's settings.
+def _load_cached(name: str, source: Any, base_dir: Path) -> tuple[Any, str | None]:
+    """``data.load_source`` remembered by the file's content and the source's settings, with
+    the hash of the bytes it was read from (what the stage records as its input).
 
     Each caller gets its own copies of the frames (a fraction of the parse), so a stage that
-    changes its frame in place never changes what the next stage reads.
+    changes its frame in place never changes what the next stage reads. A pipe or a device is
+    refused before it is opened (:func:`~planlib.publish.files.file_sha256`).
     """
     from planlib.data.load import load_source
 
-    path = (Path(base_dir) / source.path).resolve()
+    path = (Path(base_dir) / source.path).expanduser().resolve()
     try:
         digest = file_sha256(path)
     except OSError:
-        return load_source(name, source, base_dir)  # its own clear message for a missing file
+        return load_source(name, source, base_dir), None  # its own clear message for a missing file
     key = (name, source.model_dump_json(), f"{path}:{digest}")
     if key not in _SOURCE_CACHE:
         _SOURCE_CACHE[key] = load_source(name, source, base_dir)
@@ -73,7 +75,8 @@ def _load_cached(name: str, source: Any, base_dir: Path) -> Any:
             _SOURCE_CACHE.popitem(last=False)
     _SOURCE_CACHE.move_to_end(key)
     found = _SOURCE_CACHE[key]
-    return dataclasses.replace(found, frame=found.frame.copy(), excluded=found.excluded.copy(), rows=found.rows.copy())
+    return (dataclasses.replace(found, frame=found.frame.copy(), excluded=found.excluded.copy(),
+                                rows=found.rows.copy()), digest)
 
 
 _PLAN_CACHE: dict[Path, tuple[tuple[tuple[Path, str], ...], LoadedPlan]] = {}
@@ -105,6 +108,17 @@ def _load_plan_cached(path: Path) -> LoadedPlan:
     return _own_copy(loaded)
 
 
+def _plan_hashes(loaded: LoadedPlan) -> dict[str, str]:
+    """The hashes of the plan files a stage read (as remembered with the parsed plan)."""
+    found = _PLAN_CACHE.get(loaded.path)
+    if found is not None:
+        return {str(f): digest for f, digest in found[0]}
+    try:
+        return {str(f): file_sha256(f) for f in loaded.files}
+    except OSError:
+        return {}
+
+
 def _own_copy(loaded: LoadedPlan) -> LoadedPlan:
     return dataclasses.replace(loaded, plan=loaded.plan.model_copy(deep=True), data=copy.deepcopy(loaded.data),
                                files=list(loaded.files))
@@ -123,6 +137,9 @@ class StageContext:
         self.started = time.perf_counter()
         self._frames: dict[str, pd.DataFrame] = {}
         self.load_notes: dict[str, Any] = {}
+        # path → sha256 of every file this stage read (plan files, data): kept in the sentinel,
+        # so the runner and --resume know which inputs each stage's results depend on
+        self.inputs: dict[str, str] = _plan_hashes(loaded)
 
     @property
     def title(self) -> str:
@@ -148,7 +165,9 @@ class StageContext:
 
             if name not in self._sources:
                 raise PlanError(f"{self.loaded.path}: data.{name}: 计划未配置该数据源 — 请在 data: 下添加 {name}")
-            loaded = _load_cached(name, self._sources[name], self.loaded.base_dir)
+            loaded, digest = _load_cached(name, self._sources[name], self.loaded.base_dir)
+            if digest is not None:
+                self.inputs[str(self.loaded.resolve(self._sources[name].path))] = digest
             self._frames[name] = loaded.frame
             self.load_notes[name] = loaded
         return self._frames[name]
@@ -187,6 +206,7 @@ class StageContext:
             "finished_at": datetime.now().isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - self.started, 3),
             "figures": figures,
+            "inputs": self.inputs,
         }
         folder = results.results_dir(self.run_dir)
         folder.mkdir(parents=True, exist_ok=True)

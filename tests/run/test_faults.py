@@ -35,7 +35,7 @@ def sabotage(tmp_path, monkeypatch):
         nb = nbformat.read(path, as_version=4)
         at = next(i for i, c in enumerate(nb.cells) if "open_stage(" in c.source) + 1
         cell = nbformat.v4.new_code_cell(code)
-        cell.id = "sabotage"
+        cell.id = f"sabotage-{sum(c.id.startswith('sabotage') for c in nb.cells)}"
         nb.cells.insert(at, cell)
         nbformat.write(nb, path)
 
@@ -96,6 +96,17 @@ def test_timeout_stops_the_stage_and_its_kernel(sabotage, plan, tmp_path):
     assert_gone(pid)
 
 
+def test_the_timeout_bounds_the_whole_stage_not_each_cell(sabotage, plan, tmp_path):
+    """Three cells of 7 s each stay under a 10 s limit per cell; the stage as a whole does not."""
+    plan.write_text(plan.read_text(encoding="utf-8") + "\nrun:\n  stage_timeout_s: 10\n", encoding="utf-8")
+    for _ in range(3):
+        sabotage("02_needs", "import time\ntime.sleep(7)")
+    result = run(plan, tmp_path)
+    assert not result.ok
+    assert [s.status for s in result.stages] == ["ok", "failed", "skipped", "skipped", "skipped"]
+    assert "阶段运行超过 10 秒" in result.stages[1].error
+
+
 def test_missing_kernel_is_a_clear_failure(plan, tmp_path):
     session = KernelSession(paths.workbooks_dir(), kernel_name="no-such-kernel")
     result = run(plan, tmp_path, kernel=session)
@@ -111,7 +122,7 @@ def test_full_disk_at_publish_keeps_the_last_good_report(plan, tmp_path, monkeyp
     def no_space(*_args):
         raise OSError(errno.ENOSPC, "No space left on device", str(good.folder))
 
-    monkeypatch.setattr(runner, "_publish", no_space)
+    monkeypatch.setattr(runner, "publish", no_space)
     with pytest.raises(PlanError, match="磁盘空间不足"):
         run(plan, tmp_path)
     assert good.report.read_bytes() == before
