@@ -85,5 +85,9 @@ def export_contacts(plan_path: Path, *, segment: str | None, requested_by: str, 
     chosen = customers.loc[member, ["customer_id", "tier"]]
     contacts = load_source("customers", plan.data.customers, loaded.base_dir).frame
     table = chosen.merge(contacts, on="customer_id", how="left")
-    return export_unmasked(table, root / meta.unit, name=f"{meta.quarter}-{name}", requested_by=requested_by,
-                           reason=reason)
+    from planlib.run.folder import output_errors, refuse_links
+
+    with output_errors(root / meta.unit):
+        refuse_links(root / meta.unit, root / meta.unit / PRIVATE_DIR)  # never written through a link
+        return export_unmasked(table, root / meta.unit, name=f"{meta.quarter}-{name}", requested_by=requested_by,
+                               reason=reason)
