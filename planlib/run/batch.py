@@ -122,7 +122,8 @@ def _unchanged_since_success(plan_path: Path, output_root: Path | None) -> bool:
     from planlib.plan.planfile import load_plan
     from planlib.run.stage import project_root
 
-    meta = load_plan(plan_path).plan.meta
+    loaded = load_plan(plan_path)
+    meta = loaded.plan.meta
     root = output_root or project_root(plan_path.parent) / "outputs"
     manifest = Path(root) / meta.unit / meta.quarter / "manifest.json"
     try:
@@ -132,7 +133,7 @@ def _unchanged_since_success(plan_path: Path, output_root: Path | None) -> bool:
         return False
     if recorded.get("status") != "ok" or recorded.get("versions", {}).get("planlib", "0+unknown") != __version__:
         return False
-    return all(stages.get(stage) and changed_input(stages[stage]) is None for stage in STAGES)
+    return all(stages.get(stage) and changed_input(loaded, stages[stage]) is None for stage in STAGES)
 
 
 # ------------------------------------------------------------------------------ workers

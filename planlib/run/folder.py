@@ -225,12 +225,16 @@ DATA_SOURCES = ("customers", "transactions", "interactions", "surveys", "tickets
 
 
 def input_hashes(loaded: LoadedPlan, workbooks: list[Path]) -> dict[str, str]:
-    """What a run may read, hashed once as it starts: plan files, data files, stage workbooks.
+    """What a run may read, hashed once as it starts: plan files, data files, stage workbooks,
+    each under its :func:`~planlib.run.paths.input_key`.
 
     A data file that does not exist is left out (the stage that reads it says so); one that is
     not a regular file stops the run here with one line, before anything opens it.
     """
     from planlib.publish.files import file_sha256
+    from planlib.run.paths import input_key, project_root
+
+    root = project_root(loaded.path.parent)
 
     paths = [*loaded.files, *workbooks]
     for name in DATA_SOURCES:
@@ -239,16 +243,23 @@ def input_hashes(loaded: LoadedPlan, workbooks: list[Path]) -> dict[str, str]:
             path = loaded.resolve(source.path)
             if path.exists() or path.is_symlink():
                 paths.append(path)
-    return {str(path): file_sha256(path) for path in paths}
+    return {input_key(path, root): file_sha256(path) for path in paths}
 
 
-def changed_input(recorded: dict[str, str]) -> str | None:
-    """The first of ``recorded`` (path → hash) whose file is gone or has other bytes now."""
+def changed_input(loaded: LoadedPlan, recorded: dict[str, str]) -> Path | None:
+    """The first file of ``recorded`` (input key → hash) that is gone or has other bytes now,
+    or the first of the plan's own files that was not read at all (another plan file)."""
     from planlib.publish.files import file_sha256
+    from planlib.run.paths import input_file, input_key, project_root
 
-    for path, digest in recorded.items():
+    root = project_root(loaded.path.parent)
+    missing = next((path for path in loaded.files if input_key(path, root) not in recorded), None)
+    if missing:
+        return missing
+    for key, digest in recorded.items():
+        path = input_file(key, root)
         try:
-            if file_sha256(Path(path)) != digest:
+            if file_sha256(path) != digest:
                 return path
         except (OSError, PlanError):
             return path

@@ -44,7 +44,7 @@ from planlib.run.folder import (
     refuse_links,
 )
 from planlib.run.kernel import KernelSession, workbook_imports
-from planlib.run.paths import project_root
+from planlib.run.paths import input_file, input_key, project_root
 from planlib.run.stage import sentinel_path
 
 WORKBOOK_PARAMETERS = ("plan_path", "run_dir")
@@ -209,7 +209,7 @@ def run_plan(
             started = datetime.now()
             runs = [StageRun(s, status="reused" if s not in chosen else "pending") for s in results.STAGES]
             if partial:
-                _check_reused(staging, runs, hashes, published)
+                _check_reused(staging, runs, published, loaded)
             status, failure, died = _run_stages(runs, loaded, staging, session, log, log_output, hashes,
                                                 deadline, plan_timeout)
         except BaseException:
@@ -254,7 +254,7 @@ def _clear_disk_errors(unit_dir: Path, staging: Path) -> Iterator[None]:
         raise error from exc
 
 
-def _check_reused(staging: Path, runs: list[StageRun], hashes: dict[str, str], published: Path) -> None:
+def _check_reused(staging: Path, runs: list[StageRun], published: Path, loaded: LoadedPlan) -> None:
     """Refuse ``--stage`` when a stage it reuses read a file that has changed since it ran.
 
     The reused stages' records (the files they read and their hashes) carry over to the new
@@ -265,22 +265,25 @@ def _check_reused(staging: Path, runs: list[StageRun], hashes: dict[str, str], p
     except (OSError, ValueError, KeyError, TypeError):
         recorded = {}
     fix = "请完整运行所有阶段(去掉 --stage)"
+    root = paths.project_root(loaded.path.parent)
     for run in runs:
         if run.status != "reused":
             continue
         inputs = recorded.get(run.stage, {}).get("inputs")
         if not inputs:
             raise PlanError(f"{published}: 上次运行没有记录阶段 {run.stage} 读取了哪些文件,无法确认它的结果仍然有效 — {fix}")
-        changed = next((path for path, digest in inputs.items() if hashes.get(path, digest) != digest), None)
-        changed = changed or changed_input({p: d for p, d in inputs.items() if p not in hashes})
+        changed = changed_input(loaded, inputs)  # hashed as the run started: remembered, not read again
+        if changed and input_key(changed, root) not in inputs:
+            raise PlanError(f"{changed}: 阶段 {run.stage} 上次运行时读取的不是这个计划文件 — {fix}")
         if changed:
             raise PlanError(f"{changed}: 自阶段 {run.stage} 上次运行以来已修改,沿用它的结果会混用新旧输入 — {fix}")
         run.inputs = dict(inputs)
 
 
-def _changed_during_run(run: StageRun, hashes: dict[str, str]) -> str | None:
+def _changed_during_run(run: StageRun, hashes: dict[str, str], root: Path) -> Path | None:
     """A file the stage read whose bytes differ from those hashed when the run started."""
-    return next((path for path, digest in run.inputs.items() if path in hashes and hashes[path] != digest), None)
+    return next((input_file(key, root) for key, digest in run.inputs.items() if key in hashes and hashes[key] != digest),
+                None)
 
 
 def _run_stages(runs: list[StageRun], loaded: LoadedPlan, staging: Path, kernel: KernelSession,
@@ -293,6 +296,7 @@ def _run_stages(runs: list[StageRun], loaded: LoadedPlan, staging: Path, kernel:
     whether the kernel died under it.
     """
     status, failure, died = "ok", "", False
+    root = project_root(loaded.path.parent)
     stage_limit = loaded.plan.run.stage_timeout_s
     plan_text = (f"计划运行超过 {plan_timeout:g} 秒被中止(批量运行的 --plan-timeout)— 检查数据量,"
                  "或调大 --plan-timeout") if plan_timeout else ""
@@ -318,10 +322,10 @@ def _run_stages(runs: list[StageRun], loaded: LoadedPlan, staging: Path, kernel:
             sentinel = sentinel_path(staging, run.stage)
             if not sentinel.exists():
                 raise PlanError("工作簿没有执行到最后一个单元格(中途退出或被跳过)")
-            workbook = str(paths.workbook_path(run.stage))
+            workbook = input_key(paths.workbook_path(run.stage), root)
             run.inputs = {**json.loads(sentinel.read_text(encoding="utf-8")).get("inputs", {}),
                           workbook: hashes[workbook]}
-            changed = _changed_during_run(run, hashes)
+            changed = _changed_during_run(run, hashes, root)
             if changed:
                 raise PlanError(f"{changed}: 在运行期间被修改,本阶段读到的与运行开始时不同 — 请等文件不再变动后重新运行")
             run.status = "ok"
@@ -336,7 +340,7 @@ def _run_stages(runs: list[StageRun], loaded: LoadedPlan, staging: Path, kernel:
         run.seconds = round(time.perf_counter() - t0, 2)
         run.notebook = f"{run.stage}.ipynb"
         log(f"      {'完成' if run.status == 'ok' else '失败'}({run.seconds:.1f} 秒)")
-    changed = changed_input(hashes) if status == "ok" else None
+    changed = changed_input(loaded, hashes) if status == "ok" else None
     if changed and last is not None:  # after the last stage read it: the stages still disagree with the start
         last.status = "failed"
         last.error = f"{changed}: 在运行期间被修改,本次结果可能混用了两个版本 — 请等文件不再变动后重新运行"

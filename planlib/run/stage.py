@@ -22,7 +22,7 @@ from planlib.errors import PlanError
 from planlib.plan.planfile import LoadedPlan, load_plan
 from planlib.plan.schema import Data
 from planlib.publish.files import file_sha256
-from planlib.run.paths import project_root
+from planlib.run.paths import input_key, project_root
 
 if TYPE_CHECKING:  # imported where used: the runner imports this module for paths only
     import pandas as pd
@@ -110,11 +110,12 @@ def _load_plan_cached(path: Path) -> LoadedPlan:
 
 def _plan_hashes(loaded: LoadedPlan) -> dict[str, str]:
     """The hashes of the plan files a stage read (as remembered with the parsed plan)."""
+    root = project_root(loaded.path.parent)
     found = _PLAN_CACHE.get(loaded.path)
     if found is not None:
-        return {str(f): digest for f, digest in found[0]}
+        return {input_key(f, root): digest for f, digest in found[0]}
     try:
-        return {str(f): file_sha256(f) for f in loaded.files}
+        return {input_key(f, root): file_sha256(f) for f in loaded.files}
     except OSError:
         return {}
 
@@ -167,7 +168,8 @@ class StageContext:
                 raise PlanError(f"{self.loaded.path}: data.{name}: 计划未配置该数据源 — 请在 data: 下添加 {name}")
             loaded, digest = _load_cached(name, self._sources[name], self.loaded.base_dir)
             if digest is not None:
-                self.inputs[str(self.loaded.resolve(self._sources[name].path))] = digest
+                path = self.loaded.resolve(self._sources[name].path)
+                self.inputs[input_key(path, project_root(self.loaded.path.parent))] = digest
             self._frames[name] = loaded.frame
             self.load_notes[name] = loaded
         return self._frames[name]
