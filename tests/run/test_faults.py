@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import nbformat
@@ -139,3 +140,44 @@ def test_unmasked_phone_number_in_a_report_fails_the_run(plan, tmp_path):
     report = result.report.read_text(encoding="utf-8")
     assert "13812345678" not in report and "个人信息" in report
     assert (result.folder / "private" / "withheld" / "01_goals.ipynb").exists()
+
+
+def test_a_data_file_swapped_between_stages_fails_the_run(sabotage, plan, tmp_path):
+    """Stage 03 rewrites the transactions export: stage 05 would read another version than 01."""
+    sabotage("03_channels", "_p = ctx.loaded.resolve(ctx.plan.data.transactions.path)\n"
+                            "_b = _p.read_bytes()\n"
+                            "_p.write_bytes(_b[:_b.rstrip(b'\\n').rindex(b'\\n') + 1])")
+    result = run(plan, tmp_path)
+    assert not result.ok
+    failed = next(s for s in result.stages if s.status == "failed")
+    assert "transactions.csv: 在运行期间被修改" in failed.error
+    assert not (tmp_path / "out/demo/2024Q2").exists()  # nothing published
+
+
+def test_a_pipe_as_data_file_is_refused_before_it_is_read(plan, tmp_path):
+    fifo = tmp_path / "transactions.csv"
+    os.mkfifo(fifo)
+    base = plan.parent / "base.yaml"
+    text = base.read_text(encoding="utf-8")
+    base.write_text(text.replace("path: ../../outputs/demo_data/demo/transactions.csv", f"path: {fifo}"),
+                    encoding="utf-8")
+    assert str(fifo) in base.read_text(encoding="utf-8")
+    plan.write_text(plan.read_text(encoding="utf-8") + "\nrun:\n  stage_timeout_s: 10\n", encoding="utf-8")
+    # something writing the pipe once, as an export job might: reading it cannot block forever
+    writer = threading.Thread(target=_feed, args=(fifo,), daemon=True)
+    writer.start()
+    try:
+        with pytest.raises(PlanError, match=r"transactions.csv: 不是普通文件"):
+            run(plan, tmp_path)
+    finally:
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # releases a writer still waiting
+        writer.join(timeout=5)
+    assert not list((tmp_path / "out/demo").glob(".*staging"))
+
+
+def _feed(fifo: Path) -> None:
+    try:
+        with open(fifo, "w", encoding="utf-8") as handle:
+            handle.write("订单编号,客户编号,下单日期,消费金额\nO1,C000001,2024-01-05,12\n")
+    except OSError:
+        pass
