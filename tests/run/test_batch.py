@@ -187,7 +187,9 @@ def test_a_plan_over_its_time_or_with_a_read_only_folder_fails_alone(tmp_path, m
     printed = capsys.readouterr()
     assert code == 1
     assert "Traceback" not in printed.err
-    outcomes = {line.split()[0]: line.split()[2] for line in printed.out.splitlines() if "2024Q2" in line[:30]}
+    summary = [line.split() for line in printed.out.splitlines() if line.split()[:2] in (
+        [unit, "2024Q2"] for unit in ("fast", "slow", "ro"))]
+    outcomes = {words[0]: words[2] for words in summary}
     assert outcomes == {"fast": "成功", "ro": "失败", "slow": "失败"}, printed.out
     assert f"{out / 'ro'}" in printed.out and "无法写入输出" in printed.out
     assert "计划运行超过 100 秒" in printed.out and "--plan-timeout" in printed.out
