@@ -4,7 +4,7 @@ All on the demo plan, in one invocation:
 - floor:      ``Plan.model_validate`` of the merged demo data (the least any live check can cost);
 - revalidate: a form's reaction to one changed value (schema + cross-field checks, messages
               placed at fields, names offered), per stage form; the preview is excluded
-              (it redraws only when its values change, see planlib/previews.py);
+              (it redraws only when its values change, see planlib/forms/previews.py);
 - save:       ``modify_yaml`` of the demo quarter file (lock, stale check, round-trip, fsync,
               backup, rename) against the floor ``write_bytes`` + ``fsync`` of the same bytes.
 

@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--reason", required=True, help="用途,例如 Q2 激活活动电话邀约")
     export.add_argument("--output-root", type=Path, help="输出根目录(默认为项目的 outputs/)")
 
+    lab = sub.add_parser("lab", help="在项目目录启动 JupyterLab;保存时 workbooks/ 中的阶段模板不写入输出,保持提交时的样子")
+    lab.epilog = "其余参数原样交给 jupyter lab,例如 planlib lab --port 8890"
+
     validate = sub.add_parser("validate", help="只校验计划文件,不运行")
     validate.add_argument("plans", nargs="+", type=Path)
 
@@ -113,9 +116,30 @@ def _validate(plans: Sequence[Path]) -> int:
     if problems:
         print(f"共 {len(problems)} 个问题,计划未通过校验。", file=sys.stderr)
         return EXIT_INVALID
+    return _readiness(plans)
+
+
+def _readiness(plans: Sequence[Path]) -> int:
+    """After the plan checks: which sections and KPIs each plan's data can feed (headers and a sample only)."""
+    from planlib.data.contract import readiness, readiness_lines
+    from planlib.plan.planfile import load_plan
+
+    code = 0
     for plan in plans:
-        print(f"{plan}: 校验通过")
-    return 0
+        loaded = load_plan(plan)
+        table = readiness(loaded.plan, loaded.base_dir)
+        broken = table[table["stage"] == "数据"]
+        for row in broken.itertuples():
+            print(f"{plan}: {row.part}: {row.reason}", file=sys.stderr)
+        if len(broken):
+            code = EXIT_INVALID
+            continue
+        for row in table[table["stage"] == "数据提示"].itertuples():
+            print(f"{plan}: 注意: {row.part}: {row.reason}", file=sys.stderr)
+        print(f"{plan}: 校验通过;数据可支持的内容(只读了表头和前几行):")
+        for line in readiness_lines(table[table["stage"] != "数据提示"]):
+            print(line)
+    return code
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -202,7 +226,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from planlib.run.lean import skip_iri_grammar
 
         skip_iri_grammar()
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "lab":
+        parser.error(f"无法识别的参数: {' '.join(extra)}")
     try:
         if args.command == "validate":
             return _validate(args.plans)
@@ -219,6 +246,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _new(args)
         if args.command == "compare":
             return _compare(args)
+        if args.command == "lab":
+            from planlib.forms.lab import start_lab
+            from planlib.run.paths import project_root
+
+            return start_lab(project_root(), extra)
         return _run(args)
     except PlanValidationError as exc:
         for problem in exc.problems:

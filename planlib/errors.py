@@ -52,11 +52,3 @@ class DataError(PlanError):
 
 class ResultMissingError(PlanError):
     """A stage needs the stored result of an earlier stage that has not been run yet."""
-
-
-class StageFailedError(PlanError):
-    """A stage workbook raised; the executed notebook is kept for inspection."""
-
-    def __init__(self, stage: str, notebook: str, cause: str):
-        self.stage, self.notebook, self.cause = stage, notebook, cause
-        super().__init__(f"阶段 {stage} 执行失败: {cause}\n  出错的笔记本: {notebook}")

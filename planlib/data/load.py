@@ -60,7 +60,7 @@ class LoadResult:
     columns: dict[str, str] = field(default_factory=dict)  # canonical column → header in the file
     absent: tuple[str, ...] = ()  # optional canonical columns the file lacks (filled with NA)
     rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # row of each frame row
-
+    derived_from: str | None = None  # "transactions" for a customer list made from the orders
 
 
 def read_raw(path: Path, label: str, table: str, source: DataSource) -> RawTable:
@@ -113,6 +113,8 @@ def load_source(name: str, source: DataSource, base_dir: Path) -> LoadResult:
         if bad.any():
             bad_count += int(bad.sum())
             examples += _bad_cells(label, header, column, raw_values, bad.to_numpy(dtype=bool), rows)
+        if column.kind == "id" and source.pad_ids:
+            values = parsing.pad_ids(values, source.pad_ids)
         if column.kind == "id" or column.name in DIGIT_CODES:
             damaged = parsing.excel_damaged(values).to_numpy(dtype=bool) & ~bad.to_numpy(dtype=bool)
             if damaged.any():
@@ -123,8 +125,10 @@ def load_source(name: str, source: DataSource, base_dir: Path) -> LoadResult:
         raise DataError(_summarise(label, bad_count, examples))
     out = pd.DataFrame(columns)
     _add_extras(out, raw, frame, positions)
+    out.attrs["source"] = label  # the file a frame came from, for messages comparing two files
     if name == "customers":
-        _check_unique(label, out["customer_id"], rows, raw.headers[positions["customer_id"]])
+        orders_like = {"order_date", "amount"} <= set(match_headers("transactions", raw.headers, {}).values())
+        _check_unique(label, out["customer_id"], rows, raw.headers[positions["customer_id"]], orders_like)
     return LoadResult(
         name=name, path=path, frame=out, excluded=excluded, encoding=raw.encoding,
         header_row=raw.header_row,
@@ -135,7 +139,11 @@ def load_source(name: str, source: DataSource, base_dir: Path) -> LoadResult:
 
 
 def load_all(data: Data, base_dir: Path) -> dict[str, LoadResult]:
-    """Load every data source the plan names; problems in all files are reported together."""
+    """Load every data source the plan names; problems in all files are reported together.
+
+    Without ``data.customers`` the customer list is derived from the transactions
+    (:func:`customers_from_transactions`).
+    """
     results, problems = {}, []
     for name in TABLES:
         source = getattr(data, name)
@@ -147,7 +155,54 @@ def load_all(data: Data, base_dir: Path) -> dict[str, LoadResult]:
             problems += exc.problems or [Problem(source.path, "", str(exc))]
     if problems:
         raise DataError(problems)
-    return results
+    if "customers" not in results and "transactions" in results:
+        results["customers"] = customers_from_transactions(results["transactions"])
+    return dict(sorted(results.items(), key=lambda item: list(TABLES).index(item[0])))
+
+
+def customers_from_transactions(transactions: LoadResult) -> LoadResult:
+    """The customer list of a plan without ``data.customers``: one row per customer_id of the orders.
+
+    Customer columns the order export carries under a recognised header (客户名称, 手机号, 地区 …)
+    are kept — the latest non-empty value per customer — so masking treats them as it treats a
+    customer table's; the others are absent (NA), never invented.
+    """
+    tx = transactions.frame
+    canonical = {c.name for c in TABLES["transactions"]}
+    extras = [c for c in tx.columns if c not in canonical]
+    found = {extras[i]: target for i, target in match_headers("customers", extras, {}).items()
+             if target != "customer_id"}
+    order = np.argsort(tx["order_date"].to_numpy(), kind="stable")
+    ids = tx["customer_id"].to_numpy()[order]
+    first = pd.unique(tx["customer_id"])
+    out = pd.DataFrame({"customer_id": pd.Series(first, dtype="str")})
+    kinds = {c.name: c for c in TABLES["customers"]}
+    for header, target in found.items():
+        text = _as_text(tx[header].iloc[order].reset_index(drop=True))
+        if kinds[target].kind == "date":
+            values, _ = parsing.parse_datetime(text)  # an unreadable date is unknown, not an error here
+        else:
+            values = text.where(text.ne(""))
+        latest = values.groupby(ids, sort=False).last()
+        out[target] = latest.reindex(first).to_numpy()
+    for column in TABLES["customers"]:
+        if column.name not in out.columns:
+            out[column.name] = _absent_values(column, len(out))
+        elif column.kind == "text":
+            out[column.name] = out[column.name].astype("str")
+    out = out[[c.name for c in TABLES["customers"]]]
+    out.attrs["source"] = f"{tx.attrs.get('source', transactions.path.name)}(由交易表生成的客户名单)"
+    positions = np.flatnonzero(~tx["customer_id"].duplicated().to_numpy())  # each customer's first row
+    return LoadResult(
+        name="customers", path=transactions.path, frame=out,
+        excluded=pd.DataFrame({"row": pd.Series(dtype=np.int64), "reason": pd.Series(dtype=str)}),
+        encoding=transactions.encoding, header_row=transactions.header_row,
+        columns={"customer_id": transactions.columns.get("customer_id", "customer_id"),
+                 **{target: header for header, target in found.items()}},
+        absent=tuple(c.name for c in TABLES["customers"] if c.name != "customer_id" and c.name not in found.values()),
+        rows=transactions.rows[positions] if len(transactions.rows) else positions,
+        derived_from="transactions",
+    )
 
 
 def _map_columns(name: str, raw: RawTable, label: str, source: DataSource) -> dict[str, int]:
@@ -330,15 +385,21 @@ def _formula_problems(label: str, raw: RawTable, positions: dict[str, int], kept
     return len(cells), examples
 
 
-def _check_unique(label: str, ids: pd.Series, rows: np.ndarray, header: str = "客户编号") -> None:
-    """Every customer once; IDs are compared after :func:`planlib.data.parsing.normalise_ids`."""
+def _check_unique(label: str, ids: pd.Series, rows: np.ndarray, header: str = "客户编号",
+                  orders_like: bool = False) -> None:
+    """Every customer once; IDs are compared after :func:`planlib.data.parsing.normalise_ids`.
+
+    ``orders_like``: the file has order dates and amounts — most likely an order export named as
+    the customer table, which a plan does not need.
+    """
     dup = ids.duplicated(keep=False).to_numpy()
     if not dup.any():
         return
     groups = pd.Series(rows[dup]).groupby(ids[dup].to_numpy(), sort=False).agg(list)
+    hint = ("这看起来是订单文件(有下单日期和金额列):没有客户表时删除计划中的 data.customers,"
+            "客户名单会由交易表生成" if orders_like else "每个客户只能出现一次;请删除重复行,或检查导出条件")
     problems = [Problem(label, "", f"客户编号重复: {groups.size} 个编号出现不止一次"
-                                   "(去掉空格、全角字符统一为半角后比较)",
-                        "每个客户只能出现一次;请删除重复行,或检查导出条件")]
+                                   "(去掉空格、全角字符统一为半角后比较)", hint)]
     for cid, where in groups.head(MAX_EXAMPLES).items():
         problems.append(Problem(label, f"客户编号 {cid}",
                                 f"出现在第 {'、'.join(map(str, where))} 行(列「{header}」)"))

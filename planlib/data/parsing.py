@@ -158,6 +158,23 @@ def normalise_ids(values: pd.Series) -> pd.Series:
     return out
 
 
+_DIGITS = r"^\d+$"
+
+
+def pad_ids(values: pd.Series, width: int) -> pd.Series:
+    """All-digit IDs padded with leading zeros to ``width`` (``1`` → ``00001``); others unchanged.
+
+    For exports where Excel stored the IDs as numbers and dropped their leading zeros; the plan
+    asks for it with ``data.<source>.pad_ids``.
+    """
+    digits = values.fillna("").str.match(_DIGITS)
+    if not digits.any():
+        return values
+    out = values.copy()
+    out[digits] = values[digits].str.zfill(width)
+    return out
+
+
 def excel_damaged(values: pd.Series) -> pd.Series:
     """True for IDs in scientific notation (``1.10101E+17``): Excel rounded them to 15 digits."""
     arr = _arrow(values.fillna(""))

@@ -168,11 +168,6 @@ def find_header(table: str, rows: list[list[str]], mapping: dict[str, str]) -> t
     return -1, best, None
 
 
-def _find_header(table: str, rows: list[list[str]], mapping: dict[str, str]) -> tuple[int, int]:
-    idx, best, _ = find_header(table, rows, mapping)
-    return idx, best
-
-
 def header_error(table: str, label: str, headers: list[str], row: int, found: set[str],
                  extra_hint: str = "") -> DataError:
     """One problem per missing required column, naming the headers that were found."""

@@ -30,10 +30,19 @@ from planlib.plan.yamlread import KeyPath
 
 _LIST_SEP = re.compile(r"\s*[,,、]\s*")
 _LONG_TEXT = 1000  # str fields allowing this many characters get a multi-line box
+_FULL = "calc(100% - 8px)"  # input width: the widget margin would push a 100% input past its box
 
 # Annotated validators whose values come from a known list: offered as a drop-down.
 CHOICES: dict[Callable, Callable[[], list[tuple[str, str]]]] = {
     schema._check_kpi: lambda: [(f"{k.name}({k.id})", k.id) for k in CATALOGUE.values()],
+}
+
+# Fixed choices are shown by their Chinese names; the plan file keeps the codes.
+CHOICE_LABELS: dict[Any, str] = {
+    "increase": "提升", "decrease": "降低", "open": "进行中", "done": "已完成", "auto": "自动",
+    "responses": "响应人数最多", "value": "价值最高", "zh": "中文", "en": "English", "CNY": "人民币",
+    "csv": "CSV", "xlsx": "Excel(xlsx)", "parquet": "Parquet", "utf-8": "UTF-8", "utf-8-sig": "UTF-8(带 BOM)",
+    "gbk": "GBK", "gb18030": "GB18030", "big5": "Big5",
 }
 
 OnChange = Callable[[], None]
@@ -54,6 +63,50 @@ def _default(info: FieldInfo) -> Any:
 def _validators(info: FieldInfo, tp: Any) -> list:
     _, _, meta = strip(tp)
     return [*info.metadata, *meta]
+
+
+def _options(inner: Any, info: FieldInfo, tp: Any) -> list[tuple[str, Any]] | None:
+    """(label, value) of a field's choices: a list it is validated against (:data:`CHOICES`), else
+    its ``Literal`` values; None for a field without choices."""
+    known = next((CHOICES[v.func]() for v in _validators(info, tp) if getattr(v, "func", None) in CHOICES), None)
+    if known or get_origin(inner) is not Literal:
+        return known
+    return [(CHOICE_LABELS.get(o, str(o)), o) for o in get_args(inner)]
+
+
+def _dropdown(options: list[tuple[str, Any]], value: Any) -> w.Dropdown:
+    """A drop-down over ``options`` plus an empty choice; a value outside them is kept and marked."""
+    if value not in (None, MISSING) and value not in [o[1] for o in options]:
+        options.append((f"{value}(不在可选范围)", value))  # never silently replaced
+    current = value if value not in (None, MISSING) else ""
+    return w.Dropdown(options=[("", ""), *options], value=current, layout=w.Layout(width=_FULL))
+
+
+def _list_text(value: Any) -> w.Text:
+    """A short list typed on one line, items separated by commas."""
+    text = ", ".join(show_scalar(v) for v in value) if isinstance(value, list) else show_scalar(value)
+    return w.Text(value=text, placeholder="多项用逗号分隔", continuous_update=False, layout=w.Layout(width=_FULL))
+
+
+def _dict_text(value: Any) -> w.Textarea:
+    """A small key→value table, one ``名称: 值`` per line."""
+    text = "\n".join(f"{k}: {show_scalar(v)}" for k, v in value.items()) if isinstance(value, dict) \
+        else show_scalar(value)
+    return w.Textarea(value=text, placeholder="每行一项,写成 名称: 值", continuous_update=False,
+                      layout=w.Layout(width=_FULL, height="70px"))
+
+
+def _long_text(info: FieldInfo) -> bool:
+    """A str field allowing at least :data:`_LONG_TEXT` characters gets a multi-line box."""
+    return any((getattr(m, "max_length", 0) or 0) >= _LONG_TEXT for m in info.metadata)
+
+
+def _text_input(info: FieldInfo, tp: Any, value: Any) -> w.Text | w.Combobox:
+    """One line of text; plain text fields are combo boxes: the form may offer names defined
+    elsewhere in the plan (segments, task ids, channel codes) while any text can still be typed."""
+    kind = w.Combobox if scalar_types(tp) == {str} else w.Text
+    return kind(value=show_scalar(value), placeholder=info.description or "",
+                continuous_update=False, layout=w.Layout(width=_FULL))
 
 
 # ---------------------------------------------------------------------------------- editors
@@ -94,12 +147,12 @@ class Scalar(Editor):
                  on_change: OnChange, note: str, compact: bool):
         self.path, self.info, self.present = path, info, present
         tp = info.annotation
-        inner, optional, _ = strip(tp)
+        inner, _, _ = strip(tp)
         self.default = _default(info)
         self.required = info.is_required()
         if value is MISSING and self.default is not MISSING:
             value = self.default  # show what the plan will use when the key is left out
-        self.kind, widget = self._widget(inner, optional, info, tp, value)
+        self.kind, widget = self._widget(inner, info, tp, value)
         widget.add_class("pl-input")
         widget.observe(lambda _change: on_change(), "value")
         self.input = widget
@@ -112,39 +165,24 @@ class Scalar(Editor):
                                           margin="2px 8px 2px 0"))
         self.box.add_class(css(path))
 
-    def _widget(self, inner: Any, optional: bool, info: FieldInfo, tp: Any, value: Any) -> tuple[str, w.Widget]:
-        full = "calc(100% - 8px)"  # the widget margin would push a 100% input past its box
+    def _widget(self, inner: Any, info: FieldInfo, tp: Any, value: Any) -> tuple[str, w.Widget]:
+        """The editor's kind and its input widget, chosen from the field's type and metadata."""
         if inner is bool:
-            return "bool", w.Checkbox(value=bool(value) if isinstance(value, bool) else False, indent=False)
+            return "bool", w.Checkbox(value=isinstance(value, bool) and value, indent=False)
         if inner is date:
             return "date", w.DatePicker(value=value if isinstance(value, date) else None,
-                                        layout=w.Layout(width=full))
-        choices = next((CHOICES[v.func]() for v in _validators(info, tp)
-                        if getattr(v, "func", None) in CHOICES), None)
-        if get_origin(inner) is Literal or choices is not None:
-            options = choices or [(str(o), o) for o in get_args(inner)]
-            if value not in (None, MISSING) and value not in [o[1] for o in options]:
-                options.append((f"{value}(不在可选范围)", value))  # never silently replaced
-            options = [("", "")] + options
-            current = value if value not in (None, MISSING) else ""
-            return "choice", w.Dropdown(options=options, value=current, layout=w.Layout(width=full))
+                                        layout=w.Layout(width=_FULL))
+        options = _options(inner, info, tp)
+        if options is not None:
+            return "choice", _dropdown(options, value)
         if get_origin(inner) is list:
-            return "list", w.Text(value=", ".join(show_scalar(v) for v in value) if isinstance(value, list)
-                                  else show_scalar(value), placeholder="多项用逗号分隔",
-                                  continuous_update=False, layout=w.Layout(width=full))
+            return "list", _list_text(value)
         if get_origin(inner) is dict:
-            text = "\n".join(f"{k}: {show_scalar(v)}" for k, v in value.items()) if isinstance(value, dict) \
-                else show_scalar(value)
-            return "dict", w.Textarea(value=text, placeholder="每行一项,写成 名称: 值",
-                                      continuous_update=False, layout=w.Layout(width=full, height="70px"))
-        long_text = inner is str and any((getattr(m, "max_length", 0) or 0) >= _LONG_TEXT for m in info.metadata)
-        if long_text:
-            return "text", w.Textarea(value=show_scalar(value), continuous_update=False, layout=w.Layout(width=full, height="56px"))
-        # plain text fields are combo boxes: the form may offer names defined elsewhere in the
-        # plan (segments, task ids, channel codes) while any text can still be typed
-        kind = w.Combobox if scalar_types(tp) == {str} else w.Text
-        return "scalar", kind(value=show_scalar(value), placeholder=info.description or "",
-                              continuous_update=False, layout=w.Layout(width=full))
+            return "dict", _dict_text(value)
+        if inner is str and _long_text(info):
+            return "text", w.Textarea(value=show_scalar(value), continuous_update=False,
+                                      layout=w.Layout(width=_FULL, height="56px"))
+        return "scalar", _text_input(info, tp, value)
 
     def _read(self) -> Any:
         self.local = ""

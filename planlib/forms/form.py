@@ -22,19 +22,18 @@ import html
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import ipywidgets as w
-from pydantic import ValidationError
 
 from planlib.forms import previews
 from planlib.forms.fields import MISSING, Editor, Scalar, build_editor, css, walk
 from planlib.forms.save import StalePlanError, merge_into, modify_yaml
 from planlib.forms.source import NAMES, REFERENCES, PlanSource, matches, overrides
-from planlib.plan.checks import check_plan
+from planlib.forms.types import is_model, strip
+from planlib.plan.planfile import check_data
 from planlib.plan.schema import Plan
-from planlib.plan.schema_errors import explain_errors
-from planlib.plan.yamlread import KeyPath, format_path, parse_path
+from planlib.plan.yamlread import KeyPath
 
 # The plan sections each stage's form edits; top-level fields no stage names (a section added to
 # the schema later, ``run``) appear in the first stage's form.
@@ -45,6 +44,9 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "04_execution": ("tasks", "budget"),
     "05_review": ("kpis", "review"),
 }
+
+
+TECHNICAL = frozenset({"data"})  # sections of settings rather than plan content
 
 
 def sections_for(stage: str) -> tuple[str, ...]:
@@ -143,8 +145,13 @@ class PlanForm:
             section = w.VBox([editor.box], layout=w.Layout(border_top="2px solid #c5cfdb",
                                                            margin="10px 0 0", padding="4px 0 0"))
             section.add_class("pl-section")
+            if name in TECHNICAL:  # file paths, encodings: last, folded until a planner opens them
+                section = w.Accordion([section], titles=(f"{info.title or name}(技术设置,点击展开)",),
+                                      selected_index=None)
+                section.add_class("pl-technical")
             boxes.append(section)
-        self.body.children = boxes
+        # the planner's own sections first, technical settings after them
+        self.body.children = sorted(boxes, key=lambda box: "pl-technical" in box._dom_classes)
         self._building = False
         self.revalidate()
 
@@ -168,14 +175,7 @@ class PlanForm:
         if self._building:
             return
         data = self.merged()
-        self.plan, problems = None, []
-        try:
-            self.plan = Plan.model_validate(data)
-        except ValidationError as exc:
-            problems = explain_errors(exc.errors(include_url=False), data)
-        if self.plan is not None:
-            problems = [(parse_path(where), message, hint) for where, message, hint in check_plan(self.plan)]
-        self.problems = problems
+        self.plan, self.problems = check_data(data)  # exactly what `planlib validate` checks
         self._offer_names(data)
         self._show_problems()
         self._show_preview()
@@ -217,9 +217,12 @@ class PlanForm:
         others = [p for p in self.problems if p not in mine]
         parts = []
         if mine:
-            parts.append(f"<span style='color:#b3261e'>本表单还有 {len(mine)} 处需要修改(见各字段下方的提示)</span>")
+            where = "".join(f"<li>{html.escape(label_path(p))}:{html.escape(m)}</li>" for p, m, _ in mine[:8])
+            more = f"<li>…… 另有 {len(mine) - 8} 处</li>" if len(mine) > 8 else ""
+            parts.append(f"<span style='color:#b3261e'>本表单还有 {len(mine)} 处需要修改(字段下方有提示):</span>"
+                         f"<ul>{where}{more}</ul>")
         if others:
-            listed = "".join(f"<li>{html.escape(format_path(p))}{html.escape(_owner(p))}:{html.escape(m)}</li>"
+            listed = "".join(f"<li>{html.escape(label_path(p))}{html.escape(_owner(p))}:{html.escape(m)}</li>"
                              for p, m, _ in others[:8])
             more = f"<li>…… 另有 {len(others) - 8} 处</li>" if len(others) > 8 else ""
             parts.append(f"<span style='color:#8a5a00'>计划的其他部分还有 {len(others)} 处问题,"
@@ -279,6 +282,28 @@ class PlanForm:
     def _status(self, text: str, ok: bool) -> None:
         color = "#1b7a3a" if ok else "#b3261e"
         self.status.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
+
+
+def label_path(path: KeyPath) -> str:
+    """``("goals", 0, "target")`` → ``目标 › 第 1 项 › 目标值``: the field names planners see."""
+    parts, model = [], Plan
+    for seg in path:
+        if isinstance(seg, int):
+            parts.append(f"第 {seg + 1} 项")
+            continue
+        info = getattr(model, "model_fields", {}).get(seg) if model is not None else None
+        parts.append(info.title or str(seg) if info is not None else str(seg))
+        model = _model_in(info.annotation) if info is not None else None
+    return " › ".join(parts) or "计划"
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model a field holds, directly or as list/dict items (else None)."""
+    inner, _, _ = strip(annotation)
+    if is_model(inner):
+        return inner
+    args = [strip(a)[0] for a in get_args(inner)]
+    return next((a for a in reversed(args) if is_model(a)), None)
 
 
 def _owner(path: KeyPath) -> str:

@@ -1,7 +1,7 @@
 """Stage 02 as one call: RFM, complaints, lifetime value, tiers and scope for every customer.
 
 :func:`analyse` joins the pieces that live in their own modules — RFM scores and tier rules
-(:mod:`planlib.metrics.segment`), BG/NBD + Gamma-Gamma (:mod:`planlib.metrics.clv`) — into the ``customers``
+(:mod:`planlib.metrics.segment`), BG/NBD or MBG/NBD + Gamma-Gamma (:mod:`planlib.metrics.clv`) — into the ``customers``
 result, and says what it did with every transaction row (:func:`transaction_coverage`), so
 nothing is dropped without a count on the page.
 
@@ -9,7 +9,9 @@ Columns added to the RFM table: ``complaints`` (complaint tickets created in the
 NaN without a tickets source), ``p_alive`` (0–1), ``churn_probability`` (1 − p_alive),
 ``expected_purchases`` (purchase days expected within ``segmentation.clv.horizon_days``),
 ``expected_spend`` (per purchase, yuan) and ``clv`` (discounted value over the horizon, yuan).
-Customers who never bought have NaN in all of them and match no condition on them.
+Customers who never bought have NaN in all of them and match no condition on them; when only
+the spend model failed, p_alive/churn_probability/expected_purchases are kept and
+expected_spend/clv are NaN.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
+from planlib.data.ids import check_ids_match
 from planlib.errors import PlanError
 from planlib.metrics import clv as lifetime
+from planlib.metrics.purchases import purchase_arrays
 from planlib.metrics.segment import _positions, assign_tiers, mark_scope, rfm_as_of, rfm_table, rule_fields
 from planlib.plan.schema import Plan
 
@@ -49,16 +53,18 @@ def analyse(customers: pd.DataFrame, transactions: pd.DataFrame, plan: Plan,
     if "complaints" in used and tickets is None:
         raise PlanError("segmentation.tiers: 分层规则用到投诉次数(complaints),但计划没有配置 data.tickets"
                         " — 在 data: 下添加 tickets,或删除 complaints 条件")
+    check_ids_match(customers, transactions)  # one clear stop instead of silently dropped orders
     as_of = rfm_as_of(plan)
     ids = pd.Index(customers["customer_id"].drop_duplicates())
     positions = _positions(ids, transactions["customer_id"])
+    bought = purchase_arrays(transactions, positions, as_of)  # one purchase definition for RFM and CLV
     table = rfm_table(customers, transactions, as_of=as_of, window_days=seg.rfm.window_days,
-                      levels=seg.rfm.levels, positions=positions)
+                      levels=seg.rfm.levels, positions=positions, bought=bought)
     table["complaints"] = (complaint_counts(ids, tickets, as_of, seg.rfm.window_days)
                            if tickets is not None else np.nan)
-    history = lifetime.purchase_history(ids, transactions, as_of, positions=positions)
+    history = lifetime.purchase_history(ids, transactions, as_of, bought=bought)
     result = lifetime.predict_clv(history, horizon_days=seg.clv.horizon_days,
-                                  annual_discount_percent=seg.clv.discount_rate)
+                                  annual_discount_percent=seg.clv.discount_rate, model=seg.clv.model)
     predicted = result.frame.to_numpy()
     for i, column in enumerate(result.frame.columns):
         table[column] = predicted[:, i]
@@ -94,7 +100,7 @@ def transaction_coverage(transactions: pd.DataFrame, positions: np.ndarray, as_o
     rows = [
         ("交易记录", len(transactions), "读入的全部交易行"),
         ("统计窗口内的消费", int((in_window & (amount > 0)).sum()), "计入 R/F/M"),
-        ("统计窗口内的退款", int((in_window & (amount < 0)).sum()), "冲减消费金额 M,不算购买次数"),
+        ("统计窗口内的退款", int((in_window & (amount < 0)).sum()), "冲减同一订单的金额;全额退款的订单不算购买,找不到原订单的退款不计"),
         ("金额为 0", int((known & ~after & (amount == 0)).sum()), "不算购买"),
         ("统计窗口之前", int((before & (amount != 0)).sum()), "只用于最近消费天数 R 与终身价值模型"),
         ("基准日之后", int(after.sum()), f"晚于 {as_of},不计入本次分析"),

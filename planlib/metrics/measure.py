@@ -22,6 +22,7 @@ from functools import cached_property
 
 import pandas as pd
 
+from planlib.metrics.purchases import purchases
 from planlib.plan.kpis import CATALOGUE
 from planlib.plan.schema import Plan
 
@@ -143,9 +144,19 @@ class _Ctx:
 
     @cached_property
     def scope_orders(self) -> pd.DataFrame:
-        """In-scope customers' orders (amount > 0: a refund is not an order), any date."""
+        """In-scope customers' purchases (:func:`_purchases`: refunds netted, fully refunded ones dropped), any date."""
         tx = self.frame("transactions")
-        return tx[(tx["amount"] > 0) & tx["customer_id"].isin(self.in_scope)]
+        return _purchases(tx[tx["customer_id"].isin(self.in_scope)])
+
+
+def _purchases(tx: pd.DataFrame) -> pd.DataFrame:
+    """One row per purchase (:func:`planlib.metrics.purchases.purchases`, the one definition RFM and
+    the lifetime models use): customer_id, order_date (its first day of sale), amount (net of refunds)."""
+    if tx.empty:
+        return pd.DataFrame({"customer_id": pd.Series(dtype="str"), "order_date": pd.Series(dtype="datetime64[ns]"),
+                             "amount": pd.Series(dtype=float)})
+    found = purchases(tx).rename(columns={"purchase_date": "order_date"})
+    return found[["customer_id", "order_date", "amount"]]
 
 
 def _ratio(kpi: str, num: float, den: float, text: str, empty: str, **parts: float) -> KpiValue:
@@ -180,8 +191,7 @@ def _participation(c: _Ctx) -> KpiValue:
 
 
 def _repurchase_30d(c: _Ctx) -> KpiValue:
-    tx = c.attributed
-    buyers = tx.loc[tx["amount"] > 0, "customer_id"].nunique()
+    buyers = _purchases(c.attributed)["customer_id"].nunique()
     n = c.plan.review.attribution_days
     return _ratio("repurchase_30d", buyers, len(c.funnel["first_response"]),
                   f"首次响应当天起 {n} 天内有消费的参与客户 / 参与客户", "参与客户为0")
@@ -222,9 +232,10 @@ def _budget_variance(c: _Ctx) -> KpiValue:
 # ------------------------------------------------------------------ outcome KPIs (目标客群)
 def _repurchase_rate(c: _Ctx) -> KpiValue:
     orders = c.scope_orders
-    per = orders[c.within(orders["order_date"])].groupby("customer_id")["order_id"].nunique()
+    per = orders[c.within(orders["order_date"])].groupby("customer_id").size()
     return _ratio("repurchase_rate", int((per >= 2).sum()), len(per),
-                  f"目标客群 {c.label} 内下单≥2次的客户 / 下单客户", "窗口内没有下单客户")
+                  f"目标客群 {c.label} 内购买≥2次的客户 / 购买客户(有订单编号按订单计,没有按客户+日期计;全额退款不算)",
+                  "窗口内没有购买客户")
 
 
 def _churn(c: _Ctx) -> KpiValue:
@@ -250,7 +261,7 @@ def _aov(c: _Ctx) -> KpiValue:
     after_aov, before_aov = now.mean(), before.mean()
     return KpiValue("aov_uplift", (after_aov - before_aov) / before_aov * 100, after_aov, before_aov,
                     f"目标客群客单价 {fmt(after_aov)} 元({len(now)} 单) 对比前一窗口 {fmt(before_aov)} 元"
-                    f"({len(before)} 单,不含退款)")
+                    f"({len(before)} 次购买,已扣除退款)")
 
 
 def _surveys(c: _Ctx, column: str) -> pd.Series:
@@ -342,12 +353,14 @@ def compute_kpis(plan: Plan, data: Frames, customers_result: pd.DataFrame, *,
     - open_rate: reached customers with an opened campaign message (sent in the window) / reached;
     - engagement_rate: customers with a clicked message / customers with an opened one;
     - participation_rate: treatment customers with ≥1 campaign responded_at in the window / treatment;
-    - repurchase_30d: participants with an order (amount > 0) dated from their first response day to
+    A purchase (:func:`_purchases`) is an order ID, or a customer's buying day where the export has
+    none; refunds reduce its amount and a fully refunded one is not a purchase.
+    - repurchase_30d: participants with a purchase dated from their first response day to
       review.attribution_days after it / participants (the attribution may run past the window);
-    - repurchase_rate: in-scope customers with ≥2 orders (amount > 0) in the window / those with ≥1;
-    - churn_rate: in-scope customers with an order in the 365 days before the window start but none
+    - repurchase_rate: in-scope customers with ≥2 purchases in the window / those with ≥1;
+    - churn_rate: in-scope customers with a purchase in the 365 days before the window start but none
       in the window / the former;
-    - aov_uplift: mean order amount (amount > 0) of in-scope customers in the window vs the
+    - aov_uplift: mean purchase amount (net of refunds) of in-scope customers in the window vs the
       equal-length window before, (after − before) / before;
     - csat: mean CSAT of in-scope customers' surveys dated in the window; nps: % promoters (9–10) −
       % detractors (0–6) over those surveys' NPS answers, in points (−100…100);
@@ -430,6 +443,17 @@ def kpi_values(plan: Plan, data: Frames, customers_result: pd.DataFrame, values:
     parts = [_frame(_rows("overall", BY_LABELS["overall"], values))]
     parts += [kpis_by(plan, data, customers_result, by, window=window, absent=absent) for by in ("tier", "channel")]
     return pd.concat([p for p in parts if not p.empty], ignore_index=True)
+
+
+def no_data_reasons(frame: pd.DataFrame, by: str) -> list[str]:
+    """``指标: 无数据: reason`` for each KPI that is 无数据 in every group of a breakdown (the wide
+    table shows only 无数据; the reason is said once below it)."""
+    part = frame[frame["by"] == by]
+    out = []
+    for name, rows in part.groupby("name", sort=False):
+        if rows["value"].isna().all():
+            out.append(f"{name}: {rows['explanation'].iloc[0]}")
+    return out
 
 
 def breakdown_wide(frame: pd.DataFrame, by: str) -> pd.DataFrame:

@@ -6,16 +6,18 @@ Pure functions: canonical frames (docs/CONTRACTS.md) and schema objects in, fram
 
 Modelling choices
 -----------------
-* A *purchase* is a transaction with a positive amount dated on or before ``as_of``; later rows
-  are ignored everywhere. The window is the ``window_days`` calendar days ending on ``as_of``
-  (``as_of - window_days < day <= as_of``).
+* A *purchase* is defined once, in :mod:`planlib.metrics.purchases`: an order (``order_id``, or
+  customer + day without order ids) whose net amount — refund rows of the same order subtract —
+  is positive, dated on its first day with a positive row; rows after ``as_of`` are ignored
+  everywhere. The window is the ``window_days`` calendar days ending on ``as_of``
+  (``as_of - window_days < day <= as_of``), and a purchase belongs to it by its date.
 * ``recency_days`` counts calendar days from the last purchase ever (not only in the window) to
   ``as_of``. A customer who never bought has ``NaN``: it matches no recency condition, and for
   scoring it counts as the worst possible recency (R = 1).
-* ``frequency`` counts distinct orders (``order_id``, one per customer and day) with a positive
-  amount in the window;
-  ``monetary`` is the net amount in the window (refunds subtract, so it can be negative), rounded
-  to the fen so that summation order can never split two identical customers.
+* ``frequency`` counts the purchases in the window; a fully refunded order is none.
+  ``monetary`` is the sum of their net amounts (a refund lowers the order it belongs to, so a
+  partly refunded order counts with what was kept), rounded to the fen so that summation order
+  can never split two identical customers.
 * Scores 1..levels come from quantile cut points of all customers' values (the values at the
   1/levels, 2/levels … positions of the sorted values, ``inverted_cdf``, so every cut point is
   an observed value): a value scores 1 + the number of cut points strictly below it (bins closed
@@ -35,6 +37,7 @@ import pandas as pd
 
 from planlib.data.holdout import control_mask
 from planlib.errors import PlanError
+from planlib.metrics.purchases import PurchaseArrays, purchase_arrays
 from planlib.plan.schema import Plan, Segment, Segmentation, parse_condition
 
 DEFAULT_RULE = "未命中规则"
@@ -50,13 +53,6 @@ _PERCENT_OF = {"p_alive": ("p_alive", False), "churn_probability": ("p_alive", T
 def rfm_as_of(plan: Plan) -> date:
     """The RFM reference day: ``segmentation.rfm.as_of`` or the day before the plan starts."""
     return plan.segmentation.rfm.as_of or plan.meta.period.start - timedelta(days=1)
-
-
-def _day_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Whole days since the epoch (any datetime unit) and a mask of the rows that have a date."""
-    days = pd.to_datetime(values).to_numpy().astype("datetime64[D]")
-    valid = ~np.isnat(days)
-    return days.astype(np.int64), valid
 
 
 def _positions(ids: pd.Index, values: pd.Series) -> np.ndarray:
@@ -90,52 +86,34 @@ def quantile_scores(values: np.ndarray, levels: int) -> np.ndarray:
 
 
 def rfm_table(customers: pd.DataFrame, transactions: pd.DataFrame, *, as_of: date,
-              window_days: int, levels: int, positions: np.ndarray | None = None) -> pd.DataFrame:
+              window_days: int, levels: int, positions: np.ndarray | None = None,
+              bought: PurchaseArrays | None = None) -> pd.DataFrame:
     """One row per customer of ``customers`` with recency, frequency, monetary and their scores.
 
     Columns: customer_id, last_purchase, recency_days, frequency, monetary, r_score, f_score,
     m_score, rfm_score, rfm_total. Transactions of customers not in ``customers`` are ignored
     (:func:`planlib.metrics.customers.transaction_coverage` counts them). ``positions`` — each
-    transaction's position in the distinct customer ids — may be passed when already computed.
+    transaction's position in the distinct customer ids — and ``bought`` (their purchases as of
+    ``as_of``, :func:`planlib.metrics.purchases.purchase_arrays`) may be passed when already computed.
     See the module docstring for the exact definitions.
     """
     ids = pd.Index(customers["customer_id"].drop_duplicates())
     n = len(ids)
     # Map each transaction to its customer's position once; everything after is bincount.
     pos = _positions(ids, transactions["customer_id"]) if positions is None else positions
-    day, dated = _day_numbers(transactions["order_date"])
-    amount = transactions["amount"].to_numpy(dtype=float, na_value=np.nan)
+    if bought is None:
+        bought = purchase_arrays(transactions, pos, as_of)
     today = np.datetime64(as_of, "D").astype(np.int64)
-
-    known = (pos >= 0) & dated & (day <= today) & ~np.isnan(amount)
-    in_window = known & (day > today - window_days)
-    bought = known & (amount > 0)
 
     never = np.iinfo(np.int64).min
     last = np.full(n, never, dtype=np.int64)
-    np.maximum.at(last, pos[bought], day[bought])
+    np.maximum.at(last, bought.pos, bought.day)
     has_bought = last != never
     recency = np.where(has_bought, today - last, np.nan).astype(float)
 
-    monetary = np.round(np.bincount(pos[in_window], weights=amount[in_window], minlength=n), 2)
-
-    orders = bought & in_window
-    order_pos = pos[orders]
-    if "order_id" in transactions.columns and len(order_pos):
-        # An order split over several rows (line items) is still one purchase. Its rows share a
-        # customer and a day, so order ids are compared only among rows that do (hashing 10M
-        # order ids costs seconds; the candidates are usually few).
-        order_day = day[orders]
-        same_day = pd.Series(order_pos * np.int64(order_day.max() - order_day.min() + 1)
-                             + (order_day - order_day.min())).duplicated(keep=False).to_numpy()
-        if same_day.any():
-            rows = np.flatnonzero(orders)[same_day]
-            order_ids = transactions["order_id"].iloc[rows]
-            pairs = pd.DataFrame({"p": order_pos[same_day], "d": order_day[same_day], "o": order_ids.to_numpy()})
-            repeat = np.zeros(len(order_pos), dtype=bool)
-            repeat[same_day] = pairs.duplicated().to_numpy() & order_ids.notna().to_numpy()
-            order_pos = order_pos[~repeat]
-    frequency = np.bincount(order_pos, minlength=n).astype(np.int64)
+    in_window = bought.day > today - window_days
+    monetary = np.round(np.bincount(bought.pos[in_window], weights=bought.amount[in_window], minlength=n), 2)
+    frequency = np.bincount(bought.pos[in_window], minlength=n).astype(np.int64)
 
     last_purchase = last.astype("datetime64[D]")
     last_purchase[~has_bought] = np.datetime64("NaT")

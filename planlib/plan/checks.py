@@ -221,4 +221,25 @@ def _yuan(amount: float) -> str:
 
 
 def _check_kpis(plan: Plan) -> list[Found]:
-    return _duplicates([k.kpi for k in plan.kpis], "kpis", "指标")
+    return [*_duplicates([k.kpi for k in plan.kpis], "kpis", "指标"), *_goal_kpi_targets(plan)]
+
+
+def _goal_kpi_targets(plan: Plan) -> list[Found]:
+    """A goal on the campaign's own segment and the KPI row of the same metric are one target.
+
+    Entered twice they drift apart (15 in the goal, 12 in the KPI table) and the report would
+    judge the quarter against whichever it read; one value, or this message.
+    """
+    metrics = [k.kpi for k in plan.kpis]
+    targets = {k.kpi: (i, k.target) for i, k in enumerate(plan.kpis) if metrics.count(k.kpi) == 1}  # duplicates: reported above
+    found = []
+    for i, goal in enumerate(plan.goals):
+        if goal.segment != plan.scope.segment or goal.metric not in targets:
+            continue
+        j, kpi_target = targets[goal.metric]
+        if abs(goal.target - kpi_target) > 1e-9:
+            found.append((f"goals[{i}].target",
+                          f"目标 {goal.id} 的目标值 {goal.target:g} 与 KPI 表中 {goal.metric} 的目标值 {kpi_target:g}"
+                          f"(kpis[{j}])不一致",
+                          "两处说的是同一个目标:改成相同的值"))
+    return found

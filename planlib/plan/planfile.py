@@ -8,6 +8,7 @@ cross-field checks (:mod:`planlib.plan.checks`) and the data files. A plan that 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
@@ -134,19 +135,76 @@ def _paths(data: Any, prefix: KeyPath) -> Iterator[KeyPath]:
             yield from _paths(value, (*prefix, i))
 
 
-def _validate(source: _Source, problems: list[Problem]) -> Plan | None:
-    """Schema validation, then (only when it passes) the cross-field checks and data files."""
+_REPAIR_ROUNDS = 3  # each round drops the faulty values pydantic reported; more rounds find nothing new
+
+
+def check_data(data: dict) -> tuple[Plan | None, list[tuple[KeyPath, str, str]]]:
+    """The plan and every problem of merged plan ``data`` — the one validation behind ``planlib
+    validate``, ``planlib run`` and the planner forms: schema and cross-field problems at once.
+
+    When the schema fails, the faulty values are left out (an unknown key, a wrong optional value)
+    and the rest is validated again, so the cross-field checks (dates, dependencies, budget …) still
+    run on everything that is well-formed: a planner fixes a misspelt key and an impossible task
+    date in one go. Problems under a value already reported are not reported twice.
+    """
     try:
-        plan = Plan.model_validate(source.data)
+        plan = Plan.model_validate(data)
     except ValidationError as exc:
-        for path, message, hint in explain_errors(exc.errors(include_url=False), source.data):
-            # a value whose YAML was already reported (e.g. an impossible date) is not reported twice
-            if not any(path[:n] in source.flagged for n in range(1, len(path) + 1)):
-                problems.append(_at(source, path, message, hint))
-        return None
-    found = check_plan(plan) + _check_data_files(plan, source.files[0].parent)
-    problems.extend(_at(source, parse_path(where), message, hint) for where, message, hint in found)
+        found = explain_errors(exc.errors(include_url=False), data)
+        reported = [path for path, _m, _h in found]
+        repaired = _repaired(data, reported)
+        if repaired is not None:
+            found += [(path, message, hint) for where, message, hint in check_plan(repaired)
+                      if not _under(path := parse_path(where), reported)]
+        return None, found
+    return plan, [(parse_path(where), message, hint) for where, message, hint in check_plan(plan)]
+
+
+def _validate(source: _Source, problems: list[Problem]) -> Plan | None:
+    """:func:`check_data` on a file's merged data, each problem located at its file and line."""
+    plan, found = check_data(source.data)
+    for path, message, hint in found:
+        # a value whose YAML was already reported (e.g. an impossible date) is not reported twice
+        if not _under(path, source.flagged):
+            problems.append(_at(source, path, message, hint))
+    if plan is not None:
+        problems.extend(_at(source, parse_path(where), message, hint)
+                        for where, message, hint in _check_data_files(plan, source.files[0].parent))
     return plan
+
+
+def _under(path: KeyPath, paths: Iterable[KeyPath]) -> bool:
+    known = set(paths)
+    return any(path[:n] in known for n in range(1, len(path) + 1))
+
+
+def _repaired(data: dict, faulty: list[KeyPath]) -> Plan | None:
+    """The plan without its faulty values, if that much validates (else None: nothing to cross-check)."""
+    for _ in range(_REPAIR_ROUNDS):
+        data = copy.deepcopy(data)
+        for path in sorted(faulty, key=len, reverse=True):
+            if not path or not _drop(data, path):
+                return None
+        try:
+            return Plan.model_validate(data)
+        except ValidationError as exc:
+            faulty = [path for path, _m, _h in explain_errors(exc.errors(include_url=False), data)]
+    return None
+
+
+def _drop(data: Any, path: KeyPath) -> bool:
+    """Remove ``path`` from ``data``; False when it is not there (a missing required key: no repair)."""
+    parent = data
+    for seg in path[:-1]:
+        try:
+            parent = parent[seg]
+        except (KeyError, IndexError, TypeError):
+            return False
+    last = path[-1]
+    if isinstance(parent, dict) and last in parent:
+        del parent[last]
+        return True
+    return False
 
 
 def _at(source: _Source, path: KeyPath, message: str, hint: str) -> Problem:

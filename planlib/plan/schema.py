@@ -145,17 +145,28 @@ class DataSource(StrictModel):
     encoding: Literal["auto", "utf-8", "utf-8-sig", "gbk", "gb18030", "big5"] = Field(default="auto", title="编码")
     sheet: str | int | None = Field(default=None, title="工作表")
     columns: dict[str, str] = Field(default_factory=dict, title="列名映射", description="文件中的列名 → 标准列名")
+    pad_ids: int | None = Field(
+        default=None, ge=2, le=40, title="编号补零位数",
+        description="纯数字的客户编号左侧补零到这个位数,例如 5:1 → 00001(Excel 去掉了前导零时使用)",
+    )
 
 
 class DemoData(StrictModel):
     seed: int = Field(default=20240401, title="随机种子")
     customers: int = Field(default=5000, ge=100, le=2_000_000, title="客户数")
+    style: Literal["crm", "orders_export"] = Field(
+        default="crm", title="演示数据形式",
+        description="crm:五个整洁的 CSV;orders_export:只有一份商城订单导出(.xlsx,或 GBK 编码的 .csv)",
+    )
 
 
 class Data(StrictModel):
     demo: DemoData | None = Field(default=None, title="演示数据", description="设置后,缺失的数据文件由演示数据生成器创建")
-    customers: DataSource = Field(title="客户表")
-    transactions: DataSource = Field(title="交易表")
+    customers: DataSource | None = Field(
+        default=None, title="客户表",
+        description="可选;没有客户表时由交易表生成客户名单(每个客户编号一行,姓名/手机号等取交易表中已有的列)",
+    )
+    transactions: DataSource = Field(title="交易表", description="唯一必需的数据源")
     interactions: DataSource | None = Field(default=None, title="互动记录")
     surveys: DataSource | None = Field(default=None, title="问卷")
     tickets: DataSource | None = Field(default=None, title="服务工单")
@@ -204,6 +215,11 @@ class Segment(StrictModel):
 class Clv(StrictModel):
     horizon_days: int = Field(default=365, ge=30, le=3650, title="预测期(天)", description="客户终身价值预测多少天")
     discount_rate: Percent = Field(default=10, title="年折现率(%)")
+    model: Literal["auto", "bgnbd", "mbgnbd"] = Field(
+        default="auto", title="购买模型",
+        description="auto 自动:只购买过一次的客户占一半及以上时用 MBG/NBD,否则用 BG/NBD;"
+                    "bgnbd / mbgnbd 固定使用该模型",
+    )
 
 
 class Movement(StrictModel):
@@ -214,7 +230,7 @@ class Movement(StrictModel):
 
 class Segmentation(StrictModel):
     rfm: Rfm = Field(default_factory=Rfm, title="RFM 设置")
-    clv: Clv = Field(default_factory=Clv, title="客户终身价值(BG/NBD + Gamma-Gamma)")
+    clv: Clv = Field(default_factory=Clv, title="客户终身价值(BG/NBD 或 MBG/NBD + Gamma-Gamma)")
     movement: Movement = Field(default_factory=Movement, title="层级变动(与上季度比较)")
     tiers: list[TierRule] = Field(min_length=1, title="分层规则", description="自上而下匹配,命中第一条即归入该层")
     default_tier: DefaultTier = Field(default_factory=DefaultTier, title="未命中任何规则时的层级")
@@ -223,7 +239,6 @@ class Segmentation(StrictModel):
 
 # ---------------------------------------------------------------------------------- channels
 JourneyStage = Literal["认知", "兴趣", "购买", "使用", "复购", "推荐"]
-JOURNEY_STAGES: tuple[str, ...] = ("认知", "兴趣", "购买", "使用", "复购", "推荐")
 
 
 class TierRates(StrictModel):

@@ -169,66 +169,105 @@ def new_plan(plan_path: str | Path, quarter: str, *, output_root: Path | None = 
     ``output_root`` is where the published runs live (default: the project's ``outputs/``).
     Raises :class:`PlanError` for a quarter that is not later, or an existing file without ``force``.
     """
-    from ruamel.yaml.comments import CommentedSeq
-
     loaded = load_plan(plan_path)
-    old_q, new_q = parse_quarter(loaded.plan.meta.quarter), parse_quarter(quarter)
-    quarters = (new_q[0] * 4 + new_q[1]) - (old_q[0] * 4 + old_q[1])
-    if quarters <= 0:
-        raise PlanError(f"{loaded.path}: 新季度 {quarter} 必须晚于计划的季度 {loaded.plan.meta.quarter}")
+    move = _Move(loaded, parse_quarter(loaded.plan.meta.quarter), parse_quarter(quarter))
+    if move.months <= 0:
+        raise PlanError(f"{loaded.path}: 新季度 {quarter} 必须晚于计划的季度 {move.old_code}")
     target = loaded.path.with_name(f"{quarter}.yaml")
     if target.exists() and not force:
         raise PlanError(f"{target}: 文件已存在,未覆盖 — 确认要重新生成时加 --force")
-    months, old_code = 3 * quarters, loaded.plan.meta.quarter
     yaml = _yaml()
     doc = yaml.load(loaded.path.read_text(encoding="utf-8"))
     notes: list[str] = []
-
-    # dates, quarter code and titles
-    _shift_dates(doc, months)  # review.actions too, but they are rebuilt below from the plan as written
-    meta = doc.setdefault("meta", {})
-    meta["quarter"] = quarter
-    if "period" not in meta:  # the period lives in the base: the new quarter needs its own
-        p = loaded.plan.meta.period
-        meta["period"] = _flow_map(start=shift_months(p.start, months), end=shift_months(p.end, months))
-    if "title" in meta:
-        meta["title"] = retitle(str(meta["title"]), old_q, new_q)
-    for goal in doc.get("goals") or []:
-        goal["name"] = retitle(str(goal["name"]), old_q, new_q)
-    notes.append(f"日期整体后移 {months} 个月(计划周期 {shift_months(loaded.plan.meta.period.start, months)}"
-                 f" ~ {shift_months(loaded.plan.meta.period.end, months)})")
-
-    # baselines from the published run
+    _move_dates_and_titles(doc, move, quarter, notes)
     run_dir = _run_dir(loaded, output_root)
     kpis, values, run_actions = _actuals(run_dir)
+    _update_goals(doc, move, run_dir, kpis, values, notes)
+    _placeholder_kpi_targets(doc, move, kpis, notes)
+    _clear_budget_actuals(doc, notes)
+    _renew_review(doc, move, run_actions, notes)
+    write_text_atomic(target, _dump(yaml, doc, move.old, move.new))
+    return NewPlan(target, notes, _problems(target))
+
+
+@dataclass(frozen=True)
+class _Move:
+    """This quarter's plan and the quarter it moves to."""
+
+    loaded: LoadedPlan
+    old: tuple[int, int]
+    new: tuple[int, int]
+
+    @property
+    def months(self) -> int:
+        return 3 * ((self.new[0] * 4 + self.new[1]) - (self.old[0] * 4 + self.old[1]))
+
+    @property
+    def old_code(self) -> str:
+        return self.loaded.plan.meta.quarter
+
+    def shift(self, day: date) -> date:
+        return shift_months(day, self.months)
+
+
+def _move_dates_and_titles(doc: Any, move: _Move, quarter: str, notes: list[str]) -> None:
+    """Every date moves by whole quarters; the quarter code goes into ``meta``, the title and goal names."""
+    _shift_dates(doc, move.months)  # review.actions too, but they are rebuilt from the plan as written
+    meta = doc.setdefault("meta", {})
+    meta["quarter"] = quarter
+    period = move.loaded.plan.meta.period
+    if "period" not in meta:  # the period lives in the base: the new quarter needs its own
+        meta["period"] = _flow_map(start=move.shift(period.start), end=move.shift(period.end))
+    if "title" in meta:
+        meta["title"] = retitle(str(meta["title"]), move.old, move.new)
+    for goal in doc.get("goals") or []:
+        goal["name"] = retitle(str(goal["name"]), move.old, move.new)
+    notes.append(f"日期整体后移 {move.months} 个月(计划周期 {move.shift(period.start)}"
+                 f" ~ {move.shift(period.end)})")
+
+
+def _update_goals(doc: Any, move: _Move, run_dir: Path, kpis: pd.DataFrame | None,
+                  values: pd.DataFrame | None, notes: list[str]) -> None:
+    """Goal baselines become this quarter's actuals from the published run; targets get a TODO comment."""
+    old_code = move.old_code
     if kpis is None and values is None:
         notes.append(f"没有找到 {old_code} 的已发布运行结果({run_dir}),基线保持不变 — "
-                     f"先运行 planlib run {loaded.path.name},再重新生成(--force)即可用实际值更新基线")
+                     f"先运行 planlib run {move.loaded.path.name},再重新生成(--force)即可用实际值更新基线")
     for goal in doc.get("goals") or []:
         if kpis is not None or values is not None:
-            actual = _measured(goal["metric"], goal["segment"], loaded, kpis, values)
+            actual = _measured(goal["metric"], goal["segment"], move.loaded, kpis, values)
             if actual is None:
                 notes.append(f"目标 {goal['id']}: {old_code} 没有 {goal['metric']} 的实际值,基线保持不变")
             else:
-                value = round(actual, 2)
-                if "baseline" in goal:
-                    goal["baseline"] = value
-                else:
-                    goal.insert(list(goal).index("target"), "baseline", value)
-                goal.yaml_add_eol_comment(f"基线 = {old_code} 实际值", "baseline")
+                _set_baseline(goal, round(actual, 2), old_code)
         goal.yaml_add_eol_comment(_target_comment(goal["metric"], goal["target"], kpis, old_code)
                                   .replace(TODO_TARGET, TODO_TARGET + ",截止日期请一并确认"), "target")
     if not doc.get("goals"):
         notes.append("目标写在基础文件中,未修改;如需按季度调整,请在新季度文件中写出 goals")
 
-    # targets stay as placeholders, last quarter's actuals go
+
+def _set_baseline(goal: Any, value: float, old_code: str) -> None:
+    """Write ``value`` as the goal's baseline (a new key goes just before ``target``)."""
+    if "baseline" in goal:
+        goal["baseline"] = value
+    else:
+        goal.insert(list(goal).index("target"), "baseline", value)
+    goal.yaml_add_eol_comment(f"基线 = {old_code} 实际值", "baseline")
+
+
+def _placeholder_kpi_targets(doc: Any, move: _Move, kpis: pd.DataFrame | None, notes: list[str]) -> None:
+    """KPI targets stay as placeholders with a TODO comment; last quarter's manual actuals go."""
     kpi_list = doc.get("kpis") or []
     for i, item in enumerate(kpi_list):
         if "actual" in item:  # last quarter's manual actual
             del item["actual"]
-        kpi_list.yaml_add_eol_comment(_target_comment(item["kpi"], item["target"], kpis, old_code), i)
+        kpi_list.yaml_add_eol_comment(_target_comment(item["kpi"], item["target"], kpis, move.old_code), i)
     if kpi_list:
         notes.append(f"{len(kpi_list)} 项 KPI 目标沿用上季数值作占位,已标注「{TODO_TARGET}」,请逐项设定")
+
+
+def _clear_budget_actuals(doc: Any, notes: list[str]) -> None:
+    """Budget lines lose their actuals and variance notes: nothing is spent in the new quarter yet."""
     budget = doc.get("budget") or {}
     cleared = 0
     for line in budget.get("lines") or []:
@@ -239,24 +278,26 @@ def new_plan(plan_path: str | Path, quarter: str, *, output_root: Path | None = 
     if cleared:
         notes.append(f"清空了 {cleared} 条预算明细的实际支出与差异说明(新季度尚未发生支出)")
 
-    # campaign code and actions
+
+def _renew_review(doc: Any, move: _Move, run_actions: pd.DataFrame | None, notes: list[str]) -> None:
+    """The campaign code gets the new quarter; open actions carry over and the review's suggestions join."""
+    from ruamel.yaml.comments import CommentedSeq
+
     review = doc.setdefault("review", {})
     if "campaign" in review:
-        code = retitle(str(review["campaign"]), old_q, new_q)
-        review["campaign"] = code
+        review["campaign"] = retitle(str(review["campaign"]), move.old, move.new)
         review.yaml_add_eol_comment("TODO 请核对活动代码:须与新季度互动记录中的活动代码一致", "campaign")
     carried = CommentedSeq()
-    kept = [a for a in loaded.plan.review.actions if a.status == "open"]
+    actions = move.loaded.plan.review.actions
+    kept = [a for a in actions if a.status == "open"]
     for a in kept:
         carried.append(_flow_map(problem=a.problem, measure=a.measure, owner=a.owner, due=a.due,
                                  expected=a.expected))
-        carried.yaml_add_eol_comment(f"{old_code} 未完成,延续", len(carried) - 1)
-    dropped = len(loaded.plan.review.actions) - len(kept)
+        carried.yaml_add_eol_comment(f"{move.old_code} 未完成,延续", len(carried) - 1)
+    dropped = len(actions) - len(kept)
     suggested = 0
     if run_actions is not None:
-        start = shift_months(loaded.plan.meta.period.start, months)
-        due = shift_months(loaded.plan.meta.phases[0].end, months) if loaded.plan.meta.phases else (
-            start + timedelta(days=14))
+        due = _suggested_due(move)
         for a in run_actions[run_actions["status"] == "suggested"].itertuples():
             carried.append(_flow_map(problem=a.problem, measure=a.measure, owner=a.owner, due=due,
                                      expected=a.expected))
@@ -266,16 +307,24 @@ def new_plan(plan_path: str | Path, quarter: str, *, output_root: Path | None = 
     notes.append(f"延续 {len(kept)} 条未完成的行动(保留责任人)" + (f",略去 {dropped} 条已完成的" if dropped else "")
                  + (f";加入 {suggested} 条复盘建议行动,请指定责任人" if suggested else ""))
 
-    text = _dump(yaml, doc, old_q, new_q)
-    write_text_atomic(target, text)
+
+def _suggested_due(move: _Move) -> date:
+    """Due date of a suggested action: the end of the new quarter's first phase, else two weeks in."""
+    meta = move.loaded.plan.meta
+    if meta.phases:
+        return move.shift(meta.phases[0].end)
+    return move.shift(meta.period.start) + timedelta(days=14)
+
+
+def _problems(target: Path) -> list[Problem]:
+    """What is wrong with the written file (empty when it validates)."""
     from planlib.errors import PlanValidationError
 
     try:
         load_plan(target)
-        problems: list[Problem] = []
     except PlanValidationError as exc:
-        problems = list(exc.problems)
-    return NewPlan(target, notes, problems)
+        return list(exc.problems)
+    return []
 
 
 def _dump(yaml: Any, doc: Any, old: tuple[int, int], new: tuple[int, int]) -> str:

@@ -69,7 +69,7 @@ def export_contacts(plan_path: Path, *, segment: str | None, requested_by: str, 
     """``planlib export-contacts``: the unmasked contact list of one segment (default: the plan's
     target group, without its control group) from the plan's last successful run."""
     from planlib.data import results
-    from planlib.data.load import load_source
+    from planlib.data.load import customers_from_transactions, load_source
     from planlib.metrics.segment import find_segment, segment_mask
     from planlib.plan.planfile import load_plan
     from planlib.run.stage import project_root
@@ -83,7 +83,10 @@ def export_contacts(plan_path: Path, *, segment: str | None, requested_by: str, 
     if segment is None:
         member = member & ~customers["control"].to_numpy(dtype=bool)  # the control group is not contacted
     chosen = customers.loc[member, ["customer_id", "tier"]]
-    contacts = load_source("customers", plan.data.customers, loaded.base_dir).frame
+    if plan.data.customers is not None:
+        contacts = load_source("customers", plan.data.customers, loaded.base_dir).frame
+    else:  # an orders-only plan: names and phones as the order export has them
+        contacts = customers_from_transactions(load_source("transactions", plan.data.transactions, loaded.base_dir)).frame
     table = chosen.merge(contacts, on="customer_id", how="left")
     from planlib.run.folder import output_errors, refuse_links
 

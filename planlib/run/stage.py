@@ -157,13 +157,23 @@ class StageContext:
             if getattr(self.plan.data, name) is not None
         }
 
+    def _derived(self, name: str) -> bool:
+        # without data.customers the customer list comes from the orders (data.load.customers_from_transactions)
+        return name == "customers" and name not in self._sources and "transactions" in self._sources
+
     def has_data(self, name: str) -> bool:
-        return name in self._sources
+        return name in self._sources or self._derived(name)
 
     def data(self, name: str) -> pd.DataFrame:
         """The canonical frame of data source ``name`` (loaded once per stage)."""
         if name not in self._frames:
+            if self._derived(name):
+                from planlib.data.load import customers_from_transactions
 
+                self.data("transactions")
+                loaded = customers_from_transactions(self.load_notes["transactions"])
+                self._frames[name], self.load_notes[name] = loaded.frame, loaded
+                return self._frames[name]
             if name not in self._sources:
                 raise PlanError(f"{self.loaded.path}: data.{name}: 计划未配置该数据源 — 请在 data: 下添加 {name}")
             loaded, digest = _load_cached(name, self._sources[name], self.loaded.base_dir)
@@ -175,7 +185,7 @@ class StageContext:
         return self._frames[name]
 
     def all_data(self) -> dict[str, pd.DataFrame]:
-        return {name: self.data(name) for name in self._sources}
+        return {name: self.data(name) for name in ("customers", *self._sources) if self.has_data(name)}
 
     def load_report(self) -> pd.DataFrame:
         """What each loaded source held: rows kept, encoding and rows set aside with why."""
@@ -183,6 +193,7 @@ class StageContext:
         for name, loaded in self.load_notes.items():
             reasons = loaded.excluded["reason"].value_counts() if len(loaded.excluded) else {}
             title = Data.model_fields[name].title or name
+            title += "(由交易表生成)" if getattr(loaded, "derived_from", None) else ""
             rows.append({
                 "source": title, "path": loaded.path.name, "rows": len(loaded.frame),
                 "encoding": loaded.encoding or "—", "excluded": len(loaded.excluded),

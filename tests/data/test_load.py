@@ -354,3 +354,47 @@ def test_clean_columns_take_the_fast_path_and_messy_cells_the_slow_one(tmp_path)
     frame = load("transactions", "t.csv", tmp_path).frame
     assert frame["amount"].iloc[150] == 1200.0 and frame["order_date"].iloc[150] == pd.Timestamp("2024-04-03")
     assert frame["amount"].iloc[151] == 151.5 and frame["order_date"].iloc[0] == pd.Timestamp("2024-04-01 10:00")
+
+
+# ---------------------------------------------------------------------------------- orders only
+def test_without_a_customer_table_the_customer_list_comes_from_the_orders(tmp_path):
+    from planlib.data.load import customers_from_transactions
+
+    (tmp_path / "orders.csv").write_text(
+        "订单编号,客户编号,下单日期,消费金额,客户名称,手机号\n"
+        "O1,C2,2024-04-02,100,李四,13800000002\n"
+        "O2,C1,2024-04-01,50,张三,13800000001\n"
+        "O3,C2,2024-04-09,80,李四,13900000002\n"  # a newer phone number
+        "O4,C1,2024-04-03,20,,\n",
+        encoding="utf-8")
+    loaded = load_all(Data.model_validate({"transactions": {"path": "orders.csv"}}), tmp_path)
+    assert list(loaded) == ["customers", "transactions"]
+    customers = loaded["customers"]
+    assert customers.derived_from == "transactions"
+    frame = customers.frame.set_index("customer_id")
+    assert list(frame.index) == ["C2", "C1"]  # one row per customer, in order of first appearance
+    assert frame.loc["C2", "phone"] == "13900000002"  # the latest non-empty value
+    assert frame.loc["C1", "name"] == "张三"
+    assert frame["join_date"].isna().all() and "join_date" in customers.absent  # not invented
+    assert str(frame["phone"].dtype) == "str"
+    # no personal columns in the export: the list still has every canonical column, empty
+    bare = load_source("transactions", DataSource(path="orders.csv", columns={}), tmp_path)
+    bare.frame = bare.frame[["order_id", "customer_id", "order_date", "amount"]]
+    assert set(customers_from_transactions(bare).absent) == {"name", "phone", "region", "join_date"}
+
+
+def test_a_plan_needs_only_transactions():
+    from pydantic import ValidationError
+
+
+    assert Data.model_validate({"transactions": {"path": "o.csv"}}).customers is None
+    with pytest.raises(ValidationError):
+        Data.model_validate({"customers": {"path": "c.csv"}})
+
+
+def test_an_order_file_given_as_the_customer_table_says_to_drop_data_customers(tmp_path):
+    (tmp_path / "orders.csv").write_text("订单编号,客户编号,下单日期,消费金额\nO1,C1,2024-04-01,10\nO2,C1,2024-04-02,20\n",
+                                         encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        load_source("customers", DataSource(path="orders.csv"), tmp_path)
+    assert "删除计划中的 data.customers" in str(err.value.problems[0])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -70,12 +68,11 @@ def test_mask_frame_returns_a_masked_copy():
         mask_frame(df, {"mobile": "phone"})
 
 
-def test_mask_frame_is_vectorised_enough():
+def test_mask_frame_on_100k_rows():
+    # how long it takes: benchmarks/bench_hotpaths.py
     n = 100_000
     df = pd.DataFrame({"name": ["欧阳娜娜", "张三"] * (n // 2), "phone": ["13812341234"] * n})
-    start = time.perf_counter()
     out = mask_frame(df)
-    assert time.perf_counter() - start < 3
     assert out["name"].iloc[0] == "欧阳**" and out["phone"].iloc[-1] == "138****1234"
 
 

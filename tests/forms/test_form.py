@@ -205,12 +205,22 @@ def test_saving_an_unchanged_form_leaves_the_file_byte_for_byte(demo):
 
 def test_a_change_keeps_comments_and_order_and_validates(demo):
     form = PlanForm(demo, sections_for("01_goals"), stage="01_goals")
-    type_into(form, ("goals", 0, "target"), "13")
+    type_into(form, ("goals", 0, "baseline"), "4")
     assert form.save() is True
     text = demo.read_text(encoding="utf-8")
-    assert "baseline: 5  # 往季沉睡中价值客户30天内自然回购约5%(未做活动时)\n    target: 13\n" in text
+    assert "baseline: 4  # 往季沉睡中价值客户30天内自然回购约5%(未做活动时)\n    target: 12\n" in text
     assert text.startswith("# 客户互动管理策划书")
-    assert load_plan(demo).plan.goals[0].target == 13
+    assert load_plan(demo).plan.goals[0].baseline == 4
+
+
+def test_a_goal_target_that_disagrees_with_its_kpi_row_blocks_saving(demo):
+    before = demo.read_bytes()
+    form = PlanForm(demo, sections_for("01_goals"), stage="01_goals")
+    type_into(form, ("goals", 0, "target"), "15")
+    assert form.save_button.disabled
+    assert "不一致" in form.summary.value or "不一致" in str(form.problems)
+    assert form.save() is False
+    assert demo.read_bytes() == before
 
 
 def test_an_inherited_value_is_written_to_the_quarter_file_and_base_is_untouched(demo):

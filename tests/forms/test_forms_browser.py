@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, make_small_demo
 
+from planlib.forms.lab import lab_argv
 from planlib.plan.planfile import load_plan
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -81,12 +82,13 @@ def lab(nb_root, tmp_path_factory):
     port = _free_port()
     log = open(home / "lab.log", "wb")  # noqa: SIM115 - closed after the server stops
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}",
+        lab_argv(nb_root, [  # the server `planlib lab` starts, with its pre-save hook
+         "--no-browser", "--allow-root", f"--port={port}",
          "--ip=127.0.0.1", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
-         f"--ServerApp.root_dir={nb_root}", "--LabApp.expose_app_in_browser=True",
+         "--LabApp.expose_app_in_browser=True",
          "--LabApp.news_url=None",
          "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
-         f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={home / 'workspaces'}"],
+         f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={home / 'workspaces'}"]),
         env=_isolated_env(home), stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -239,7 +241,7 @@ def shot(page, name: str) -> None:
 # ----------------------------------------------------------------------------- tests
 ROUND_TRIPS = {
     # stage: (field path, text typed, (key path in the merged plan), expected value)
-    "01_goals": ("goals-0-target", "13", ("goals", 0, "target"), 13),
+    "01_goals": ("goals-0-baseline", "4", ("goals", 0, "baseline"), 4),
     "02_needs": ("segmentation-rfm-window_days", "400", ("segmentation", "rfm", "window_days"), 400),
     "03_channels": ("channels-plan-0-contacts_per_customer", "9.5",
                     ("channels", "plan", 0, "contacts_per_customer"), 9.5),
@@ -276,6 +278,17 @@ def test_stage_form_round_trip(stage, page, lab, project, nb_root):
     result = subprocess.run([str(Path(sys.executable).with_name("planlib")), "validate", str(plan)],
                             capture_output=True, text=True, cwd=project)
     assert result.returncode == 0, result.stdout + result.stderr
+
+    # the planner ran the workbook and JupyterLab saves it: the template stays as committed
+    template = project / "workbooks" / f"{stage}.ipynb"
+    before_save = template.stat().st_mtime_ns
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    deadline = time.monotonic() + 30
+    while template.stat().st_mtime_ns == before_save and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert template.stat().st_mtime_ns != before_save, "JupyterLab did not save the notebook"
+    assert json.loads(template.read_text(encoding="utf-8")) == \
+        json.loads((ROOT / "workbooks" / f"{stage}.ipynb").read_text(encoding="utf-8"))
 
 
 def test_invalid_value_is_refused_with_the_schema_message(page, lab, project, nb_root):
@@ -329,7 +342,7 @@ def test_an_empty_plan_file_is_filled_from_the_form_rows_and_date_picker_include
     set_text(form, "review-actions-0-measure", "增加短信提醒")
     set_text(form, "review-actions-0-owner", "客服专员")
     set_text(form, "review-actions-0-due", "2024-07-15")
-    form.locator(".pl-f-review-actions-0-status select").select_option("done")
+    form.locator(".pl-f-review-actions-0-status select").select_option("已完成")
     expect(form.locator("button.pl-save")).to_be_enabled()
     expect(form.locator(".pl-summary")).to_contain_text("计划的其他部分还有")
     save(form)

@@ -7,42 +7,16 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import rfm_plan
 
 from planlib.data import holdout
 from planlib.data.results import SPECS
 from planlib.errors import PlanError
 from planlib.metrics import segment
 from planlib.metrics.customers import customers_result
-from planlib.plan.schema import Plan, Segment, Segmentation
+from planlib.plan.schema import Segment, Segmentation
 
 AS_OF = date(2024, 3, 31)
-
-
-def make_plan(**segmentation) -> Plan:
-    seg = {
-        "rfm": {"window_days": 90, "levels": 3},
-        "tiers": [
-            {"name": "高价值", "recency_days": "<30", "frequency": ">=2", "needs": "专属服务", "strategy": "每月关怀"},
-            {"name": "活跃", "frequency": ">=1", "needs": "优惠", "strategy": "每周推送"},
-            {"name": "空层", "monetary": ">=1000000"},
-        ],
-        "default_tier": {"name": "一般", "needs": "促销信息"},
-        "segments": [{"name": "沉睡活跃", "tiers": ["活跃"], "recency_days": ">=20"}],
-    }
-    seg.update(segmentation)
-    return Plan.model_validate({
-        "meta": {"unit": "t", "unit_name": "测试", "quarter": "2024Q2", "title": "测试计划", "owner": "经理",
-                 "period": {"start": date(2024, 4, 1), "end": date(2024, 6, 30)}},
-        "scope": {"segment": "沉睡活跃"},
-        "goals": [{"id": "G1", "name": "目标", "metric": "repurchase_30d", "segment": "沉睡活跃", "target": 12.0,
-                   "direction": "increase", "deadline": date(2024, 6, 30)}],
-        "data": {"customers": {"path": "c.csv"}, "transactions": {"path": "t.csv"}},
-        "segmentation": seg,
-        "channels": {"catalogue": [{"id": "sms", "name": "短信", "cost_per_contact": 0.05, "reach_rate": 90.0,
-                                    "open_rate": 30.0, "response_rate": 8.0}]},
-        "budget": {"limit": 1000.0},
-        "review": {"campaign": "camp", "control_share": 50.0},
-    })
 
 
 def frames(rows: list[tuple[str, str, str, float]], ids=("A", "B", "C")):
@@ -64,7 +38,7 @@ def test_rfm_counts_refunds_window_and_ignores_later_purchases():
         ("o1", "A", "2024-03-01", 100.0),
         ("o2", "A", "2024-03-21", 30.0),
         ("o2", "A", "2024-03-21", 20.0),  # second line of the same order
-        ("r1", "A", "2024-03-25", -30.0),  # refund: lowers spend, is not a purchase
+        ("o2", "A", "2024-03-25", -30.0),  # refund of o2: lowers its amount, is not a purchase
         ("o3", "A", "2024-04-05", 500.0),  # after as_of: ignored
         ("o4", "B", "2023-06-01", 200.0),  # before the window: recency only
         ("o5", "B", "2024-01-01", 10.0),  # 90 days before as_of: just outside the window
@@ -81,12 +55,38 @@ def test_rfm_counts_refunds_window_and_ignores_later_purchases():
     assert r.loc["C", ["frequency", "monetary", "r_score"]].tolist() == [0, 0, 1]
 
 
-def test_recency_uses_last_purchase_ever_not_refunds():
-    customers, tx = frames([("o1", "A", "2023-01-01", 50.0), ("r1", "A", "2024-03-30", -50.0)], ids=("A",))
+def test_fully_refunded_order_is_no_purchase_in_recency_frequency_or_monetary():
+    customers, tx = frames([
+        ("o1", "A", "2024-01-10", 80.0),
+        ("o2", "A", "2024-03-20", 50.0),
+        ("o2", "A", "2024-03-28", -50.0),  # o2 refunded in full: A's last purchase is o1
+        ("o3", "B", "2023-01-01", 50.0),
+        ("o3", "B", "2024-03-30", -20.0),  # refund of an order before the window: M unchanged
+        ("r9", "B", "2024-03-30", -40.0),  # a refund whose order is not in the export: ignored
+        ("o4", "C", "2024-03-30", 70.0),
+        ("o4", "C", "2024-04-02", -70.0),  # refunded after as_of: still a purchase on as_of
+    ])
     r = rfm(customers, tx)
-    assert r.loc["A", "recency_days"] == (AS_OF - date(2023, 1, 1)).days
-    assert r.loc["A", "frequency"] == 0
-    assert r.loc["A", "monetary"] == -50
+    assert r.loc["A", ["recency_days", "frequency", "monetary"]].tolist() == [81, 1, 80]
+    assert r.loc["A", "last_purchase"] == pd.Timestamp("2024-01-10")
+    assert r.loc["B", ["recency_days", "frequency", "monetary"]].tolist() == [(AS_OF - date(2023, 1, 1)).days, 0, 0]
+    assert r.loc["C", ["recency_days", "frequency", "monetary"]].tolist() == [1, 1, 70]
+
+
+def test_without_order_ids_a_purchase_is_a_customer_day():
+    customers, tx = frames([
+        ("", "A", "2024-03-01", 100.0),
+        ("", "A", "2024-03-01", 50.0),  # same day: one purchase of 150
+        ("", "A", "2024-03-01", -150.0),  # … refunded the same day: gone
+        ("", "A", "2024-03-10", 40.0),
+        ("", "A", "2024-03-12", -40.0),  # another day: cannot be matched without order ids
+        ("", "B", "2024-03-05", 20.0),
+        ("", "B", "2024-03-06", 30.0),
+    ])
+    for table in (tx, tx.drop(columns="order_id")):
+        r = rfm(customers, table)
+        assert r.loc["A", ["recency_days", "frequency", "monetary"]].tolist() == [21, 1, 40]
+        assert r.loc["B", ["frequency", "monetary"]].tolist() == [2, 50]
 
 
 def test_scores_are_quantile_bins_with_recency_reversed():
@@ -162,7 +162,7 @@ def rfm_frame():
 
 
 def test_tiers_first_match_wins_and_default_catches_the_rest():
-    plan = make_plan()
+    plan = rfm_plan()
     out = segment.assign_tiers(rfm_frame(), plan.segmentation)
     # A and D match both 高价值 and 活跃: the first rule wins
     assert out["tier"].tolist() == ["高价值", "活跃", "一般", "高价值"]
@@ -179,7 +179,7 @@ def test_describe_rule_formats_ranges_and_operators():
 
 
 def test_segment_mask_combines_tiers_and_conditions():
-    tiered = segment.assign_tiers(rfm_frame(), make_plan().segmentation)
+    tiered = segment.assign_tiers(rfm_frame(), rfm_plan().segmentation)
     seg = Segment(name="x", tiers=["活跃", "一般"], recency_days=">=20")
     assert segment.segment_mask(tiered, seg).tolist() == [False, True, False, False]  # C has no recency
     assert segment.segment_mask(tiered, Segment(name="all")).all()
@@ -187,7 +187,7 @@ def test_segment_mask_combines_tiers_and_conditions():
 
 
 def test_find_segment_accepts_tier_names_and_rejects_unknown():
-    seg = make_plan().segmentation
+    seg = rfm_plan().segmentation
     assert segment.find_segment(seg, "高价值").tiers == ["高价值"]
     with pytest.raises(PlanError, match="既不是"):
         segment.find_segment(seg, "不存在的客群")
@@ -204,7 +204,7 @@ def result():
         elif i < 30:  # 活跃: one purchase, 25 days ago or (for i >= 20) 60 days ago
             rows.append((f"{c}a", c, "2024-03-06" if i < 20 else "2024-01-31", 50.0))
     customers, tx = frames(rows, ids=ids)
-    plan = make_plan()
+    plan = rfm_plan()
     return plan, customers, customers_result(customers, tx, plan)
 
 
@@ -255,7 +255,7 @@ def test_needs_table_lists_top_spenders_per_tier(result):
 
 # ---------------------------------------------------------------------------------- value and risk rules
 def test_rules_over_clv_churn_and_complaints_record_the_rule():
-    plan = make_plan(tiers=[
+    plan = rfm_plan(tiers=[
         {"name": "投诉客户", "complaints": ">=1"},
         {"name": "高价值", "clv": ">=1000", "p_alive": ">=50"},
         {"name": "流失预警", "churn_probability": ">=60"},

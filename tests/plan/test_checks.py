@@ -142,3 +142,14 @@ def test_budget_lines_must_fit_the_limit():
     assert message == "预算明细合计 1,200.50 元,超过预算上限 1,000 元"
     assert "200.50" in hint and "budget.limit" in hint
     assert check_plan(plan_with({"budget.lines[0].planned": 1000})) == []
+
+
+def test_a_goal_and_its_kpi_row_must_agree_on_the_target():
+    data = copy.deepcopy(BASE)
+    metric = data["goals"][0]["metric"]
+    data["scope"]["segment"] = data["goals"][0]["segment"]
+    data["kpis"] = [{"kpi": metric, "target": data["goals"][0]["target"] + 3}]
+    found = check_plan(Plan.model_validate(data))
+    assert [where for where, message, _hint in found if "不一致" in message] == ["goals[0].target"]
+    data["kpis"][0]["target"] = data["goals"][0]["target"]
+    assert not [f for f in check_plan(Plan.model_validate(data)) if "不一致" in f[1]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -239,3 +240,25 @@ def test_a_value_overriding_a_reported_base_value_is_still_checked():
         ("norway.yaml", 4, "meta.departments[1]"),
     ]
     assert problems[0].hint == "加引号,写成 '123'"
+
+
+def test_schema_and_cross_field_problems_are_listed_together(tmp_path):
+    # a misspelt key (schema) and a task ending before it starts (cross-field): both in one go
+    valid = (PLANS / "valid_base.yaml").read_text(encoding="utf-8")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(valid, encoding="utf-8")
+    loaded = load_plan(plan).plan
+    assert loaded.tasks, "the fixture needs a task to break"
+    task = loaded.tasks[0]
+    bad = valid.replace(f"end: {task.end}", f"end: {task.start - timedelta(days=3)}", 1)
+    assert bad != valid
+    bad = bad.replace("meta:\n", "meta:\n  titel: 拼错了键名\n", 1)
+    plan.write_text(bad, encoding="utf-8")
+    messages = [f"{p.where} {p.message}" for p in problems_of(plan)]
+    assert any("titel" in m for m in messages), messages
+    assert any(m.startswith("tasks[0]") and "早于" in m for m in messages), messages
+
+
+def test_a_missing_required_value_gives_no_invented_cross_field_problems():
+    problems = problems_of("missing_fields.yaml")
+    assert all("早于" not in p.message for p in problems)

@@ -72,7 +72,7 @@ def test_index_page_links_reports_and_the_failing_notebook(three_units):
 def test_resume_reruns_only_what_changed(three_units):
     folder, _, _ = three_units
     plan = folder / "parameters/south/2024Q2.yaml"
-    plan.write_text(plan.read_text(encoding="utf-8").replace("target: 70}", "target: 72}"), encoding="utf-8")
+    plan.write_text(plan.read_text(encoding="utf-8").replace("{kpi: nps, target: 50}", "{kpi: nps, target: 55}"), encoding="utf-8")
     result = run_batch([str(folder / "parameters/*/2024Q2.yaml")], workers=2, resume=True,
                        output_root=folder / "outputs")
     status = {o.unit: o.status for o in result.outcomes}

@@ -52,7 +52,7 @@ def test_workbook_imports_are_the_import_statements_of_code_cells(tmp_path):
 
 def test_the_stage_workbooks_warm_up_planlib_and_its_libraries():
     found = workbook_imports(workbook_path(s) for s in STAGES)
-    assert any(line.startswith("from planlib.publish import") and "charts" in line for line in found)
+    assert any(line.startswith("from planlib.stages.") and "charts" in line for line in found)
     assert "from planlib.run.stage import open_stage" in found
 
 

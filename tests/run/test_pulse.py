@@ -8,6 +8,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from conftest import build_plan, goal
 
 from planlib.cli import main
 from planlib.plan.schema import Plan
@@ -15,17 +16,9 @@ from planlib.run import folder, pulse
 
 
 def make_plan() -> Plan:
-    return Plan.model_validate({
-        "meta": {"unit": "t", "unit_name": "测试", "quarter": "2024Q2", "title": "测试", "owner": "经理",
-                 "period": {"start": date(2024, 4, 1), "end": date(2024, 6, 30)}},
-        "scope": {"segment": "全部"},
-        "goals": [{"id": "G1", "name": "目标", "metric": "participation_rate", "segment": "全部", "target": 70.0,
-                   "direction": "increase", "deadline": date(2024, 6, 30)}],
-        "data": {"customers": {"path": "c.csv"}, "transactions": {"path": "t.csv"}},
-        "segmentation": {"tiers": [{"name": "全部"}]},
-        "channels": {"catalogue": [{"id": "sms", "name": "短信", "cost_per_contact": 0.05, "reach_rate": 90.0,
-                                    "open_rate": 30.0, "response_rate": 8.0}]},
-        "checkpoints": [
+    return build_plan(
+        goals=[goal(metric="participation_rate", target=70.0)],
+        checkpoints=[
             {"name": "首周参与率", "due": date(2024, 4, 10), "kpi": "participation_rate", "threshold": 60.0,
              "action": "加发短信", "owner": "客服"},
             {"name": "次周参与率", "due": date(2024, 4, 20), "kpi": "participation_rate", "threshold": 50.0,
@@ -33,9 +26,7 @@ def make_plan() -> Plan:
             {"name": "五月参与率", "due": date(2024, 5, 10), "kpi": "participation_rate", "threshold": 90.0,
              "action": "复盘"},
         ],
-        "budget": {"limit": 1000.0},
-        "review": {"campaign": "camp"},
-    })
+    )
 
 
 def frames():

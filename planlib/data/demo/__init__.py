@@ -71,12 +71,14 @@ def ensure_demo_data(data: Data, base_dir: Path) -> list[Path]:
     """
     if data.demo is None:
         return []
+    if data.demo.style == "orders_export":
+        return _ensure_orders_export(data, base_dir)
     targets = {
         name: (Path(base_dir) / source.path).resolve()
         for name in HEADERS
         if (source := getattr(data, name)) is not None
     }
-    folder = targets["customers"].parent
+    folder = targets["transactions"].parent
     stamp_path = folder / STAMP
     stamp = _read_stamp(stamp_path)
     settings = {"generator": _fingerprint(), "seed": data.demo.seed, "customers": data.demo.customers}
@@ -99,6 +101,28 @@ def ensure_demo_data(data: Data, base_dir: Path) -> list[Path]:
     kept = {name: path for name, path in ours.items() if name not in todo and stamp.get("settings") == settings}
     _write_stamp(stamp_path, folder, settings, [*todo.values(), *kept.values()])
     return list(todo.values())
+
+
+def _ensure_orders_export(data: Data, base_dir: Path) -> list[Path]:
+    """The orders-only demo: the transactions file as a shop export (:mod:`.orders_export`)."""
+    from planlib.data.demo.orders_export import write_orders_export
+    from planlib.data.demo.story import simulate
+
+    path = (Path(base_dir) / data.transactions.path).resolve()
+    folder = path.parent
+    stamp_path = folder / STAMP
+    stamp = _read_stamp(stamp_path)
+    settings = {"generator": _fingerprint(), "seed": data.demo.seed, "customers": data.demo.customers,
+                "style": data.demo.style}
+    ours = _written_by_us(stamp, folder, path)
+    if path.exists() and not (ours and stamp.get("settings") != settings):
+        return []
+    frames = simulate(data.demo.seed, data.demo.customers, tuple(CAMPAIGNS))
+    write_orders_export(path, frames["customers"], frames["transactions"])
+    others = {name: sig for name, sig in stamp.get("files", {}).items() if stamp.get("settings") == settings
+              and name != os.path.relpath(path, folder) and (folder / name).exists()}
+    _write_stamp(stamp_path, folder, settings, [path, *(folder / name for name in others)])
+    return [path]
 
 
 # ------------------------------------------------------------------ which files are ours

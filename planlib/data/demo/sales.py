@@ -2,8 +2,8 @@
 picks a campaign's target group.
 
 Orders are parallel arrays (customer index, day, amount). Refunds are negative rows dated a few
-days after the order they refund and carry that order's ``uid`` so they get a matching order
-number when the file is written.
+days after the order they refund and carry that order's ``uid``, so they are written with that
+order's number.
 """
 
 from __future__ import annotations
@@ -148,13 +148,22 @@ def dormant_mid_value(n: int, orders: Orders, as_of: int) -> np.ndarray:
     down, then tier 中价值客户 (monetary 1,000–10,000) with recency ≥ 180 days.
     """
     upto = orders.day <= as_of
-    bought = upto & (orders.amount > 0)
+    # a purchase is an order netted with its refunds (planlib.metrics.purchases); refunds share its uid
+    uid, inverse = np.unique(orders.uid[upto], return_inverse=True)
+    net = np.bincount(inverse, weights=orders.amount[upto], minlength=len(uid))
+    positive = orders.amount[upto] > 0
+    when = np.full(len(uid), np.iinfo(np.int64).max)
+    np.minimum.at(when, inverse[positive], orders.day[upto][positive])
+    who = np.zeros(len(uid), dtype=np.int64)
+    who[inverse] = orders.cust[upto]
+    real = net > 1e-9
+    cust, when, net = who[real], when[real], net[real]
     last = np.full(n, -10**6, dtype=np.int64)
-    np.maximum.at(last, orders.cust[bought], orders.day[bought])
+    np.maximum.at(last, cust, when)
     recency = as_of - last
-    window = upto & (orders.day > as_of - 365)
-    freq = np.bincount(orders.cust[window & (orders.amount > 0)], minlength=n)
-    money = np.bincount(orders.cust[window], weights=orders.amount[window], minlength=n)
+    window = when > as_of - 365
+    freq = np.bincount(cust[window], minlength=n)
+    money = np.bincount(cust[window], weights=net[window], minlength=n)
     earlier = (
         ((recency < 30) & (freq >= 5) & (money >= 5000))
         | ((recency < 30) & (freq >= 2) & (freq <= 4) & (money >= 2000) & (money <= 5000))

@@ -104,7 +104,7 @@ def _transactions_table(ids: np.ndarray, orders: Orders) -> pd.DataFrame:
     numbers = pd.Series(date_strings(day_)).str.replace("-", "") + pd.Series(seq).astype(str).str.zfill(width)
     by_uid = np.empty(orders.uid.max() + 1 if len(orders.uid) else 0, dtype=object)
     by_uid[uid] = numbers.to_numpy(dtype=object)
-    order_id = np.where(pos, "O", "R").astype(object) + by_uid[orders.uid]  # a refund: R + the refunded order's number
+    order_id = "O" + by_uid[orders.uid].astype(object)  # a refund row carries the number of the order it refunds
     out = pd.DataFrame({"id": order_id, "cust": ids[orders.cust], "day": orders.day,
                         "amount": orders.amount, "refund": ~pos})
     out = out.sort_values(["day", "refund", "id"], kind="stable")

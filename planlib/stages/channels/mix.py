@@ -21,7 +21,6 @@ from planlib.stages.channels.rates import audiences, members
 COMPARISON_COLUMNS = ["audience", "channel_name", "manual_customers", "manual_k", "manual_cost",
                       "manual_responses", "optimised_customers", "optimised_k", "optimised_cost",
                       "optimised_responses", "change_responses"]
-CONSTRAINT_COLUMNS = ["constraint", "used", "limit", "unit", "slack", "binding", "shadow_price"]
 OBJECTIVE_LABELS = {"responses": "预计响应人数", "value": "预计增量价值"}
 
 
@@ -144,8 +143,10 @@ def manual_violations(problem: optimize.MixProblem, table: pd.DataFrame) -> list
         if need and size and z < need * size - 1e-6:
             out.append(f"{aud} 只覆盖 {z / size * 100:.1f}%,低于最低覆盖 {need * 100:g}%")
         limit = problem.max_contacts.get(aud)
-        if limit is not None and z and rows["contacts"].sum() / z > limit + 1e-9:
-            out.append(f"{aud} 每位被触达客户平均 {rows['contacts'].sum() / z:.1f} 次,超过上限 {limit:g} 次")
+        # nested groups: a customer in every group gets each channel's largest k
+        most = float(rows.groupby("channel")["contacts_per_customer"].max().sum()) if z else 0.0
+        if limit is not None and most > limit + 1e-9:
+            out.append(f"{aud} 每位客户最多触达 {most:g} 次,超过上限 {limit:g} 次")
     for tier, (limit, shares) in problem.caps.items():
         used = sum(share * contacted.get(aud, 0.0) for aud, share in shares.items())
         if used > limit + 1e-6:

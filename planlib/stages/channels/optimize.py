@@ -16,12 +16,19 @@ A mixed-integer programme solved by HiGHS through :func:`scipy.optimize.milp`:
   option on it is used.
 
 Constraints: budget; each audience's size; contact caps per tier (a segment audience counts
-towards a tier in proportion to its members there); minimum coverage; average contacts per
-contacted customer ≤ ``max_contacts`` (and no single option above it); allowed channels (options
-outside them do not exist). Binding constraints and shadow prices come from the LP with the open
-channels fixed (HiGHS duals); "another 1,000 元" is an exact re-solve. When no mix satisfies
-everything, :func:`explain_infeasible` relaxes one constraint at a time (then pairs) and says
-which one cannot be met and by how much.
+towards a tier in proportion to its members there); minimum coverage; allowed channels (options
+outside them do not exist); and ``max_contacts``, which holds for *every* customer, not on
+average: each used option has a binary ``u``, each channel of a capped audience a variable ``K``
+≥ k·u of its used options (the most contacts one customer can get on that channel), and Σ K ≤
+``max_contacts``. So however the planner spreads the channel groups over the customers, nobody
+gets more than the limit. The rule is linear and safe; it forgoes mixes where, say, customers
+with 8 WeCom messages get fewer SMS than the others (an exact model needs one variable per
+combination of channel levels and a per-customer assignment to follow).
+
+Binding constraints and shadow prices come from the LP with the open channels and used options
+fixed (HiGHS duals); the value of one more contact per customer and of "another 1,000 元" are
+exact re-solves. When no mix satisfies everything, :func:`explain_infeasible` relaxes one
+constraint at a time (then pairs) and says which one cannot be met and by how much.
 """
 
 from __future__ import annotations
@@ -114,11 +121,27 @@ def _layout(p: MixProblem) -> tuple[list[Option], list[str], list[str]]:
     return opts, auds, fixed
 
 
+def _per_customer(p: MixProblem, opts: list[Option]) -> tuple[list[int], list[tuple[str, str]]]:
+    """The options of audiences with a per-customer cap (each gets a binary ``u``) and their
+    (audience, channel) pairs (each gets ``K``, the most contacts one customer gets on it)."""
+    capped = [i for i, o in enumerate(opts) if o.audience in p.max_contacts]
+    pairs = list(dict.fromkeys((opts[i].audience, opts[i].channel) for i in capped))
+    return capped, pairs
+
+
+def _n_vars(p: MixProblem, opts: list[Option], auds: list[str], fixed: list[str]) -> int:
+    capped, pairs = _per_customer(p, opts)
+    return len(opts) + len(auds) + len(fixed) + len(capped) + len(pairs)
+
+
 def _constraints(p: MixProblem, opts: list[Option], auds: list[str], fixed: list[str]) -> list[Constraint]:
     n_x, n_z = len(opts), len(auds)
-    n = n_x + n_z + len(fixed)
+    capped, pairs = _per_customer(p, opts)
+    n = _n_vars(p, opts, auds, fixed)
     zi = {a: n_x + i for i, a in enumerate(auds)}
     yi = {c: n_x + n_z + i for i, c in enumerate(fixed)}
+    ui = {opt_i: n_x + n_z + len(fixed) + j for j, opt_i in enumerate(capped)}
+    ki = {pair: n_x + n_z + len(fixed) + len(capped) + j for j, pair in enumerate(pairs)}
     out = []
 
     def row() -> np.ndarray:
@@ -156,10 +179,17 @@ def _constraints(p: MixProblem, opts: list[Option], auds: list[str], fixed: list
             need = p.min_coverage[a] * p.sizes[a]
             out.append(Constraint(("coverage", a), f"{a} 最低覆盖 {p.min_coverage[a] * 100:g}%", "人", r, -need))
         if a in p.max_contacts:
+            for i in mine:  # x_i > 0 only if used (u_i = 1); K of its channel ≥ its k
+                r = row()
+                r[i], r[ui[i]] = 1, -p.sizes[a]
+                out.append(Constraint(("used", i), "", "人", r, 0.0, reported=False))
+                r = row()
+                r[ui[i]], r[ki[(a, opts[i].channel)]] = opts[i].contacts, -1
+                out.append(Constraint(("level", i), "", "次", r, 0.0, reported=False))
             r = row()
-            r[mine] = [opts[i].contacts for i in mine]
-            r[zi[a]] = -p.max_contacts[a]
-            out.append(Constraint(("frequency", a), f"{a} 每客户触达 ≤ {p.max_contacts[a]:g} 次", "次/人", r, 0.0))
+            r[[ki[pair] for pair in pairs if pair[0] == a]] = 1
+            out.append(Constraint(("frequency", a), f"{a} 每客户触达 ≤ {p.max_contacts[a]:g} 次", "次/人", r,
+                                  float(p.max_contacts[a])))
     for tier, (limit, shares) in p.caps.items():
         r = row()
         for a, share in shares.items():
@@ -171,21 +201,31 @@ def _constraints(p: MixProblem, opts: list[Option], auds: list[str], fixed: list
 
 
 def _bounds(p: MixProblem, opts: list[Option], auds: list[str], fixed: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    upper = [p.sizes[o.audience] for o in opts] + [np.inf] * len(auds) + [1] * len(fixed)
+    capped, pairs = _per_customer(p, opts)
+    upper = ([p.sizes[o.audience] for o in opts] + [np.inf] * len(auds) + [1] * len(fixed) + [1] * len(capped)
+             + [p.max_contacts[a] for a, _ in pairs])
     return np.zeros(len(upper)), np.array(upper, dtype=float)
 
 
-def _objective(opts: list[Option], auds: list[str], fixed: list[str], weights: list[float]) -> np.ndarray:
-    return -np.concatenate([np.asarray(weights, dtype=float), np.zeros(len(auds) + len(fixed))])
+def _objective(p: MixProblem, opts: list[Option], auds: list[str], fixed: list[str],
+               weights: list[float]) -> np.ndarray:
+    rest = _n_vars(p, opts, auds, fixed) - len(opts)
+    return -np.concatenate([np.asarray(weights, dtype=float), np.zeros(rest)])
+
+
+def _integrality(p: MixProblem, opts: list[Option], auds: list[str], fixed: list[str]) -> np.ndarray:
+    """Customers (x) are whole when ``p.integer``; "channel open" and "option used" are binary."""
+    capped, pairs = _per_customer(p, opts)
+    n_x, start = len(opts), len(opts) + len(auds)
+    out = np.zeros(_n_vars(p, opts, auds, fixed))
+    if p.integer:
+        out[:n_x] = 1
+    out[start:start + len(fixed) + len(capped)] = 1
+    return out
 
 
 def _milp(p: MixProblem, c: np.ndarray, cons: list[Constraint], lb: np.ndarray, ub: np.ndarray,
-          n_x: int, n_fixed: int, extra: list[tuple[np.ndarray, float, float]] = ()):
-    integrality = np.zeros(len(c))
-    if p.integer:
-        integrality[:n_x] = 1
-    if n_fixed:
-        integrality[-n_fixed:] = 1
+          integrality: np.ndarray, extra: list[tuple[np.ndarray, float, float]] = ()):
     rows = [k.row for k in cons] + [e[0] for e in extra]
     lo = [-np.inf] * len(cons) + [e[1] for e in extra]
     hi = [k.upper for k in cons] + [e[2] for e in extra]
@@ -204,16 +244,17 @@ def solve(p: MixProblem) -> MixSolution:
                            message="没有可用的渠道选项")
     cons = _constraints(p, opts, auds, fixed)
     lb, ub = _bounds(p, opts, auds, fixed)
-    c = _objective(opts, auds, fixed, [o.value for o in opts])
-    res = _milp(p, c, cons, lb, ub, len(opts), len(fixed))
+    c = _objective(p, opts, auds, fixed, [o.value for o in opts])
+    integral = _integrality(p, opts, auds, fixed)
+    res = _milp(p, c, cons, lb, ub, integral)
     if res.x is None:
         return MixSolution("infeasible" if res.status == 2 else "failed", message=res.message)
     best = -res.fun
     if any(o.preferred for o in opts) and best > 0:
         # second pass: keep the optimum (within a hair) and contact as many as possible on preferred channels
         keep = (-c, best - max(1e-9, abs(best) * 1e-9), np.inf)
-        pref = _objective(opts, auds, fixed, [1.0 if o.preferred else 0.0 for o in opts])
-        again = _milp(p, pref, cons, lb, ub, len(opts), len(fixed), [keep])
+        pref = _objective(p, opts, auds, fixed, [1.0 if o.preferred else 0.0 for o in opts])
+        again = _milp(p, pref, cons, lb, ub, integral, [keep])
         if again.x is not None:
             res = again
     x = np.round(res.x, 6)
@@ -236,12 +277,44 @@ def _shadow_prices(p: MixProblem, sol: MixSolution) -> dict[tuple, float]:
     lb, ub = _bounds(p, opts, auds, fixed)
     for i, ch in enumerate(fixed):
         lb[len(opts) + len(auds) + i] = ub[len(opts) + len(auds) + i] = float(sol.opened.get(ch, False))
-    res = linprog(_objective(opts, auds, fixed, [o.value for o in opts]),
+    capped, _ = _per_customer(p, opts)
+    for j, i in enumerate(capped):  # the options in use stay in use, the others stay out
+        at = len(opts) + len(auds) + len(fixed) + j
+        lb[at] = ub[at] = float(sol.x[i] > 0.5)
+    res = linprog(_objective(p, opts, auds, fixed, [o.value for o in opts]),
                   A_ub=np.vstack([k.row for k in cons]), b_ub=[k.upper for k in cons],
                   bounds=list(zip(lb, ub, strict=True)), method="highs")
     if res.status != 0:
         return {}
-    return {k.key: float(-m) for k, m in zip(cons, res.ineqlin.marginals, strict=True)}
+    prices = {k.key: float(-m) for k, m in zip(cons, res.ineqlin.marginals, strict=True)}
+    for a, limit in p.max_contacts.items():  # one more contact per customer: an exact re-solve
+        if ("frequency", a) in prices:
+            more = solve(replace(p, max_contacts={**p.max_contacts, a: limit + 1}))
+            prices[("frequency", a)] = max(more.objective - sol.objective, 0.0) if more.x is not None else 0.0
+    return prices
+
+
+def _solution_vector(p: MixProblem, sol: MixSolution) -> np.ndarray:
+    """All variables at ``sol``: x, z, open, u (option used) and K (most contacts per customer per channel)."""
+    opts, auds, fixed = _layout(p)
+    capped, pairs = _per_customer(p, opts)
+    used = [float(sol.x[i] > 0.5) for i in capped]
+    top = [max((o.contacts for o, v in zip(opts, sol.x, strict=True) if (o.audience, o.channel) == pair and v > 0.5),
+               default=0.0) for pair in pairs]
+    return np.concatenate([sol.x, [sol.z[a] for a in auds], [float(sol.opened[c]) for c in fixed], used, top])
+
+
+def most_contacts(p: MixProblem, sol: MixSolution) -> dict[str, float]:
+    """Per audience, the most contacts any one customer can get in the mix (Σ over channels of the largest k)."""
+    opts, auds, _ = _layout(p)
+    out = dict.fromkeys(auds, 0.0)
+    for a in auds:
+        best: dict[str, float] = {}
+        for o, v in zip(opts, sol.x if sol.x is not None else [], strict=False):
+            if o.audience == a and v > 0.5:
+                best[o.channel] = max(best.get(o.channel, 0.0), o.contacts)
+        out[a] = float(sum(best.values()))
+    return out
 
 
 # what one more unit of a constraint's limit is: the shadow price is objective gained per this
@@ -252,11 +325,13 @@ def constraint_table(p: MixProblem, sol: MixSolution) -> pd.DataFrame:
     """Each reported constraint at the solution: used, limit, slack, binding and shadow price.
 
     ``shadow_price`` is the objective gained per extra unit (``per``) of the limit, from the LP
-    with the open channels fixed: local, so "1,000 元 more" is re-solved exactly instead.
+    with the open channels and used options fixed: local, so "1,000 元 more" is re-solved exactly
+    instead. For the per-customer contact cap, ``used`` is the most contacts one customer can get
+    and the price is the exact gain of one more contact per customer.
     """
     opts, auds, fixed = _layout(p)
     cons = _constraints(p, opts, auds, fixed)
-    vector = np.concatenate([sol.x, [sol.z[a] for a in auds], [float(sol.opened[c]) for c in fixed]])
+    vector = _solution_vector(p, sol)
     prices = _shadow_prices(p, sol)
     rows = []
     for k in cons:
@@ -266,16 +341,9 @@ def constraint_table(p: MixProblem, sol: MixSolution) -> pd.DataFrame:
         if k.key[0] == "coverage":  # written as −z ≤ −need: show it the way round people read it
             used, limit = -used, -limit
             slack = used - limit
-        elif k.key[0] == "frequency":  # shown per contacted customer, as the plan writes it
-            z = sol.z[k.key[1]]
-            limit = p.max_contacts[k.key[1]]
-            used = (used + limit * z) / z if z else 0.0
+        else:  # frequency: used = the most contacts one customer gets
             slack = limit - used
-            step = 1 / z if z else 1.0  # less than one contact left in total
-        else:
-            slack = limit - used
-        if k.key[0] != "frequency":
-            step = k.step
+        step = k.step
         shadow = prices.get(k.key, 0.0)
         if k.key[0] == "coverage":
             shadow = -shadow  # per one more customer *required*: covering more can only cost
@@ -340,8 +408,10 @@ def _extreme(p: MixProblem, weights_of, sense: int) -> float | None:
         return None
     cons = _constraints(p, opts, auds, fixed)
     lb, ub = _bounds(p, opts, auds, fixed)
-    c = sense * weights_of(opts, auds, fixed, cons)
-    res = _milp(p, c, cons, lb, ub, len(opts), len(fixed))
+    c = np.zeros(_n_vars(p, opts, auds, fixed))
+    w = weights_of(opts, auds, fixed, cons)
+    c[:len(w)] = sense * w
+    res = _milp(p, c, cons, lb, ub, _integrality(p, opts, auds, fixed))
     return None if res.x is None else float(sense * res.fun)
 
 

@@ -46,7 +46,7 @@ def members(customers_result: pd.DataFrame, plan: Plan, audience: str) -> pd.Ser
     return segment_mask(customers_result, find_segment(plan.segmentation, audience))
 
 
-def _plan_rate(plan: Plan, channel, metric: str, tiers: dict[str, int]) -> tuple[float, str]:
+def _plan_rate(channel, metric: str, tiers: dict[str, int]) -> tuple[float, str]:
     """Catalogue rate, or the tier-weighted mix of the plan's per-tier rates (percent)."""
     default = getattr(channel, f"{metric}_rate")
     total = sum(tiers.values())
@@ -131,16 +131,11 @@ def estimate_rates(plan: Plan, customers_result: pd.DataFrame, interactions: pd.
                         row.update({f"{m}_rate": k / n * 100, f"{m}_source": source, f"{m}_n": n})
                         break
                 else:
-                    rate, source = _plan_rate(plan, ch, m, tiers)
+                    rate, source = _plan_rate(ch, m, tiers)
                     row.update({f"{m}_rate": rate, f"{m}_source": source, f"{m}_n": 0})
             rows.append(row)
     df = pd.DataFrame(rows, columns=COLUMNS)
     return df.astype({**{f"{m}_rate": float for m in METRICS}, **{f"{m}_n": np.int64 for m in METRICS}})
-
-
-def from_data_count(rates: pd.DataFrame) -> int:
-    """How many (audience, channel, rate) cells come from data rather than the plan."""
-    return int(sum(rates[f"{m}_source"].str.startswith("数据").sum() for m in METRICS))
 
 
 def display_table(rates: pd.DataFrame) -> pd.DataFrame:

@@ -107,7 +107,7 @@ def workload(tasks: pd.DataFrame) -> Figure:
 def budget_chart(budget: pd.DataFrame) -> Figure:
     """Planned against actual spend per budget category; overspent categories in red.
 
-    A 合计 row (``is_total``, as :func:`planlib.stages.execution.schedule.budget_table` adds) is not a category.
+    A 合计 row (``is_total``, as :func:`planlib.stages.execution.budget.budget_table` adds) is not a category.
     """
     if "is_total" in budget.columns:
         budget = budget.loc[~budget["is_total"].astype(bool)]

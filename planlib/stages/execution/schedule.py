@@ -3,7 +3,7 @@
 Pure functions over the plan. Dates are whole calendar days and a task's ``start`` and ``end``
 are both working days of it (T1 04-01…04-05 lasts 5 days). A dependency is finish-to-start:
 a task may start the day after each of its dependencies ends. The budget (template 3) lives in
-:mod:`planlib.stages.execution.budget` and is re-exported here.
+:mod:`planlib.stages.execution.budget`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from planlib.plan.kpis import CATALOGUE
-from planlib.plan.schema import Plan
-from planlib.stages.execution.budget import TOTAL, budget_by_category, budget_table, reconcile  # noqa: F401 — stage 04 API, kept here too
+from planlib.plan.schema import Plan, Task
+from planlib.stages.execution.budget import budget_table, reconcile
 
 
 # ---------------------------------------------------------------------------------- graph
@@ -161,26 +161,63 @@ def critical_path(plan: Plan) -> tuple[list[str], pd.DataFrame]:
     infeasible (slack then never hides that delay). Critical tasks have slack 0. Unknown
     dependencies and the edges of a cycle are ignored here; :func:`schedule_checks` reports them.
     """
-    by_id = {}
-    for t in plan.tasks:
-        by_id.setdefault(t.id, t)  # first definition wins, as in _graph
-    tasks = list(by_id.values())
-    columns = ["task_id", "name", "owner", "duration_days", "planned_start", "earliest_start",
-               "earliest_finish", "latest_start", "latest_finish", "slack_days", "delay_days",
-               "critical"]
-    if not tasks:
-        return [], pd.DataFrame(columns=columns)
+    by_id = _first_definitions(plan)
+    if not by_id:
+        return [], pd.DataFrame(columns=_CPM_COLUMNS)
     origin = plan.meta.period.start
+    graph = _acyclic_graph(plan)
+    start = {k: (t.start - origin).days for k, t in by_id.items()}
+    dur = {k: max((t.end - t.start).days + 1, 0) for k, t in by_id.items()}
+    order, dependents = _topological_order(graph)
+    es, ef = _forward_pass(order, graph, start, dur)
+    ls, lf = _backward_pass(order, dependents, dur, project_end=max(ef.values()))
+
+    def day(offset: int) -> pd.Timestamp:
+        return pd.Timestamp(origin + timedelta(days=offset))
+
+    df = pd.DataFrame([{
+        "task_id": k,
+        "name": by_id[k].name,
+        "owner": by_id[k].owner,
+        "duration_days": dur[k],
+        "planned_start": day(start[k]),
+        "earliest_start": day(es[k]),
+        "earliest_finish": day(ef[k] - 1),  # inclusive last day, like the plan
+        "latest_start": day(ls[k]),
+        "latest_finish": day(lf[k] - 1),
+        "slack_days": ls[k] - es[k],
+        "delay_days": es[k] - start[k],
+    } for k in order])
+    df["critical"] = df["slack_days"] <= 0
+    df = df.sort_values(["earliest_start", "earliest_finish"], kind="stable").reset_index(drop=True)
+    return df.loc[df["critical"], "task_id"].tolist(), df[_CPM_COLUMNS]
+
+
+_CPM_COLUMNS = ["task_id", "name", "owner", "duration_days", "planned_start", "earliest_start",
+                "earliest_finish", "latest_start", "latest_finish", "slack_days", "delay_days", "critical"]
+
+
+def _first_definitions(plan: Plan) -> dict[str, Task]:
+    """Task id → its task; the first definition wins for a duplicated id, as in :func:`_graph`."""
+    by_id: dict[str, Task] = {}
+    for t in plan.tasks:
+        by_id.setdefault(t.id, t)
+    return by_id
+
+
+def _acyclic_graph(plan: Plan) -> dict[str, list[str]]:
+    """:func:`_graph` without the dependencies inside a cycle (those are reported by the checks)."""
     graph = _graph(plan)
     for cycle in _cycles(graph):
         group = set(cycle)
         for v in group:
             graph[v] = [d for d in graph[v] if d not in group]
-    start = {t.id: (t.start - origin).days for t in tasks}
-    dur = {t.id: max((t.end - t.start).days + 1, 0) for t in tasks}
+    return graph
 
-    # Kahn's order over the (now acyclic) graph keeps plan order among ready tasks.
-    dependents: dict[str, list[str]] = {t.id: [] for t in tasks}
+
+def _topological_order(graph: dict[str, list[str]]) -> tuple[list[str], dict[str, list[str]]]:
+    """Kahn's order over an acyclic ``graph`` (plan order among ready tasks), and each task's dependents."""
+    dependents: dict[str, list[str]] = {k: [] for k in graph}
     waiting = {k: len(v) for k, v in graph.items()}
     for k, deps in graph.items():
         for d in deps:
@@ -194,36 +231,29 @@ def critical_path(plan: Plan) -> tuple[list[str], pd.DataFrame]:
             waiting[s] -= 1
             if waiting[s] == 0:
                 ready.append(s)
+    return order, dependents
 
-    es, ef = {}, {}
+
+def _forward_pass(order: list[str], graph: dict[str, list[str]], start: dict[str, int],
+                  dur: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """Earliest start (no earlier than planned, nor before every dependency ends) and exclusive finish."""
+    es: dict[str, int] = {}
+    ef: dict[str, int] = {}
     for k in order:
         es[k] = max([start[k], *(ef[d] for d in graph[k])])
         ef[k] = es[k] + dur[k]
-    end = max(ef.values())
-    ls, lf = {}, {}
+    return es, ef
+
+
+def _backward_pass(order: list[str], dependents: dict[str, list[str]], dur: dict[str, int],
+                   project_end: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Latest start and exclusive finish that do not move the project end."""
+    ls: dict[str, int] = {}
+    lf: dict[str, int] = {}
     for k in reversed(order):
-        lf[k] = min([end, *(ls[s] for s in dependents[k])])
+        lf[k] = min([project_end, *(ls[s] for s in dependents[k])])
         ls[k] = lf[k] - dur[k]
-
-    def day(offset: int) -> pd.Timestamp:
-        return pd.Timestamp(origin + timedelta(days=offset))
-
-    df = pd.DataFrame({
-        "task_id": order,
-        "name": [by_id[k].name for k in order],
-        "owner": [by_id[k].owner for k in order],
-        "duration_days": [dur[k] for k in order],
-        "planned_start": [day(start[k]) for k in order],
-        "earliest_start": [day(es[k]) for k in order],
-        "earliest_finish": [day(ef[k] - 1) for k in order],  # inclusive last day, like the plan
-        "latest_start": [day(ls[k]) for k in order],
-        "latest_finish": [day(lf[k] - 1) for k in order],
-        "slack_days": [ls[k] - es[k] for k in order],
-        "delay_days": [es[k] - start[k] for k in order],
-    })
-    df["critical"] = df["slack_days"] <= 0
-    df = df.sort_values(["earliest_start", "earliest_finish"], kind="stable").reset_index(drop=True)
-    return df.loc[df["critical"], "task_id"].tolist(), df[columns]
+    return ls, lf
 
 
 # ---------------------------------------------------------------------------------- workload

@@ -86,7 +86,7 @@ def export_tier_lists(customers_result: pd.DataFrame, customers_frame: pd.DataFr
     return write_workbook(export_path(run_dir, plan), sheets, title=title)
 
 
-def describe_export(path: Path, run_dir: Path, customers_result: pd.DataFrame, plan: Plan) -> dict[str, str]:
+def describe_export(path: Path, customers_result: pd.DataFrame, plan: Plan) -> dict[str, str]:
     """What the planner needs to know about the exported file, for :func:`planlib.publish.display.show_kv`."""
     sheets = "、".join(tier_names(plan.segmentation))
     return {

@@ -61,17 +61,28 @@ def tier_values(customers: pd.DataFrame, tier_order: list[str]) -> pd.DataFrame:
 
 
 def clv_notes(analysis: NeedsAnalysis, plan: Plan) -> list[str]:
-    """Sentences for the page: horizon and discounting, fit diagnostics, and what failed."""
+    """Sentences for the page: the model used and why, horizon and discounting, fit diagnostics, what failed."""
     seg = plan.segmentation
     result = analysis.lifetime
-    if not result.ok:
-        used = rule_fields(seg.tiers) & _CLV_FIELDS
+    used = rule_fields(seg.tiers) & _CLV_FIELDS
+    if not result.purchases_ok:
         tail = f";分层规则中的 {'、'.join(sorted(used))} 条件不会命中任何客户" if used else ""
         return [f"终身价值模型未能拟合:{result.problem}{tail}"]
-    notes = [f"预测未来 {seg.clv.horizon_days} 天,按年折现率 {seg.clv.discount_rate:g}% 逐月折现;"
-             f"拟合客户 {result.notes['customers_fitted']:,} 人,其中复购客户 {result.notes['repeat_buyers']:,} 人。"]
+    model = result.purchases
+    why = model.reason or "计划指定"
+    notes = [f"购买模型:{model.name}({why})。",
+             f"预测未来 {seg.clv.horizon_days} 天,按年折现率 {seg.clv.discount_rate:g}% 逐月折现;"
+             f"拟合客户 {result.notes['customers_fitted']:,} 人,其中复购客户 {result.notes['repeat_buyers']:,} 人、"
+             f"只购买过一次的客户 {result.notes['one_time_buyers']:,} 人。"]
+    if not result.spend_ok:
+        tail = "CLV 条件(clv)不会命中任何客户" if "clv" in used else ""
+        notes.append(f"客单价模型(Gamma-Gamma)未能拟合:{result.problems.get('spend', '')};"
+                     f"存活概率与预计购买次数照常给出,预计客单价与 CLV 为空" + (f",{tail}" if tail else "") + "。")
     corr = result.notes.get("frequency_spend_correlation")
-    if corr is not None and np.isfinite(corr) and abs(corr) > 0.3:
+    if result.spend_ok and corr is not None and np.isfinite(corr) and abs(corr) > 0.3:
         notes.append(f"复购次数与客单价的相关系数为 {corr:.2f}:Gamma-Gamma 模型假定两者无关,客单价预测可能偏差。")
-    notes.append("BG/NBD 模型中,只购买过一次的客户存活概率恒为 100%;判断这类客户是否流失请用最近消费天数(R)。")
+    if model.model == "bgnbd":
+        notes.append("BG/NBD 模型中,只购买过一次的客户存活概率恒为 100%;判断这类客户是否流失请用最近消费天数(R)。")
+    else:
+        notes.append("MBG/NBD 模型中,客户在每次购买(包括首次)后都可能流失:只购买过一次的客户距首购越久,存活概率越低。")
     return notes

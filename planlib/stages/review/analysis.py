@@ -14,37 +14,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from planlib.metrics.measure import (
-    Frames,
-    KpiValue,
-    Window,
-    compute_kpis,
-    fmt,
-    period_window,
-    previous_window,
-    window_label,
-)
+from planlib.metrics.measure import Frames, KpiValue, Window, compute_kpis, fmt
 from planlib.plan.kpis import CATALOGUE, status
 from planlib.plan.schema import Plan
 from planlib.stages.review.diagnose import Evidence, diagnose, target_text
-from planlib.stages.review.funnel import (
-    FUNNEL_STEPS,
-    Absent,
-    biggest_loss,
-    funnel,
-    funnel_by,
-    funnel_from_values,
-    loss_sentence,
-)
-from planlib.stages.review.uplift import diff_proportions, effect_of, interval_text, uplift, verdict
+from planlib.stages.review.funnel import Absent, funnel_by, funnel_from_values
+from planlib.stages.review.uplift import effect_of, interval_text, uplift, verdict
 
-__all__ = [
-    "FUNNEL_STEPS", "KPI_DISPLAY_COLUMNS", "NOT_PROVEN", "KpiValue", "Review", "action_plan", "actions", "analyse",
-    "biggest_loss", "budget_figures",
-    "compute_kpis", "loss_sentence",
-    "diff_proportions", "funnel", "funnel_by", "funnel_from_values", "kpi_display", "kpi_table", "period_window",
-    "previous_window", "review_summary", "suggestion", "target_text", "uplift", "window_label",
-]
 
 # ------------------------------------------------------------------ suggestions (rules: planlib.stages.review.diagnose)
 def suggestion(kpi: str, target: float, actual: float | None, values: Mapping[str, KpiValue],

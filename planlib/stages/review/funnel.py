@@ -99,6 +99,8 @@ def funnel_by(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, by: s
         for group in sorted(customers_result.loc[scope, by].dropna().unique()):
             part = customers_result.assign(in_scope=scope & (customers_result[by] == group))
             frames.append(funnel(plan, data, part, window=window, absent=absent).assign(**{by: group}))
+    elif inter is None and by in ("channel", "variant"):
+        pass  # no interactions source: no groups, the page says 无数据 (planlib.data.contract)
     else:
         raise ValueError(f"无法按 {by!r} 分组: 互动记录和客户分层结果中都没有该列")
     if not frames:

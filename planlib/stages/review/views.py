@@ -42,8 +42,11 @@ def funnel_wide(breakdown: pd.DataFrame, label: str = "渠道") -> pd.DataFrame:
     return wide.rename_axis(index=label, columns=None).reset_index()
 
 
-def show_abtests(abtests: pd.DataFrame) -> None:
-    """The A/B test table with its settings, or why there is nothing to test."""
+def show_abtests(abtests: pd.DataFrame, gap: str | None = None) -> None:
+    """The A/B test table with its settings, or why there is nothing to test (``gap``: the data is missing)."""
+    if gap:
+        show.show_note(gap, "warn")
+        return
     if abtests.empty:
         show.show_note("本活动的互动记录中没有 A/B 版本(「版本」列为空),无需检验。")
         return

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pandas as pd
 import pytest
+from conftest import build_plan, goal
 
 from planlib.plan.schema import Plan
 from planlib.stages.channels import mix as channel_mix
@@ -14,16 +13,12 @@ from planlib.stages.channels import rates
 
 
 def make_plan(rules=None, plan_rows=None, budget_lines=None, limit=1100.0, optimizer=None, caps=None) -> Plan:
-    return Plan.model_validate({
-        "meta": {"unit": "t", "unit_name": "测试", "quarter": "2024Q2", "title": "测试", "owner": "经理",
-                 "period": {"start": date(2024, 4, 1), "end": date(2024, 6, 30)}},
-        "scope": {"segment": "沉睡"},
-        "goals": [{"id": "G1", "name": "目标", "metric": "participation_rate", "segment": "沉睡", "target": 70.0,
-                   "direction": "increase", "deadline": date(2024, 6, 30)}],
-        "data": {"customers": {"path": "c.csv"}, "transactions": {"path": "t.csv"}},
-        "segmentation": {"tiers": [{"name": "高价值", "frequency": ">=5"}, {"name": "普通"}],
-                         "segments": [{"name": "沉睡", "recency_days": ">=180"}]},
-        "channels": {
+    return build_plan(
+        scope={"segment": "沉睡"},
+        goals=[goal(metric="participation_rate", segment="沉睡", target=70.0)],
+        segmentation={"tiers": [{"name": "高价值", "frequency": ">=5"}, {"name": "普通"}],
+                      "segments": [{"name": "沉睡", "recency_days": ">=180"}]},
+        channels={
             # sms: reach 100 %, p = 50 % × 20 % = 10 % per contact; phone: reach 50 %, p = 100 % × 40 %
             "catalogue": [
                 {"id": "sms", "name": "短信", "cost_per_contact": 0.1, "reach_rate": 100.0, "open_rate": 50.0,
@@ -42,12 +37,11 @@ def make_plan(rules=None, plan_rows=None, budget_lines=None, limit=1100.0, optim
             "contact_caps": caps or {},
             "optimizer": optimizer or {"frequency_levels": [1, 2]},
         },
-        "budget": {"limit": limit, "lines": budget_lines if budget_lines is not None else [
+        budget={"limit": limit, "lines": budget_lines if budget_lines is not None else [
             {"category": "推广费", "detail": "短信与电话", "planned": 500.0},
             {"category": "物料费", "detail": "海报", "planned": 600.0},
         ]},
-        "review": {"campaign": "camp"},
-    })
+    )
 
 
 def customers(clv: bool = False) -> pd.DataFrame:
@@ -147,7 +141,7 @@ def test_manual_violations_name_each_broken_rule():
     found = channel_mix.manual_violations(p, manual)
     assert any("不在可用渠道中的 电话回访" in f for f in found)
     assert any("只覆盖 50.0%,低于最低覆盖 90%" in f for f in found)
-    assert any("平均 4.0 次,超过上限 2 次" in f for f in found)
+    assert any("每位客户最多触达 4 次,超过上限 2 次" in f for f in found)  # 1 by phone + 3 by SMS
 
 
 def test_infeasible_plan_explains_itself_through_run():

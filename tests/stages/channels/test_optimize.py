@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
-from planlib.stages.channels.optimize import MixProblem, Option, explain_infeasible, optimise, solve
+from planlib.stages.channels.optimize import (
+    MixProblem,
+    MixSolution,
+    Option,
+    explain_infeasible,
+    most_contacts,
+    optimise,
+    solve,
+)
 
 
 def opt(channel, value, cost, k=1, audience="a", **kw) -> Option:
@@ -67,17 +76,35 @@ def test_cap_counts_a_segment_by_its_share_of_the_tier():
     assert solve(p).objective == pytest.approx(60)
 
 
-def test_frequency_limit_bounds_average_contacts_per_contacted_customer():
-    # two channels, 2 contacts each, ≤ 3 contacts per customer: 2x_A + 2x_B ≤ 3 × 100 → 150 options
-    # of 0.4 = 60 (options above the limit itself, like k=4, are not offered)
+def test_contact_limit_holds_for_every_customer_not_on_average():
+    # two channels, 2 contacts each, ≤ 3 contacts per customer. On average the limit allows A to
+    # all 100 and B to 50 (2·100 + 2·50 = 3 × 100 → 60), but then 50 customers get 4 contacts.
+    # Per customer only one of the two fits: 100 × 0.4 = 40. (k=4 is above the limit: not offered.)
     p = MixProblem(sizes={"a": 100}, options=(opt("A", 0.4, 0.0, k=2), opt("B", 0.4, 0.0, k=2),
                                               opt("A", 0.9, 0.0, k=4)),
                    budget=0, max_contacts={"a": 3.0})
     r = optimise(p)
-    assert r.solution.objective == pytest.approx(60)
-    assert 4 not in set(r.mix["contacts_per_customer"])
+    assert r.solution.objective == pytest.approx(40)
+    assert most_contacts(p, r.solution) == {"a": 2.0}
+    average_only = MixSolution("optimal", x=np.array([100.0, 50.0]), z={"a": 100.0})
+    assert most_contacts(p, average_only) == {"a": 4.0}  # what the average rule would have allowed
     freq = r.constraints.set_index("kind").loc["frequency"]
-    assert freq["binding"] and freq["used"] == pytest.approx(3.0) and freq["unit"] == "次/人"
+    assert freq["used"] == pytest.approx(2.0) and freq["limit"] == 3 and freq["unit"] == "次/人"
+    # one more contact per customer (4): A four times (0.9) to all 100 → 90, 50 more than now
+    assert freq["binding"] and freq["shadow_price"] == pytest.approx(50)
+
+
+def test_contact_limit_per_customer_on_a_larger_mix():
+    # four channels, levels 1/2/4/8, cap 10, free contacts, values rising with k: the best mix
+    # gives every customer as much as fits, and no customer gets more than 10 in any assignment
+    options = tuple(opt(ch, v * (1 - 0.7 ** k), 0.0, k=k) for ch, v in (("A", 0.5), ("B", 0.4), ("C", 0.3),
+                                                                         ("D", 0.2)) for k in (1, 2, 4, 8))
+    p = MixProblem(sizes={"a": 50}, options=options, budget=0, max_contacts={"a": 10.0})
+    r = optimise(p)
+    assert r.ok and most_contacts(p, r.solution)["a"] <= 10
+    assert r.mix.groupby("channel")["contacts_per_customer"].max().sum() <= 10
+    loose = optimise(replace(p, max_contacts={}))  # without the limit everybody gets 8 on every channel
+    assert most_contacts(p, loose.solution)["a"] == 32 and loose.solution.objective > r.solution.objective
 
 
 def test_preferred_channel_wins_a_tie():

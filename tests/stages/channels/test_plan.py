@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import build_plan, demo_plan, goal
 
 from planlib.data.results import SPECS
 from planlib.errors import PlanError
-from planlib.plan.planfile import load_plan
 from planlib.plan.schema import Plan
 from planlib.stages.channels import plan as channels
-
-
-def demo_plan() -> Plan:
-    return load_plan(ROOT / "parameters" / "demo" / "2024Q2.yaml").plan
 
 
 def make_plan(plan_rows=None, caps=None, lines=None, limit=10000.0) -> Plan:
@@ -25,19 +18,15 @@ def make_plan(plan_rows=None, caps=None, lines=None, limit=10000.0) -> Plan:
         {"audience": "潜力", "channel": "offline", "contacts_per_customer": 2.0},
         {"audience": "潜力", "channel": "sms", "contacts_per_customer": 4.0},
     ]
-    return Plan.model_validate({
-        "meta": {"unit": "t", "unit_name": "测试", "quarter": "2024Q2", "title": "测试计划", "owner": "经理",
-                 "period": {"start": date(2024, 4, 1), "end": date(2024, 6, 30)}},
-        "scope": {"segment": "潜力"},
-        "goals": [{"id": "G1", "name": "目标", "metric": "participation_rate", "segment": "潜力",
-                   "target": 70.0, "direction": "increase", "deadline": date(2024, 6, 30)}],
-        "data": {"customers": {"path": "c.csv"}, "transactions": {"path": "t.csv"}},
-        "segmentation": {
+    return build_plan(
+        scope={"segment": "潜力"},
+        goals=[goal(metric="participation_rate", segment="潜力", target=70.0)],
+        segmentation={
             "tiers": [{"name": "高价值", "frequency": ">=5", "goal": "深度绑定", "strategy": "每月关怀"},
                       {"name": "潜力", "frequency": ">=2"}],
             "segments": [{"name": "混合", "frequency": ">=1", "description": "买过的客户"}],
         },
-        "channels": {
+        channels={
             "catalogue": [
                 {"id": "sms", "name": "短信", "cost_per_contact": 0.1, "reach_rate": 80.0, "open_rate": 50.0,
                  "response_rate": 10.0},
@@ -47,13 +36,12 @@ def make_plan(plan_rows=None, caps=None, lines=None, limit=10000.0) -> Plan:
             "plan": rows,
             "contact_caps": caps if caps is not None else {"高价值": 40.0},
         },
-        "budget": {"limit": limit, "lines": lines if lines is not None else [
+        budget={"limit": limit, "lines": lines if lines is not None else [
             {"category": "推广费", "detail": "短信", "planned": 100.0, "channel": "sms"},
             {"category": "推广费", "detail": "沙龙场地", "planned": 5000.0},
             {"category": "物料费", "detail": "海报", "planned": 1000.0},
         ]},
-        "review": {"campaign": "camp"},
-    })
+    )
 
 
 SIZES = {"高价值": 100, "潜力": 200}

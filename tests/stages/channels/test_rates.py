@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import build_plan, goal
 
 from planlib.plan.schema import Plan
 from planlib.stages.channels import rates
 
 
 def make_plan(min_messages=10, broadcast=("newsletter",), tier_rates=None, enabled=True) -> Plan:
-    return Plan.model_validate({
-        "meta": {"unit": "t", "unit_name": "测试", "quarter": "2024Q2", "title": "测试", "owner": "经理",
-                 "period": {"start": date(2024, 4, 1), "end": date(2024, 6, 30)}},
-        "scope": {"segment": "沉睡"},
-        "goals": [{"id": "G1", "name": "目标", "metric": "participation_rate", "segment": "沉睡", "target": 70.0,
-                   "direction": "increase", "deadline": date(2024, 6, 30)}],
-        "data": {"customers": {"path": "c.csv"}, "transactions": {"path": "t.csv"}},
-        "segmentation": {"tiers": [{"name": "高价值", "frequency": ">=5"}, {"name": "普通"}],
-                         "segments": [{"name": "沉睡", "tiers": ["普通"], "recency_days": ">=180"}]},
-        "channels": {
+    return build_plan(
+        scope={"segment": "沉睡"},
+        goals=[goal(metric="participation_rate", segment="沉睡", target=70.0)],
+        segmentation={"tiers": [{"name": "高价值", "frequency": ">=5"}, {"name": "普通"}],
+                      "segments": [{"name": "沉睡", "tiers": ["普通"], "recency_days": ">=180"}]},
+        channels={
             "catalogue": [
                 {"id": "oa", "name": "公众号", "cost_per_contact": 0.02, "reach_rate": 60.0, "open_rate": 25.0,
                  "response_rate": 10.0, "tier_rates": tier_rates or {}},
@@ -33,9 +28,7 @@ def make_plan(min_messages=10, broadcast=("newsletter",), tier_rates=None, enabl
             "rules": [{"audience": "高价值", "max_contacts": 4.0}],
             "estimate": {"min_messages": min_messages, "broadcast_campaigns": list(broadcast), "enabled": enabled},
         },
-        "budget": {"limit": 1000.0},
-        "review": {"campaign": "camp"},
-    })
+    )
 
 
 def customers_result() -> pd.DataFrame:
@@ -124,7 +117,7 @@ def test_per_tier_plan_rates_are_weighted_by_the_audience_tiers():
                              composition=comp).set_index(["audience", "channel"])
     assert r.loc[("高价值", "oa"), "open_rate"] == 50.0 and r.loc[("高价值", "oa"), "open_source"] == rates.SOURCE_PLAN_TIER
     assert r.loc[("沉睡", "oa"), "open_rate"] == 25.0 and r.loc[("沉睡", "oa"), "open_source"] == rates.SOURCE_PLAN
-    mixed = rates._plan_rate(plan, plan.channels.catalogue[0], "open", {"高价值": 10, "普通": 30})
+    mixed = rates._plan_rate(plan.channels.catalogue[0], "open", {"高价值": 10, "普通": 30})
     assert mixed == (pytest.approx((10 * 50 + 30 * 25) / 40), rates.SOURCE_PLAN_TIER)
 
 

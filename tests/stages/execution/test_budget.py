@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pandas as pd
 import pytest
+from conftest import build_plan
 
 from planlib.plan.schema import Plan
 from planlib.stages.execution import budget
 
 
 def make_plan(lines) -> Plan:
-    return Plan.model_validate({
-        "meta": {"unit": "t", "unit_name": "测试", "quarter": "2024Q2", "title": "测试", "owner": "经理",
-                 "period": {"start": date(2024, 4, 1), "end": date(2024, 6, 30)}},
-        "scope": {"segment": "全部"},
-        "goals": [{"id": "G1", "name": "目标", "metric": "csat", "segment": "全部", "target": 4.5,
-                   "direction": "increase", "deadline": date(2024, 6, 30)}],
-        "data": {"customers": {"path": "c.csv"}, "transactions": {"path": "t.csv"}},
-        "segmentation": {"tiers": [{"name": "全部"}]},
-        "channels": {"catalogue": [
+    return build_plan(
+        channels={"catalogue": [
             {"id": "sms", "name": "短信", "cost_per_contact": 0.05, "reach_rate": 90.0, "open_rate": 30.0,
              "response_rate": 8.0},
             {"id": "phone", "name": "电话", "cost_per_contact": 1.5, "reach_rate": 60.0, "open_rate": 100.0,
              "response_rate": 40.0},
             {"id": "wecom", "name": "社群", "cost_per_contact": 0.5, "reach_rate": 70.0, "open_rate": 45.0,
              "response_rate": 25.0}]},
-        "budget": {"limit": 10000.0, "lines": lines},
-        "review": {"campaign": "camp"},
-    })
+        budget={"limit": 10000.0, "lines": lines},
+    )
 
 
 COSTS = pd.DataFrame({"channel": ["sms", "phone", "sms"], "cost": [50.0, 300.0, 50.4]})

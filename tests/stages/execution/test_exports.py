@@ -8,30 +8,19 @@ from pathlib import Path
 import icalendar
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import demo_plan
 from openpyxl import load_workbook
-from ruamel.yaml import YAML
 
 from planlib.plan.schema import Plan
+from planlib.stages.execution import budget, schedule
 from planlib.stages.execution import calendar as calendar_export
 from planlib.stages.execution import exports as xlsx_export
-from planlib.stages.execution import schedule
-
-
-def demo_plan(**changes) -> Plan:
-    yaml, folder = YAML(typ="safe"), ROOT / "parameters" / "demo"
-    data = yaml.load(folder / "base.yaml")
-    for key, value in yaml.load(folder / "2024Q2.yaml").items():
-        data[key] = {**data[key], **value} if isinstance(value, dict) and isinstance(data.get(key), dict) else value
-    data.pop("extends")
-    data.update(changes)
-    return Plan.model_validate(data)
 
 
 def workbook(tmp_path: Path, plan: Plan) -> Path:
     path, cpm = schedule.critical_path(plan)
     return xlsx_export.execution_workbook(tmp_path / "out" / "plan.xlsx", schedule.tasks_table(plan),
-                                          schedule.budget_table(plan), cpm, schedule.checkpoints_table(plan),
+                                          budget.budget_table(plan), cpm, schedule.checkpoints_table(plan),
                                           title=plan.meta.title)
 
 

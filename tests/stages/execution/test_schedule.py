@@ -7,16 +7,12 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import ROOT, build_plan, demo_plan
 
 from planlib.data.results import SPECS
 from planlib.plan.planfile import load_plan
 from planlib.plan.schema import Plan
-from planlib.stages.execution import schedule
-
-
-def demo_plan() -> Plan:
-    return load_plan(ROOT / "parameters" / "demo" / "2024Q2.yaml").plan
+from planlib.stages.execution import budget, schedule
 
 
 def task(id, start, end, deps=(), owner="甲", phase="前期准备", done_on=None):
@@ -27,25 +23,9 @@ def task(id, start, end, deps=(), owner="甲", phase="前期准备", done_on=Non
     return out
 
 
-def make_plan(tasks, lines=(), limit=10000.0, phases=(), work_phases=None, **extra) -> Plan:
-    meta = {"unit": "t", "unit_name": "测试", "quarter": "2024Q2", "title": "测试计划", "owner": "经理",
-            "period": {"start": date(2024, 4, 1), "end": date(2024, 6, 30)}, "phases": list(phases)}
-    if work_phases:
-        meta["work_phases"] = work_phases
-    return Plan.model_validate({
-        **extra,
-        "meta": meta,
-        "scope": {"segment": "全部"},
-        "goals": [{"id": "G1", "name": "目标", "metric": "csat", "segment": "全部", "target": 4.5,
-                   "direction": "increase", "deadline": date(2024, 6, 30)}],
-        "data": {"customers": {"path": "c.csv"}, "transactions": {"path": "t.csv"}},
-        "segmentation": {"tiers": [{"name": "全部"}]},
-        "channels": {"catalogue": [{"id": "sms", "name": "短信", "cost_per_contact": 0.05, "reach_rate": 90.0,
-                                    "open_rate": 30.0, "response_rate": 8.0}]},
-        "tasks": tasks,
-        "budget": {"limit": limit, "lines": list(lines)},
-        "review": {"campaign": "camp"},
-    })
+def make_plan(tasks, lines=(), limit=10000.0, phases=(), work_phases=None, **sections) -> Plan:
+    meta = {"phases": list(phases), **({"work_phases": work_phases} if work_phases else {})}
+    return build_plan(**sections, meta=meta, tasks=tasks, budget={"limit": limit, "lines": list(lines)})
 
 
 DIAMOND = [
@@ -172,7 +152,7 @@ LINES = [
 
 
 def test_budget_table_variance_share_and_total():
-    b = schedule.budget_table(make_plan([], LINES))
+    b = budget.budget_table(make_plan([], LINES))
     assert set(SPECS["budget"].columns) <= set(b.columns)
     assert b["category"].tolist() == ["物料费", "礼品费", "物料费", "合计"]
     assert b["variance"].iloc[:2].tolist() == [-100, 300]
@@ -184,12 +164,12 @@ def test_budget_table_variance_share_and_total():
 
 
 def test_budget_by_category():
-    c = schedule.budget_by_category(make_plan([], LINES)).set_index("category")
+    c = budget.budget_by_category(make_plan([], LINES)).set_index("category")
     assert c.loc["物料费", ["lines", "planned", "actual", "variance", "share"]].tolist() == [2, 2000, 900, -100, 40]
 
 
 def test_demo_budget_totals():
-    total = schedule.budget_table(demo_plan()).iloc[-1]
+    total = budget.budget_table(demo_plan()).iloc[-1]
     assert (total["planned"], total["actual"], total["variance"]) == (10000, 9700, -300)
 
 
@@ -261,7 +241,6 @@ def test_task_status_marks_overdue_only_after_the_planned_end():
 
 def test_wrong_task_passes_validation_and_is_reported_by_the_stage(tmp_path):
     # the fixture extends the demo; the loader accepts it (a warning, not an error), the checks name it
-    from planlib.plan.planfile import load_plan
 
     plan = load_plan(ROOT / "tests" / "fixtures" / "plans" / "exec_wrong_task.yaml").plan
     found = [c for c in schedule.schedule_checks(plan) if c["kind"] == "starts_before_dependency"]

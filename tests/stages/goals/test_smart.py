@@ -12,28 +12,21 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import deep_merge, demo_dict
 
 from planlib.data import results
 from planlib.data.results import SPECS
-from planlib.plan.planfile import load_plan
 from planlib.plan.schema import Plan
 from planlib.stages.goals.smart import historical_range, segment_members, smart_check
 
 CAMP = "2024Q2-reactivation"
 
 
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
 def make_plan(**changes) -> Plan:
-    data = deepcopy(load_plan(ROOT / "parameters/demo/2024Q2.yaml").data)
-    data["goals"][0].pop("baseline", None)  # G1 is left for the data to measure
-    return Plan.model_validate(_merge(data, deepcopy(changes)))
+    """The demo plan with G1's baseline left for the data to measure, and ``changes`` merged in."""
+    data = demo_dict()
+    data["goals"][0].pop("baseline", None)
+    return Plan.model_validate(deep_merge(data, deepcopy(changes)))
 
 
 def goal(**changes) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from metrics.test_segment import make_plan
+from conftest import rfm_plan
 from openpyxl import load_workbook
 
 from planlib.errors import PlanError
@@ -14,7 +14,7 @@ from planlib.stages.needs import movement, tierlists
 
 
 def seg(**movement_options):
-    plan = make_plan(tiers=[{"name": "高价值", "monetary": ">=1000"}, {"name": "流失风险", "recency_days": ">90"},
+    plan = rfm_plan(tiers=[{"name": "高价值", "monetary": ">=1000"}, {"name": "流失风险", "recency_days": ">90"},
                             {"name": "活跃", "frequency": ">=1"}],
                      movement=movement_options or {"order": ["高价值", "活跃", "一般", "流失风险"],
                                                    "at_risk": ["流失风险"]})
@@ -118,7 +118,7 @@ def test_tier_lists_are_masked_per_tier_and_safe_in_excel(tmp_path):
     assert all(r[1].endswith("*") for r in rows[1:])
     first = book["高价值"]["B2"]
     assert first.data_type == "s" and "HYPERLINK" not in str(first.value)  # masked, and never a formula
-    info = tierlists.describe_export(path, tmp_path, current, plan)
+    info = tierlists.describe_export(path, current, plan)
     assert info["文件"] == "exports/客户分层名单_t_2024Q2.xlsx" and "脱敏" in info["脱敏"]
 
 

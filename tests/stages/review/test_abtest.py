@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import demo_plan
 from statsmodels.stats.proportion import proportions_ztest
 
 from planlib.stages.review.abtest import ab_tests, display_frame
-from stages.review.test_analysis import CAMP, make_plan
+from stages.review.test_analysis import CAMP
 
 NaT = pd.NaT
 SENT = pd.Timestamp("2024-04-16 09:00")
@@ -36,7 +37,7 @@ def _case(*groups: list[dict]) -> tuple[dict, pd.DataFrame]:
 
 def test_open_and_response_rates_per_customer_with_test_and_mde():
     data, cr = _case(_rows("A", "A", 100, 20, 5, per_customer=2), _rows("B", "B", 100, 45, 8, per_customer=2))
-    out = ab_tests(make_plan(), data, cr).set_index("metric")
+    out = ab_tests(demo_plan(), data, cr).set_index("metric")
     opened = out.loc["open"]
     assert (opened["customers"], opened["hits"], opened["ref_customers"], opened["ref_hits"]) == (100, 45, 100, 20)
     assert opened["rate"] == 45.0 and opened["ref_rate"] == 20.0 and opened["diff"] == pytest.approx(25.0)
@@ -55,7 +56,7 @@ def test_open_and_response_rates_per_customer_with_test_and_mde():
 def test_customers_in_both_versions_are_left_out_and_said_so():
     mixed = _rows("A", "B", 3, 0, 0)  # A000–A002 also got version B
     data, cr = _case(_rows("A", "A", 50, 10, 2), _rows("B", "B", 50, 20, 3), mixed)
-    row = ab_tests(make_plan(), data, cr).iloc[0]
+    row = ab_tests(demo_plan(), data, cr).iloc[0]
     assert (row["customers"], row["ref_customers"]) == (50, 47)
     assert row["note"].startswith("3 位客户收到了不止一个版本")
 
@@ -64,20 +65,20 @@ def test_channels_without_a_test_and_control_customers_are_ignored():
     data, cr = _case(_rows("A", "A", 40, 10, 1), _rows("B", "B", 40, 20, 2), _rows("W", "", 30, 5, 1, "wecom"),
                      _rows("S", "A", 20, 20, 20, "phone"))
     cr.loc[cr["customer_id"].str.startswith("B"), "control"] = True  # a held-out customer is not in any test
-    assert ab_tests(make_plan(), data, cr).empty
+    assert ab_tests(demo_plan(), data, cr).empty
     cr["control"] = False
-    out = ab_tests(make_plan(), data, cr)
+    out = ab_tests(demo_plan(), data, cr)
     assert set(out["channel"]) == {"sms"} and set(out["channel_name"]) == {"短信"}
 
 
 def test_no_interactions_or_no_variant_column_is_an_empty_frame():
     data, cr = _case(_rows("A", "A", 10, 1, 1))
-    assert ab_tests(make_plan(), {}, cr).empty
-    assert ab_tests(make_plan(), {"interactions": data["interactions"].drop(columns="variant")}, cr).empty
+    assert ab_tests(demo_plan(), {}, cr).empty
+    assert ab_tests(demo_plan(), {"interactions": data["interactions"].drop(columns="variant")}, cr).empty
 
 
 def test_display_frame_reads_as_a_sentence():
     data, cr = _case(_rows("A", "A", 100, 20, 5), _rows("B", "B", 100, 45, 8))
-    shown = display_frame(ab_tests(make_plan(), data, cr))
+    shown = display_frame(ab_tests(demo_plan(), data, cr))
     assert shown.iloc[0]["客户口径"] == "45.0% vs 20.0%"
     assert shown.iloc[0]["最小可检测效应"] == "15.8 个百分点"

@@ -8,51 +8,20 @@ C13 is out of scope. Every expected figure below is worked out by hand in the co
 from __future__ import annotations
 
 import math
-from copy import deepcopy
 
 import pandas as pd
 import pytest
-from conftest import ROOT
-from ruamel.yaml import YAML
+from conftest import demo_plan
 
 from planlib.data import results
+from planlib.metrics.measure import KpiValue, compute_kpis
 from planlib.plan.schema import Plan
-from planlib.stages.review.analysis import (
-    KpiValue,
-    action_plan,
-    compute_kpis,
-    diff_proportions,
-    funnel,
-    funnel_by,
-    funnel_from_values,
-    kpi_table,
-    review_summary,
-    suggestion,
-    uplift,
-)
+from planlib.stages.review.analysis import action_plan, kpi_table, review_summary, suggestion
+from planlib.stages.review.funnel import funnel, funnel_by, funnel_from_values
+from planlib.stages.review.uplift import diff_proportions, uplift
 
 CAMP = "2024Q2-reactivation"
 NaT = pd.NaT
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
-def demo_dict() -> dict:
-    yaml = YAML(typ="safe")
-    base = yaml.load((ROOT / "parameters/demo/base.yaml").read_text(encoding="utf-8"))
-    quarter = yaml.load((ROOT / "parameters/demo/2024Q2.yaml").read_text(encoding="utf-8"))
-    quarter.pop("extends")
-    return _merge(base, quarter)
-
-
-def make_plan(**changes) -> Plan:
-    """The demo plan with top-level sections merged from ``changes``."""
-    return Plan.model_validate(_merge(demo_dict(), deepcopy(changes)))
 
 
 def ts(text: str | None) -> pd.Timestamp:
@@ -126,7 +95,7 @@ def frames() -> dict[str, pd.DataFrame]:
 
 @pytest.fixture
 def plan() -> Plan:
-    return make_plan()
+    return demo_plan()
 
 
 @pytest.fixture
@@ -210,7 +179,7 @@ def test_window_restricts_every_count(plan):
 
 def test_cost_is_none_without_actuals():
     lines = [{"category": "物料费", "planned": 1000}, {"category": "礼品费", "planned": 2000}]
-    plan = make_plan(budget={"limit": 10000, "lines": lines})
+    plan = demo_plan(budget={"limit": 10000, "lines": lines})
     values = compute_kpis(plan, frames(), customers_result())
     assert values["cost_per_participant"].value is None
     assert values["roi"].value is None
@@ -271,7 +240,7 @@ def test_kpi_table_statuses_and_suggestions(plan, values):
 def test_status_follows_the_direction():
     kpis = [{"kpi": "complaint_rate", "target": 17}, {"kpi": "cost_per_participant", "target": 5000},
             {"kpi": "churn_rate", "target": 50}, {"kpi": "open_rate", "target": 60}]
-    plan = make_plan(kpis=kpis)
+    plan = demo_plan(kpis=kpis)
     table = kpi_table(plan, compute_kpis(plan, frames(), customers_result())).set_index("kpi")
     assert table.loc["complaint_rate", "status"] == "达成"          # 16.7 ≤ 17, not below 15.3
     assert table.loc["cost_per_participant", "status"] == "超达成"  # 3233 < 4500
@@ -280,7 +249,7 @@ def test_status_follows_the_direction():
 
 
 def test_manual_actual_overrides_and_says_so():
-    plan = make_plan(kpis=[{"kpi": "csat", "target": 4.5, "actual": 4.6}])
+    plan = demo_plan(kpis=[{"kpi": "csat", "target": 4.5, "actual": 4.6}])
     row = kpi_table(plan, compute_kpis(plan, frames(), customers_result())).iloc[0]
     assert row["actual"] == 4.6 and row["status"] == "达成"  # 4.6 ≥ 4.5 but not above 4.95
     assert row["source"] == "手工填写" and "4分" in row["explanation"]
@@ -504,7 +473,7 @@ def test_actions_add_suggestions_for_misses_and_unproven_kpis(plan, values):
 
 
 def test_biggest_loss_stops_before_the_outcome():
-    from planlib.stages.review.analysis import biggest_loss, loss_sentence
+    from planlib.stages.review.funnel import biggest_loss, loss_sentence
 
     steps = funnel_from_values({
         "reach_rate": KpiValue("reach_rate", None, 90, parts={"treatment": 100}),
