@@ -246,6 +246,18 @@ def input_hashes(loaded: LoadedPlan, workbooks: list[Path]) -> dict[str, str]:
     return {input_key(path, root): file_sha256(path) for path in paths}
 
 
+def refuse_special_files(loaded: LoadedPlan) -> None:
+    """Stop with one line when a data path is a pipe or a device: reading it would block or never end."""
+    from planlib.publish.files import NotARegularFile
+
+    for name in DATA_SOURCES:
+        source = getattr(loaded.plan.data, name)
+        path = loaded.resolve(source.path) if source is not None else None
+        if path is not None and path.exists() and not stat.S_ISREG(path.stat().st_mode):
+            raise NotARegularFile(f"{path}: 不是普通文件(可能是命名管道、设备或文件夹),无法读取 — "
+                                  "请把数据导出为普通文件后在计划中引用")
+
+
 def changed_input(loaded: LoadedPlan, recorded: dict[str, str]) -> Path | None:
     """The first file of ``recorded`` (input key → hash) that is gone or has other bytes now,
     or the first of the plan's own files that was not read at all (another plan file)."""

@@ -149,3 +149,27 @@ def _feed(fifo: Path) -> None:
             handle.write("x")
     except OSError:
         pass
+
+
+def test_the_pulse_refuses_a_pipe_as_data_file(tmp_path):
+    from datetime import date
+
+    from conftest import make_small_demo
+
+    from planlib.run.pulse import run_pulse
+
+    plan = make_small_demo(tmp_path / "p", customers=200)
+    fifo = tmp_path / "transactions.csv"
+    os.mkfifo(fifo)
+    base = plan.parent / "base.yaml"
+    base.write_text(base.read_text(encoding="utf-8").replace(
+        "path: ../../outputs/demo_data/demo/transactions.csv", f"path: {fifo}"), encoding="utf-8")
+    assert str(fifo) in base.read_text(encoding="utf-8")
+    writer = threading.Thread(target=_feed, args=(fifo,), daemon=True)  # reading it cannot block forever
+    writer.start()
+    try:
+        with pytest.raises(NotARegularFile, match=r"transactions.csv: 不是普通文件"):
+            run_pulse(plan, date(2024, 5, 1), output_root=tmp_path / "out")
+    finally:
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+        writer.join(timeout=5)

@@ -203,7 +203,7 @@ def test_each_stage_records_what_it_read_and_reuse_needs_it_unchanged(demo_run, 
     tx.write_bytes(original)
     assert _unchanged_since_success(plan, root)
 
-    plan.write_text(plan.read_text(encoding="utf-8").replace("target: 70}", "target: 72}"), encoding="utf-8")
+    plan.write_text(plan.read_text(encoding="utf-8").replace("{kpi: nps, target: 50}", "{kpi: nps, target: 55}"), encoding="utf-8")
     assert main(args) == 1
     err = capsys.readouterr().err
     assert f"{plan}: 自阶段 01_goals 上次运行以来已修改" in err and "请完整运行所有阶段" in err
@@ -211,7 +211,7 @@ def test_each_stage_records_what_it_read_and_reuse_needs_it_unchanged(demo_run, 
     assert not _unchanged_since_success(plan, root)  # and --resume runs it
 
     # one stage that ran on another version of the plan is enough for --resume to run it again
-    plan.write_text(plan.read_text(encoding="utf-8").replace("target: 72}", "target: 70}"), encoding="utf-8")
+    plan.write_text(plan.read_text(encoding="utf-8").replace("{kpi: nps, target: 55}", "{kpi: nps, target: 50}"), encoding="utf-8")
     assert _unchanged_since_success(plan, root)
     again["stages"][3]["inputs"][str(plan)] = "0" * 64
     manifest_path.write_text(json.dumps(again), encoding="utf-8")
