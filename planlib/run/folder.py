@@ -125,7 +125,13 @@ def publish(staging: Path, published: Path) -> None:
         shutil.rmtree(f["ready"])  # never left by a run holding the lock: recover_publish ran first
     os.replace(staging, f["ready"])  # from here on the new run is complete and will be published
     _sync_dir(published.parent)
-    _finish_publish(f)
+    try:
+        _finish_publish(f)
+    except OSError:  # e.g. a full disk: this process says the last good run stays, so it does
+        if f["old"].exists() and not f["published"].exists():
+            os.replace(f["old"], f["published"])
+        shutil.rmtree(f["ready"], ignore_errors=True)
+        raise
 
 
 def _finish_publish(f: dict[str, Path]) -> None:

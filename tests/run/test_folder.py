@@ -79,6 +79,28 @@ def test_a_kill_at_any_step_of_publish_leaves_a_complete_run_to_publish(tmp_path
     assert step > 5  # and some fell inside the deletion of the old run
 
 
+def test_a_publish_that_fails_in_between_puts_the_last_good_run_back(tmp_path, monkeypatch):
+    import errno
+
+    unit = tmp_path / "demo"
+    published = make_run(unit / "2024Q2", "old")
+    staging = make_run(unit / ".2024Q2.staging", "new")
+    real, calls = os.replace, []
+
+    def full_disk_on_the_third(src, dst):
+        calls.append(dst)
+        if len(calls) == 3:  # staging → .ready, 2024Q2 → .old, then .ready → 2024Q2 fails
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", full_disk_on_the_third)
+    with pytest.raises(OSError):
+        publish(staging, published)
+    monkeypatch.setattr(os, "replace", real)
+    assert run_label(published) == "old"
+    assert sorted(p.name for p in unit.iterdir()) == ["2024Q2"]  # and nothing left to publish later
+
+
 def test_the_next_run_puts_back_the_run_an_interrupted_publish_moved_aside(tmp_path):
     """What an older planlib left after a kill between its two renames: .old and .staging only."""
     from conftest import make_small_demo
