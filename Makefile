@@ -8,22 +8,23 @@ STAMP   := $(VENV)/.installed
 PLAN    ?= parameters/demo/2024Q2.yaml
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 CHROMIUM := /usr/bin/chromium
-# Debian packages: a CJK font for the charts, headless Chromium for the browser tests.
+# Debian packages: a CJK font for the charts, pango for WeasyPrint (the proposal's PDF), headless
+# Chromium for the browser tests, poppler-utils (pdftotext, pdffonts, pdftoppm) for the PDF tests.
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT     := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: demo test setup lint fonts chromium clean
+.PHONY: demo test setup lint fonts pango chromium poppler clean
 
 demo: setup
 	$(BIN)/planlib run $(PLAN)
 
-test: setup chromium
+test: setup chromium poppler
 	$(BIN)/python -m planlib.run.floors --pyproject pyproject.toml --extra test
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
-setup: $(STAMP) fonts
+setup: $(STAMP) fonts pango
 	@# planlib is installed editable, so pip does not byte-compile it; where PYTHONDONTWRITEBYTECODE
 	@# is set (as on our machines) every process — each kernel too — would compile it again.
 	@$(BIN)/python -m compileall -q planlib
@@ -39,6 +40,13 @@ fonts:
 
 chromium:
 	@test -x $(CHROMIUM) || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends chromium; }
+
+# WeasyPrint loads pango at import; a minimal Debian (e.g. the python:3.11-slim image) does not have it.
+pango:
+	@dpkg -s libpango-1.0-0 libpangoft2-1.0-0 >/dev/null 2>&1 || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0; }
+
+poppler:
+	@command -v pdftotext >/dev/null || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends poppler-utils; }
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,4 +1,5 @@
-"""The ``planlib`` command: a thin shell over :mod:`planlib.run.runner` and :mod:`planlib.plan.planfile`.
+"""The ``planlib`` command: a thin shell over :mod:`planlib.run.runner`, :mod:`planlib.plan.planfile` and
+:mod:`planlib.proposal.build`.
 
 A user's mistake (any :class:`~planlib.errors.PlanError`) prints readable lines and exits
 non-zero; anything else is a bug and keeps its traceback. ``PLANLIB_DEBUG=1`` shows the
@@ -9,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
 from planlib.data.results import STAGES
-from planlib.errors import PlanError, PlanValidationError
+from planlib.errors import PlanError, PlanValidationError, escape_controls
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -26,6 +28,21 @@ def _stage_name(value: str) -> str:
         if value in (stage, stage[:2], stage.lstrip("0")[:1], stage[3:]):
             return stage
     raise argparse.ArgumentTypeError(f"未知阶段 {value!r};可选: {', '.join(STAGES)}(也可写 01…05)")
+
+
+def _quarter(value: str) -> str:
+    """A quarter code in ASCII (``2024Q3``): full-width digits or a path never reach a file name."""
+    if not re.fullmatch(r"[0-9]{4}Q[1-4]", value):
+        raise argparse.ArgumentTypeError(f"季度 {escape_controls(value)!r} 的格式不对;请写成 2024Q3 这样的形式"
+                                         "(半角数字和大写 Q)")
+    return value
+
+
+def _unit(value: str) -> str:
+    """A unit code as the plan schema allows it (``east``, ``north-2``), never a path."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", value):
+        raise argparse.ArgumentTypeError(f"单位代码 {escape_controls(value)!r} 无效;只能用半角小写字母、数字、- 和 _")
+    return value
 
 
 def _as_of(value: str) -> date:
@@ -67,18 +84,22 @@ def _parser() -> argparse.ArgumentParser:
     lab = sub.add_parser("lab", help="在项目目录启动 JupyterLab;保存时 workbooks/ 中的阶段模板不写入输出,保持提交时的样子")
     lab.epilog = "其余参数原样交给 jupyter lab,例如 planlib lab --port 8890"
 
-    validate = sub.add_parser("validate", help="只校验计划文件,不运行")
+    validate = sub.add_parser("validate", help="只校验计划文件,不运行(并提示按计划无法检测的目标)")
     validate.add_argument("plans", nargs="+", type=Path)
+
+    proposal = sub.add_parser("proposal", help="生成季度开始前报批的策划书 outputs/<单位>/<季度>/proposal/(HTML、PDF、Word)")
+    proposal.add_argument("plan", type=Path, help="计划文件,例如 parameters/demo/2024Q3.yaml")
+    proposal.add_argument("--output-root", type=Path, help="输出根目录(默认为项目的 outputs/)")
 
     new = sub.add_parser("new", help="由本季度计划生成下季度计划文件(日期后移、基线取本季实际值、延续未完成的行动)")
     new.add_argument("plan", type=Path, help="本季度计划文件,例如 parameters/demo/2024Q2.yaml")
-    new.add_argument("--quarter", required=True, help="下季度,例如 2024Q3;文件写到同一目录的 <季度>.yaml")
+    new.add_argument("--quarter", required=True, type=_quarter, help="下季度,例如 2024Q3;文件写到同一目录的 <季度>.yaml")
     new.add_argument("--output-root", type=Path, help="读取本季度运行结果的输出根目录(默认为项目的 outputs/)")
     new.add_argument("--force", action="store_true", help="覆盖已存在的下季度文件")
 
     compare = sub.add_parser("compare", help="季度趋势报告(--unit)与单位组合概览(--quarter);都不写则全部生成")
-    compare.add_argument("--unit", action="append", help="单位代码(可重复),生成 outputs/<单位>/trend.html")
-    compare.add_argument("--quarter", action="append", help="季度(可重复),生成 outputs/portfolio-<季度>.html")
+    compare.add_argument("--unit", action="append", type=_unit, help="单位代码(可重复),生成 outputs/<单位>/trend.html")
+    compare.add_argument("--quarter", action="append", type=_quarter, help="季度(可重复),生成 outputs/portfolio-<季度>.html")
     compare.add_argument("--output-root", type=Path, help="已发布运行结果所在的输出根目录(默认为项目的 outputs/)")
     return parser
 
@@ -123,6 +144,7 @@ def _readiness(plans: Sequence[Path]) -> int:
     """After the plan checks: which sections and KPIs each plan's data can feed (headers and a sample only)."""
     from planlib.data.contract import readiness, readiness_lines
     from planlib.plan.planfile import load_plan
+    from planlib.proposal.build import check_detectability
 
     code = 0
     for plan in plans:
@@ -130,16 +152,35 @@ def _readiness(plans: Sequence[Path]) -> int:
         table = readiness(loaded.plan, loaded.base_dir)
         broken = table[table["stage"] == "数据"]
         for row in broken.itertuples():
-            print(f"{plan}: {row.part}: {row.reason}", file=sys.stderr)
+            print(f"{escape_controls(plan)}: {escape_controls(row.part)}: {escape_controls(row.reason)}", file=sys.stderr)
         if len(broken):
             code = EXIT_INVALID
             continue
         for row in table[table["stage"] == "数据提示"].itertuples():
-            print(f"{plan}: 注意: {row.part}: {row.reason}", file=sys.stderr)
-        print(f"{plan}: 校验通过;数据可支持的内容(只读了表头和前几行):")
+            print(f"{escape_controls(plan)}: 注意: {escape_controls(row.part)}: {escape_controls(row.reason)}", file=sys.stderr)
+        print(f"{escape_controls(plan)}: 校验通过;数据可支持的内容(只读了表头和前几行):")
         for line in readiness_lines(table[table["stage"] != "数据提示"]):
-            print(line)
+            print(escape_controls(line))
+        try:  # the evaluation design reads the data before the period: a warning, never a failed validation
+            warnings = check_detectability(plan)
+        except PlanError as exc:
+            warnings = [f"无法检查目标能否检测({exc})"]
+        for warning in warnings:
+            print(escape_controls(f"{plan}: 警告: {warning}"))
     return code
+
+
+def _proposal(args: argparse.Namespace) -> int:
+    from planlib.proposal.build import write_proposal
+
+    result = write_proposal(args.plan, output_root=args.output_root)
+    print(f"策划书已生成: {_shown(result.folder)}/")
+    for path in (result.html, result.pdf, result.docx):
+        print(f"  {_shown(path)}")
+    print(f"评估设计: {result.verdict}")
+    for warning in result.warnings:
+        print(f"警告: {warning}")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -163,7 +204,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"完成。复盘报告: {_shown(result.report)}")
         else:
             failed = next(r for r in result.stages if r.status == "failed")
-            print(f"运行失败: {failed.stage} — {failed.error}", file=sys.stderr)
+            print(f"运行失败: {failed.stage} — {escape_controls(failed.error, keep_newlines=True)}", file=sys.stderr)
             print(f"  出错的笔记本: {_shown(result.folder / failed.notebook)}", file=sys.stderr)
             print(f"  失败报告: {_shown(result.report)}(上一次成功的报告保持不变)", file=sys.stderr)
             code = EXIT_FAILED
@@ -207,8 +248,9 @@ def _pulse(args: argparse.Namespace) -> int:
         raise PlanError("--as-of 生成中期检查报告,不运行阶段工作簿;请不要同时使用 --stage")
     for plan in args.plans:
         result = run_pulse(plan, args.as_of, output_root=args.output_root)
-        print(f"中期检查 {plan}(截至 {result.as_of}):预警 {len(result.alerts)} 项,逾期任务 {len(result.overdue)} 项")
-        for line in [*result.alerts, *(f"逾期:{t}" for t in result.overdue)]:
+        print(f"中期检查 {plan}(截至 {result.as_of}):预警 {len(result.alerts)} 项,"
+              f"无法判断 {len(result.unjudged)} 项,逾期任务 {len(result.overdue)} 项")
+        for line in [*result.alerts, *(f"无法判断:{u}" for u in result.unjudged), *(f"逾期:{t}" for t in result.overdue)]:
             print(f"  - {line}")
         print(f"报告: {_shown(result.html)}")
     return 0
@@ -251,6 +293,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from planlib.run.paths import project_root
 
             return start_lab(project_root(), extra)
+        if args.command == "proposal":
+            return _proposal(args)
         return _run(args)
     except PlanValidationError as exc:
         for problem in exc.problems:
@@ -259,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PlanError as exc:
         if os.environ.get("PLANLIB_DEBUG"):
             raise
-        print(f"错误: {exc}", file=sys.stderr)
+        print(f"错误: {escape_controls(exc, keep_newlines=True)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("已中断。", file=sys.stderr)

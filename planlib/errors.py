@@ -7,7 +7,27 @@ lines and exits non-zero; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# Characters that would let a value echoed in a message change the terminal or forge a line:
+# C0 controls (newline, CR, ESC, BEL …), DEL, C1 controls, the Unicode line/paragraph separators,
+# the bidirectional overrides and isolates, lone surrogates, the BOM and the noncharacters FFFE/FFFF.
+_OTHERS = r"\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufeff\ufffe\uffff"
+_CONTROLS = re.compile(r"[\x00-\x1f" + _OTHERS + "]")
+_CONTROLS_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f" + _OTHERS + "]")
+
+
+def _escape(ch: str) -> str:
+    return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+
+
+def escape_controls(text: object, *, keep_newlines: bool = False) -> str:
+    """``text`` with control characters written as escapes (``\\n``, ``\\x1b``): a value echoed in
+    a message stays on its line and cannot colour or move the terminal's cursor.
+    ``keep_newlines`` keeps the line breaks of a message built from several lines."""
+    pattern = _CONTROLS_BUT_NEWLINE if keep_newlines else _CONTROLS
+    return pattern.sub(lambda m: {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(m[0]) or _escape(m[0]), str(text))
 
 
 @dataclass(frozen=True)
@@ -21,9 +41,11 @@ class Problem:
     line: int | None = None
 
     def __str__(self) -> str:
-        loc = f"{self.file}:{self.line}" if self.line else self.file
-        text = f"{loc}: {self.where}: {self.message}" if self.where else f"{loc}: {self.message}"
-        return f"{text} — {self.hint}" if self.hint else text
+        """One line: values quoted from the input have their control characters escaped."""
+        file, where, message, hint = map(escape_controls, (self.file, self.where, self.message, self.hint))
+        loc = f"{file}:{self.line}" if self.line else file
+        text = f"{loc}: {where}: {message}" if where else f"{loc}: {message}"
+        return f"{text} — {hint}" if hint else text
 
 
 class PlanError(Exception):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from planlib.data.readers import AUTO_ENCODINGS, HEADER_SEARCH_ROWS, file_format, find_header
+from planlib.data.readers import AUTO_ENCODINGS, HEADER_SEARCH_ROWS, check_data_file, file_format, find_header
 from planlib.data.tables import TABLES, match_headers
 from planlib.errors import PlanError
 from planlib.plan.kpis import CATALOGUE
@@ -205,6 +205,7 @@ def peek(name: str, source, base_dir: Path, demo: bool = False) -> Peek:
         empty.problem = f"找不到数据文件 {path} — 检查计划中的路径(相对于计划文件所在的目录)"
         return empty
     try:
+        check_data_file(path, label)  # a FIFO, a device, a file or an XLSX unpacking past the limit: not opened
         kind = file_format(path, source, label)
     except PlanError as exc:
         empty.problem = str(exc)

@@ -25,7 +25,14 @@ import numpy as np
 import pandas as pd
 
 from planlib.data import parsing
-from planlib.data.readers import RawTable, fail, file_format, header_error, read_csv, read_parquet
+from planlib.data.readers import (
+    RawTable,
+    check_data_file,
+    file_format,
+    header_error,
+    read_csv,
+    read_parquet,
+)
 from planlib.data.tables import (
     DIGIT_CODES,
     EMPTY_AS_BLANK,
@@ -63,24 +70,27 @@ class LoadResult:
     derived_from: str | None = None  # "transactions" for a customer list made from the orders
 
 
-def read_raw(path: Path, label: str, table: str, source: DataSource) -> RawTable:
-    """Read ``path`` as strings (Parquet keeps its types) with its header row located."""
-    if not path.is_file():
-        raise fail(label, f"找不到数据文件 {path}", "检查计划中的路径(相对于计划文件所在的目录)")
+def read_raw(path: Path, label: str, table: str, source: DataSource, *, max_bytes: int | None = None) -> RawTable:
+    """Read ``path`` as strings (Parquet keeps its types) with its header row located.
+
+    Only a regular file no larger than ``max_bytes`` (default :func:`max_data_bytes`) is opened.
+    """
+    check_data_file(path, label, max_bytes)
     reader = {"csv": read_csv, "xlsx": read_xlsx, "parquet": read_parquet}[file_format(path, source, label)]
     return reader(path, label, table, source)
 
 
-def load_source(name: str, source: DataSource, base_dir: Path) -> LoadResult:
+def load_source(name: str, source: DataSource, base_dir: Path, *, max_bytes: int | None = None) -> LoadResult:
     """Read the data source ``name`` (customers, transactions, …) of a plan.
 
-    ``source.path`` is resolved against ``base_dir``, the plan file's folder.
+    ``source.path`` is resolved against ``base_dir``, the plan file's folder; ``max_bytes`` bounds
+    the file's size (default :func:`max_data_bytes`).
     """
     if name not in TABLES:
         raise ValueError(f"unknown data source {name!r}")  # a caller's bug, not the planner's
     label = source.path
     path = (Path(base_dir) / source.path).resolve()
-    raw = read_raw(path, label, name, source)
+    raw = read_raw(path, label, name, source, max_bytes=max_bytes)
     positions = _map_columns(name, raw, label, source)
     frame = raw.frame
     rows = raw.header_row + 1 + np.arange(len(frame))

@@ -19,6 +19,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
+import stat
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,8 +54,62 @@ class RawTable:
     formulas: list[tuple[int, int, str]] = field(default_factory=list)
 
 
+# The largest data file read, in MB: PLANLIB_MAX_DATA_MB overrides it (a 10-million-row export
+# is about 1 GB; a path pointing at something endless must not fill the memory). An XLSX is a zip:
+# what it holds once unpacked is bounded by the same figure.
+MAX_DATA_MB = 2048
+MAX_DATA_ENV = "PLANLIB_MAX_DATA_MB"
+
+
+def size_text(n: float) -> str:
+    return f"{n / 1024 ** 3:.1f} GB" if n >= 1024 ** 3 else f"{n / 1024 ** 2:.1f} MB"
+
+
+def max_data_bytes() -> int:
+    """The size limit of one data file: :data:`MAX_DATA_MB`, or ``PLANLIB_MAX_DATA_MB`` when set."""
+    text = os.environ.get(MAX_DATA_ENV, "").strip()
+    try:
+        megabytes = float(text) if text else MAX_DATA_MB
+    except ValueError:
+        raise DataError(f"环境变量 {MAX_DATA_ENV}={text!r} 不是数字 — 写成兆字节数,例如 {MAX_DATA_MB}") from None
+    return int(megabytes * 1024 * 1024)
+
+
 def fail(label: str, message: str, hint: str = "") -> DataError:
     return DataError([Problem(label, "", message, hint)])
+
+
+def check_data_file(path: Path, label: str, max_bytes: int | None = None) -> None:
+    """Refuse before opening anything but a regular file of at most ``max_bytes`` (an XLSX also
+    at most ``max_bytes`` once unpacked).
+
+    A FIFO would block the read for ever and a device such as ``/dev/zero`` never ends, so only
+    regular files (a symlink counts as what it points to) are opened.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise fail(label, f"找不到数据文件 {path}", "检查计划中的路径(相对于计划文件所在的目录)") from None
+    except OSError as exc:
+        raise fail(label, f"无法读取数据文件 {path}: {exc.strerror}", "检查路径和读取权限") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise fail(label, f"{path} 是一个文件夹,不是数据文件", "写出文件夹里某个 CSV、XLSX 或 Parquet 文件的路径")
+    if not stat.S_ISREG(info.st_mode):
+        raise fail(label, f"{path} 不是普通文件(管道、设备或套接字),没有读取",
+                   "请指向导出的 CSV、XLSX 或 Parquet 文件")
+    limit = max_data_bytes() if max_bytes is None else max_bytes
+    if info.st_size > limit:
+        raise fail(label, f"数据文件有 {size_text(info.st_size)},超过上限 {size_text(limit)}",
+                   f"缩小导出的时间范围或拆分文件;确需读取时设置环境变量 {MAX_DATA_ENV}(兆字节)")
+    if zipfile.is_zipfile(path):  # an XLSX: what it unpacks to counts (a zip bomb is a few KB)
+        try:
+            with zipfile.ZipFile(path) as archive:
+                unpacked = sum(i.file_size for i in archive.infolist())
+        except (zipfile.BadZipFile, OSError):
+            return  # the reader names a damaged file
+        if unpacked > limit:
+            raise fail(label, f"XLSX 解压后有 {size_text(unpacked)},超过上限 {size_text(limit)}",
+                       f"在 Excel 中另存为 CSV UTF-8 或拆分文件;确需读取时设置环境变量 {MAX_DATA_ENV}(兆字节)")
 
 
 _fail = fail  # older name

@@ -42,7 +42,7 @@ CHOICE_LABELS: dict[Any, str] = {
     "increase": "提升", "decrease": "降低", "open": "进行中", "done": "已完成", "auto": "自动",
     "responses": "响应人数最多", "value": "价值最高", "zh": "中文", "en": "English", "CNY": "人民币",
     "csv": "CSV", "xlsx": "Excel(xlsx)", "parquet": "Parquet", "utf-8": "UTF-8", "utf-8-sig": "UTF-8(带 BOM)",
-    "gbk": "GBK", "gb18030": "GB18030", "big5": "Big5",
+    "gbk": "GBK", "gb18030": "GB18030", "big5": "Big5", "open_rate": "打开率", "response_rate": "响应率",
 }
 
 OnChange = Callable[[], None]

@@ -26,9 +26,10 @@ from typing import Any, get_args
 
 import ipywidgets as w
 
+from planlib.errors import PlanError
 from planlib.forms import previews
 from planlib.forms.fields import MISSING, Editor, Scalar, build_editor, css, walk
-from planlib.forms.save import StalePlanError, merge_into, modify_yaml
+from planlib.forms.save import merge_into, modify_yaml
 from planlib.forms.source import NAMES, REFERENCES, PlanSource, matches, overrides
 from planlib.forms.types import is_model, strip
 from planlib.plan.planfile import check_data
@@ -271,7 +272,7 @@ class PlanForm:
             return False
         try:
             modify_yaml(self.path, change, expected_digest=source.digest)
-        except StalePlanError as exc:
+        except PlanError as exc:  # stale file, read-only folder, full disk, broken YAML: one line, nothing written
             self._status(str(exc), ok=False)
             return False
         self.source = PlanSource(self.path)

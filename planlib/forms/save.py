@@ -13,10 +13,17 @@ A save from a planner form goes through :func:`modify_yaml`:
    keep a copy of the old file in ``.2024Q2.yaml.bak/`` (the last ``keep`` versions) and
    ``os.replace`` the temporary file over the plan. A crash before the rename leaves the old file
    untouched; after it, the new file is complete.
+
+What the file was stays what it is: a symlinked plan is written through to its target (the link
+stays a link), the new file and the kept versions get the plan's permissions (a 0600 plan never
+gets 0644 backups) and, where the process may (as root), its owner and group; CRLF line endings
+and a UTF-8 BOM are written back as found. A folder that cannot be written is a
+:class:`~planlib.errors.PlanError` of one line, which the form shows in its status line.
 """
 
 from __future__ import annotations
 
+import codecs
 import fcntl
 import hashlib
 import io
@@ -42,12 +49,23 @@ class StalePlanError(PlanError):
     """The plan file changed on disk after the form loaded it; saving would overwrite that change."""
 
 
-def file_digest(path: Path) -> str | None:
-    """sha256 of the file's bytes, or None when it does not exist."""
+def read_plan_file(path: Path) -> bytes | None:
+    """The plan's bytes, or None when it does not exist. Only a regular file of a plan's size is
+    read (a FIFO or ``/dev/zero`` would hang the form): anything else is a one-line PlanError."""
+    from planlib.plan.yamlread import UnreadablePlanFile, read_plan_bytes
+
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return read_plan_bytes(Path(path))
     except FileNotFoundError:
         return None
+    except UnreadablePlanFile as exc:
+        raise PlanError(f"{path}: {exc},表单没有读取或保存 — {exc.hint}") from None
+
+
+def file_digest(path: Path) -> str | None:
+    """sha256 of the file's bytes, or None when it does not exist."""
+    data = read_plan_file(path)
+    return None if data is None else hashlib.sha256(data).hexdigest()
 
 
 def lock_path(path: Path) -> Path:
@@ -109,6 +127,16 @@ def dump_roundtrip(doc: Any, like: str = "") -> str:
     return buf.getvalue()
 
 
+class SaveFailed(PlanError):
+    """The plan could not be written (read-only folder, full disk …); the old file is untouched."""
+
+
+def _save_failed(path: Path, exc: OSError) -> SaveFailed:
+    reason = {13: "没有写入权限(文件夹或文件只读)", 1: "没有写入权限(文件夹或文件只读)", 30: "所在磁盘是只读的",
+              28: "磁盘已满", 122: "超出磁盘配额"}.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    return SaveFailed(f"{path}: 无法保存({reason}),文件保持原样 — 检查 {path.parent} 的写入权限和磁盘空间后再保存")
+
+
 def modify_yaml(path: str | Path, change: Callable[[CommentedMap], None], *,
                 expected_digest: str | None = None, check: bool = True, keep: int = KEEP_VERSIONS,
                 _before_replace: Callable[[Path], None] | None = None) -> str:
@@ -116,10 +144,22 @@ def modify_yaml(path: str | Path, change: Callable[[CommentedMap], None], *,
 
     With ``check`` (the default) the file must still have ``expected_digest`` (None: the file
     must not exist yet); otherwise :class:`StalePlanError` is raised and nothing is written.
+    A symlink is written through to its target; a file that cannot be written raises
+    :class:`SaveFailed` (one line).
     """
-    path = Path(path)
+    path = Path(os.path.realpath(Path(path)))  # a symlinked plan: lock, back up and replace its target
+    try:
+        return _modify(path, change, expected_digest, check, keep, _before_replace)
+    except OSError as exc:
+        if exc.errno is None:
+            raise  # not the system refusing a write: a bug keeps its traceback
+        raise _save_failed(path, exc) from None
+
+
+def _modify(path: Path, change: Callable[[CommentedMap], None], expected_digest: str | None, check: bool,
+            keep: int, _before_replace: Callable[[Path], None] | None) -> str:
     with plan_lock(path):
-        current = path.read_bytes() if path.exists() else None
+        current = read_plan_file(path)
         digest = hashlib.sha256(current).hexdigest() if current is not None else None
         if check and digest != expected_digest:
             raise StalePlanError(
@@ -138,17 +178,36 @@ def modify_yaml(path: str | Path, change: Callable[[CommentedMap], None], *,
             raise PlanError(f"{path}: {where} YAML 格式错误({exc.problem or exc.context}),表单没有保存 — "
                             "请先在编辑器中修正该行(planlib validate 会列出问题)") from None
         change(doc)
-        out = dump_roundtrip(doc, like=text) if doc else ""
+        crlf = text.count("\r\n") > text.count("\n") / 2  # the file's own line endings are written back
+        lf_text = text.replace("\r\n", "\n")
+        out = dump_roundtrip(doc, like=lf_text) if doc else ""
         if text.strip() and not len(load_roundtrip(text)):
-            out = text.rstrip("\n") + "\n" + out  # a file of comments only: keep them on top
-        data = out.encode("utf-8")
+            out = lf_text.rstrip("\n") + "\n" + out  # a file of comments only: keep them on top
+        if crlf:
+            out = out.replace("\r\n", "\n").replace("\n", "\r\n")
+        bom = codecs.BOM_UTF8 if current is not None and current.startswith(codecs.BOM_UTF8) else b""
+        data = bom + out.encode("utf-8")
         _write_atomic(path, data, current, keep, _before_replace)
         return hashlib.sha256(data).hexdigest()
 
 
+def _keep_owner(target: Path, info: os.stat_result | None) -> None:
+    """Give ``target`` the plan's owner and group: as root always, otherwise the group where allowed."""
+    if info is None or not hasattr(os, "chown"):
+        return
+    try:
+        if os.geteuid() == 0:
+            os.chown(target, info.st_uid, info.st_gid)
+        elif info.st_gid != target.stat().st_gid:
+            os.chown(target, -1, info.st_gid)
+    except PermissionError:
+        pass  # not a member of the plan's group: the file keeps ours, as any editor would leave it
+
+
 def _write_atomic(path: Path, data: bytes, previous: bytes | None, keep: int,
                   before_replace: Callable[[Path], None] | None) -> None:
-    mode = stat.S_IMODE(path.stat().st_mode) if previous is not None else 0o644
+    info = path.stat() if previous is not None else None
+    mode = stat.S_IMODE(info.st_mode) if info is not None else 0o644
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
     try:
@@ -157,8 +216,9 @@ def _write_atomic(path: Path, data: bytes, previous: bytes | None, keep: int,
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
+        _keep_owner(tmp, info)
         if previous is not None and keep > 0:
-            _keep_version(path, previous, keep)
+            _keep_version(path, previous, keep, mode, info)
         if before_replace is not None:
             before_replace(tmp)  # tests simulate a crash here
         os.replace(tmp, path)
@@ -168,12 +228,20 @@ def _write_atomic(path: Path, data: bytes, previous: bytes | None, keep: int,
     _fsync_dir(path.parent)
 
 
-def _keep_version(path: Path, previous: bytes, keep: int) -> None:
+def _keep_version(path: Path, previous: bytes, keep: int, mode: int, info: os.stat_result | None) -> None:
+    """Copy the previous version into the backup folder with the plan's permissions and owner."""
     folder = backup_dir(path)
-    folder.mkdir(exist_ok=True)
+    if folder.is_symlink():  # a planted link would send the plan's history somewhere else
+        raise PlanError(f"{folder} 是一个符号链接,表单没有保存 — 删除它(备份文件夹由 planlib 自己创建)后再保存")
+    folder.mkdir(mode=0o700 if not mode & 0o077 else 0o755, exist_ok=True)  # a private plan's history stays private
     now = time.time_ns()
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now // 1_000_000_000)) + f"-{now % 1_000_000_000:09d}"
-    (folder / f"{path.stem}.{stamp}{path.suffix}").write_bytes(previous)
+    target = folder / f"{path.stem}.{stamp}{path.suffix}"
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)  # private even briefly
+    with os.fdopen(fd, "wb") as f:
+        f.write(previous)
+    os.chmod(target, mode)
+    _keep_owner(target, info)
     versions = sorted(folder.glob(f"{path.stem}.*{path.suffix}"))
     for old in versions[:-keep]:
         old.unlink(missing_ok=True)

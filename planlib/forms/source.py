@@ -8,12 +8,13 @@ channel codes …) and the fields that refer to them, which the form offers as c
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from planlib.errors import PlanError, Problem
-from planlib.forms.save import file_digest, load_roundtrip
+from planlib.forms.save import file_digest, load_roundtrip, read_plan_file
 from planlib.forms.types import MISSING
 from planlib.plan import planfile
 from planlib.plan.schema import Meta
@@ -25,8 +26,9 @@ class PlanSource:
 
     def __init__(self, path: Path):
         self.path = path
-        self.digest = file_digest(path)
-        text = path.read_bytes().decode("utf-8-sig") if self.digest else ""
+        data = read_plan_file(path)
+        self.digest = hashlib.sha256(data).hexdigest() if data is not None else None
+        text = data.decode("utf-8-sig") if data is not None else ""
         doc = read_yaml(path) if text.strip() else None
         if doc is not None and doc.data is None:
             load_roundtrip(text)  # a file of comments only is empty, not broken
@@ -38,7 +40,12 @@ class PlanSource:
         self.base_name = self.own.pop("extends", None)
         if self.base_name is not None:
             problems: list[Problem] = []
-            base = planfile._read_with_bases((path.parent / str(self.base_name)).resolve(), problems, (path,))
+            root = planfile.project_folder(path)
+            base_path = (path.parent / str(self.base_name)).resolve()
+            if not base_path.is_relative_to(root):
+                raise PlanError(f"{path.name}: extends 只能继承本项目文件夹 {root} 内的文件,"
+                                f"{self.base_name} 在它之外,没有读取 — 把基础文件放到项目的 parameters/ 下")
+            base = planfile._read_with_bases(base_path, problems, (path,), root)
             if base is None:
                 raise PlanError("\n".join(str(p) for p in problems))
             self.base = base.data
@@ -98,7 +105,7 @@ REFERENCES: list[tuple[tuple, str]] = [
     (("segmentation", "segments", None, "tiers"), "tier"),
     (("channels", "plan", None, "audience"), "audience"), (("channels", "plan", None, "channel"), "channel"),
     (("tasks", None, "phase"), "work_phase"), (("tasks", None, "depends_on"), "task"),
-    (("budget", "lines", None, "channel"), "channel"),
+    (("budget", "lines", None, "channel"), "channel"), (("review", "ab_tests", None, "channel"), "channel"),
 ]
 
 

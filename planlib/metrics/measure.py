@@ -8,7 +8,8 @@ silent zero.
 
 Populations (``customers_result`` columns ``in_scope`` / ``control``):
 - 目标客群 (in scope): the plan's segment, treatment and control together — outcome KPIs
-  (repurchase_rate, churn_rate, aov_uplift, csat, nps, complaint_rate) are measured on it;
+  (repurchase_rate, churn_rate, aov_uplift, csat, nps, complaint_rate, response_sla_rate) are
+  measured on it;
 - 实验组 (treatment) = in_scope & ~control — campaign KPIs (reach, open, engagement,
   participation, repurchase_30d, cost, ROI) are measured on it.
 """
@@ -23,7 +24,7 @@ from functools import cached_property
 import pandas as pd
 
 from planlib.metrics.purchases import purchases
-from planlib.plan.kpis import CATALOGUE
+from planlib.plan.kpis import CATALOGUE, small_sample_text, too_small
 from planlib.plan.schema import Plan
 
 Window = tuple[date, date]
@@ -40,6 +41,8 @@ class KpiValue:
 
     ``parts`` holds the counts behind the figure (and the group sizes in_scope / treatment /
     control) so that funnels, suggestions and summaries can quote them without recomputing.
+    ``base`` is how many units (customers, orders, scores, tickets) the figure rests on; below
+    :data:`planlib.plan.kpis.MIN_BASE` it is 样本不足 (:func:`planlib.plan.kpis.too_small`).
     """
 
     kpi: str
@@ -48,6 +51,12 @@ class KpiValue:
     denominator: float | None = None
     explanation: str = ""
     parts: Mapping[str, float] = field(default_factory=dict)
+    base: float | None = None
+
+    @property
+    def small(self) -> bool:
+        """Computed from fewer than MIN_BASE units: no verdict, no headline."""
+        return self.value is not None and too_small(self.base)
 
 
 class _NoData(Exception):
@@ -63,6 +72,16 @@ def previous_window(window: Window, n: int = 1) -> Window:
     start, end = window
     length = (end - start).days + 1
     return start - timedelta(days=length * n), start - timedelta(days=length * (n - 1) + 1)
+
+
+def within_days(ts: pd.Series, first_day: pd.Series | pd.Timestamp, days: int) -> pd.Series:
+    """``ts`` falls in the ``days`` calendar days starting on ``first_day`` (midnight), that day included.
+
+    Exactly N days: first_day … first_day + N − 1. An "N-day window" that also took in the day
+    N days later would count N + 1 days (31 for a month's 30).
+    """
+    day = ts.dt.normalize()
+    return (day >= first_day) & (day < first_day + pd.Timedelta(days=days))
 
 
 def window_label(window: Window) -> str:
@@ -135,12 +154,11 @@ class _Ctx:
 
     @cached_property
     def attributed(self) -> pd.DataFrame:
-        """Participants' transactions (refunds too) from their first response day to attribution_days after."""
+        """Participants' transactions (refunds too) in the attribution_days days from their first response
+        day on (that day included: exactly N calendar days)."""
         first = self.funnel["first_response"].dt.normalize().rename("first_day")
         merged = self.frame("transactions").join(first, on="customer_id", how="inner")
-        day = merged["order_date"].dt.normalize()
-        days = pd.Timedelta(days=self.plan.review.attribution_days)
-        return merged[(day >= merged["first_day"]) & (day <= merged["first_day"] + days)]
+        return merged[within_days(merged["order_date"], merged["first_day"], self.plan.review.attribution_days)]
 
     @cached_property
     def scope_orders(self) -> pd.DataFrame:
@@ -162,7 +180,7 @@ def _purchases(tx: pd.DataFrame) -> pd.DataFrame:
 def _ratio(kpi: str, num: float, den: float, text: str, empty: str, **parts: float) -> KpiValue:
     if den == 0:
         return KpiValue(kpi, None, num, den, f"无数据: {empty}", parts)
-    return KpiValue(kpi, num / den * 100, num, den, f"{text}: {fmt(num)}/{fmt(den)}", parts)
+    return KpiValue(kpi, num / den * 100, num, den, f"{text}: {fmt(num)}/{fmt(den)}", parts, base=den)
 
 
 # ------------------------------------------------------------------ campaign KPIs (实验组)
@@ -206,7 +224,7 @@ def _cost(c: _Ctx) -> KpiValue:
     if participants == 0:
         return KpiValue("cost_per_participant", None, cost, 0, "无数据: 参与客户为0")
     return KpiValue("cost_per_participant", cost / participants, cost, participants,
-                    f"实际支出 {fmt(cost)} 元 / 参与客户 {participants} 人{gap}")
+                    f"实际支出 {fmt(cost)} 元 / 参与客户 {participants} 人{gap}", base=participants)
 
 
 def _roi(c: _Ctx) -> KpiValue:
@@ -217,7 +235,7 @@ def _roi(c: _Ctx) -> KpiValue:
     gap = f";{missing} 条预算明细尚无实际支出" if missing else ""
     return KpiValue("roi", (revenue - cost) / cost * 100, revenue - cost, cost,
                     f"(参与客户归因收入 {fmt(revenue)} 元(含退款) − 实际支出 {fmt(cost)} 元) / 实际支出{gap}",
-                    {"revenue": revenue, "cost": cost})
+                    {"revenue": revenue, "cost": cost}, base=len(c.funnel["first_response"]))
 
 
 def _budget_variance(c: _Ctx) -> KpiValue:
@@ -261,7 +279,7 @@ def _aov(c: _Ctx) -> KpiValue:
     after_aov, before_aov = now.mean(), before.mean()
     return KpiValue("aov_uplift", (after_aov - before_aov) / before_aov * 100, after_aov, before_aov,
                     f"目标客群客单价 {fmt(after_aov)} 元({len(now)} 单) 对比前一窗口 {fmt(before_aov)} 元"
-                    f"({len(before)} 次购买,已扣除退款)")
+                    f"({len(before)} 次购买,已扣除退款)", base=min(len(now), len(before)))
 
 
 def _surveys(c: _Ctx, column: str) -> pd.Series:
@@ -276,7 +294,7 @@ def _csat(c: _Ctx) -> KpiValue:
         raise _NoData(f"目标客群在 {c.label} 内没有 CSAT 评分")
     return KpiValue("csat", float(scores.mean()), float(scores.sum()), len(scores),
                     f"目标客群 {len(scores)} 份 CSAT 评分的平均分",
-                    {"low": int((scores <= 3).sum())})
+                    {"low": int((scores <= 3).sum())}, base=len(scores))
 
 
 def _nps(c: _Ctx) -> KpiValue:
@@ -286,18 +304,19 @@ def _nps(c: _Ctx) -> KpiValue:
     pro, det, n = int((scores >= 9).sum()), int((scores <= 6).sum()), len(scores)
     return KpiValue("nps", (pro - det) / n * 100, pro - det, n,
                     f"推荐者(9–10) {pro} 人 − 贬损者(0–6) {det} 人,共 {n} 份评分",
-                    {"promoters": pro, "detractors": det})
+                    {"promoters": pro, "detractors": det}, base=n)
 
 
 def _sla(c: _Ctx) -> KpiValue:
     t = c.frame("tickets")
-    t = t[c.within(t["created_at"])]
+    # the campaign's audience (目标客群), not every customer's tickets: the KPI judges this campaign
+    t = t[c.within(t["created_at"]) & t["customer_id"].isin(c.in_scope)]
     limit = pd.Timedelta(minutes=c.plan.review.sla_minutes)
     # a ticket never answered counts as late, not as missing
     ok = int(((t["first_response_at"] - t["created_at"]) <= limit).sum())
     return _ratio("response_sla_rate", ok, len(t),
-                  f"{c.label} 内创建的全部工单中 {c.plan.review.sla_minutes} 分钟内首次响应的",
-                  "窗口内没有工单", late=len(t) - ok)
+                  f"目标客群在 {c.label} 内创建的工单中 {c.plan.review.sla_minutes} 分钟内首次响应的",
+                  "目标客群在窗口内没有工单", late=len(t) - ok)
 
 
 def _complaints(c: _Ctx) -> KpiValue:
@@ -355,8 +374,9 @@ def compute_kpis(plan: Plan, data: Frames, customers_result: pd.DataFrame, *,
     - participation_rate: treatment customers with ≥1 campaign responded_at in the window / treatment;
     A purchase (:func:`_purchases`) is an order ID, or a customer's buying day where the export has
     none; refunds reduce its amount and a fully refunded one is not a purchase.
-    - repurchase_30d: participants with a purchase dated from their first response day to
-      review.attribution_days after it / participants (the attribution may run past the window);
+    - repurchase_30d: participants with a purchase in the review.attribution_days days from their
+      first response day on (that day included, exactly N days) / participants (the attribution may
+      run past the window);
     - repurchase_rate: in-scope customers with ≥2 purchases in the window / those with ≥1;
     - churn_rate: in-scope customers with a purchase in the 365 days before the window start but none
       in the window / the former;
@@ -364,8 +384,8 @@ def compute_kpis(plan: Plan, data: Frames, customers_result: pd.DataFrame, *,
       equal-length window before, (after − before) / before;
     - csat: mean CSAT of in-scope customers' surveys dated in the window; nps: % promoters (9–10) −
       % detractors (0–6) over those surveys' NPS answers, in points (−100…100);
-    - response_sla_rate: tickets created in the window (all customers) whose first response came
-      within review.sla_minutes (unanswered = late) / those tickets;
+    - response_sla_rate: the target group's (in-scope customers') tickets created in the window whose
+      first response came within review.sla_minutes (unanswered = late) / those tickets;
     - complaint_rate: in-scope customers with a complaint ticket created in the window / in-scope;
     - cost_per_participant: sum of budget actuals / participants (None if no actual is filled in);
     - roi: (net revenue, refunds included, of participants' orders in their attribution window −
@@ -382,22 +402,26 @@ def compute_kpis(plan: Plan, data: Frames, customers_result: pd.DataFrame, *,
             kv = compute(ctx)
         except _NoData as reason:
             kv = KpiValue(kpi, None, explanation=f"无数据: {reason}")
+        explanation = kv.explanation
+        if kv.value is not None and too_small(kv.base):
+            explanation += f";{small_sample_text(kv.base)},不下结论"
         # group sizes ride along on every value: funnels and summaries need them even when the KPI is None
         values[kpi] = KpiValue(kv.kpi, None if kv.value is None else float(kv.value), kv.numerator,
-                               kv.denominator, kv.explanation, {**ctx.sizes, **kv.parts})
+                               kv.denominator, explanation, {**ctx.sizes, **kv.parts}, kv.base)
     return values
 
 
 # ------------------------------------------------------------------ breakdowns and the stored frame
 VALUE_COLUMNS = ["by", "group", "kpi", "name", "unit", "direction", "value", "numerator", "denominator",
-                 "explanation"]
+                 "explanation", "base"]
 BY_LABELS = {"overall": "整体", "tier": "分层", "channel": "渠道"}
 
 
-def _rows(by: str, group: str, values: Mapping[str, KpiValue]) -> list[dict]:
-    return [{"by": by, "group": group, "kpi": kv.kpi, "name": CATALOGUE[kv.kpi].name,
+def _rows(by: str, group: str, values: Mapping[str, KpiValue], days: int) -> list[dict]:
+    return [{"by": by, "group": group, "kpi": kv.kpi, "name": CATALOGUE[kv.kpi].label(days),
              "unit": CATALOGUE[kv.kpi].unit, "direction": CATALOGUE[kv.kpi].direction, "value": kv.value,
-             "numerator": kv.numerator, "denominator": kv.denominator, "explanation": kv.explanation}
+             "numerator": kv.numerator, "denominator": kv.denominator, "explanation": kv.explanation,
+             "base": kv.base}
             for kv in values.values()]
 
 
@@ -415,7 +439,8 @@ def kpis_by(plan: Plan, data: Frames, customers_result: pd.DataFrame, by: str, *
         scope = customers_result["in_scope"].astype(bool)
         for tier in sorted(customers_result.loc[scope, "tier"].dropna().unique()):
             part = customers_result.assign(in_scope=scope & (customers_result["tier"] == tier))
-            rows += _rows(by, str(tier), compute_kpis(plan, data, part, window=window, kpis=wanted, absent=absent))
+            rows += _rows(by, str(tier), days=plan.review.attribution_days,
+                          values=compute_kpis(plan, data, part, window=window, kpis=wanted, absent=absent))
     elif by == "channel":
         inter = data.get("interactions")
         if inter is not None:
@@ -423,8 +448,9 @@ def kpis_by(plan: Plan, data: Frames, customers_result: pd.DataFrame, by: str, *
             names = {c.id: c.name for c in plan.channels.catalogue}
             for channel in sorted(rows_c["channel"].dropna().unique()):
                 part = {**data, "interactions": rows_c[rows_c["channel"] == channel]}
-                rows += _rows(by, names.get(channel, str(channel)),
-                              compute_kpis(plan, part, customers_result, window=window, kpis=wanted, absent=absent))
+                rows += _rows(by, names.get(channel, str(channel)), days=plan.review.attribution_days,
+                              values=compute_kpis(plan, part, customers_result, window=window, kpis=wanted,
+                                                  absent=absent))
     else:
         raise ValueError(f"by must be 'tier' or 'channel', not {by!r}")
     return _frame(rows)
@@ -432,7 +458,7 @@ def kpis_by(plan: Plan, data: Frames, customers_result: pd.DataFrame, by: str, *
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=VALUE_COLUMNS)
-    for col in ("value", "numerator", "denominator"):
+    for col in ("value", "numerator", "denominator", "base"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
     return out
 
@@ -440,7 +466,7 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 def kpi_values(plan: Plan, data: Frames, customers_result: pd.DataFrame, values: Mapping[str, KpiValue], *,
                window: Window | None = None, absent: Mapping[str, Iterable[str]] | None = None) -> pd.DataFrame:
     """Result "kpi_values": every catalogue KPI overall (``values``), then per tier and per channel."""
-    parts = [_frame(_rows("overall", BY_LABELS["overall"], values))]
+    parts = [_frame(_rows("overall", BY_LABELS["overall"], values, plan.review.attribution_days))]
     parts += [kpis_by(plan, data, customers_result, by, window=window, absent=absent) for by in ("tier", "channel")]
     return pd.concat([p for p in parts if not p.empty], ignore_index=True)
 
@@ -457,12 +483,15 @@ def no_data_reasons(frame: pd.DataFrame, by: str) -> list[str]:
 
 
 def breakdown_wide(frame: pd.DataFrame, by: str) -> pd.DataFrame:
-    """One row per KPI, one column per group (display text with its unit): how tiers or channels compare."""
+    """One row per KPI, one column per group (display text with its unit): how tiers or channels compare.
+    A figure on fewer than MIN_BASE units reads 样本不足(n=…), not as a ratio to compare."""
     part = frame[frame["by"] == by]
     if part.empty:
         return pd.DataFrame(columns=["指标"])
-    text = part.assign(text=[fmt(None if pd.isna(v) else float(v), u) for v, u in zip(part["value"], part["unit"],
-                                                                                      strict=True)])
+    bases = part["base"] if "base" in part.columns else pd.Series(float("nan"), index=part.index)
+    text = part.assign(text=[small_sample_text(b) if pd.notna(v) and too_small(b)
+                             else fmt(None if pd.isna(v) else float(v), u)
+                             for v, u, b in zip(part["value"], part["unit"], bases, strict=True)])
     order = list(dict.fromkeys(part["name"]))
     wide = text.pivot(index="name", columns="group", values="text").loc[order]
     return wide.rename_axis(index="指标", columns=None).reset_index()

@@ -157,6 +157,10 @@ def _check_channels(plan: Plan) -> list[Found]:
         if line.channel is not None and line.channel not in ids:
             found.append((f"budget.lines[{i}].channel", f"预算明细对应的渠道 {line.channel} 不在渠道目录中",
                           _suggest(line.channel, ids)))
+    for i, test in enumerate(plan.review.ab_tests):
+        if test.channel not in ids:
+            found.append((f"review.ab_tests[{i}].channel", f"A/B 测试的渠道 {test.channel} 不在渠道目录中",
+                          _suggest(test.channel, ids)))
     return found
 
 

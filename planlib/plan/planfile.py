@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -56,7 +58,7 @@ def load_plan(path: str | Path) -> LoadedPlan:
     """Load and validate a plan file; raise :class:`PlanValidationError` listing every problem."""
     plan_path = Path(path).expanduser().resolve()
     problems: list[Problem] = []
-    source = _read_with_bases(plan_path, problems, ())
+    source = _read_with_bases(plan_path, problems, (), project_folder(plan_path))
     if source is None:
         raise PlanValidationError(problems)
     plan = _validate(source, problems)
@@ -78,8 +80,19 @@ def validate_files(paths: Iterable[str | Path]) -> list[Problem]:
     return problems
 
 
-def _read_with_bases(path: Path, problems: list[Problem], chain: tuple[Path, ...]) -> _Source | None:
-    """Read ``path`` and, through ``extends``, its bases; None when a file cannot be used."""
+def project_folder(plan_path: Path) -> Path:
+    """The folder a plan's ``extends`` may reach: the project holding it (the nearest folder above
+    it with a ``parameters/`` folder), or for a plan outside any project the folder above its own
+    (``plans/q2.yaml`` may extend ``../shared/base.yaml``, not ``/etc/passwd``)."""
+    plan_path = Path(plan_path).resolve()
+    for folder in plan_path.parents:
+        if (folder / "parameters").is_dir():
+            return folder
+    return plan_path.parent.parent
+
+
+def _read_with_bases(path: Path, problems: list[Problem], chain: tuple[Path, ...], root: Path) -> _Source | None:
+    """Read ``path`` and, through ``extends``, its bases (only inside ``root``); None when a file cannot be used."""
     doc = read_yaml(path)
     problems.extend(doc.problems)
     if doc.data is None:
@@ -94,7 +107,12 @@ def _read_with_bases(path: Path, problems: list[Problem], chain: tuple[Path, ...
     if not isinstance(base_name, str) or not base_name.strip():
         problems.append(Problem(display(path), "extends", "extends 应写基础文件的路径", "例如 extends: base.yaml", line))
         return None
-    base = (path.parent / base_name).resolve()
+    base = (path.parent / base_name).resolve()  # symlinks followed: a link out of the project is still out
+    if not base.is_relative_to(root):
+        problems.append(Problem(display(path), "extends", f"extends 只能继承本项目文件夹 {root} 内的文件,"
+                                f"{base_name} 在它之外,没有读取",
+                                "把基础文件放到项目的 parameters/ 下,再写相对路径(例如 extends: base.yaml)", line))
+        return None
     if base in chain or base == path:
         names = " → ".join(p.name for p in (*chain, path, base))
         problems.append(Problem(display(path), "extends", f"extends 形成循环: {names}",
@@ -104,7 +122,7 @@ def _read_with_bases(path: Path, problems: list[Problem], chain: tuple[Path, ...
         problems.append(Problem(display(path), "extends", f"继承的基础文件 {base_name} 不存在(查找位置: {base})",
                                 "检查文件名;路径相对于本文件所在的目录", line))
         return None
-    parent = _read_with_bases(base, problems, (*chain, path))
+    parent = _read_with_bases(base, problems, (*chain, path), root)
     return None if parent is None else _merge(parent, own)
 
 
@@ -217,14 +235,27 @@ def _at(source: _Source, path: KeyPath, message: str, hint: str) -> Problem:
 
 
 def _check_data_files(plan: Plan, base_dir: Path) -> list[tuple[str, str, str]]:
-    if plan.data.demo is not None:
-        return []  # missing files are generated from the demo settings
+    """Every data file exists and is a regular file (a FIFO or ``/dev/zero`` would hang the run);
+    its size is checked when it is read (:func:`planlib.data.load.check_data_file`)."""
     found = []
     for name in get_args(Canonical):
         src = getattr(plan.data, name)
-        if src is not None and not (base_dir / src.path).is_file():
-            found.append((f"data.{name}.path", f"数据文件不存在: {(base_dir / src.path).resolve()}",
-                          f"检查路径(相对于计划文件所在目录 {base_dir});或设置 data.demo 使用演示数据"))
+        if src is None:
+            continue
+        path = (base_dir / src.path).resolve()
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            if plan.data.demo is None:  # with demo settings, missing files are generated
+                found.append((f"data.{name}.path", f"数据文件不存在: {path}",
+                              f"检查路径(相对于计划文件所在目录 {base_dir});或设置 data.demo 使用演示数据"))
+            continue
+        if stat.S_ISDIR(mode):
+            found.append((f"data.{name}.path", f"{path} 是一个文件夹,不是数据文件",
+                          "写出文件夹里某个 CSV、XLSX 或 Parquet 文件的路径"))
+        elif not stat.S_ISREG(mode):
+            found.append((f"data.{name}.path", f"{path} 不是普通文件(管道、设备或套接字),不会读取",
+                          "请指向导出的 CSV、XLSX 或 Parquet 文件"))
     return found
 
 

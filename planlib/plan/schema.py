@@ -70,6 +70,7 @@ Percent = Annotated[float, Field(ge=0, le=100)]
 Money = Annotated[float, Field(ge=0)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=5000)]
+Day = date  # for fields named ``date`` (the name would hide the type inside the model)
 
 
 class StrictModel(BaseModel):
@@ -94,7 +95,7 @@ class Meta(StrictModel):
         description="小写英文字母、数字、- 或 _,用作输出目录名,例如 east-retail",
     )
     unit_name: Name = Field(title="单位名称", description="事业部或团队的中文名称")
-    quarter: str = Field(title="季度", pattern=r"^\d{4}Q[1-4]$", description="例如 2024Q2")
+    quarter: str = Field(title="季度", pattern=r"^[0-9]{4}Q[1-4]$", description="例如 2024Q2")
     title: Name = Field(title="策划书标题")
     owner: Name = Field(title="负责人")
     departments: list[Name] = Field(default_factory=list, title="参与部门")
@@ -307,6 +308,10 @@ class Optimizer(StrictModel):
         default=10, title="响应的增量价值(% CLV)",
         description="按价值优化时,一位客户响应带来的增量价值占其终身价值 CLV 的比例(计划假设)",
     )
+    extra_budget: Money | None = Field(
+        default=None, title="追加预算测算(元)",
+        description="「再增加多少预算能多换来多少响应」中的追加金额;留空则取渠道预算的 10%(取整到 1/2/5 开头的整数)",
+    )
 
 
 class Channels(StrictModel):
@@ -362,6 +367,10 @@ class BudgetLine(StrictModel):
 class Budget(StrictModel):
     limit: Money = Field(title="预算上限(元)")
     lines: list[BudgetLine] = Field(default_factory=list, title="预算明细")
+    channel_categories: list[Name] = Field(
+        default_factory=lambda: ["推广费"], title="承担渠道成本的预算科目",
+        description="这些科目的预算明细(以及写明对应渠道的明细)用于支付渠道计划的成本,例如 推广费、媒介费",
+    )
 
 
 # ---------------------------------------------------------------------------------- review
@@ -382,12 +391,73 @@ class Action(StrictModel):
     status: Literal["open", "done"] = Field(default="open", title="状态")
 
 
+class CommentTheme(StrictModel):
+    name: Name = Field(title="主题", description="复盘诊断中显示的主题名称,例如 价格 / 物流 / 客服")
+    keywords: list[Name] = Field(min_length=1, title="关键词", description="低分评价中出现任一关键词即归入该主题")
+    advice: Text = Field(title="改进建议", description="该主题在低分评价中被提到最多时给出的建议")
+
+
+# Defaults name no product, gift or channel of any one unit: a unit adds its own words in its plan.
+DEFAULT_COMMENT_THEMES = (
+    ("礼品与权益", ("礼品", "赠品", "礼物", "权益", "积分"), "调研客户对礼品与权益的偏好,按偏好调整"),
+    ("价格", ("价格偏高", "价格高", "太贵", "偏贵", "优惠力度小"), "复核定价与优惠力度,向价格敏感客户推送专属优惠"),
+    ("物流", ("物流", "到货", "发货", "快递", "配送"), "排查物流时效,对延迟订单主动告知并补偿"),
+    ("客服", ("客服", "回复太慢", "没人回", "响应慢"), "高峰时段增加客服并设置超时提醒"),
+    ("打扰", ("太多了", "打扰", "太频繁", "消息太多"), "降低触达频次,合并提醒"),
+    ("规则", ("规则", "复杂", "流程", "麻烦"), "简化活动规则与参与流程"),
+    ("质量", ("质量", "瑕疵", "坏了", "破损"), "把质量问题反馈品控,对问题订单补偿"),
+)
+DEFAULT_PRAISE_WORDS = ("满意", "不错", "很好", "挺好", "喜欢", "推荐", "好用", "实用", "划算", "方便")
+
+
+class PlannedAbTest(StrictModel):
+    name: Name = Field(title="测试名称", description="例如 短信发送时间:活动前一晚 vs 当天上午")
+    channel: str = Field(title="渠道代码", description="渠道目录中的代码,例如 sms")
+    metric: Literal["open_rate", "response_rate"] = Field(default="response_rate", title="比较指标",
+                                                         description="open_rate 打开率 / response_rate 响应率")
+    baseline: Percent | None = Field(default=None, title="A 版预计比率(%)",
+                                     description="留空则用渠道目录中该渠道的打开率或响应率")
+    mde: Annotated[float, Field(gt=0, le=100)] = Field(title="想检测的最小差异(百分点)",
+                                                       description="B 版比 A 版至少高出多少个百分点才值得采用,例如 3")
+    share_b: Annotated[float, Field(gt=0, lt=100)] = Field(default=50, title="B 版比例(%)",
+                                                           description="参与测试的客户中收到 B 版的比例")
+
+
+class Meeting(StrictModel):
+    name: Name = Field(title="会议", description="例如 月度数据复盘 / 活动复盘会")
+    date: Day = Field(title="日期")
+    owner: Name = Field(title="负责人")
+    attendees: Text = Field(default="", title="参会方")
+
+
 class Review(StrictModel):
     campaign: str = Field(title="活动代码", description="互动记录中 campaign 列的值", min_length=1, max_length=50)
     control_share: Percent = Field(default=20, title="对照组比例(%)", description="目标客群中不触达、用于效果对比的比例")
     attribution_days: int = Field(default=30, ge=1, le=365, title="归因窗口(天)")
     sla_minutes: int = Field(default=5, ge=1, le=10080, title="响应时限(分钟)")
     actions: list[Action] = Field(default_factory=list, title="互动优化行动计划")
+    comment_themes: list[CommentTheme] = Field(
+        default_factory=lambda: [CommentTheme(name=n, keywords=list(k), advice=a) for n, k, a in DEFAULT_COMMENT_THEMES],
+        title="评价主题",
+        description="复盘诊断满意度/NPS 未达成时,把低分评价归入这些主题;没有主题达到2条时,改为列出低分评价中出现最多的词",
+    )
+    praise_words: list[Name] = Field(
+        default_factory=lambda: list(DEFAULT_PRAISE_WORDS), title="好评用语",
+        description="含这些词的低分评价视为称赞(如“礼品很实用”),不作为低分原因",
+    )
+    ab_tests: list[PlannedAbTest] = Field(default_factory=list, title="计划的 A/B 测试",
+                                          description="策划书按 80% 功效、5% 显著性计算每个测试需要的样本量")
+    meetings: list[Meeting] = Field(default_factory=list, title="复盘会议",
+                                    description="留空则策划书建议:每月末数据复盘,活动结束后 3 个工作日内召开复盘会")
+
+
+class Approval(StrictModel):
+    reviewer: Name = Field(title="审批人", description="例如 王总")
+    role: str = Field(default="", max_length=100, title="职务", description="例如 客户互动委员会主任")
+    decision: Literal["通过", "修改后通过", "不通过"] | None = Field(
+        default=None, title="审批结论", description="通过 / 修改后通过 / 不通过;留空表示待审批")
+    date: Day | None = Field(default=None, title="审批日期")
+    comments: Text = Field(default="", title="审批意见")
 
 
 # ---------------------------------------------------------------------------------- plan
@@ -407,6 +477,8 @@ class Plan(StrictModel):
     budget: Budget = Field(title="预算")
     kpis: list[KpiTarget] = Field(default_factory=list, title="KPI 目标")
     review: Review = Field(title="评估与复盘")
+    approval: Approval | None = Field(default=None, title="策划书审批",
+                                      description="审批人、职务、结论(通过/修改后通过/不通过)、日期与意见;显示在策划书封面")
     run: RunOptions = Field(default_factory=lambda: RunOptions(), title="运行设置")
 
 

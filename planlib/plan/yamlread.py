@@ -10,7 +10,9 @@ scalars by the YAML 1.2 core rules plus ISO dates, and turns the classic traps �
 from __future__ import annotations
 
 import calendar
+import os
 import re
+import stat
 import warnings
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning
+from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.tag import Tag
 
-from planlib.errors import Problem
+from planlib.errors import Problem, escape_controls
 
 KeyPath = tuple[str | int, ...]
 
@@ -33,6 +36,10 @@ _IMPLICIT = "tag:planlib,2024:implicit"
 _CORE = "tag:yaml.org,2002:"
 _CORE_TAGS = {"str", "int", "float", "bool", "null", "map", "seq"}
 _MAX_NODES = 200_000  # guards against alias bombs (a few lines expanding to millions of values)
+# A plan is a few kilobytes; these bound the file and its text after *aliases are expanded (a
+# long string repeated through aliases would otherwise fill the memory in validate).
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_EXPANDED_BYTES = 8 * 1024 * 1024
 
 # Only decimal numbers: hex, octal, .inf and .nan stay text, as no plan field wants them.
 _INT = re.compile(r"[-+]?[0-9]+")
@@ -98,7 +105,50 @@ def display(path: Path) -> str:
 
 
 class _TooLarge(Exception):
-    pass
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KB"
+
+
+class UnreadablePlanFile(ValueError):
+    """The path is not a regular file, or too large to be a plan: ``hint`` says what to do."""
+
+    def __init__(self, message: str, hint: str):
+        super().__init__(message)
+        self.hint = hint
+
+
+def read_plan_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a plan file: only a regular file is opened (a FIFO or a device such as
+    ``/dev/zero`` would block or never end) and at most ``limit`` bytes are read.
+
+    Raises :class:`UnreadablePlanFile` (one Chinese line and a hint) or ``OSError``.
+    """
+    info = os.stat(path)
+    if stat.S_ISDIR(info.st_mode):
+        raise UnreadablePlanFile("这是一个文件夹,不是计划文件", "写出文件夹里某个 .yaml 计划文件的路径")
+    not_regular = UnreadablePlanFile("不是普通文件(管道、设备或套接字),没有读取", "请指向一个 .yaml 计划文件")
+    if not stat.S_ISREG(info.st_mode):
+        raise not_regular  # never opened: opening some devices does something
+    # opened without blocking and checked again on the open file: a FIFO swapped in after the
+    # stat above is refused too, instead of waiting for a writer
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise not_regular
+        too_large = UnreadablePlanFile(f"文件有 {_size(max(info.st_size, limit + 1))},超过计划文件上限 {_size(limit)}",
+                                       "计划文件只写设置(几 KB);数据请放在 data: 指向的数据文件里")
+        if info.st_size > limit:
+            raise too_large
+        data = f.read(limit + 1)  # the file may have grown since fstat
+    if len(data) > limit:
+        raise too_large
+    return data
 
 
 class _ImplicitResolver(VersionedResolver):
@@ -110,13 +160,15 @@ def read_yaml(path: Path) -> YamlDoc:
     """Read one YAML file; every problem found is listed in the result, nothing is raised."""
     shown = display(path)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        return YamlDoc(None, problems=[Problem(shown, "", "文件不存在", f"检查路径(当前目录是 {Path.cwd()})")])
+        text = read_plan_bytes(path).decode("utf-8-sig")
+    except UnreadablePlanFile as exc:
+        return YamlDoc(None, problems=[Problem(shown, "", str(exc), exc.hint)])
     except UnicodeDecodeError as exc:
         line = exc.object[: exc.start].count(b"\n") + 1
         return YamlDoc(None, problems=[Problem(
             shown, "", "文件不是 UTF-8 编码", "用编辑器另存为 UTF-8(记事本:另存为 → 编码选 UTF-8)", line)])
+    except FileNotFoundError:
+        return YamlDoc(None, problems=[Problem(shown, "", "文件不存在", f"检查路径(当前目录是 {Path.cwd()})")])
     except OSError as exc:
         return YamlDoc(None, problems=[Problem(shown, "", f"无法读取文件: {exc.strerror}", "检查路径和读取权限")])
 
@@ -129,6 +181,15 @@ def read_yaml(path: Path) -> YamlDoc:
             root = yaml.compose(text)
     except MarkedYAMLError as exc:
         return YamlDoc(None, problems=[_syntax_problem(shown, exc)])
+    except ReaderError as exc:  # a control character (BEL, ESC, NUL …) anywhere, even in a comment
+        line = text[: exc.position].count("\n") + 1
+        char = escape_controls(chr(exc.character)) if isinstance(exc.character, int) else "?"
+        return YamlDoc(None, problems=[Problem(
+            shown, "", f"第 {line} 行有 YAML 不允许的控制字符 {char}", "删除这个字符(常见于从别处粘贴的文字)", line)])
+    except YAMLError as exc:  # any other reader error: one line, never a traceback
+        original = " ".join(str(exc).split())
+        return YamlDoc(None, problems=[Problem(shown, "", f"YAML 无法读取({original})",
+                                               "检查这个文件的格式;可对照 parameters/demo/2024Q2.yaml")])
 
     doc = YamlDoc(None)
     if root is None:
@@ -136,8 +197,8 @@ def read_yaml(path: Path) -> YamlDoc:
         return doc
     try:
         data = _Converter(path, shown, doc).convert(root, (), 1)
-    except _TooLarge:
-        doc.problems.append(Problem(shown, "", f"内容过多(超过 {_MAX_NODES} 项)", "不要用 *别名 反复引用大段内容"))
+    except _TooLarge as exc:
+        doc.problems.append(Problem(shown, "", exc.message, "不要用 *别名 反复引用大段内容"))
         return doc
     if not isinstance(data, dict):
         doc.problems.append(Problem(shown, "", "文件顶层应是键值映射", "以 meta: 这样的键开头,每行一个键", 1))
@@ -149,7 +210,7 @@ def read_yaml(path: Path) -> YamlDoc:
 def _syntax_problem(shown: str, exc: MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-    original = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+    original = " ".join(" ".join(str(part) for part in (exc.context, exc.problem) if part).split())
     what, hint = "YAML 语法错误", "检查这一行和上一行的缩进、冒号、引号和括号"
     for needle, meaning, fix in _SYNTAX_HINTS:
         if needle in original:
@@ -170,6 +231,7 @@ class _Converter:
         self.file, self.shown, self.doc = file, shown, doc
         self.active: set[int] = set()  # nodes being converted; meeting one again means a recursive alias
         self.count = 0
+        self.bytes = 0  # text of every scalar and key, counted each time an alias repeats it
 
     def problem(self, path: KeyPath, line: int, message: str, hint: str, *, flag: bool = True) -> None:
         self.doc.problems.append(Problem(self.shown, format_path(path), message, hint, line))
@@ -180,7 +242,14 @@ class _Converter:
         self.doc.locs[path] = Loc(self.file, line)
         self.count += 1
         if self.count > _MAX_NODES:
-            raise _TooLarge
+            raise _TooLarge(f"内容过多(超过 {_MAX_NODES} 项)")
+        if isinstance(node, ScalarNode):
+            self.bytes += len(node.value.encode("utf-8", "surrogatepass"))
+        elif isinstance(node, MappingNode):
+            self.bytes += sum(len(k.value.encode("utf-8", "surrogatepass")) for k, _ in node.value
+                              if isinstance(k, ScalarNode))
+        if self.bytes > MAX_EXPANDED_BYTES:
+            raise _TooLarge(f"展开别名后内容超过 {_size(MAX_EXPANDED_BYTES)}")
         tag = str(node.tag)
         if tag != _IMPLICIT and tag.removeprefix(_CORE) not in _CORE_TAGS:
             shown_tag = "!!" + tag.removeprefix(_CORE) if tag.startswith(_CORE) else tag

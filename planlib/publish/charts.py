@@ -28,6 +28,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
 from planlib.errors import PlanError
+from planlib.plan.kpis import SMALL_SAMPLE
 from planlib.publish.display import PNG_DPI, STATUS_COLORS, png_bytes
 
 # Preference order: Simplified Chinese faces first; each renders SC glyph shapes.
@@ -211,10 +212,11 @@ def kpi_trend(trend: pd.DataFrame) -> Figure:
         part = df[df["name"] == name].sort_values("quarter")
         x = [x_of[q] for q in part["quarter"]]
         ax.step(x, part["target"], where="mid", color="#7f8c8d", linestyle="--", linewidth=1.2)
-        ax.plot(x, part["actual"], color=PALETTE[0], linewidth=1.6)
+        ax.plot(x, part["actual"].where(part["status"] != SMALL_SAMPLE), color=PALETTE[0], linewidth=1.6)
         for xi, (_, r) in zip(x, part.iterrows(), strict=True):
-            if pd.isna(r["actual"]):
-                ax.annotate("无数据", (xi, r["target"]), ha="center", fontsize=8, color=STATUS_COLORS["无数据"])
+            if pd.isna(r["actual"]) or r["status"] == SMALL_SAMPLE:  # no point to read: say why
+                said = SMALL_SAMPLE if r["status"] == SMALL_SAMPLE else "无数据"
+                ax.annotate(said, (xi, r["target"]), ha="center", fontsize=8, color=STATUS_COLORS[said])
                 continue
             ax.plot([xi], [r["actual"]], "o", color=STATUS_COLORS.get(r["status"], STATUS_COLORS["无数据"]),
                     markersize=8, zorder=3)

@@ -26,10 +26,11 @@ STATUS_COLORS: dict[str, str] = {
     "超达成": "#1f6fb2",
     "达成": "#2e8b57",
     "未达成": "#c0392b",
+    "样本不足": "#b7950b",
     "无数据": "#8a9099",
     "—": "#b8bcc2",
 }
-_STATUS_CLASS = {"超达成": "over", "达成": "met", "未达成": "missed", "无数据": "nodata", "—": "info"}
+_STATUS_CLASS = {"超达成": "over", "达成": "met", "未达成": "missed", "样本不足": "small", "无数据": "nodata", "—": "info"}
 
 NOTE_KINDS = {"info": "说明", "warn": "注意", "error": "错误", "ok": "完成"}
 
@@ -63,7 +64,7 @@ CSS = """
 .pl-badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-size:12px;
   white-space:nowrap;-webkit-print-color-adjust:exact;print-color-adjust:exact}
 .pl-badge-over{background:#1f6fb2}.pl-badge-met{background:#2e8b57}
-.pl-badge-missed{background:#c0392b}.pl-badge-nodata{background:#8a9099}
+.pl-badge-missed{background:#c0392b}.pl-badge-nodata{background:#8a9099}.pl-badge-small{background:#b7950b}
 .pl-badge-info{background:#b8bcc2;color:#1d2b3a}
 .pl-note{border-left:4px solid;padding:8px 12px;margin:.6em 0;border-radius:3px;font-size:13px}
 .pl-note-info{border-color:#1f6fb2;background:#eef5fc}

@@ -4,7 +4,12 @@
 One sheet per table, a bold frozen header with a filter, real dates and numbers (so Excel can
 sort and sum them), column widths that fit Chinese text, and the 合计 row in bold. Text that
 looks like a formula (``=…``) or a link stays text: a task name or a customer's field must never
-run as a formula or open a page in someone's Excel.
+run as a formula or open a page in someone's Excel. Beyond that, every text cell (headers too)
+that starts with a character a spreadsheet reads as the start of a formula (``= + - @``, tab, CR,
+LF and their full-width forms) gets a leading apostrophe, as OWASP's CSV-injection advice says:
+the cell stays inert when someone edits it, or saves the sheet as CSV and opens that. Sheet
+names are made valid and unique (:func:`sheet_names`): whatever a tier is called, the export
+does not crash.
 
 Written with XlsxWriter, pandas' own default for writing .xlsx: it streams rows to the file
 (``constant_memory``) about twice as fast as openpyxl's write-only mode on a tier list of a
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -31,6 +37,37 @@ from planlib.plan.labels import COLUMNS
 DATE_FORMAT = "yyyy-mm-dd"
 NUMBER_FORMATS = {"money": "#,##0.00", "int": "#,##0", "pct": "0.0", "float": "0.00"}
 _HEADER_FILL = "EEF2F7"
+# Characters a spreadsheet reads as the start of a formula (OWASP CSV injection), and full-width
+# forms some Chinese input methods turn into them.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+SHEET_MAX = 31  # Excel's limit on sheet names
+_SHEET_BAD = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")  # characters Excel forbids in sheet names
+_SHEET_RESERVED = {"history"}  # Excel keeps this name for itself
+
+
+def neutralise(text: str) -> str:
+    """``text`` with a leading apostrophe when it starts like a formula (``=1+1`` → ``'=1+1``)."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def sheet_names(titles: Sequence[str]) -> list[str]:
+    """Valid, unique sheet names for ``titles``, in order.
+
+    Characters Excel forbids (``[]:*?/\\``, control characters) become ``_``; apostrophes at either
+    end go; names are cut to 31 characters; a name equal to an earlier one ignoring case (Excel's
+    rule) or to ``History`` gets ``_2``, ``_3`` …; an empty name becomes ``Sheet``.
+    """
+    used: set[str] = set()
+    out = []
+    for title in titles:
+        name = _SHEET_BAD.sub("_", str(title)).strip().strip("'").strip()[:SHEET_MAX].strip("'") or "Sheet"
+        candidate, i = name, 2
+        while candidate.casefold() in used or candidate.casefold() in _SHEET_RESERVED:
+            suffix = f"_{i}"
+            candidate, i = name[:SHEET_MAX - len(suffix)].rstrip("'") + suffix, i + 1
+        used.add(candidate.casefold())
+        out.append(candidate)
+    return out
 
 
 @dataclass
@@ -56,7 +93,7 @@ def _cell_value(value: Any) -> Any:
         value = value.item()  # numpy scalars
     if isinstance(value, bool):
         return "是" if value else "否"
-    return value
+    return neutralise(value) if isinstance(value, str) else value
 
 
 def _width(values: list[Any]) -> float:
@@ -68,13 +105,15 @@ def _width(values: list[Any]) -> float:
     return min(max((text_width(v) for v in values), default=6) + 2, 60)
 
 
-def write_workbook(path: Path, sheets: Sequence[Sheet], *, title: str = "") -> Path:
-    """Write ``sheets`` to ``path`` (.xlsx) atomically and return the path."""
+def write_workbook(path: Path, sheets: Sequence[Sheet], *, title: str = "", mode: int | None = None) -> Path:
+    """Write ``sheets`` to ``path`` (.xlsx) atomically and return the path (``mode``: its permissions)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         _write(tmp, sheets, title)
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -101,11 +140,11 @@ def _write(target: Path, sheets: Sequence[Sheet], title: str) -> None:
         return styles[key]
 
     header_style = wb.add_format({"bold": True, "bg_color": f"#{_HEADER_FILL}", "valign": "vcenter"})
-    for sheet in sheets:
-        ws = wb.add_worksheet(sheet.title[:31])  # Excel's limit on sheet names
+    for sheet, name in zip(sheets, sheet_names([s.title for s in sheets]), strict=True):
+        ws = wb.add_worksheet(name)
         df = sheet.frame if sheet.columns is None else sheet.frame[list(sheet.columns)]
         labels = {**COLUMNS, **sheet.labels}
-        headers = [labels.get(str(c), str(c)) for c in df.columns]
+        headers = [neutralise(labels.get(str(c), str(c))) for c in df.columns]
         columns = [[_cell_value(v) for v in df[c]] for c in df.columns]
         formats = [NUMBER_FORMATS.get(sheet.formats.get(str(c), "")) for c in df.columns]
         for j, values in enumerate(columns):

@@ -26,13 +26,14 @@ from markupsafe import Markup
 
 from planlib.errors import PlanError
 from planlib.metrics.measure import fmt
+from planlib.plan.kpis import SMALL_SAMPLE, small_sample_text, too_small
 from planlib.publish import charts, display
 from planlib.publish.display import badge, esc
 from planlib.publish.files import write_text_atomic
 from planlib.publish.report import TEMPLATES, _Checker
 from planlib.stages.execution import charts as execution_charts
 
-QUARTER = re.compile(r"^\d{4}Q[1-4]$")
+QUARTER = re.compile(r"^[0-9]{4}Q[1-4]$")  # ASCII digits only: ２０２４Q2 is not a quarter
 UNIT = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _NUMBERS = "一二三四五六七八九十"
 _SAFE_LINK = re.compile(r"^a href='(?!/)(?![^']*\.\.)[A-Za-z0-9_./-]+\.html(#[A-Za-z0-9_-]+)?'$")
@@ -114,7 +115,10 @@ def _kpi_cell(row: pd.Series | None) -> str:
     if row is None:
         return '<span class="pl-na">—</span>'
     flag = "⚠ " if str(row.get("flag", "") or "") else ""
-    sub = f"{flag}{_value(row['actual'], row['unit'])} / {row.get('target_text') or _value(row['target'], row['unit'])}"
+    actual = _value(row["actual"], row["unit"])
+    if row["status"] == SMALL_SAMPLE:  # no ratio to read off a handful
+        actual = small_sample_text(row["base"]) if not pd.isna(row.get("base")) else SMALL_SAMPLE
+    sub = f"{flag}{actual} / {row.get('target_text') or _value(row['target'], row['unit'])}"
     return f'{badge(row["status"])}<span class="pl-cell-sub">{esc(sub)}</span>'
 
 
@@ -251,21 +255,30 @@ def _budget_section(runs: dict[str, Run]) -> dict:
         lines = budget[~budget["is_total"].astype(bool)] if budget is not None and "is_total" in budget else budget
         planned = None if lines is None else float(lines["planned"].sum())
         actual = None if lines is None or lines["actual"].isna().all() else float(lines["actual"].sum())
-        overall = None if values is None else values[values["by"] == "overall"].set_index("kpi")["value"]
 
-        def kv(kpi: str, overall=overall) -> float | None:
-            return None if overall is None or kpi not in overall.index or pd.isna(overall[kpi]) else float(overall[kpi])
+        rows_overall = None if values is None else values[values["by"] == "overall"].set_index("kpi")
+
+        def kv(kpi: str, unit: str, rows_overall=rows_overall) -> str:
+            if rows_overall is None or kpi not in rows_overall.index or pd.isna(rows_overall.at[kpi, "value"]):
+                return _value(None, unit)
+            if "base" in rows_overall.columns and too_small(rows_overall.at[kpi, "base"]):
+                return small_sample_text(rows_overall.at[kpi, "base"])
+            return _value(rows_overall.at[kpi, "value"], unit)
 
         limit = run.summary.get("budget_limit")
         use = None if actual is None or not planned else actual / planned * 100
+        inc = run.summary.get("roi_incremental") or {}
         rows.append([esc(quarter), esc(_value(limit, "元")), esc(_value(planned, "元")), esc(_value(actual, "元")),
-                     esc(_value(use, "%")), esc(_value(kv("cost_per_participant"), "元/人")), esc(_value(kv("roi"), "%"))])
+                     esc(_value(use, "%")), esc(kv("cost_per_participant", "元/人")), esc(kv("roi", "%")),
+                     esc(_value(inc.get("roi"), "%") + (f"(区间 {_value(inc['roi_low'], '%')} ~ {_value(inc['roi_high'], '%')})"
+                                                     if inc else ""))])
         bars.append({"category": quarter, "planned": planned, "actual": actual})
-    blocks = [_html(_table(["季度", "预算上限", "计划预算", "实际支出", "预算使用率", "单客户成本", "ROI"], rows,
-                           numeric={1, 2, 3, 4, 5, 6}))]
+    blocks = [_html(_table(["季度", "预算上限", "计划预算", "实际支出", "预算使用率", "单客户成本", "ROI(毛收入)",
+                            "ROI(增量,对比对照组)"], rows, numeric={1, 2, 3, 4, 5, 6, 7}))]
     if bars:
         blocks.insert(0, _image(execution_charts.budget_chart(pd.DataFrame(bars))))
-    return {"title": "预算执行", "intro": "计划预算与实际支出(实际支出未填的明细不计入),单客户成本与 ROI 来自各季度的复盘。",
+    return {"title": "预算执行", "intro": "计划预算与实际支出(实际支出未填的明细不计入),单客户成本与 ROI 来自各季度的复盘;"
+                      "毛收入 ROI 计入参与客户归因窗口内的全部消费,增量 ROI 只计入实验组比对照组多出的消费。",
             "blocks": blocks}
 
 

@@ -10,6 +10,7 @@ base stays shared and untouched. What changes:
 - targets keep last quarter's value as a placeholder, marked ``# TODO 请设定目标`` with last
   quarter's target, actual and status, so the file validates and the planner sees what to set;
 - manual KPI actuals and budget actuals (and their notes) are removed: nothing is spent yet;
+- the ``approval:`` of this quarter's proposal is removed: the new quarter is approved anew;
 - open actions carry over with their owners and due dates; done actions are dropped; the
   review's suggested actions (owner 待指定) are added, marked for the planner to assign.
 The new file is validated; it is never written over an existing file unless ``force``.
@@ -53,7 +54,7 @@ class NewPlan:
 
 
 def parse_quarter(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"(\d{4})Q([1-4])", text.strip())
+    m = re.fullmatch(r"([0-9]{4})Q([1-4])", text.strip())
     if not m:
         raise PlanError(f"季度 {text!r} 的格式不对 — 请写成 2024Q3 这样的形式")
     return int(m[1]), int(m[2])
@@ -185,6 +186,7 @@ def new_plan(plan_path: str | Path, quarter: str, *, output_root: Path | None = 
     _update_goals(doc, move, run_dir, kpis, values, notes)
     _placeholder_kpi_targets(doc, move, kpis, notes)
     _clear_budget_actuals(doc, notes)
+    _clear_approval(doc, notes)
     _renew_review(doc, move, run_actions, notes)
     write_text_atomic(target, _dump(yaml, doc, move.old, move.new))
     return NewPlan(target, notes, _problems(target))
@@ -277,6 +279,13 @@ def _clear_budget_actuals(doc: Any, notes: list[str]) -> None:
                 cleared += key == "actual"
     if cleared:
         notes.append(f"清空了 {cleared} 条预算明细的实际支出与差异说明(新季度尚未发生支出)")
+
+
+def _clear_approval(doc: Any, notes: list[str]) -> None:
+    """A new quarter's 策划书 is approved anew (``planlib proposal`` shows the approval on its cover)."""
+    if "approval" in doc:
+        del doc["approval"]
+        notes.append("删除了本季度的审批信息(approval):新季度的策划书需重新报批")
 
 
 def _renew_review(doc: Any, move: _Move, run_actions: pd.DataFrame | None, notes: list[str]) -> None:

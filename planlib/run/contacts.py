@@ -2,7 +2,9 @@
 
 Everything shown elsewhere is masked (:mod:`planlib.data.masking`). Sales teams sometimes need the real list (names and phone numbers to call).
 :func:`export_unmasked` writes it as an ``.xlsx`` in a ``private/`` subfolder —
-never into the report — and appends who, when and why to ``private/export-log.jsonl``.
+never into the report — and appends who, when and why to ``private/export-log.jsonl``. It is
+written by :func:`planlib.publish.xlsx.write_workbook` like every other workbook: text stays text
+(a name ``=HYPERLINK(…)`` is never a formula), cells that start like a formula are neutralised.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 
 from planlib.data.masking import personal_columns
 from planlib.errors import PlanError
+from planlib.publish.xlsx import Sheet, write_workbook
 
 PRIVATE_DIR = "private"
 EXPORT_LOG = "export-log.jsonl"
@@ -43,13 +46,7 @@ def export_unmasked(df: pd.DataFrame, folder: Path, *, name: str, requested_by: 
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     out = folder / (name if name.endswith(".xlsx") else f"{name}.xlsx")
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        df.to_excel(tmp, index=False, engine="openpyxl")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_workbook(out, [Sheet("名单", df, labels={"name": "客户名称"})], title="客户名单(未脱敏)", mode=0o600)
     record = {
         "time": datetime.now().astimezone().isoformat(timespec="seconds"),
         "user": user or getpass.getuser(),

@@ -285,17 +285,22 @@ def changed_input(loaded: LoadedPlan, recorded: dict[str, str]) -> Path | None:
 
 
 def carry_over(published: Path, staging: Path) -> None:
-    """Copy earlier pulse reports into a new run folder, so a full re-run does not delete them.
+    """Copy earlier pulse reports (and the proposal) into a new run folder, so a full re-run does
+    not delete them.
 
-    Only regular files: a link named ``pulse-*.json`` is neither followed nor copied.
+    Only regular files: a link named ``pulse-*.json`` (or inside ``proposal/``) is neither
+    followed nor copied.
     """
     if published.is_dir() and not published.is_symlink():
         for path in published.glob("pulse-*.*"):
             if _regular(path):
                 shutil.copy2(path, staging / path.name)
+        proposal = published / "proposal"
+        if proposal.is_dir() and not proposal.is_symlink():  # planlib proposal: written before the quarter
+            copy_run(proposal, staging / "proposal")
 
 
 def copy_run(published: Path, staging: Path) -> None:
     """Copy a published run to a new staging folder (``--stage``), leaving every link out."""
-    shutil.copytree(published, staging, symlinks=True,
+    shutil.copytree(published, staging, symlinks=True, dirs_exist_ok=True,
                     ignore=lambda folder, names: [n for n in names if (Path(folder) / n).is_symlink()])

@@ -23,8 +23,8 @@ from pathlib import Path
 import pandas as pd
 
 from planlib.errors import PlanError
-from planlib.metrics.measure import Frames, compute_kpis, fmt
-from planlib.plan.kpis import CATALOGUE
+from planlib.metrics.measure import Frames, KpiValue, compute_kpis, fmt
+from planlib.plan.kpis import CATALOGUE, small_sample_text
 from planlib.plan.planfile import LoadedPlan, load_plan
 from planlib.plan.schema import Plan
 from planlib.publish import display
@@ -36,6 +36,7 @@ from planlib.stages.execution import schedule
 _EVENTS = {"transactions": ("order_date",), "surveys": ("survey_date",),
            "interactions": ("sent_at", "opened_at", "clicked_at", "responded_at"),
            "tickets": ("created_at", "first_response_at", "resolved_at")}
+UNJUDGED = "无法判断"  # a due checkpoint whose KPI cannot be measured: a warning, never an all-clear
 CHECKPOINT_COLUMNS = ["checkpoint", "due", "kpi_name", "threshold_text", "value_at_due", "value_now", "status",
                       "note", "owner"]
 
@@ -47,6 +48,7 @@ class PulseResult:
     json: Path
     alerts: list[str] = field(default_factory=list)
     overdue: list[str] = field(default_factory=list)
+    unjudged: list[str] = field(default_factory=list)
 
 
 def pulse_paths(run_dir: Path, as_of: date) -> tuple[Path, Path]:
@@ -75,47 +77,70 @@ def _missed(kpi: str, threshold: float, value: float | None) -> bool | None:
     return value < threshold if CATALOGUE[kpi].direction == "higher" else value > threshold
 
 
-def checkpoint_status(plan: Plan, frames: Frames, customers: pd.DataFrame, as_of: date) -> tuple[pd.DataFrame, list[str]]:
-    """Each checkpoint on ``as_of``: its KPI at its date and so far, status, and the alerts (sentences).
+def checkpoint_status(plan: Plan, frames: Frames, customers: pd.DataFrame,
+                      as_of: date) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Each checkpoint on ``as_of``: its KPI at its date and so far, status, the alerts and the
+    checkpoints that could not be judged (sentences with the reason).
 
     A checkpoint whose date has come is judged on the KPI measured from the plan start to that
-    date; one still ahead shows the value so far as an early signal (status —).
+    date; one still ahead shows the value so far as an early signal (status —). A due checkpoint
+    whose KPI cannot be measured, or rests on fewer than MIN_BASE units (样本不足), is 无法判断 — a
+    warning with the reason, never counted as met nor as missed.
     """
     start = plan.meta.period.start
     table = schedule.checkpoints_table(plan)
     wanted = sorted(set(table["kpi"]))
-    cache: dict[date, dict] = {}
+    cache: dict[date, dict[str, KpiValue]] = {}
 
-    def value(kpi: str, day: date) -> tuple[float | None, str]:
+    def measured(kpi: str, day: date) -> KpiValue:
         if day not in cache:
             cache[day] = compute_kpis(plan, frames, customers, window=(start, day), kpis=wanted)
-        kv = cache[day][kpi]
-        return kv.value, kv.explanation
+        return cache[day][kpi]
 
-    rows, alerts = [], []
+    def judged(kpi: str, day: date) -> tuple[float | None, str]:
+        """The value a checkpoint is judged on: None (with the reason) when unknown or on too small a base."""
+        kv = measured(kpi, day)
+        if kv.small:
+            return None, f"{small_sample_text(kv.base)},不下结论"
+        return kv.value, kv.explanation.removeprefix("无数据: ")
+
+    rows, alerts, unjudged = [], [], []
     for cp, r in zip(plan.checkpoints, table.itertuples(), strict=True):
         unit = CATALOGUE[cp.kpi].unit
-        now, why = value(cp.kpi, min(as_of, plan.meta.period.end))
-        due_value = value(cp.kpi, cp.due)[0] if cp.due <= as_of else None
+        now = measured(cp.kpi, min(as_of, plan.meta.period.end)).value
+        due_value, why = judged(cp.kpi, cp.due) if cp.due <= as_of else (None, "")
+        act_by = f"{r.act_by:%Y-%m-%d}" if r.act_by == r.act_by.normalize() else f"{r.act_by:%Y-%m-%d %H:%M}"
         if cp.due > as_of:
             status = "—"
             early = _missed(cp.kpi, cp.threshold, now)
             note = f"{(cp.due - as_of).days} 天后检查" + (";目前低于阈值,需关注" if early else "")
         else:
             missed = _missed(cp.kpi, cp.threshold, due_value)
-            status = {None: "无数据", True: "未达成", False: "达成"}[missed]
-            note = "" if missed is not None else why
-            if missed:
-                act_by = f"{r.act_by:%Y-%m-%d}" if r.act_by == r.act_by.normalize() else f"{r.act_by:%Y-%m-%d %H:%M}"
+            status = {None: UNJUDGED, True: "未达成", False: "达成"}[missed]
+            note = ""
+            if missed is None:
+                note = f"{UNJUDGED}:{why}"
+                unjudged.append(
+                    f"{cp.name}:截至 {cp.due} {r.kpi_name}{UNJUDGED}({why}),不能确认是否达到阈值 "
+                    f"{cp.threshold:g}{unit}。请{cp.owner or '负责人'}核对数据,最迟 {act_by} 决定是否启动调整:{cp.action}")
+            elif missed:
                 note = f"预警:最迟 {act_by} 启动调整"
                 alerts.append(
                     f"{cp.name}:截至 {cp.due} {r.kpi_name} {fmt(due_value, unit)},"
                     f"{'低于' if CATALOGUE[cp.kpi].direction == 'higher' else '高于'}阈值 {cp.threshold:g}{unit}。"
                     f"请{cp.owner or '负责人'}在 {cp.respond_within_hours} 小时内(最迟 {act_by})启动调整:{cp.action}")
         rows.append({"checkpoint": cp.name, "due": pd.Timestamp(cp.due), "kpi_name": r.kpi_name,
-                     "threshold_text": r.threshold_text, "value_at_due": fmt(due_value, unit) if cp.due <= as_of else "—",
+                     "threshold_text": r.threshold_text,
+                     "value_at_due": fmt(measured(cp.kpi, cp.due).value, unit) if cp.due <= as_of else "—",
                      "value_now": fmt(now, unit), "status": status, "note": note, "owner": cp.owner or ""})
-    return pd.DataFrame(rows, columns=CHECKPOINT_COLUMNS), alerts
+    return pd.DataFrame(rows, columns=CHECKPOINT_COLUMNS), alerts, unjudged
+
+
+def warnings_html(alerts: list[str], unjudged: list[str], *, due: int) -> str:
+    """The pulse's first block: alerts and checkpoints that could not be judged; the all-clear only
+    when every due checkpoint was judged and met (and says so plainly when none is due yet)."""
+    ok = "所有已到期的检查点都达到了阈值。" if due else "还没有到期的检查点。"
+    return display.html_findings([*alerts, *(f"{UNJUDGED} — {u}" for u in unjudged)], ok=ok)
 
 
 def kpi_progress(plan: Plan, frames: Frames, customers: pd.DataFrame, as_of: date, step_days: int = 7) -> pd.DataFrame:
@@ -129,15 +154,15 @@ def kpi_progress(plan: Plan, frames: Frames, customers: pd.DataFrame, as_of: dat
     for day in days:
         values = compute_kpis(plan, frames, customers, window=(start, day), kpis=kpis)
         for cp in plan.checkpoints:
-            rows.append({"date": pd.Timestamp(day), "kpi_name": CATALOGUE[cp.kpi].name, "checkpoint": cp.name,
+            rows.append({"date": pd.Timestamp(day), "kpi_name": CATALOGUE[cp.kpi].label(plan.review.attribution_days), "checkpoint": cp.name,
                          "value": values[cp.kpi].value, "threshold": float(cp.threshold),
                          "due": pd.Timestamp(cp.due), "unit": CATALOGUE[cp.kpi].unit})
     return pd.DataFrame(rows, columns=["date", "kpi_name", "checkpoint", "value", "threshold", "due", "unit"])
 
 
 # ------------------------------------------------------------------------------ report
-def _notebook(plan: Plan, as_of: date, checkpoints: pd.DataFrame, alerts: list[str], tasks: pd.DataFrame,
-              progress: pd.DataFrame):
+def _notebook(plan: Plan, as_of: date, checkpoints: pd.DataFrame, alerts: list[str], unjudged: list[str],
+              tasks: pd.DataFrame, progress: pd.DataFrame):
     import nbformat
 
     from planlib.publish import charts
@@ -164,7 +189,7 @@ def _notebook(plan: Plan, as_of: date, checkpoints: pd.DataFrame, alerts: list[s
         md(f"截至 **{as_of:%Y-%m-%d}**(数据截至当天结束)的检查点、预警与任务进度。"
            "检查日已到的检查点按其检查日的指标判断,尚未到期的检查点显示目前的数值作为提前提示。"),
         md("## 1. 预警"),
-        cell(html(display.html_findings(alerts, ok="所有已到期的检查点都达到了阈值。"))),
+        cell(html(warnings_html(alerts, unjudged, due=int((checkpoints["due"] <= pd.Timestamp(as_of)).sum())))),
         md("## 2. 检查点"),
         cell(html(display.html_table(checkpoints, title="检查点与指标"))),
         cell(png(charts.kpi_progress(progress, as_of))),
@@ -188,33 +213,33 @@ def write_pulse(loaded: LoadedPlan, frames: Frames, customers: pd.DataFrame, as_
 
     plan = loaded.plan
     frames = truncate(frames, as_of)
-    checkpoints, alerts = checkpoint_status(plan, frames, customers, as_of)
+    checkpoints, alerts, unjudged = checkpoint_status(plan, frames, customers, as_of)
     tasks = schedule.task_status(plan, as_of)
     progress = kpi_progress(plan, frames, customers, as_of)
     html_path, json_path = pulse_paths(run_dir, as_of)
     overdue = [f"{r.task_id} {r.name}" for r in tasks[tasks["state"] == "逾期未完成"].itertuples()]
     with tempfile.TemporaryDirectory() as tmp:
         nb_path = Path(tmp) / "中期检查.ipynb"
-        nbformat.write(_notebook(plan, as_of, checkpoints, alerts, tasks, progress), nb_path)
+        nbformat.write(_notebook(plan, as_of, checkpoints, alerts, unjudged, tasks, progress), nb_path)
         build_report([nb_path], html_path, title=f"{plan.meta.title} · 中期检查 {as_of:%Y-%m-%d}",
                      cover=[("检查日", f"{as_of:%Y-%m-%d}"), ("预警", f"{len(alerts)} 项"),
+                            (UNJUDGED, f"{len(unjudged)} 项"),
                             ("逾期任务", f"{len(overdue)} 项"), *cover(loaded)])
     record = {"as_of": as_of.isoformat(), "plan": str(loaded.path), "parameters_sha256": loaded.digest,
-              "alerts": alerts, "overdue_tasks": overdue,
+              "alerts": alerts, "unjudged": unjudged, "overdue_tasks": overdue,
               "checkpoints": json.loads(checkpoints.to_json(orient="records", date_format="iso", force_ascii=False))}
     json_path.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
-    return PulseResult(as_of, html_path, json_path, alerts, overdue)
+    return PulseResult(as_of, html_path, json_path, alerts, overdue, unjudged)
 
 
 def load_frames(loaded: LoadedPlan) -> dict[str, pd.DataFrame]:
     """Every configured data source as a canonical frame (demo files generated if needed)."""
     from planlib.data.demo import ensure_demo_data
-    from planlib.data.load import load_source
+    from planlib.data.load import load_all
 
     ensure_demo_data(loaded.plan.data, loaded.base_dir)
-    return {name: load_source(name, src, loaded.base_dir).frame
-            for name in ("customers", "transactions", "interactions", "surveys", "tickets")
-            if (src := getattr(loaded.plan.data, name)) is not None}
+    # load_all derives the customer list from the orders when the plan has no customer table
+    return {name: result.frame for name, result in load_all(loaded.plan.data, loaded.base_dir).items()}
 
 
 def run_pulse(plan_path: str | Path, as_of: date, *, output_root: Path | None = None) -> PulseResult:

@@ -147,7 +147,7 @@ def test_unmasked_export_is_explicit_logged_and_private(tmp_path):
     assert out == tmp_path / "private" / "call-list.xlsx"
     assert oct(out.stat().st_mode & 0o777) == "0o600"
     rows = list(load_workbook(out).active.values)
-    assert rows == [("customer_id", "name", "phone"), ("C1", "张三", "13812341234")]
+    assert rows == [("客户编号", "客户名称", "手机号"), ("C1", "张三", "13812341234")]
     [record] = [json.loads(line) for line in (tmp_path / "private/export-log.jsonl").read_text().splitlines()]
     assert record["requested_by"] == "销售部 王经理" and record["reason"] == "T3 电话邀约"
     assert record["user"] == "planner" and record["rows"] == 1 and record["file"] == "call-list.xlsx"

@@ -1,5 +1,5 @@
-"""KPIs count purchases the way RFM does (planlib.metrics.measure): an order ID when the export has
-one, otherwise a customer's buying day; refunds reduce spend and a fully refunded order is no purchase."""
+"""The KPI engine (planlib.metrics.measure): purchases counted the way RFM counts them (an order ID when
+the export has one, otherwise a customer's buying day; refunds netted) and N-day windows of exactly N days."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import ROOT, demo_plan
+from stages.review.test_analysis import CAMP
 
 from planlib.data.load import load_source
-from planlib.metrics.measure import _purchases, compute_kpis
+from planlib.metrics.measure import _purchases, compute_kpis, within_days
 from planlib.plan.planfile import load_plan
 from planlib.plan.schema import DataSource
 
@@ -66,3 +67,24 @@ def test_order_ids_win_over_days_when_present():
                        "amount": [10.0, 20.0, 30.0]})
     # two numbered orders on one day are two purchases; the row without a number is its day's purchase
     assert len(_purchases(tx)) == 3
+
+
+def test_within_days_counts_exactly_n_days_from_the_first_day():
+    first = pd.Timestamp("2024-04-10")
+    days = pd.Series(pd.to_datetime(["2024-04-09 23:59", "2024-04-10 00:00", "2024-05-09 23:59", "2024-05-10 00:00"]))
+    assert within_days(days, first, 30).tolist() == [False, True, True, False]  # 04-10 … 05-09 = 30 days
+
+
+def test_a_30_day_attribution_window_does_not_take_in_a_31st_day():
+    # one participant who first responded on 04-10; orders on day 30 (05-09) and day 31 (05-10)
+    cr = pd.DataFrame({"customer_id": ["P", "Q"], "in_scope": True, "control": False})
+    inter = pd.DataFrame({"customer_id": ["P", "Q"], "campaign": CAMP, "channel": "sms", "variant": "",
+                          "sent_at": pd.Timestamp("2024-04-01"), "opened_at": pd.NaT, "clicked_at": pd.NaT,
+                          "responded_at": pd.to_datetime(["2024-04-10 18:00", "2024-04-10 18:00"])})
+    tx = pd.DataFrame({"order_id": ["O1", "O2"], "customer_id": ["P", "Q"],
+                       "order_date": pd.to_datetime(["2024-05-09 20:00", "2024-05-10 08:00"]), "amount": [100.0, 50.0]})
+    plan = demo_plan(budget={"limit": 1000, "lines": [{"category": "物料费", "planned": 100, "actual": 100}]})
+    values = compute_kpis(plan, {"interactions": inter, "transactions": tx}, cr, kpis=["repurchase_30d", "roi"])
+    assert plan.review.attribution_days == 30
+    assert (values["repurchase_30d"].numerator, values["repurchase_30d"].denominator) == (1, 2)  # P, not Q
+    assert values["roi"].parts["revenue"] == 100.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -116,7 +117,8 @@ def test_explicit_tags_are_refused_and_never_constructed(tmp_path):
 
     marker = tmp_path / "constructed"
     plan = tmp_path / "plan.yaml"
-    plan.write_text(f"extends: {PLANS / 'valid_base.yaml'}\nmeta:\n"
+    shutil.copy(PLANS / "valid_base.yaml", tmp_path)
+    plan.write_text("extends: valid_base.yaml\nmeta:\n"
                     f"  owner: !!python/object/apply:os.mkdir ['{marker}']\n", encoding="utf-8")
     assert the_problem(plan).where == "meta.owner"
     assert not marker.exists()

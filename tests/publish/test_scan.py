@@ -34,7 +34,7 @@ def test_mobile_numbers_are_found_in_any_common_format(text):
 
 @pytest.mark.parametrize("text", [
     "138****5678", "订单 213812345678", "1381234567", "流水号 1381234567890", "12812345678",
-    "hash a13812345678f", "耗时 0.13812345678 秒", "010-12345678", "金额 13,812,345",
+    "sha256 a13812345678f0e1d2c3b4a5968778695a4b3c2d1e0f", "耗时 0.13812345678 秒", "金额 13,812,345",
 ])
 def test_masked_or_longer_or_other_numbers_are_not_phones(text):
     assert kinds(text) == []
@@ -112,7 +112,7 @@ def test_every_place_in_a_notebook_is_scanned(tmp_path):
     assert all(f.file == "02_needs.ipynb" for f in found)
     for raw in (RAW_PHONE, RAW_ID, "139 0000 1111", "137-0000-2222", "13600003333", "liu@example.com"):
         assert raw not in text
-    assert "110***********002X" in text and "未脱敏的身份证号" in text
+    assert "110***********002X" not in text and "未脱敏的身份证号" in text  # where and which kind, never the value
 
 
 def test_html_findings_name_the_line_and_section(tmp_path):
@@ -142,7 +142,8 @@ def test_check_outputs_fails_with_the_locations(tmp_path):
         check_outputs(tmp_path)
     assert isinstance(info.value, PlanError)
     message = str(info.value)
-    assert "report.html: 第 1 行" in message and "138****5678" in message and RAW_PHONE not in message
+    assert "report.html: 第 1 行" in message and "未脱敏的手机号" in message
+    assert "138****5678" not in message and RAW_PHONE not in message
     assert "没有发布" in message
 
 
@@ -183,3 +184,18 @@ def test_the_demo_report_shows_no_customer_name_unmasked(demo_run):
         text = path.read_text(encoding="utf-8")
         shown = sorted(n for n in names if n in text)
         assert shown == [], f"{path.name} shows customer names unmasked: {shown[:3]}"
+
+
+def test_everything_the_demo_run_publishes_scans_clean_even_for_names(demo_run):
+    """Results, exports and pages too, and the customers' full names (scan_run_folder + customer_names)."""
+    import pandas as pd
+
+    from planlib.publish.scan import customer_names, published_files, scan_run_folder
+
+    result, folder, _ = demo_run
+    customers = pd.read_csv(folder / "outputs/demo_data/demo/customers.csv", dtype=str, encoding="utf-8-sig")
+    names = customer_names(customers)
+    assert len(names.names) > 100
+    assert any(p.suffix == ".parquet" for p in published_files(result.folder))
+    found = scan_run_folder(result.folder, names)
+    assert found == [], "\n".join(map(str, found[:10]))

@@ -43,6 +43,7 @@ def write_run(root: Path, unit: str, quarter: str, *, participation: float, flag
     (res / "review_summary.json").write_text(json.dumps({
         "unit_name": UNITS[unit], "title": f"{quarter} 激活计划", "budget_limit": 10000,
         "status_counts": {"超达成": 1, "达成": int(participation >= 70), "未达成": int(participation < 70), "无数据": 0},
+        "roi_incremental": {"roi": -35.0, "roi_low": -80.0, "roi_high": 10.0},
     }, ensure_ascii=False), encoding="utf-8")
     pd.DataFrame({"metric": ["repurchase", "spend"], "outcome": ["复购率", "人均消费"],
                   "comparison": ["实验组 vs 对照组"] * 2, "uplift": [4.3, 25.9], "ci_low": [-2.0, -6.3],
@@ -98,7 +99,8 @@ def test_trend_page_is_self_contained_and_links_to_the_quarters(outputs):
     assert re.findall(r'href="([^"#]+)"', html) == ["2024Q2/report.html", "2024Q3/report.html"]
     assert html.count('src="data:image/png;base64,') == 2  # KPI trend, budget
     for text in ("KPI 趋势", "活动效果(与对照组比较)", "客户层级变化", "预算执行", "⚠ 15.9%", "+4.3 百分点 [-2.0, +10.5]",
-                 "共 1 位客户换了层级", "2024Q2 目标客群 2 人在 2024Q3 的层级:中价值客户 1 人;潜力客户 1 人"):
+                 "共 1 位客户换了层级", "2024Q2 目标客群 2 人在 2024Q3 的层级:中价值客户 1 人;潜力客户 1 人",
+                 "ROI(增量,对比对照组)", "-35%(区间 -80% ~ 10%)"):
         assert text in html, text
 
 
@@ -114,6 +116,25 @@ def test_portfolio_page_has_every_unit_with_escaped_names_and_relative_links(out
     earlier = portfolio_report("2024Q2", root=outputs).read_text(encoding="utf-8")
     assert "企业微信/社群只触达了实验组 340 人中的 260 人" in earlier  # the missed KPI's cause
     assert earlier.count("活动后30天复购率</td>") == 1  # demo's unproven KPI is listed, east's proven one is not
+
+
+def test_small_samples_are_no_finding_on_the_comparison_pages(outputs):
+    res = outputs / "demo" / "2024Q3" / "results"
+    kpis = pd.read_parquet(res / "kpis.parquet")
+    small = pd.DataFrame({"kpi": ["aov_uplift"], "name": ["客单价提升率"], "dimension": ["转化效果"], "unit": ["%"],
+                          "direction": ["higher"], "target": [5.0], "actual": [-14.3], "target_text": ["≥5%"],
+                          "status": ["样本不足"], "suggestion": ["样本不足: 客单价提升率只基于 15 个样本"], "flag": [""],
+                          "base": [15.0]})
+    pd.concat([kpis.assign(base=200.0), small], ignore_index=True).to_parquet(res / "kpis.parquet")
+    pd.DataFrame({"by": "overall", "group": "整体", "kpi": ["cost_per_participant", "roi"], "value": [44.1, 81.0],
+                  "base": [12.0, 12.0]}).to_parquet(res / "kpi_values.parquet")
+    trend = trend_report("demo", root=outputs).read_text(encoding="utf-8")
+    portfolio = portfolio_report("2024Q3", root=outputs).read_text(encoding="utf-8")
+    for html in (trend, portfolio):
+        assert "样本不足(n=15,少于 30) / ≥5%" in html and "-14.3%" not in html
+        assert "pl-badge-small" in html
+    q3 = re.search(r"<tr><td>2024Q3</td>.*?</tr>", trend.split("预算执行")[-1]).group(0)
+    assert q3.count("样本不足(n=12,少于 30)") == 2 and "81%" not in q3  # cost per participant and ROI
 
 
 def test_errors_are_plan_errors_with_a_hint(outputs):

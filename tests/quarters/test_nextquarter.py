@@ -138,3 +138,14 @@ def test_cli_new_prints_what_it_did(unit, tmp_path, capsys):
     assert code == 0 and "校验通过" in out.out and "延续 1 条未完成的行动" in out.out
     assert main(["new", str(unit), "--quarter", "2024Q3"]) == 1
     assert "文件已存在" in capsys.readouterr().err
+
+
+def test_the_approval_is_not_carried_into_the_next_quarter(unit, tmp_path):
+    text = unit.read_text(encoding="utf-8")
+    unit.write_text(text + "\napproval: {reviewer: 王总, role: 客户互动委员会主任, decision: 通过, date: 2024-03-25}\n",
+                    encoding="utf-8")
+    assert load_plan(unit).plan.approval.decision == "通过"
+    result = new_plan(unit, "2024Q3", output_root=tmp_path / "nowhere")
+    assert result.ok and load_plan(result.path).plan.approval is None
+    assert "approval" not in result.path.read_text(encoding="utf-8")
+    assert any("重新报批" in n for n in result.notes)

@@ -67,3 +67,12 @@ def test_validate_prints_what_the_orders_can_feed(tmp_path, capsys):
     assert "✓ KPI 客户复购率(repurchase_rate)" in shown
     assert re.search(r"✗ KPI 目标客户参与率\(participation_rate\)\s+无数据:缺少互动记录\(interactions\)", shown)
     assert re.search(r"✗ 互动漏斗\(实验组\)\s+无数据", shown)
+
+
+def test_the_mid_quarter_check_runs_on_an_orders_only_unit(tmp_path, capsys):
+    plan = _copy_unit(tmp_path, "orders.xlsx")
+    out = tmp_path / "outputs"
+    assert main(["run", str(plan), "--output-root", str(out), "--as-of", "2024-05-01"]) == 0
+    page = (out / "shop" / "2024Q2" / "pulse-2024-05-01.html").read_text(encoding="utf-8")
+    assert "Traceback" not in page and "KeyError" not in page
+    assert "中期检查" in capsys.readouterr().out

@@ -15,6 +15,15 @@ from planlib.plan.schema import Plan
 from planlib.run import folder, pulse
 
 
+@pytest.fixture(autouse=True)
+def judge_small_samples(monkeypatch):
+    """The hand-made campaign has 10 customers, below the minimum base (MIN_BASE = 30): these tests check
+    the judging itself; test_a_checkpoint_on_a_handful_of_customers_is_not_judged checks the rule."""
+    from planlib.plan import kpis
+
+    monkeypatch.setattr(kpis, "MIN_BASE", 1)
+
+
 def make_plan() -> Plan:
     return build_plan(
         goals=[goal(metric="participation_rate", target=70.0)],
@@ -54,8 +63,9 @@ def test_truncate_forgets_what_happened_after_the_day():
 
 def test_checkpoints_are_judged_on_their_own_date():
     data, customers = frames()
-    table, alerts = pulse.checkpoint_status(make_plan(), pulse.truncate(data, date(2024, 4, 22)), customers,
-                                            date(2024, 4, 22))
+    table, alerts, unjudged = pulse.checkpoint_status(make_plan(), pulse.truncate(data, date(2024, 4, 22)),
+                                                      customers, date(2024, 4, 22))
+    assert unjudged == []
     rows = table.set_index("checkpoint")
     # 04-10: 4 of 10 = 40 % < 60 % → alert; 04-20: 7 of 10 ≥ 50 % → met; 05-10 not yet due
     assert rows["status"].tolist() == ["未达成", "达成", "—"]
@@ -63,6 +73,34 @@ def test_checkpoints_are_judged_on_their_own_date():
     assert rows.loc["五月参与率", "note"] == "18 天后检查;目前低于阈值,需关注"
     assert alerts == ["首周参与率:截至 2024-04-10 目标客户参与率 40%,低于阈值 60%。"
                       "请客服在 48 小时内(最迟 2024-04-12)启动调整:加发短信"]
+
+
+def test_a_due_checkpoint_without_data_is_a_warning_with_its_reason_never_an_all_clear():
+    data, customers = frames()
+    other = {"interactions": data["interactions"].assign(campaign="another")}  # wrong campaign code: no records
+    table, alerts, unjudged = pulse.checkpoint_status(make_plan(), other, customers, date(2024, 4, 22))
+    assert table["status"].tolist() == ["无法判断", "无法判断", "—"]
+    assert alerts == [] and len(unjudged) == 2
+    assert unjudged[0].startswith("首周参与率:截至 2024-04-10 目标客户参与率无法判断(")
+    assert "没有活动 camp 的互动记录" in unjudged[0] and "请客服核对数据" in unjudged[0]
+    # the reason is the one of the checkpoint's own date
+    assert "2024-04-01~2024-04-10" in table.loc[0, "note"]
+    block = pulse.warnings_html(alerts, unjudged, due=2)
+    assert "所有已到期的检查点都达到了阈值" not in block and "无法判断" in block and "共 2 项" in block
+    assert "达到了阈值" in pulse.warnings_html([], [], due=2)
+    assert "还没有到期的检查点" in pulse.warnings_html([], [], due=0)
+
+
+def test_a_checkpoint_on_a_handful_of_customers_is_not_judged(monkeypatch):
+    from planlib.plan import kpis
+
+    monkeypatch.setattr(kpis, "MIN_BASE", 30)
+    data, customers = frames()
+    table, alerts, unjudged = pulse.checkpoint_status(make_plan(), pulse.truncate(data, date(2024, 4, 22)),
+                                                      customers, date(2024, 4, 22))
+    # 4 of 10 = 40 % < 60 % would be an alert: on 10 customers it is no verdict either way
+    assert table["status"].tolist() == ["无法判断", "无法判断", "—"] and alerts == []
+    assert table.loc[0, "value_at_due"] == "40%" and "样本不足(n=10,少于 30)" in unjudged[0]
 
 
 def test_progress_has_one_point_per_week_and_the_day(tmp_path):
@@ -98,6 +136,7 @@ def test_demo_pulse_fires_the_participation_alert(demo_run, tmp_path, capsys):
     run_dir = work / "outputs" / "demo" / "2024Q2"
     record = json.loads((run_dir / "pulse-2024-05-01.json").read_text(encoding="utf-8"))
     assert len(record["alerts"]) == 1 and record["overdue_tasks"][0].startswith("T4 ")
+    assert record["unjudged"] == [] and "无法判断 0 项" in out
     html = (run_dir / "pulse-2024-05-01.html").read_text(encoding="utf-8")
     assert "中期检查 2024-05-01" in html and "首轮活动后参与率" in html and "<script" not in html.lower()
     assert (run_dir / "report.html").exists()  # the retrospective is still there, untouched

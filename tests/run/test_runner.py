@@ -121,8 +121,7 @@ def test_second_concurrent_run_is_refused(tmp_path):
 
 def test_cli_refuses_an_invalid_plan_before_running(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("extends: " + str(ROOT / "parameters/demo/2024Q2.yaml") + "\nmeta:\n  titel: x\n",
-                   encoding="utf-8")
+    bad.write_text("meta:\n  titel: x\n", encoding="utf-8")
     assert main(["run", str(bad), "--output-root", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "meta.titel" in err and "title" in err and "未开始运行" in err
@@ -160,7 +159,7 @@ def test_export_contacts_is_explicit_logged_and_kept_out_of_the_report(demo_run,
     import pandas as pd
 
     table = pd.read_excel(xlsx, dtype=str)
-    assert len(table) > 0 and table["phone"].str.fullmatch(r"1[3-9]\d{9}").all()  # unmasked, on purpose
+    assert len(table) > 0 and table["手机号"].str.fullmatch(r"1[3-9]\d{9}").all()  # unmasked, on purpose
     log = json.loads((private / "export-log.jsonl").read_text(encoding="utf-8").splitlines()[-1])
     assert log["requested_by"] == "销售部 张经理" and log["reason"] == "Q2 电话邀约" and log["rows"] == len(table)
     assert "private" not in (work / "outputs/demo/2024Q2/report.html").read_text(encoding="utf-8")

@@ -3,7 +3,7 @@
 Turns a plan, its effective rates (:mod:`planlib.stages.channels.rates`) and the stage 02 customers into a
 :class:`planlib.stages.channels.optimize.MixProblem`, solves it, and lays the result beside the planner's own
 mix: expected responses (and CLV-weighted value when the customers result carries ``clv``),
-cost, the constraints that bind, what 1,000 元 more would buy, and which rules the planner's
+cost, the constraints that bind, what a little more budget would buy, and which rules the planner's
 mix breaks. Both mixes are costed with the same rates and the same response model.
 """
 
@@ -28,7 +28,7 @@ def channel_budget(plan: Plan) -> float:
     """Money the channel mix may spend: ``optimizer.budget``, else the limit minus the non-promotion lines."""
     if plan.channels.optimizer.budget is not None:
         return float(plan.channels.optimizer.budget)
-    other = sum(ln.planned for ln in plan.budget.lines if not is_promotion(ln))
+    other = sum(ln.planned for ln in plan.budget.lines if not is_promotion(ln, plan.budget))
     return max(float(plan.budget.limit) - other, 0.0)
 
 
@@ -112,6 +112,7 @@ def mix_problem(plan: Plan, rates: pd.DataFrame, sizes: dict[str, int], composit
         max_contacts={r.audience: float(r.max_contacts) for r in channels.rules if r.max_contacts is not None},
         caps=caps,
         names={c.id: c.name for c in channels.catalogue},
+        extra_budget=channels.optimizer.extra_budget,
     )
 
 
@@ -205,8 +206,8 @@ def summary(result: optimize.MixResult, manual: pd.DataFrame, kind: str, weights
         change = comparison(mix, extra_mix)
         change["extra_cost"] = change["optimised_cost"] - change["manual_cost"]
         spent_on = change.loc[change["extra_cost"] > 0.5].sort_values("extra_cost", ascending=False)
-        out["extra_1000"] = {
-            "budget": result.extra["budget"], "gain": result.extra["gain"],
+        out["extra_budget"] = {
+            "step": result.extra["step"], "budget": result.extra["budget"], "gain": result.extra["gain"],
             "responses_gain": result.extra["responses_gain"], "cost": result.extra["cost"],
             "spent_on": [f"{r.audience}·{r.channel_name} +{r.extra_cost:,.0f} 元" for r in spent_on.itertuples()],
         }
@@ -214,7 +215,7 @@ def summary(result: optimize.MixResult, manual: pd.DataFrame, kind: str, weights
 
 
 def findings(opt: dict) -> list[str]:
-    """Chinese sentences for the stage: the gain, the binding constraints, +1,000 元, manual-mix problems."""
+    """Chinese sentences for the stage: the gain, the binding constraints, the marginal budget, manual-mix problems."""
     if opt["status"] not in ("optimal", "time_limit"):
         return []
     best, manual = opt["optimised"], opt["manual"]
@@ -231,15 +232,15 @@ def findings(opt: dict) -> list[str]:
                  f"预计多出 {opt['gain']:,.0f} 人;" + cost]
     if opt["binding"]:
         lines.append("起约束作用的条件:" + "、".join(opt["binding"]) + "。")
-    extra = opt.get("extra_1000")
+    extra = opt.get("extra_budget")
     if extra is not None:
         if extra["gain"] > 1e-6:
             where = ("主要用于 " + "、".join(extra["spent_on"][:3])) if extra["spent_on"] else ""
             also = f"(响应 {extra['responses_gain']:+,.1f} 人)" if opt["objective"] == "value" else ""
-            lines.append(f"再增加 1,000 元渠道预算,{opt['objective_label']}可再增加约 {extra['gain']:,.1f}{unit}{also}"
+            lines.append(f"再增加 {extra['step']:,.0f} 元渠道预算,{opt['objective_label']}可再增加约 {extra['gain']:,.1f}{unit}{also}"
                          f"{(',' + where) if where else ''}。")
         else:
-            lines.append("再增加 1,000 元渠道预算不会带来更多响应:预算不是瓶颈,限制来自上面的约束。")
+            lines.append(f"再增加 {extra['step']:,.0f} 元渠道预算不会带来更多响应:预算不是瓶颈,限制来自上面的约束。")
     if not opt["optimised"]["proven_optimal"]:
         lines.append("求解在时限内结束,结果可行但未证明最优。")
     return lines

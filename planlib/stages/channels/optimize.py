@@ -42,7 +42,16 @@ import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 BIG_BUDGET = 1e12
-EXTRA_BUDGET = 1000.0
+EXTRA_SHARE = 0.10  # the marginal question asks about 10 % more channel budget unless the plan names an amount
+
+
+def extra_step(budget: float, amount: float | None = None) -> float:
+    """The "what would N 元 more buy" amount: the plan's, else 10 % of ``budget`` on a 1-2-5 step (≥ 10 元)."""
+    if amount is not None:
+        return float(amount)
+    raw = max(budget * EXTRA_SHARE, 10.0)
+    scale = 10 ** math.floor(math.log10(raw))
+    return float(max(step * scale for step in (1, 2, 5) if step * scale <= raw))
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,7 @@ class MixProblem:
     # tier → (max customers contacted, audience → share of the audience's members in the tier)
     names: dict[str, str] = field(default_factory=dict)  # channel id → display name
     integer: bool = True
+    extra_budget: float | None = None  # the marginal question's amount (None: extra_step's default)
 
 
 @dataclass
@@ -98,7 +108,7 @@ class MixSolution:
 
 @dataclass
 class MixResult:
-    """What the stage shows: the solution, its constraints, +1,000 元, or why nothing fits."""
+    """What the stage shows: the solution, its constraints, the marginal budget, or why nothing fits."""
 
     problem: MixProblem
     solution: MixSolution
@@ -479,16 +489,17 @@ def explain_infeasible(p: MixProblem) -> list[str]:
 
 # ------------------------------------------------------------------------------ entry point
 def optimise(p: MixProblem) -> MixResult:
-    """Solve ``p``; add the constraint table and the value of 1,000 元 more, or the explanation."""
+    """Solve ``p``; add the constraint table and the value of a little more budget (:func:`extra_step`), or why not."""
     sol = solve(p)
     if sol.status not in ("optimal", "time_limit"):
         empty = mix_table(p, MixSolution("empty"))
         reasons = explain_infeasible(p) if sol.status == "infeasible" else [sol.message or "没有可用的渠道选项"]
         return MixResult(p, sol, empty, pd.DataFrame(), None, reasons)
-    more = solve(replace(p, budget=p.budget + EXTRA_BUDGET))
+    step = extra_step(p.budget, p.extra_budget)
+    more = solve(replace(p, budget=p.budget + step))
     extra = None
     if more.status in ("optimal", "time_limit"):
-        extra = {"budget": p.budget + EXTRA_BUDGET, "objective": more.objective,
+        extra = {"step": step, "budget": p.budget + step, "objective": more.objective,
                  "gain": more.objective - sol.objective, "responses_gain": more.responses - sol.responses,
                  "cost": more.cost, "mix": mix_table(p, more)}
     return MixResult(p, sol, mix_table(p, sol), constraint_table(p, sol), extra)

@@ -165,15 +165,15 @@ def channel_summary(plan: Plan, table: pd.DataFrame, tier_sizes: dict[str, int],
                     composition: dict[str, dict[str, int]] | None = None) -> dict:
     """The ``channel_summary`` result: channel cost against the budget, contact caps, responses.
 
-    Budget lines with a ``channel`` or in category 推广费 are the promotion budget that the
+    Budget lines with a ``channel`` or in one of ``budget.channel_categories`` (推广费) are the promotion budget that the
     channel plan replaces; ``fits_budget`` = channel cost + all other planned lines ≤ limit.
     ``composition`` (from :func:`audience_tiers`) lets caps be checked for audiences that are
     segments; without it only audiences named after a tier count. Warnings are Chinese sentences.
     """
     warnings: list[str] = []
     lines = plan.budget.lines
-    promotion = sum(line.planned for line in lines if is_promotion(line))
-    other = sum(line.planned for line in lines if not is_promotion(line))
+    promotion = sum(line.planned for line in lines if is_promotion(line, plan.budget))
+    other = sum(line.planned for line in lines if not is_promotion(line, plan.budget))
     cost = float(table["cost"].sum())
     fits = cost + other <= plan.budget.limit + 1e-9
 

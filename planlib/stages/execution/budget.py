@@ -70,7 +70,7 @@ def reconcile(plan: Plan, channel_plan: pd.DataFrame) -> tuple[pd.DataFrame, lis
     """
     names = {c.id: c.name for c in plan.channels.catalogue}
     cost = channel_plan.groupby("channel", sort=False)["cost"].sum() if len(channel_plan) else pd.Series(dtype=float)
-    lines = [ln for ln in plan.budget.lines if is_promotion(ln)]
+    lines = [ln for ln in plan.budget.lines if is_promotion(ln, plan.budget)]
     by_channel: dict[str, float] = {}
     for ln in lines:
         if ln.channel is not None:

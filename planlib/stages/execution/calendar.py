@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -25,9 +26,16 @@ PRODID = "-//planlib//客户互动管理策划书//ZH"
 LIMIT = 75  # octets per line, CRLF not counted
 
 
+# Characters RFC 5545 does not allow in a TEXT value (CONTROL: C0 but tab, DEL), and C1 controls.
+# The Unicode line and paragraph separators become escaped newlines like CR and LF.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def escape_text(value: str) -> str:
-    """TEXT value escaping (RFC 5545 §3.3.11): backslash, semicolon, comma and newlines."""
-    text = str(value).replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    """TEXT value escaping (RFC 5545 §3.3.11): backslash, semicolon, comma and newlines; control
+    characters (VT, FF, ESC, NUL …) that the RFC does not allow in text are dropped."""
+    text = _CONTROL.sub("", str(value).replace("\u2028", "\n").replace("\u2029", "\n"))
+    text = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
     return text.replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n")
 
 

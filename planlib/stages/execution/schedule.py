@@ -317,7 +317,7 @@ def checkpoints_table(plan: Plan) -> pd.DataFrame:
     for cp in plan.checkpoints:
         kpi = CATALOGUE[cp.kpi]
         sign = "≥" if kpi.direction == "higher" else "≤"
-        rows.append({"checkpoint": cp.name, "due": pd.Timestamp(cp.due), "kpi": cp.kpi, "kpi_name": kpi.name,
+        rows.append({"checkpoint": cp.name, "due": pd.Timestamp(cp.due), "kpi": cp.kpi, "kpi_name": kpi.label(plan.review.attribution_days),
                      "threshold": float(cp.threshold), "threshold_text": f"{sign}{cp.threshold:g}{kpi.unit}",
                      "action": cp.action, "respond_within_hours": int(cp.respond_within_hours),
                      "act_by": pd.Timestamp(cp.due) + pd.Timedelta(hours=cp.respond_within_hours),

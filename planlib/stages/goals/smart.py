@@ -155,7 +155,8 @@ def _check(plan: Plan, goal: Goal, names: set[str]) -> dict[str, list[str]]:
     else:
         if not math.isfinite(goal.target):
             notes["M"].append("目标值未设定")
-        if goal.unit.strip() not in _UNIT_ALIASES.get(k.unit, {k.unit}):
+        unit = (goal.unit or "").strip()  # left empty: the catalogue's unit (the field's help says so)
+        if unit and unit not in _UNIT_ALIASES.get(k.unit, {k.unit}):
             notes["M"].append(f"单位 {goal.unit!r} 与指标目录的单位 {k.unit or '(无)'!r} 不一致")
         if k.direction != "info" and _DIRECTION[goal.direction] != k.direction:
             notes["M"].append(f"方向 {goal.direction} 与指标方向({'越高越好' if k.direction == 'higher' else '越低越好'})相反")
@@ -206,7 +207,7 @@ def smart_check(plan: Plan, data: Frames | None = None, customers_result: pd.Dat
             "deadline": pd.Timestamp(goal.deadline), "specific": ok["S"], "measurable": ok["M"],
             "achievable": ok["A"], "relevant": ok["R"], "time_bound": ok["T"], "smart_ok": all(ok.values()),
             "notes": ";".join(f"{letter}: {n}" for letter in "SMART" for n in notes[letter]),
-            "metric_name": CATALOGUE[goal.metric].name if known_metric else "",
+            "metric_name": CATALOGUE[goal.metric].label(plan.review.attribution_days) if known_metric else "",
             "history_min": min(history) if history else math.nan,
             "history_max": max(history) if history else math.nan,
         })

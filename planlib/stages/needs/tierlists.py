@@ -8,7 +8,6 @@ only through :func:`planlib.run.contacts.export_unmasked`, which records who ask
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +27,6 @@ LIST_LABELS = {"clv": "CLV(元)", "p_alive": "存活概率(%)", "expected_purcha
                "movement": "变动", "previous_clv": "上季 CLV(元)"}
 LIST_FORMATS = {"monetary": "money", "clv": "money", "p_alive": "pct", "expected_purchases": "float",
                 "recency_days": "int", "frequency": "int", "complaints": "int", "previous_clv": "money"}
-_SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 
 
 def export_path(run_dir: Path, plan: Plan) -> Path:
@@ -45,15 +43,6 @@ def tier_list(customers_result: pd.DataFrame, customers_frame: pd.DataFrame) -> 
     return mask_for_display(out[[c for c in LIST_COLUMNS if c in out]].reset_index(drop=True), "customers")
 
 
-def _sheet_name(text: str, used: set[str]) -> str:
-    name = _SHEET_BAD.sub("_", text)[:28] or "层级"
-    base, i = name, 2
-    while name in used:
-        name, i = f"{base}_{i}", i + 1
-    used.add(name)
-    return name
-
-
 def export_tier_lists(customers_result: pd.DataFrame, customers_frame: pd.DataFrame, run_dir: Path,
                       plan: Plan, *, tier_summary: pd.DataFrame | None = None,
                       moves: pd.DataFrame | None = None, max_rows: int = MAX_ROWS_PER_TIER) -> Path:
@@ -63,24 +52,23 @@ def export_tier_lists(customers_result: pd.DataFrame, customers_frame: pd.DataFr
     about a million rows, and the writer manages some 80,000 cells a second here).
     """
     listing = tier_list(customers_result, customers_frame)
-    used: set[str] = set()
-    sheets = []
+    sheets = []  # write_workbook makes the names valid and unique, whatever a tier is called
     if tier_summary is not None:
-        sheets.append(Sheet(_sheet_name("分层汇总", used), tier_summary,
+        sheets.append(Sheet("分层汇总", tier_summary,
                             [c for c in ("tier", "rule", "customers", "share", "avg_monetary", "monetary_share",
                                          "goal", "needs", "strategy") if c in tier_summary],
                             formats={"customers": "int", "share": "pct", "avg_monetary": "money",
                                      "monetary_share": "pct"}))
     for tier in tier_names(plan.segmentation):
         rows = listing[listing["tier"] == tier].head(max_rows)
-        sheets.append(Sheet(_sheet_name(tier, used), rows, labels=LIST_LABELS, formats=LIST_FORMATS))
+        sheets.append(Sheet(tier, rows, labels=LIST_LABELS, formats=LIST_FORMATS))
     if moves is not None:
         changed = moves[moves["movement"] != "不变"].head(max_rows)
         contact = customers_frame.drop_duplicates("customer_id").set_index("customer_id")
         changed = changed.join(contact[[c for c in ("name", "phone") if c in contact]], on="customer_id")
         columns = [c for c in ("customer_id", "name", "phone", "previous_tier", "tier", "movement", "clv",
                                "previous_clv") if c in changed]
-        sheets.append(Sheet(_sheet_name("层级变动", used), mask_for_display(changed[columns], "customers"),
+        sheets.append(Sheet("层级变动", mask_for_display(changed[columns], "customers"),
                             labels=LIST_LABELS, formats=LIST_FORMATS))
     title = f"{plan.meta.unit_name} {plan.meta.quarter} 客户分层名单(已脱敏)"
     return write_workbook(export_path(run_dir, plan), sheets, title=title)

@@ -6,8 +6,9 @@ The unit of the test is the customer, since each customer was assigned one versi
 counts as having opened (responded) when any message of that version sent to them in the window
 was opened (responded to). Messages to the same customer are not independent, so message-level
 rates are shown for reference only. Each variant is compared with the first one (the reference):
-difference in percentage points with a 95 % interval, the pooled two-proportion z-test, and the
-minimum detectable effect (MDE) at these sample sizes for power 80 % and α 5 %.
+difference in percentage points with a 95 % interval, the two-proportion z-test with the same
+(unpooled) standard error — so the verdict and the p-value beside it agree — and the minimum
+detectable effect (MDE) at these sample sizes for power 80 % and α 5 %.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import pandas as pd
 
 from planlib.metrics.measure import Frames, Window, period_window
+from planlib.plan.kpis import MIN_BASE, SMALL_SAMPLE, small_sample_text, too_small
 from planlib.plan.schema import Plan
 from planlib.stages.review.stats import ALPHA, POWER, compare_proportions, mde_proportions
 
@@ -34,9 +36,11 @@ def _per_customer(rows: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def _verdict(variant: str, reference: str, diff: float | None, significant: bool | None,
-             mde: float | None, name: str) -> str:
+             mde: float | None, name: str, smallest: int) -> str:
     if diff is None:
         return "无法检验"
+    if too_small(smallest):  # the one small-sample rule: no winner on a handful of customers
+        return f"{small_sample_text(smallest)},不能判定胜者"
     if significant:
         better, worse = (variant, reference) if diff > 0 else (reference, variant)
         return f"{better} 版{name}显著高于 {worse} 版"
@@ -83,6 +87,7 @@ def ab_tests(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, window
                 if not 0 < p0 < 1:  # a reference of 0 % or 100 %: the pooled rate is the better guess
                     p0 = (x0 + x1) / (n0 + n1) if n0 + n1 else 0.0
                 mde = mde_proportions(p0, n1, n0)
+                significant = None if est is None or too_small(min(n1, n0)) else est.significant
                 out.append({
                     "channel": channel, "channel_name": names.get(channel, channel), "metric": metric,
                     "metric_name": name, "variant": variant, "reference": reference, "customers": n1,
@@ -92,9 +97,9 @@ def ab_tests(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, window
                     "ref_message_rate": ref["message_hits"] / ref["messages"] * 100,
                     "diff": None if est is None else est.diff, "ci_low": None if est is None else est.low,
                     "ci_high": None if est is None else est.high, "p_value": None if est is None else est.p_value,
-                    "mde": mde, "significant": None if est is None else est.significant,
+                    "mde": mde, "significant": significant,
                     "verdict": _verdict(variant, reference, None if est is None else est.diff,
-                                        None if est is None else est.significant, mde, name),
+                                        significant, mde, name, min(n1, n0)),
                     "note": note,
                 })
     frame = pd.DataFrame(out, columns=COLUMNS)
@@ -125,4 +130,6 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-SETTINGS_TEXT = f"检验: 双比例 z 检验(合并方差),α = {ALPHA:.0%};最小可检测效应按检验功效 {POWER:.0%} 计算。"
+SETTINGS_TEXT = (f"检验: 双比例 z 检验(非合并方差,与置信区间同一标准误:p 值 < {ALPHA:.0%} 与区间不含 0 等价),"
+                 f"α = {ALPHA:.0%};最小可检测效应按检验功效 {POWER:.0%} 计算;"
+                 f"任一版本少于 {MIN_BASE} 位客户时为{SMALL_SAMPLE},不判定胜者。")

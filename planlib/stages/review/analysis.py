@@ -15,11 +15,17 @@ from dataclasses import dataclass
 import pandas as pd
 
 from planlib.metrics.measure import Frames, KpiValue, Window, compute_kpis, fmt
-from planlib.plan.kpis import CATALOGUE, status
+from planlib.plan.kpis import CATALOGUE, SMALL_SAMPLE, small_sample_text, status, too_small
 from planlib.plan.schema import Plan
 from planlib.stages.review.diagnose import Evidence, diagnose, target_text
 from planlib.stages.review.funnel import Absent, funnel_by, funnel_from_values
-from planlib.stages.review.uplift import effect_of, interval_text, uplift, verdict
+from planlib.stages.review.uplift import (
+    effect_of,
+    interval_text,
+    small_sample,
+    uplift,
+    verdict,
+)
 
 
 # ------------------------------------------------------------------ suggestions (rules: planlib.stages.review.diagnose)
@@ -39,7 +45,7 @@ def suggestion(kpi: str, target: float, actual: float | None, values: Mapping[st
 NOT_PROVEN = "达成但提升不显著"
 KPI_TABLE_COLUMNS = ["kpi", "name", "dimension", "unit", "direction", "target", "actual", "status", "suggestion",
                      "target_text", "source", "explanation", "effect_text", "effect_significant", "flag", "cause",
-                     "advice"]
+                     "advice", "base"]
 
 
 def kpi_table(plan: Plan, values: Mapping[str, KpiValue], *, breakdown: pd.DataFrame | None = None,
@@ -61,34 +67,41 @@ def kpi_table(plan: Plan, values: Mapping[str, KpiValue], *, breakdown: pd.DataF
     for t in plan.kpis:
         k, kv = CATALOGUE[t.kpi], values.get(t.kpi) or KpiValue(t.kpi, None, explanation="无数据: 未计算")
         if t.actual is not None:
-            actual, source = t.actual, "手工填写"
+            actual, source, base = t.actual, "手工填写", None
             explanation = f"手工填写的实际值(数据计算值: {fmt(kv.value, k.unit)})"
         else:
-            actual, source, explanation = kv.value, "数据计算", kv.explanation
+            actual, source, explanation, base = kv.value, "数据计算", kv.explanation, kv.base
         effect = effect_of(effects, k.effect) if effects is not None and k.effect else None
         significant = None if effect is None or pd.isna(effect["significant"]) else bool(effect["significant"])
-        state = status(t.kpi, t.target, actual)
-        found = diagnose(t.kpi, t.target, actual, values, plan, evidence, effect)
+        state = status(t.kpi, t.target, actual, base)
+        found = diagnose(t.kpi, t.target, actual, values, plan, evidence, effect, base=base)
         rows.append({
-            "kpi": t.kpi, "name": k.name, "dimension": t.dimension or k.dimension, "unit": k.unit,
+            "kpi": t.kpi, "name": k.label(plan.review.attribution_days), "dimension": t.dimension or k.dimension, "unit": k.unit,
             "direction": k.direction, "target": float(t.target), "actual": actual, "status": state,
             "suggestion": "" if found is None else found.text, "target_text": target_text(t.kpi, t.target),
             "source": source, "explanation": explanation,
-            "effect_text": "" if effect is None else interval_text(effect), "effect_significant": significant,
+            "effect_text": "" if effect is None else (f"{SMALL_SAMPLE},{interval_text(effect)}" if small_sample(effect)
+                                                      else interval_text(effect)),
+            "effect_significant": significant,
             "flag": NOT_PROVEN if state in ("达成", "超达成") and significant is False else "",
             "cause": "" if found is None else found.cause, "advice": "" if found is None else found.advice,
+            "base": base,
         })
     table = pd.DataFrame(rows, columns=KPI_TABLE_COLUMNS)
     table["actual"] = table["actual"].astype("float64")
     table["effect_significant"] = table["effect_significant"].astype("boolean")
+    table["base"] = pd.to_numeric(table["base"]).astype("float64")
     return table
 
 
 def kpi_display(table: pd.DataFrame) -> pd.DataFrame:
-    """Template 4 as reviewers read it: targets and actuals with units, the effect check beside the status."""
+    """Template 4 as reviewers read it: targets and actuals with units, the effect check beside the status.
+    A figure on too small a base reads 样本不足(n=…), not as a ratio."""
     out = table.copy()
-    out["actual_text"] = [fmt(None if pd.isna(a) else float(a), u) for a, u in zip(out["actual"], out["unit"],
-                                                                                   strict=True)]
+    bases = out["base"] if "base" in out.columns else pd.Series(float("nan"), index=out.index)
+    out["actual_text"] = [small_sample_text(b) if s == SMALL_SAMPLE and pd.notna(b)
+                          else fmt(None if pd.isna(a) else float(a), u)
+                          for a, u, s, b in zip(out["actual"], out["unit"], out["status"], bases, strict=True)]
     checks = []
     for r in out.itertuples():
         if not r.effect_text:
@@ -106,7 +119,7 @@ def kpi_display(table: pd.DataFrame) -> pd.DataFrame:
 KPI_DISPLAY_COLUMNS = ["dimension", "name", "target_text", "actual_text", "status", "effect_check", "suggestion"]
 
 
-STATUSES = ("超达成", "达成", "未达成", "无数据")
+STATUSES = ("超达成", "达成", "未达成", SMALL_SAMPLE, "无数据")
 
 
 def review_summary(plan: Plan, values: Mapping[str, KpiValue], table: pd.DataFrame, *,
@@ -116,11 +129,16 @@ def review_summary(plan: Plan, values: Mapping[str, KpiValue], table: pd.DataFra
     part = values["participation_rate"]
     sizes = {key: int(part.parts.get(key, 0)) for key in ("in_scope", "treatment", "control")}
     participants = None if part.numerator is None else int(part.numerator)
+    if participants is None:
+        took_part = f"参与情况无数据({part.explanation.removeprefix('无数据: ')})。"
+    elif too_small(part.base):  # no ratio headline on a handful of customers
+        took_part = f"参与 {participants} 人(实验组{small_sample_text(part.base)},不计算参与率)。"
+    else:
+        took_part = f"参与 {participants} 人,参与率 {fmt(part.value, '%')}。"
     headlines = [f"共评估 {len(table)} 项 KPI:超达成 {counts['超达成']} 项、达成 {counts['达成']} 项、"
-                 f"未达成 {counts['未达成']} 项、无数据 {counts['无数据']} 项。",
+                 f"未达成 {counts['未达成']} 项、{SMALL_SAMPLE} {counts[SMALL_SAMPLE]} 项、无数据 {counts['无数据']} 项。",
                  f"目标客群 {sizes['in_scope']} 人,其中实验组 {sizes['treatment']} 人、对照组 {sizes['control']} 人;"
-                 + (f"参与 {participants} 人,参与率 {fmt(part.value, '%')}。" if participants is not None
-                    else f"参与情况无数据({part.explanation.removeprefix('无数据: ')})。")]
+                 + took_part]
     missed = table[table["status"] == "未达成"]
     if not missed.empty:
         headlines.append("未达成: " + ";".join(
@@ -128,7 +146,10 @@ def review_summary(plan: Plan, values: Mapping[str, KpiValue], table: pd.DataFra
     effect = {}
     for metric in ("repurchase", "spend"):
         row = None if effects is None else effect_of(effects, metric)
-        if row is not None and not pd.isna(row["uplift"]):
+        if row is not None and small_sample(row):
+            headlines.append(f"活动效果(实验组 vs 对照组):{row['outcome']} {SMALL_SAMPLE}(实验组 "
+                             f"{row['group_customers']} 人、对照组 {row['control_customers']} 人),不下结论。")
+        elif row is not None and not pd.isna(row["uplift"]) and not pd.isna(row["significant"]):
             effect[metric] = {"uplift": float(row["uplift"]), "ci_low": float(row["ci_low"]),
                               "ci_high": float(row["ci_high"]), "significant": bool(row["significant"])}
             headlines.append(f"活动效果(实验组 vs 对照组):{row['outcome']} {interval_text(row)},{verdict(row)}。")
@@ -144,7 +165,8 @@ def review_summary(plan: Plan, values: Mapping[str, KpiValue], table: pd.DataFra
             "budget_limit": plan.budget.limit,
             "campaign": plan.review.campaign, "kpis": len(table), "status_counts": counts, **sizes,
             "participants": participants, "participation_rate": part.value, "effect": effect,
-            "not_proven": flagged["kpi"].tolist(), "headlines": headlines}
+            "not_proven": flagged["kpi"].tolist(), "roi_incremental": incremental_roi(values, effects),
+            "headlines": headlines}
 
 
 ACTION_COLUMNS = ["问题目标", "优化措施", "责任人", "完成时间", "预期效果", "状态"]
@@ -230,6 +252,7 @@ def analyse(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, window:
     tests = ab_tests(plan, data, customers_result, window=window)
     evidence = collect_evidence(plan, data, customers_result, window=window, breakdown=by_channel,
                                 by_tier=by_values[by_values["by"] == "tier"])
+    evidence.surveys = masked_comments(evidence.surveys, data.get("customers"))
     table = kpi_table(plan, values, evidence=evidence, effects=effects)
     return Review(values=values, kpi_values=by_values, funnel=funnel_from_values(values), by_channel=by_channel,
                   by_tier=by_tier, uplift=effects, abtests=tests, table=table,
@@ -237,8 +260,45 @@ def analyse(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, window:
                   actions=actions(plan, table))
 
 
-def budget_figures(values: Mapping[str, KpiValue]) -> dict[str, str]:
-    """Spend against plan, cost per participant and ROI from attributed revenue, as one summary."""
+def masked_comments(surveys: pd.DataFrame | None, customers: pd.DataFrame | None) -> pd.DataFrame | None:
+    """``surveys`` with the personal values in their comments masked (phones, ID numbers, e-mails,
+    the customers' full names): the diagnosis quotes a comment verbatim into template 4, the
+    report and ``results/``, so it only ever sees masked text."""
+    from planlib.data.masking import NameIndex, mask_texts, personal_columns
+
+    if surveys is None or "comment" not in surveys.columns:
+        return surveys
+    names: list[str] = []
+    if customers is not None:
+        for column in (c for c, kind in personal_columns(customers, "customers").items() if kind == "name"):
+            names += customers[column].dropna().astype(str).tolist()
+    return surveys.assign(comment=mask_texts(surveys["comment"], NameIndex(names, anywhere=True)))
+
+
+def incremental_roi(values: Mapping[str, KpiValue], effects: pd.DataFrame | None) -> dict | None:
+    """ROI of the revenue the campaign *caused*, against the control group, beside the gross ROI.
+
+    The gross ROI counts every yuan participants spent in their attribution windows, including
+    what they would have spent anyway. Here the revenue is the intent-to-treat spend uplift per
+    treatment customer (treatment − control, :func:`planlib.stages.review.uplift.uplift`, with its
+    95 % interval) × the treatment group's size; ROI = (that revenue − actual cost) / actual cost.
+    None without an actual cost or an uplift estimate, or when a group is too small (样本不足).
+    """
+    roi = values.get("roi")
+    row = None if effects is None else effect_of(effects, "spend")
+    if roi is None or roi.value is None or row is None or pd.isna(row["uplift"]) or small_sample(row):
+        return None
+    cost, n = float(roi.parts["cost"]), int(row["group_customers"])
+    revenue = {key: float(row[col]) * n for key, col in (("revenue", "uplift"), ("revenue_low", "ci_low"),
+                                                          ("revenue_high", "ci_high"))}
+    return {"customers": n, "uplift_per_customer": float(row["uplift"]), "cost": cost, **revenue,
+            "roi": (revenue["revenue"] - cost) / cost * 100, "roi_low": (revenue["revenue_low"] - cost) / cost * 100,
+            "roi_high": (revenue["revenue_high"] - cost) / cost * 100}
+
+
+def budget_figures(values: Mapping[str, KpiValue], effects: pd.DataFrame | None = None) -> dict[str, str]:
+    """Spend against plan, cost per participant, the gross ROI from attributed revenue and, with the
+    uplift frame, the incremental ROI against the control group beside it (:func:`incremental_roi`)."""
     variance, cost, roi = values.get("budget_variance"), values.get("cost_per_participant"), values.get("roi")
 
     def said(kv: KpiValue | None, unit: str) -> str:
@@ -251,7 +311,23 @@ def budget_figures(values: Mapping[str, KpiValue]) -> dict[str, str]:
         out["实际支出 / 计划预算"] = f"{fmt(variance.numerator)} 元 / {fmt(variance.denominator)} 元"
     out["预算差异(实际 − 计划)"] = said(variance, "元")
     out["单客户成本"] = said(cost, "元/人")
-    out["ROI(归因收入)"] = said(roi, "%")
+    out["ROI(毛收入:参与客户归因收入)"] = said(roi, "%")
+    if cost is not None and cost.small:
+        out["单客户成本"] = small_sample_text(cost.base)
+    if roi is not None and roi.small:
+        out["ROI(毛收入:参与客户归因收入)"] = small_sample_text(roi.base)
     if roi is not None and roi.value is not None:
-        out["参与客户归因收入"] = f"{fmt(roi.parts.get('revenue'))} 元(含退款,首次响应起的归因窗口内)"
+        out["参与客户归因收入"] = f"{fmt(roi.parts.get('revenue'))} 元(含退款,首次响应起的归因窗口内;含本来就会发生的消费)"
+    inc = incremental_roi(values, effects)
+    if inc is not None:
+        out["ROI(增量:对比对照组)"] = (f"{fmt(inc['roi'], '%')}(95%置信区间 {fmt(inc['roi_low'], '%')} ~ "
+                                     f"{fmt(inc['roi_high'], '%')})")
+        out["增量收入(对比对照组)"] = (f"实验组 {inc['customers']:,} 人 × 人均消费提升 {inc['uplift_per_customer']:+,.1f} 元"
+                                 f" = {fmt(inc['revenue'])} 元(区间 {fmt(inc['revenue_low'])} ~ {fmt(inc['revenue_high'])} 元)")
+    elif small_sample(None if effects is None else effect_of(effects, "spend")):
+        row = effect_of(effects, "spend")
+        out["ROI(增量:对比对照组)"] = (f"{SMALL_SAMPLE}(实验组 {row['group_customers']} 人、对照组 "
+                                     f"{row['control_customers']} 人),不计算")
+    elif effects is not None:
+        out["ROI(增量:对比对照组)"] = "无数据: 缺少实际支出或与对照组的消费比较"
     return out

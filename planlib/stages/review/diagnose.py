@@ -2,82 +2,73 @@
 
 For a missed KPI the diagnosis names what explains most of the miss, with the figure:
 - a group of the treatment customers whose shortfall against the target is the largest — the
-  customers a channel never reached (社群通知没有覆盖到的人), a tier, or an A/B version. A group's
+  customers a channel never reached, a tier, or an A/B version (groups of at least MIN_BASE). A group's
   shortfall is ``target × group size − what the group achieved``: the customers (or points) the
   KPI lacks because of that group;
 - otherwise the funnel step with the lowest conversion (触达 → 打开 → 互动 → 参与 → 复购), and the
   channel or tier weakest at that step;
-- for satisfaction and NPS, the theme low scorers mention most in their comments (礼品, 价格 …);
+- for satisfaction and NPS, the theme low scorers mention most in their comments — the plan's
+  ``review.comment_themes``, else the term their comments share most;
 - for cost, the budget line overspent most.
 A KPI that is achieved but whose effect against the control group is not distinguishable from
-zero gets a warning instead. Every sentence and advice lives in the tables below.
+zero gets a warning instead. Every sentence and advice lives in the tables below; the words of a
+unit's own business (channels, themes, praise) come from its plan or its data, never from here.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
 
-from planlib.metrics.measure import Frames, KpiValue, Window, fmt, period_window
-from planlib.plan.kpis import CATALOGUE, status
+from planlib.metrics.measure import Frames, KpiValue, Window, fmt, period_window, within_days
+from planlib.plan.kpis import CATALOGUE, MIN_BASE, SMALL_SAMPLE, status, too_small
 from planlib.plan.schema import Plan
 from planlib.stages.review.funnel import FUNNEL_STEPS, funnel_from_values
 
 # ------------------------------------------------------------------ the rule table
+# Every word a unit's own business brings (channels, gifts, products, comment themes) comes from the
+# plan (channels.catalogue, review.comment_themes, review.praise_words) or from the data; the texts
+# below name none of them.
 # Funnel KPIs: the step with the lowest conversion among these explains the miss.
 FUNNEL_KPIS = {
     "reach_rate": ("触达",), "open_rate": ("打开",), "engagement_rate": ("互动",),
     "participation_rate": ("触达", "打开", "互动", "参与"), "repurchase_30d": ("复购",),
 }
 STEP_ADVICE = {
-    "触达": "触达率仅 {rate}(目标客户 {prev} 人中触达 {n} 人),建议核对手机号与企微好友关系,补充短信/电话等到达率高的渠道",
-    "打开": "打开率仅 {rate}(触达 {prev} 人中打开 {n} 人),建议增加短信提醒、调整发送时间",
-    "互动": "互动参与度仅 {rate}(打开 {prev} 人中互动 {n} 人),建议优化内容与福利设计(如打卡礼品、专属优惠)",
-    "参与": "互动后参与仅 {rate}(互动 {prev} 人中参与 {n} 人),建议简化报名/打卡流程,并由销售代表电话邀约",
-    "复购": "参与客户{days}天复购率仅 {rate}(参与 {prev} 人中复购 {n} 人),建议向参与客户发放限时复购券并安排回访",
+    "触达": "触达率仅 {rate}(目标客户 {prev} 人中触达 {n} 人),建议核对客户联系方式,并补充到达率更高的渠道({reach})",
+    "打开": "打开率仅 {rate}(触达 {prev} 人中打开 {n} 人),建议调整发送时间与标题,并用打开率更高的渠道({opens})提醒",
+    "互动": "互动参与度仅 {rate}(打开 {prev} 人中互动 {n} 人),建议优化内容与参与激励,降低互动门槛",
+    "参与": "互动后参与仅 {rate}(互动 {prev} 人中参与 {n} 人),建议简化参与流程,并通过响应率更高的渠道({responds})邀约",
+    "复购": "参与客户{days}天复购率仅 {rate}(参与 {prev} 人中复购 {n} 人),建议向参与客户提供限时复购优惠并安排回访",
 }
-# Group causes of a rate over the treatment group (participation, reach, 30-day repurchase).
+# Group causes of a rate over the treatment group (participation, reach, repurchase after the campaign).
 GROUP_CAUSE = {
     "not_reached": "{channel}只触达了{base} {n} 人中的 {reached} 人,未触达的 {size} 人{name}仅 {rate}",
     "tier": "{group}{name}仅 {rate}({size} 人)",
     "variant": "{channel} {group} 版的客户{name}仅 {rate}({size} 人)",
 }
-NOT_REACHED_ADVICE = {
-    "wecom": "对未入群的客户增加短信提醒(活动前1天、当天各1次),并邀请其加入企业微信社群",
-    "sms": "核对未收到短信客户的手机号,改由电话邀约",
-    "": "对未被{channel}触达的客户增加短信提醒或电话邀约",
-}
 GROUP_ADVICE = {
+    "not_reached": "对未被{channel}触达的 {size} 人改用{others}补充触达",
     "tier": "针对{group}单独调整内容与渠道(该层维护策略: {strategy})",
     "variant": "{channel}统一采用表现更好的 {best} 版({best_rate})",
 }
-# Comment themes of low satisfaction scores and detractors: (theme, keywords, advice).
-THEMES = (
-    ("礼品", ("礼品", "赠品", "礼物", "U盘", "马克杯", "小礼"), "调研客户对礼品/权益的偏好,按偏好更换礼品"),
-    ("价格", ("价格偏高", "价格高", "太贵", "偏贵", "优惠力度小"), "复核定价与优惠力度,向价格敏感客户推送专属券"),
-    ("物流", ("物流", "到货", "发货", "快递"), "排查物流时效,对延迟订单主动告知并补偿"),
-    ("客服", ("客服", "回复太慢", "没人回", "响应慢"), "高峰时段增加客服并设置超时提醒"),
-    ("打扰", ("短信太多", "打扰", "太频繁", "消息太多"), "降低触达频次,合并提醒"),
-    ("规则", ("规则", "复杂", "流程"), "简化活动规则与报名流程"),
-    ("质量", ("质量", "瑕疵", "坏了"), "把质量问题反馈品控,对问题订单补偿"),
-)
 MIN_THEME = 2  # one remark is an anecdote, not a cause
-# praise is not a complaint, even from a low scorer: "礼品很实用" does not explain a low score
-POSITIVE = ("很实用", "满意", "不错", "很好", "挺好", "有意思", "很实在", "推荐给", "很及时", "很合适", "好用")
 SCORE_CAUSE = {
     "csat": "满意度均分 {actual},低于目标 {target}({low} 份评分≤3分)",
     "nps": "NPS 为 {actual},低于目标 {target}(贬损者 {detractors} 人、推荐者 {promoters} 人)",
 }
 THEME_CAUSE = ";{who}的评价中提到最多的是{theme}({k} 条,如“{example}”)"
-SCORE_ADVICE = {"csat": "回访低分客户了解原因,并调研客户对礼品/权益的偏好", "nps": "回访贬损者了解不推荐的原因"}
+TERM_ADVICE = "回访提到“{term}”的客户,核实原因并制定整改措施"
+SCORE_ADVICE = {"csat": "回访低分客户了解原因,按提到最多的问题整改", "nps": "回访贬损者了解不推荐的原因"}
 KPI_ADVICE = {
-    "response_sla_rate": "响应及时率 {actual}({late} 张工单超过 {sla} 分钟才首次响应),建议高峰时段增加专属客服并设置超时提醒",
+    "response_sla_rate": "响应及时率 {actual}({late} 张工单超过 {sla} 分钟才首次响应),建议高峰时段增加客服并设置超时提醒",
     "complaint_rate": "投诉率 {actual}({num} 位客户投诉),高于目标 {target},建议逐一回访投诉客户并按原因归类整改",
-    "churn_rate": "流失率 {actual}(期初活跃 {den} 人中 {num} 人未再消费),建议对沉默客户发送召回券并电话回访",
+    "churn_rate": "流失率 {actual}(期初活跃 {den} 人中 {num} 人未再消费),建议对沉默客户发送召回优惠并回访",
     "repurchase_rate": "期内复购率 {actual}(下单 {den} 人中 {num} 人复购),建议对首购客户推送二次购买优惠",
-    "aov_uplift": "客单价提升 {actual},未达目标 {target},建议设计满减/组合套餐提升单笔消费",
+    "aov_uplift": "客单价提升 {actual},未达目标 {target},建议设计满减或组合购买优惠提升单笔消费",
     "roi": "ROI 为 {actual}(归因收入 {revenue} 元,实际支出 {cost} 元),建议把预算集中到转化最高的渠道与客群",
     "cost_per_participant": "单客户成本 {actual},高于目标 {target}(支出 {num} 元 / 参与 {den} 人);{cause}",
 }
@@ -89,6 +80,16 @@ NOT_SIGNIFICANT = ("已{state},但与对照组相比{outcome}提升 {interval},�
                    "建议下季保留对照组并扩大样本后再下结论")
 FALLBACK = "{name} 实际 {actual},未达目标 {target},建议在复盘会上分析原因并制定改进措施"
 NO_DATA = "无法评估: {reason};请补充数据,或在计划的 kpis 中手工填写实际值"
+SMALL = ("{small}: {name}只基于 {base} 个样本(少于 {min_base}),{actual} 不作为结论;"
+         "请扩大样本或延长观察期后再评估")
+
+
+def channels_by(plan: Plan, rate: str, exclude: str | None = None, k: int = 2) -> str:
+    """The plan's channels with the highest ``rate`` ("reach", "open", "response") — the ones to
+    add — as ``电话回访、短信``; ``其他渠道`` when the plan has no other."""
+    ranked = sorted((c for c in plan.channels.catalogue if c.id != exclude),
+                    key=lambda c: -float(getattr(c, f"{rate}_rate")))
+    return "、".join(c.name for c in ranked[:k]) or "其他渠道"
 
 
 @dataclass(frozen=True)
@@ -149,10 +150,9 @@ def collect_evidence(plan: Plan, data: Frames, customers_result: pd.DataFrame, *
         first = responded.groupby("customer_id")["responded_at"].min().dt.normalize()
         tx = data.get("transactions")
         if tx is not None:
-            days = pd.Timedelta(days=plan.review.attribution_days)
             joined = tx[tx["amount"] > 0].join(first.rename("first"), on="customer_id", how="inner")
-            day = joined["order_date"].dt.normalize()
-            bought = joined.loc[(day >= joined["first"]) & (day <= joined["first"] + days), "customer_id"]
+            bought = joined.loc[within_days(joined["order_date"], joined["first"], plan.review.attribution_days),
+                                "customer_id"]
             exp["repurchased"] = exp.index.isin(bought)
         for channel, part in sent.groupby("channel"):
             exp[channel] = exp.index.isin(part["customer_id"])
@@ -176,28 +176,58 @@ def _gap_text(gap: float, total: float, unit: str) -> str:
 
 
 def _group_cause(kpi: str, target: float, plan: Plan, ev: Evidence) -> tuple[str, str] | None:
-    """The treatment group's subgroup with the largest shortfall on a customer-share KPI."""
+    """The treatment group's subgroup with the largest shortfall on a customer-share KPI: (cause, advice)."""
+    found = _outcome_base(kpi, target, ev)
+    if found is None:
+        return None
+    base, outcome, total = found
+    names = {c.id: c.name for c in plan.channels.catalogue}
+    candidates = _unreached_groups(base, outcome, target, names) + _rate_groups(base, outcome, target, names)
+    if not candidates:
+        return None
+    gap, kind, fields = max(candidates, key=lambda c: c[0])
+    if gap <= 0:
+        return None
+    fields.update(name=CATALOGUE[kpi].label(plan.review.attribution_days).removeprefix("目标客户").removeprefix("活动后"),
+                  base="参与客户" if kpi == "repurchase_30d" else "实验组")
+    cause = GROUP_CAUSE[kind].format(**fields) + f"({_gap_text(gap, total, '人')})"
+    return cause, _group_advice(kind, fields, plan)
+
+
+def _outcome_base(kpi: str, target: float, ev: Evidence) -> tuple[pd.DataFrame, str, float] | None:
+    """(customers the KPI is a share of, the outcome column, the whole shortfall in customers), or None
+    when there is no evidence, too small a base or no shortfall."""
     exp = ev.exposure
     outcome = {"participation_rate": "participated", "repurchase_30d": "repurchased"}.get(kpi)
-    if exp is None or outcome not in (exp.columns if outcome else ()) or exp.empty:
+    if exp is None or outcome is None or outcome not in exp.columns or exp.empty:
         return None
     base = exp if kpi == "participation_rate" else exp[exp["participated"]]
-    if base.empty:
+    if base.empty or too_small(len(base)):
         return None
-    name = CATALOGUE[kpi].name.removeprefix("目标客户").removeprefix("活动后")
     total = target / 100 * len(base) - base[outcome].sum()
-    if total <= 0:
-        return None
-    names = {c.id: c.name for c in plan.channels.catalogue}
-    candidates = []  # (gap, kind, fields)
+    return None if total <= 0 else (base, outcome, total)
+
+
+Candidate = tuple[float, str, dict]  # (shortfall in customers, kind of group, fields of its sentence)
+
+
+def _unreached_groups(base: pd.DataFrame, outcome: str, target: float, names: dict[str, str]) -> list[Candidate]:
+    """Per channel: the customers it never reached (at least MIN_BASE of them) and their shortfall."""
+    out = []
     channels = [c for c in base.columns if c not in {"tier", "participated", "repurchased"} and not c.startswith("v:")]
     for channel in channels:
         missed = base[~base[channel].astype(bool)]
-        if 0 < len(missed) < len(base):
-            candidates.append((target / 100 * len(missed) - missed[outcome].sum(), "not_reached", {
+        if 0 < len(missed) < len(base) and not too_small(len(missed)):
+            out.append((target / 100 * len(missed) - missed[outcome].sum(), "not_reached", {
                 "channel": names.get(channel, channel), "channel_id": channel, "n": len(base),
                 "reached": len(base) - len(missed), "size": len(missed),
                 "rate": fmt(missed[outcome].mean() * 100, "%")}))
+    return out
+
+
+def _rate_groups(base: pd.DataFrame, outcome: str, target: float, names: dict[str, str]) -> list[Candidate]:
+    """Per tier and per A/B version of a channel (groups of at least MIN_BASE customers): their shortfall."""
+    out = []
     groupings = [("tier", "tier", None)] + [(c, "variant", c[2:]) for c in base.columns if c.startswith("v:")]
     for column, kind, channel in groupings:
         groups = base[column].dropna()
@@ -206,25 +236,20 @@ def _group_cause(kpi: str, target: float, plan: Plan, ev: Evidence) -> tuple[str
             continue
         rates = base.loc[groups.index].groupby(groups)[outcome].agg(["mean", "sum", "size"])
         best = rates["mean"].idxmax()
-        for group, r in rates.iterrows():
-            candidates.append((target / 100 * r["size"] - r["sum"], kind, {
+        for group, r in rates[~rates["size"].map(too_small).astype(bool)].iterrows():
+            out.append((target / 100 * r["size"] - r["sum"], kind, {
                 "group": group, "size": int(r["size"]), "rate": fmt(r["mean"] * 100, "%"),
                 "channel": names.get(channel, channel) if channel else "", "best": best,
                 "best_rate": fmt(rates.at[best, "mean"] * 100, "%")}))
-    if not candidates:
-        return None
-    gap, kind, fields = max(candidates, key=lambda c: c[0])
-    if gap <= 0:
-        return None
-    fields.update(name=name, base="参与客户" if kpi == "repurchase_30d" else "实验组")
-    cause = GROUP_CAUSE[kind].format(**fields) + f"({_gap_text(gap, total, '人')})"
+    return out
+
+
+def _group_advice(kind: str, fields: dict, plan: Plan) -> str:
     if kind == "not_reached":
-        advice = NOT_REACHED_ADVICE.get(fields["channel_id"], NOT_REACHED_ADVICE[""]).format(**fields)
-    else:
-        tier = next((t for t in plan.segmentation.tiers if t.name == fields["group"]), None)
-        strategy = tier.strategy if tier and tier.strategy else plan.segmentation.default_tier.strategy or "—"
-        advice = GROUP_ADVICE[kind].format(strategy=strategy, **fields)
-    return cause, advice
+        return GROUP_ADVICE[kind].format(others=channels_by(plan, "reach", exclude=fields["channel_id"]), **fields)
+    tier = next((t for t in plan.segmentation.tiers if t.name == fields["group"]), None)
+    strategy = tier.strategy if tier and tier.strategy else plan.segmentation.default_tier.strategy or "—"
+    return GROUP_ADVICE[kind].format(strategy=strategy, **fields)
 
 
 def _weakest_step(kpi: str, values: Mapping[str, KpiValue], plan: Plan,
@@ -235,8 +260,9 @@ def _weakest_step(kpi: str, values: Mapping[str, KpiValue], plan: Plan,
         return None
     step = candidates.idxmin()
     prev = steps["customers"].iloc[FUNNEL_STEPS.index(step) - 1]
-    found = Diagnosis.of(kpi, STEP_ADVICE[step].format(rate=fmt(candidates[step], "%"), prev=prev,
-                                                       n=steps.at[step, "customers"], days=plan.review.attribution_days))
+    found = Diagnosis.of(kpi, STEP_ADVICE[step].format(
+        rate=fmt(candidates[step], "%"), prev=prev, n=steps.at[step, "customers"], days=plan.review.attribution_days,
+        reach=channels_by(plan, "reach"), opens=channels_by(plan, "open"), responds=channels_by(plan, "response")))
     text = found.cause
     if breakdown is not None and not breakdown.empty:
         by = breakdown.columns[0]
@@ -253,25 +279,51 @@ def _weakest_step(kpi: str, values: Mapping[str, KpiValue], plan: Plan,
     return Diagnosis(kpi, text, found.advice)
 
 
-def _theme(comments: pd.Series) -> tuple[str, int, str, str] | None:
-    """The theme mentioned most in ``comments``: (theme, count, an example, advice)."""
-    best = None
+def _theme(comments: pd.Series, plan: Plan) -> tuple[str, int, str, str] | None:
+    """What low scorers mention most: (theme, count, an example, advice).
+
+    The plan's ``review.comment_themes`` first (the theme with most comments, at least MIN_THEME);
+    failing that, the term the comments share most (:func:`frequent_term`). Comments with one of
+    the plan's ``review.praise_words`` (not negated: 不实用 is no praise) are praise, not a cause.
+    """
     texts = comments.dropna().astype(str)
-    texts = texts[(texts.str.strip() != "") & ~texts.map(lambda t: any(w in t for w in POSITIVE))]
-    for theme, words, advice in THEMES:
-        hits = texts[texts.map(lambda t, words=words: any(w in t for w in words))]
+    praise = re.compile("|".join(f"(?<![不没未]){re.escape(w)}" for w in plan.review.praise_words) or "(?!)")
+    texts = texts[(texts.str.strip() != "") & ~texts.map(lambda t: bool(praise.search(t)))]
+    best = None
+    for theme in plan.review.comment_themes:
+        hits = texts[texts.map(lambda t, words=tuple(theme.keywords): any(w in t for w in words))]
         if len(hits) >= MIN_THEME and (best is None or len(hits) > best[1]):
-            best = (theme, len(hits), hits.value_counts().index[0], advice)
+            best = (theme.name, len(hits), hits.value_counts().index[0], theme.advice)
+    if best is None and (term := frequent_term(texts)) is not None:
+        hits = texts[texts.str.contains(term, regex=False)]
+        best = (f"“{term}”", len(hits), hits.value_counts().index[0], TERM_ADVICE.format(term=term))
     return best
 
 
-def _score_diagnosis(kpi: str, fields: dict, ev: Evidence) -> Diagnosis:
+_SEPARATORS = re.compile(r"[\s,,。.!!??;;:：、“”\"'()()]+")
+
+
+def frequent_term(texts: pd.Series, min_count: int = MIN_THEME) -> str | None:
+    """The term (2–6 characters) most comments share, at least ``min_count`` of them; the longest of
+    equally frequent ones (``到货太慢`` rather than ``到货``). Chinese has no spaces, so the terms are
+    the comments' runs of characters between punctuation, cut into every substring."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        seen = {run[i:i + n] for run in _SEPARATORS.split(text) for n in range(2, 7)
+                for i in range(len(run) - n + 1)}
+        for term in seen:
+            counts[term] = counts.get(term, 0) + 1
+    frequent = [(k, len(t), t) for t, k in counts.items() if k >= min_count]
+    return max(frequent)[2] if frequent else None
+
+
+def _score_diagnosis(kpi: str, fields: dict, plan: Plan, ev: Evidence) -> Diagnosis:
     cause = SCORE_CAUSE[kpi].format(**fields)
     s = ev.surveys
     if s is not None and not s.empty:
         low = s[s["csat"].le(3).fillna(False)] if kpi == "csat" else s[s["nps"].le(6).fillna(False)]
         who = "低分(≤3分)客户" if kpi == "csat" else "贬损者"
-        found = _theme(low["comment"]) if "comment" in low.columns else None
+        found = _theme(low["comment"], plan) if "comment" in low.columns else None
         if found:
             theme, k, example, advice = found
             return Diagnosis(kpi, cause + THEME_CAUSE.format(who=who, theme=theme, k=k, example=example), advice)
@@ -284,6 +336,8 @@ def _tier_note(kpi: str, ev: Evidence) -> str:
     if t is None or t.empty:
         return ""
     part = t[(t["kpi"] == kpi) & t["value"].notna()]
+    if "base" in part.columns:
+        part = part[~part["base"].map(too_small).astype(bool)]
     if part["group"].nunique() < 2:
         return ""
     lower = CATALOGUE[kpi].direction == "lower"
@@ -309,20 +363,29 @@ def _cost_cause(plan: Plan, kv: KpiValue, target: float) -> str:
 
 # ------------------------------------------------------------------ the entry point
 def diagnose(kpi: str, target: float, actual: float | None, values: Mapping[str, KpiValue], plan: Plan,
-             evidence: Evidence | None = None, effect: pd.Series | None = None) -> Diagnosis | None:
+             evidence: Evidence | None = None, effect: pd.Series | None = None, *,
+             base: float | None = None) -> Diagnosis | None:
     """Template 4's 分析与改进建议 for one KPI row (None when there is nothing to say).
 
     ``effect`` is the KPI's intent-to-treat row of :func:`planlib.stages.review.uplift.uplift` (see
-    ``Kpi.effect``): an achieved KPI whose effect is not significant gets a warning.
+    ``Kpi.effect``): an achieved KPI whose effect is not significant gets a warning. ``base``: how
+    many units the actual rests on (default: the computed value's, when ``actual`` is that value);
+    below MIN_BASE the diagnosis says 样本不足 and gives no cause and no advice.
     """
     from planlib.stages.review.uplift import METRICS, interval_text
 
     ev = evidence or Evidence()
-    state = status(kpi, target, actual)
     kv = values.get(kpi) or KpiValue(kpi, None)
+    if base is None and kv.value is not None and actual == kv.value:
+        base = kv.base
+    state = status(kpi, target, actual, base)
     k = CATALOGUE[kpi]
     if state == "无数据":
         return Diagnosis(kpi, NO_DATA.format(reason=kv.explanation.removeprefix("无数据: ") or "没有数据"))
+    if state == SMALL_SAMPLE:
+        return Diagnosis(kpi, SMALL.format(small=SMALL_SAMPLE, name=k.label(plan.review.attribution_days),
+                                           base=fmt(base), min_base=MIN_BASE,
+                                           actual=fmt(actual, k.unit)))
     if state in ("达成", "超达成"):
         significant = None if effect is None else effect["significant"]
         if significant is not None and not pd.isna(significant) and not bool(significant):
@@ -331,7 +394,8 @@ def diagnose(kpi: str, target: float, actual: float | None, values: Mapping[str,
         return None
     if state != "未达成":
         return None
-    fields = {"name": k.name, "actual": fmt(actual, k.unit), "target": target_text(kpi, target),
+    name = k.label(plan.review.attribution_days)
+    fields = {"name": name, "actual": fmt(actual, k.unit), "target": target_text(kpi, target),
               "num": fmt(kv.numerator), "den": fmt(kv.denominator), "sla": plan.review.sla_minutes,
               **{key: fmt(v) for key, v in kv.parts.items()}}
     if kv.value is None:  # a manual actual: there are no computed figures to quote
@@ -340,18 +404,15 @@ def diagnose(kpi: str, target: float, actual: float | None, values: Mapping[str,
         found = _group_cause(kpi, target, plan, ev)
         if found:
             cause, advice = found
-            gap = f"{k.name} {fields['actual']},未达目标 {fields['target']}:"
+            gap = f"{name} {fields['actual']},未达目标 {fields['target']}:"
             return Diagnosis(kpi, gap + cause, advice)
         if d := _weakest_step(kpi, values, plan, ev.breakdown):
             return Diagnosis(kpi, d.cause + _tier_note(kpi, ev), d.advice)
     if kpi in SCORE_CAUSE:
-        d = _score_diagnosis(kpi, fields, ev)
+        d = _score_diagnosis(kpi, fields, plan, ev)
         return Diagnosis(kpi, d.cause + _tier_note(kpi, ev), d.advice)
     if kpi == "cost_per_participant":
         fields["cause"] = _cost_cause(plan, kv, target)
-    template = KPI_ADVICE.get(kpi, FALLBACK)
-    try:
-        d = Diagnosis.of(kpi, template.format(**fields))
-    except KeyError:  # the figure the rule quotes is unknown: say it plainly
-        return Diagnosis.of(kpi, FALLBACK.format(**fields))
+    # a field a template names but the figures lack is a bug in the template: it raises, never hides
+    d = Diagnosis.of(kpi, KPI_ADVICE.get(kpi, FALLBACK).format(**fields))
     return Diagnosis(kpi, d.cause + _tier_note(kpi, ev), d.advice)

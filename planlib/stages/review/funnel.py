@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 
 from planlib.metrics.measure import Frames, KpiValue, Window, compute_kpis, fmt
+from planlib.plan.kpis import too_small
 from planlib.plan.schema import Plan
 
 Absent = Mapping[str, Iterable[str]]
@@ -34,15 +35,18 @@ def funnel_from_values(values: Mapping[str, KpiValue]) -> pd.DataFrame:
 
     Each step's count is the numerator of its KPI, so the funnel always agrees with the KPI
     table. Steps need not be nested (a phone participant may never "open" a message), so
-    rate_of_previous can exceed 100 %. Unknown counts are NA, not 0.
+    rate_of_previous can exceed 100 %. Unknown counts are NA, not 0; a rate whose base (the step
+    before, or the target group) is below MIN_BASE customers is NaN: 样本不足, no rate to read.
     """
     counts = [_count(values.get(kpi), which) for kpi, which in _STEP_COUNTS.values()]
     customers = pd.Series([float("nan") if c is None else float(c) for c in counts])
     previous = customers.shift(1)
     frame = pd.DataFrame({"step": list(_STEP_COUNTS), "customers": customers.round().astype("Int64")})
-    # a zero base gives no rate (NaN), never a division by zero
-    frame["rate_of_previous"] = customers / previous.where(previous > 0) * 100
-    frame["rate_of_target"] = customers / (customers[0] if customers[0] > 0 else float("nan")) * 100
+    # a zero or small base gives no rate (NaN), never a division by zero nor a ratio of a handful
+    usable = previous.where((previous > 0) & ~previous.map(too_small).astype(bool))
+    frame["rate_of_previous"] = customers / usable * 100
+    first = customers[0] if customers[0] > 0 and not too_small(customers[0]) else float("nan")
+    frame["rate_of_target"] = customers / first * 100
     return frame
 
 
@@ -63,7 +67,8 @@ def biggest_loss(steps: pd.DataFrame, until: str = "参与") -> dict | None:
         steps = steps.iloc[: list(steps["step"]).index(until) + 1]
     counts = steps["customers"].astype("Float64")
     lost = (counts.shift(1) - counts).iloc[1:]
-    lost = lost[lost.notna() & (lost > 0)]
+    # a step without a rate (unknown or too small a base) is no finding
+    lost = lost[lost.notna() & (lost > 0) & steps["rate_of_previous"].iloc[1:].notna().to_numpy()]
     if lost.empty:
         return None
     i = int(lost.astype(float).idxmax())
@@ -75,7 +80,7 @@ def loss_sentence(steps: pd.DataFrame, who: str = "") -> str:
     """``流失最多的环节是 打开 → 互动:打开的 330 人中 90 人没有互动(转化率 72.7%)``."""
     loss = biggest_loss(steps)
     if loss is None:
-        return f"{who}漏斗无数据,无法判断在哪一步流失。"
+        return f"{who}漏斗无数据或各步人数不足(样本不足),无法判断在哪一步流失。"
     return (f"{who}流失最多的环节是 {loss['previous']} → {loss['step']}:{loss['previous']}的 {loss['customers']} 人中"
             f" {loss['lost']} 人没有{loss['step']}(转化率 {fmt(loss['rate'], '%')})。")
 

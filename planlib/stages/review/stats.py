@@ -9,7 +9,7 @@ points; means come out in the unit of the samples (yuan).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import sqrt
+from math import copysign, inf, sqrt
 from statistics import NormalDist
 
 import numpy as np
@@ -56,23 +56,26 @@ def diff_proportions(x1: int, n1: int, x0: int, n0: int,
 
 
 def two_proportion_test(x1: int, n1: int, x0: int, n0: int) -> tuple[float, float] | None:
-    """(z, two-sided p) of H0: p1 = p0 with the pooled standard error; None when undefined.
+    """(z, two-sided p) of H0: p1 = p0 with the unpooled (Wald) standard error; None when undefined.
 
-    Undefined when a group is empty or nobody (or everybody) in both groups has the outcome:
-    then there is no variation to test.
+    The same standard error as :func:`diff_proportions`' interval, so that the verdict read off the
+    interval (excludes 0) and the p-value shown beside it come from one test: p < α exactly when
+    the (1 − α) interval excludes zero. Undefined when a group is empty or nobody (or everybody)
+    in both groups has the outcome: then there is no variation to test. Both groups at opposite
+    certainties (0 % vs 100 %) have no sampling error: p = 0.
     """
     if n1 == 0 or n0 == 0:
         return None
-    pooled = (x1 + x0) / (n1 + n0)
-    se = sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
+    p1, p0 = x1 / n1, x0 / n0
+    se = sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
     if se == 0:
-        return None
-    z = (x1 / n1 - x0 / n0) / se
+        return None if p1 == p0 else (copysign(inf, p1 - p0), 0.0)
+    z = (p1 - p0) / se
     return z, 2 * (1 - _NORMAL.cdf(abs(z)))
 
 
 def compare_proportions(x1: int, n1: int, x0: int, n0: int, confidence: float = 0.95) -> Difference | None:
-    """Difference of proportions in percentage points: Wald interval, pooled z-test p-value."""
+    """Difference of proportions in percentage points: Wald interval and the Wald z-test's p-value."""
     ci, test = diff_proportions(x1, n1, x0, n0, confidence), two_proportion_test(x1, n1, x0, n0)
     if ci is None:
         return None

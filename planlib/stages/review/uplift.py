@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from planlib.metrics.measure import Frames, Window, fmt, period_window, window_label
+from planlib.metrics.measure import Frames, Window, fmt, period_window, window_label, within_days
+from planlib.plan.kpis import MIN_BASE, SMALL_SAMPLE, too_small
 from planlib.plan.schema import Plan
 from planlib.stages.review.stats import compare_proportions, diff_proportions, welch
 
 __all__ = ["COLUMNS", "ITT", "PARTICIPANTS", "diff_proportions", "display_frame", "effect_of", "interval_text",
-           "uplift", "verdict"]
+           "small_sample", "uplift", "verdict"]
 
 SMALL_CELL = 5  # the usual rule of thumb for the normal approximation to a proportion
-SMALL_GROUP = 30  # below this many customers a t interval on skewed spend is not to be trusted
 ITT, PARTICIPANTS = "实验组 vs 对照组", "参与客户 vs 对照组"
 METRICS = {"repurchase": ("复购率", "%", "百分点"), "spend": ("人均消费", "元", "元")}
 COLUMNS = ["metric", "outcome", "comparison", "group_customers", "group_buyers", "group_value",
@@ -45,9 +45,8 @@ def _groups(plan: Plan, data: Frames, customers_result: pd.DataFrame, window: Wi
 
 
 def _spend(tx: pd.DataFrame, anchor: pd.Timestamp, days: int) -> pd.Series:
-    """Net spend per customer (orders minus refunds) from ``anchor`` to ``days`` after it."""
-    day = tx["order_date"].dt.normalize()
-    inside = tx[(day >= anchor) & (day <= anchor + pd.Timedelta(days=days))]
+    """Net spend per customer (orders minus refunds) in the ``days`` days from ``anchor`` on."""
+    inside = tx[within_days(tx["order_date"], anchor, days)]
     return inside.groupby("customer_id")["amount"].sum()
 
 
@@ -56,11 +55,12 @@ def uplift(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, window: 
     """Result "uplift": treatment (and participants) vs control on repurchase and spend.
 
     Outcome window: from the campaign's launch day (its first message sent in the window; the
-    window start if none) to review.attribution_days after it. Every group uses the same anchor:
+    window start if none) on, review.attribution_days days (launch day included). Every group uses the same anchor:
     control customers have no response date of their own, and a shared anchor keeps the
     comparison fair. Repurchase = an order with amount > 0 in the outcome window (rates and the
     uplift in % / percentage points); spend = net amount per customer in yuan, 0 for non-buyers.
-    ``significant`` means the 95 % interval excludes zero.
+    ``significant`` means the 95 % interval excludes zero; it is NA (no verdict: 样本不足) when a
+    group has fewer than MIN_BASE customers (:func:`planlib.plan.kpis.too_small`).
     """
     window = window or period_window(plan)
     g = _groups(plan, data, customers_result, window)
@@ -69,8 +69,7 @@ def uplift(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, window: 
     tx = data.get("transactions")
     spend = None if tx is None else _spend(tx, g["anchor"], days)
     buyers = None if tx is None else pd.Index(
-        tx.loc[(tx["amount"] > 0) & tx["order_date"].dt.normalize().between(
-            g["anchor"], g["anchor"] + pd.Timedelta(days=days)), "customer_id"].unique())
+        tx.loc[(tx["amount"] > 0) & within_days(tx["order_date"], g["anchor"], days), "customer_id"].unique())
     control = g["control"]
     rows = []
     for metric, (outcome, unit, _) in METRICS.items():
@@ -98,11 +97,13 @@ def uplift(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, window: 
                 row.update(group_value=float(a.mean()) if len(a) else None,
                            control_value=float(b.mean()) if len(b) else None)
                 est = welch(a, b, confidence)
-                small = min(len(a), len(b)) < SMALL_GROUP
-                warn = f"样本过小(某组不足 {SMALL_GROUP} 人),消费额偏态明显,置信区间不可靠"
+                small, warn = False, ""
             if est is not None:
                 row.update(uplift=est.diff, ci_low=est.low, ci_high=est.high, p_value=est.p_value,
                            significant=est.significant)
+                if too_small(min(len(group), len(control))):  # the one rule: no verdict on a handful
+                    row["significant"] = None
+                    small, warn = True, f"{SMALL_SAMPLE}(某组不足 {MIN_BASE} 人),不下结论"
                 if small:
                     row["note"] = f"{warn};{row['note']}"
             rows.append(row)
@@ -129,7 +130,17 @@ def interval_text(row: pd.Series) -> str:
     return f"{row['uplift']:+.1f} {unit} [{row['ci_low']:+.1f}, {row['ci_high']:+.1f}]"
 
 
+def small_sample(row: pd.Series | None) -> bool:
+    """An estimate on a group of fewer than MIN_BASE customers (also for results stored before the rule)."""
+    if row is None or pd.isna(row.get("uplift")):
+        return False
+    sizes = [row.get(c) for c in ("group_customers", "control_customers")]
+    return any(s is not None and not pd.isna(s) and too_small(float(s)) for s in sizes)
+
+
 def verdict(row: pd.Series) -> str:
+    if small_sample(row):
+        return SMALL_SAMPLE
     if row is None or pd.isna(row["significant"]):
         return "无法判断"
     if not row["significant"]:

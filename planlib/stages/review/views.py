@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from planlib.data.results import SPECS
-from planlib.plan.kpis import CATALOGUE
+from planlib.plan.kpis import CATALOGUE, SMALL_SAMPLE, too_small
 from planlib.plan.schema import Plan
 from planlib.publish import display as show
 from planlib.stages.review import abtest
@@ -19,8 +19,9 @@ def kpi_targets(plan: Plan) -> pd.DataFrame:
     for k in plan.kpis:
         entry = CATALOGUE[k.kpi]
         sign = {"higher": "≥", "lower": "≤"}.get(entry.direction, "")
-        rows.append({"评估维度": k.dimension or entry.dimension, "核心指标": entry.name,
-                     "目标值": f"{sign}{k.target:g}{entry.unit}", "计算方法": entry.formula})
+        days = plan.review.attribution_days
+        rows.append({"评估维度": k.dimension or entry.dimension, "核心指标": entry.label(days),
+                     "目标值": f"{sign}{k.target:g}{entry.unit}", "计算方法": entry.formula_for(days)})
     return pd.DataFrame(rows, columns=["评估维度", "核心指标", "目标值", "计算方法"])
 
 
@@ -30,14 +31,17 @@ def funnel_wide(breakdown: pd.DataFrame, label: str = "渠道") -> pd.DataFrame:
     if breakdown.empty:
         return pd.DataFrame(columns=[label])
     steps = list(dict.fromkeys(breakdown["step"]))
+    previous = breakdown.groupby("label", sort=False)["customers"].shift(1)
 
-    def cell(row) -> str:
+    def cell(row, prev) -> str:
         if pd.isna(row.customers):
             return "无数据"
         rate = row.rate_of_previous
+        if pd.isna(rate) and too_small(prev):  # a rate of a handful is no rate: say why it is missing
+            return f"{int(row.customers):,}({SMALL_SAMPLE})"
         return f"{int(row.customers):,}" + ("" if pd.isna(rate) else f"({rate:.0f}%)")
 
-    cells = breakdown.assign(cell=[cell(r) for r in breakdown.itertuples()])
+    cells = breakdown.assign(cell=[cell(r, p) for r, p in zip(breakdown.itertuples(), previous, strict=True)])
     wide = cells.pivot(index="label", columns="step", values="cell")[steps]
     return wide.rename_axis(index=label, columns=None).reset_index()
 

@@ -92,7 +92,7 @@ def test_problem_follows_rules_levels_and_caps():
 
 
 def test_optimised_mix_beats_a_feasible_manual_mix_under_the_same_rates():
-    plan = make_plan()
+    plan = make_plan(optimizer={"frequency_levels": [1, 2], "extra_budget": 1000.0})
     cr, comp, effect, manual = setup(plan)
     result, summary = channel_mix.run(plan, effect, cr, manual, comp)
     assert result.ok and summary["status"] == "optimal" and summary["objective"] == "responses"
@@ -108,8 +108,8 @@ def test_optimised_mix_beats_a_feasible_manual_mix_under_the_same_rates():
     assert summary["gain"] == pytest.approx(59.1 - 47.1)
     assert summary["binding"] == ["沉睡 人数(可触达客户)"]
     # 1,000 元 more opens the salon: 1,500 − 430 − 500 fixed = 570 元 → 57 customers × 0.6 = 34.2
-    assert summary["extra_1000"]["gain"] == pytest.approx(34.2)
-    assert summary["extra_1000"]["spent_on"] == ["沉睡·沙龙 +1,070 元"]
+    assert summary["extra_budget"]["gain"] == pytest.approx(34.2)
+    assert summary["extra_budget"]["spent_on"] == ["沉睡·沙龙 +1,070 元"]
     lines = channel_mix.findings(summary)
     assert lines[0].startswith("优化组合预计响应约") and any("再增加 1,000 元" in x for x in lines)
     table = channel_mix.comparison(manual, result.mix)

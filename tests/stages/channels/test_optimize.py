@@ -12,6 +12,7 @@ from planlib.stages.channels.optimize import (
     MixSolution,
     Option,
     explain_infeasible,
+    extra_step,
     most_contacts,
     optimise,
     solve,
@@ -25,7 +26,8 @@ def opt(channel, value, cost, k=1, audience="a", **kw) -> Option:
 def test_budget_knapsack_fills_the_best_value_per_yuan_first():
     # A: 0.5 per customer for 1 元 (0.5/元), B: 0.8 for 2 元 (0.4/元); 100 customers, 150 元.
     # All 100 on A (100 元, 50), the 50 元 left buy 25 on B (20): 70.
-    p = MixProblem(sizes={"a": 100}, options=(opt("A", 0.5, 1.0), opt("B", 0.8, 2.0)), budget=150)
+    p = MixProblem(sizes={"a": 100}, options=(opt("A", 0.5, 1.0), opt("B", 0.8, 2.0)), budget=150,
+                   extra_budget=1000.0)
     r = optimise(p)
     assert r.solution.status == "optimal"
     assert r.solution.objective == pytest.approx(70)
@@ -170,3 +172,13 @@ def test_nothing_to_choose_is_not_an_error():
     p = MixProblem(sizes={"a": 100}, options=(opt("A", 0.5, 1.0, allowed=False),), budget=100)
     r = optimise(p)
     assert r.solution.status == "empty" and r.mix.empty
+
+
+def test_the_marginal_budget_question_follows_the_budget():
+    # 10 % of the channel budget on a 1-2-5 step, unless the plan names the amount
+    assert [extra_step(b) for b in (150, 2_000, 2_129, 25_000, 640_000)] == [10, 200, 200, 2_000, 50_000]
+    assert extra_step(2_000, 1_000) == 1_000
+    p = MixProblem(sizes={"a": 100}, options=(opt("A", 0.5, 1.0), opt("B", 0.8, 2.0)), budget=150)
+    r = optimise(p)
+    assert r.extra["step"] == 10 and r.extra["budget"] == 160
+    assert r.extra["gain"] == pytest.approx(4.0)  # the budget's shadow price is 0.4 per yuan

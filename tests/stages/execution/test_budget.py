@@ -56,3 +56,13 @@ def test_total_mismatch_is_reported():
 def test_no_channel_plan_and_no_promotion_lines_reconcile_trivially():
     table, warnings = budget.reconcile(make_plan([]), pd.DataFrame(columns=["channel", "cost"]))
     assert warnings == [] and table["channel_name"].tolist() == ["合计"]
+
+
+def test_the_plan_says_which_budget_categories_pay_for_channels():
+    from planlib.plan.budget_lines import is_promotion
+
+    plan = make_plan([{"category": "媒介费", "planned": 800.0}, {"category": "推广费", "planned": 200.0},
+                      {"category": "物料费", "planned": 100.0}])
+    assert [is_promotion(line, plan.budget) for line in plan.budget.lines] == [False, True, False]
+    media = plan.model_copy(update={"budget": plan.budget.model_copy(update={"channel_categories": ["媒介费"]})})
+    assert [is_promotion(line, media.budget) for line in media.budget.lines] == [True, False, False]

@@ -59,7 +59,7 @@ def test_xlsx_keeps_formula_looking_text_as_text(tmp_path):
     path = workbook(tmp_path, plan)
     sheet = load_workbook(path)["活动执行时间表"]
     cell = sheet.cell(2, 3)
-    assert cell.value.startswith("=HYPERLINK") and cell.data_type == "s"
+    assert cell.value.startswith("'=HYPERLINK") and cell.data_type == "s"  # text, neutralised (OWASP)
     link = sheet.cell(3, 3)
     assert link.value == "http://example.com/活动" and link.hyperlink is None  # text, not a link
     assert not list((tmp_path / "out").glob(".*tmp"))  # written atomically

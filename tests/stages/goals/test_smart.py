@@ -176,3 +176,11 @@ def test_segment_members_evaluates_rules_and_tiers():
     assert segment_members(plan, cr, "潜力客户").sum() == 4
     assert segment_members(plan, cr, "沉睡中价值客户").sum() == 8  # the scope segment: stage 02's in_scope
     assert segment_members(plan, cr, "不存在") is None
+
+
+@pytest.mark.parametrize("unit", [None, "", "  "])
+def test_a_goal_unit_left_empty_uses_the_catalogue_unit(unit):
+    # the form's hint says 留空则用 KPI 目录中的单位: an empty unit is no SMART failure and no crash
+    changed = goal(unit=unit)
+    out = by_id(smart_check(make_plan(goals=[changed])))
+    assert "单位" not in out.loc["G9", "notes"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from conftest import demo_plan
-from statsmodels.stats.proportion import proportions_ztest
+from statsmodels.stats import proportion as smp
 
 from planlib.stages.review.abtest import ab_tests, display_frame
 from stages.review.test_analysis import CAMP
@@ -42,8 +42,9 @@ def test_open_and_response_rates_per_customer_with_test_and_mde():
     assert (opened["customers"], opened["hits"], opened["ref_customers"], opened["ref_hits"]) == (100, 45, 100, 20)
     assert opened["rate"] == 45.0 and opened["ref_rate"] == 20.0 and opened["diff"] == pytest.approx(25.0)
     assert opened["message_rate"] == 22.5 and opened["ref_message_rate"] == 10.0  # 2 messages per customer
-    _, p_ref = proportions_ztest([45, 20], [100, 100])
-    assert opened["p_value"] == pytest.approx(p_ref)
+    # the test of the interval beside it (unpooled standard error), not the pooled one
+    ref = smp.test_proportions_2indep(45, 100, 20, 100, method="wald", compare="diff")
+    assert opened["p_value"] == pytest.approx(ref.pvalue)
     # MDE at p0 = .2, 100 per group: 2.801585 · sqrt(.16 · .02) = 15.848 points
     assert opened["mde"] == pytest.approx(15.848, abs=1e-3)
     assert opened["significant"] and opened["verdict"] == "B 版打开率显著高于 A 版"
@@ -51,6 +52,15 @@ def test_open_and_response_rates_per_customer_with_test_and_mde():
     assert not responded["significant"]
     assert responded["verdict"].startswith("差异 +3.0 个百分点小于可检测的最小效应")
     assert responded["verdict"].endswith("不能判定胜者")
+
+
+def test_versions_of_fewer_than_30_customers_name_no_winner():
+    # 15/20 vs 2/20 opened would be "显著" — on 20 customers a version it is no finding
+    data, cr = _case(_rows("A", "A", 20, 2, 1), _rows("B", "B", 20, 15, 8))
+    opened = ab_tests(demo_plan(), data, cr).set_index("metric").loc["open"]
+    assert pd.isna(opened["significant"])
+    assert opened["verdict"] == "样本不足(n=20,少于 30),不能判定胜者"
+    assert opened["diff"] == pytest.approx(65.0)  # the figures stay in the table, with their interval
 
 
 def test_customers_in_both_versions_are_left_out_and_said_so():

@@ -93,6 +93,16 @@ def frames() -> dict[str, pd.DataFrame]:
             "surveys": surveys, "tickets": tickets}
 
 
+@pytest.fixture(autouse=True)
+def judge_small_samples(monkeypatch):
+    """The hand-made scenario has 10 treatment customers, far below the minimum base (MIN_BASE = 30):
+    these tests check the rules and figures themselves, so they judge any base; the minimum base
+    is tested on its own in test_small_samples.py."""
+    from planlib.plan import kpis
+
+    monkeypatch.setattr(kpis, "MIN_BASE", 1)
+
+
 @pytest.fixture
 def plan() -> Plan:
     return demo_plan()
@@ -115,7 +125,8 @@ EXPECTED = {
     "aov_uplift": ((1000 / 6 - 150) / 150 * 100, 1000 / 6, 150.0),
     "csat": (4.0, 16.0, 4),                 # 5 4 3 4; C13 out of scope, C04 before the window, C05 NA
     "nps": (20.0, 1, 5),                    # 10 9 6 8 7: 2 promoters, 1 detractor
-    "response_sla_rate": (60.0, 3, 5),      # T1 3 min, T2 5 min (limit inclusive), T6 1 min; T3 late, T4 never
+    # the target group's tickets: T1 3 min, T6 1 min; T3 late, T4 never (T2 is out-of-scope C13's, T5 before)
+    "response_sla_rate": (50.0, 2, 4),
     "complaint_rate": (200 / 12, 2, 12),    # C02, C03; C13 out of scope, T5 before the window
     "cost_per_participant": (9700 / 3, 9700.0, 3),
     "roi": ((350 - 9700) / 9700 * 100, 350 - 9700, 9700.0),  # C01 300 − 100 refund, C03 150
@@ -226,8 +237,9 @@ def test_kpi_table_statuses_and_suggestions(plan, values):
     assert table.loc["participation_rate", "status"] == "未达成"
     assert table.loc["repurchase_30d", "status"] == "超达成"
     assert table.loc["participation_rate", "suggestion"].startswith("打开率仅 62.5%(触达 8 人中打开 5 人)")
-    assert "短信提醒" in table.loc["participation_rate", "suggestion"]
-    assert "礼品/权益的偏好" in table.loc["csat", "suggestion"]
+    # the channels to add are the plan's own with the best open rate, not words of the demo
+    assert "并用打开率更高的渠道(电话回访、线下活动/沙龙)提醒" in table.loc["participation_rate", "suggestion"]
+    assert "回访低分客户了解原因" in table.loc["csat", "suggestion"]
     assert "1 份评分≤3分" in table.loc["csat", "suggestion"]
     # 9,700 元 for 3 participants: too few people, not the +200 overspend, explains 3,233 元/人
     assert "需要至少 200 位参与客户,实际只有 3 人" in table.loc["cost_per_participant", "suggestion"]
@@ -301,7 +313,7 @@ def test_suggestion_rules_for_other_kpis(plan, values):
 def test_review_summary(plan, values):
     table = kpi_table(plan, values)
     summary = review_summary(plan, values, table)
-    assert summary["status_counts"] == {"超达成": 1, "达成": 0, "未达成": 5, "无数据": 0}
+    assert summary["status_counts"] == {"超达成": 1, "达成": 0, "未达成": 5, "样本不足": 0, "无数据": 0}
     assert (summary["in_scope"], summary["treatment"], summary["control"], summary["participants"]) == (12, 10, 2, 3)
     assert summary["headlines"][1] == "目标客群 12 人,其中实验组 10 人、对照组 2 人;参与 3 人,参与率 30%。"
     assert "满意度平均评分(5分制) 实际 4分(目标 ≥4.5分)" in summary["headlines"][2]
@@ -399,9 +411,31 @@ def test_uplift_without_transactions_is_no_data(plan):
 
 def test_uplift_warns_on_small_samples_and_stays_within_100_points(plan):
     row = uplift(plan, frames(), customers_result()).iloc[0]
-    # 2/10 treatment vs 1/2 control buyers in 04-10…05-10 (launch + 30 days): C01, C04; C11
-    assert (row["group_buyers"], row["control_buyers"]) == (2, 1)
+    # 1/10 treatment vs 1/2 control buyers in the 30 days 04-10…05-09 from the launch: C04; C11
+    # (C01's order of 05-10 is on day 31, outside the window)
+    assert (row["group_buyers"], row["control_buyers"]) == (1, 1)
     assert row["ci_low"] == -100.0 and row["note"].startswith("样本过小")
+
+
+def test_roi_from_the_incremental_spend_against_control_beside_the_gross_figure(plan):
+    from planlib.stages.review.analysis import budget_figures, incremental_roi
+
+    cr, data, *_ = _uplift_case()
+    values = compute_kpis(plan, data, cr)
+    effects = uplift(plan, data, cr)
+    spend = effects.set_index(["metric", "comparison"]).loc[("spend", "实验组 vs 对照组")]
+    inc = incremental_roi(values, effects)
+    cost = values["roi"].parts["cost"]  # the demo plan's actuals: 9,700 元
+    # 100 treatment customers × the ITT spend uplift per customer, not the participants' whole spend
+    assert inc["revenue"] == pytest.approx(spend["uplift"] * 100)
+    assert (inc["revenue_low"], inc["revenue_high"]) == pytest.approx((spend["ci_low"] * 100, spend["ci_high"] * 100))
+    assert inc["roi"] == pytest.approx((spend["uplift"] * 100 - cost) / cost * 100)
+    assert inc["roi"] < values["roi"].value  # the gross figure counts spending that would have happened anyway
+    shown = budget_figures(values, effects)
+    assert shown["ROI(毛收入:参与客户归因收入)"] == f"{values['roi'].value:,.1f}%".replace(".0%", "%")
+    assert shown["ROI(增量:对比对照组)"].startswith(f"{inc['roi']:,.1f}%(95%置信区间")
+    assert "实验组 100 人 × 人均消费提升" in shown["增量收入(对比对照组)"]
+    assert incremental_roi(values, None) is None and "ROI(增量:对比对照组)" not in budget_figures(values)
 
 
 def test_uplift_agrees_with_statsmodels():
@@ -420,7 +454,7 @@ def test_absent_complaint_column_is_no_data_not_zero(plan):
     values = compute_kpis(plan, data, customers_result(), absent={"tickets": ("is_complaint",)})
     assert values["complaint_rate"].value is None
     assert "服务工单缺少「是否投诉」列" in values["complaint_rate"].explanation
-    assert values["response_sla_rate"].value == pytest.approx(60.0)  # the other ticket KPI still works
+    assert values["response_sla_rate"].value == pytest.approx(50.0)  # the other ticket KPI still works
 
 
 def test_absent_columns_from_load_notes():

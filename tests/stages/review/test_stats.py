@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 from scipy import stats as sp
+from statsmodels.stats import proportion as smp
 from statsmodels.stats.power import NormalIndPower
-from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
 from planlib.stages.review.stats import (
     compare_proportions,
@@ -20,22 +20,34 @@ from planlib.stages.review.stats import (
 
 
 def test_two_proportion_test_by_hand():
-    # 45/100 vs 20/100: pooled p = .325, se = sqrt(.325·.675·(1/100 + 1/100)) = .0662382
-    # z = .25 / .0662382 = 3.77426; two-sided p = 2·(1 − Φ(3.77426)) = .000160
+    # 45/100 vs 20/100: unpooled se = sqrt(.45·.55/100 + .2·.8/100) = sqrt(.004075) = .0638357
+    # z = .25 / .0638357 = 3.91630; two-sided p = 2·(1 − Φ(3.91630)) = .0000899
     z, p = two_proportion_test(45, 100, 20, 100)
-    assert z == pytest.approx(3.77426, abs=1e-4)
-    assert p == pytest.approx(0.000160, abs=2e-6)
+    assert z == pytest.approx(3.91630, abs=1e-4)
+    assert p == pytest.approx(0.0000899, abs=2e-6)
 
 
 @pytest.mark.parametrize("counts", [(45, 100, 20, 100), (12, 170, 43, 170), (3, 19, 1, 7), (220, 340, 50, 79)])
 def test_two_proportion_test_matches_statsmodels(counts):
     x1, n1, x0, n0 = counts
-    z_ref, p_ref = proportions_ztest([x1, x0], [n1, n0])
+    ref = smp.test_proportions_2indep(x1, n1, x0, n0, method="wald", compare="diff")
+    z_ref, p_ref = ref.statistic, ref.pvalue
     z, p = two_proportion_test(x1, n1, x0, n0)
     assert (z, p) == pytest.approx((z_ref, p_ref))
-    low, high = confint_proportions_2indep(x1, n1, x0, n0, method="wald", compare="diff")
+    low, high = smp.confint_proportions_2indep(x1, n1, x0, n0, method="wald", compare="diff")
     _, ours_low, ours_high = diff_proportions(x1, n1, x0, n0)
     assert (ours_low, ours_high) == pytest.approx((low * 100, high * 100))
+
+
+def test_the_verdict_and_the_p_value_beside_it_come_from_one_test():
+    # a pooled p-value beside an unpooled interval disagreed near the edge, e.g. 27/40 vs 21/45: the
+    # interval [+0.3, +41.4] excludes 0 (显著) while the pooled test gave p = .053 beside it;
+    # one test for both means p < .05 exactly when the interval excludes 0
+    for x1 in range(0, 41):
+        for x0 in range(0, 46, 3):
+            d = compare_proportions(x1, 40, x0, 45)
+            if d is not None and 0 < x1 + x0 < 85:
+                assert d.significant == (d.p_value < 0.05), (x1, x0, d)
 
 
 def test_degenerate_proportions():
@@ -43,7 +55,7 @@ def test_degenerate_proportions():
     assert two_proportion_test(1, 0, 1, 5) is None
     assert compare_proportions(1, 0, 1, 5) is None
     d = compare_proportions(10, 10, 0, 10)  # 100 % vs 0 %: the Wald interval collapses, stays within ±100
-    assert (d.diff, d.low, d.high) == (100.0, 100.0, 100.0) and d.significant
+    assert (d.diff, d.low, d.high) == (100.0, 100.0, 100.0) and d.significant and d.p_value == 0.0
 
 
 def test_welch_by_hand():

@@ -1,0 +1,1 @@
+"""``planlib proposal``: the 策划书 for approval before the quarter (HTML, PDF, DOCX from one source)."""
