@@ -158,7 +158,7 @@ def test_a_device_or_a_pipe_is_never_read_as_an_input(tmp_path):
     writer = threading.Thread(target=lambda: _feed(fifo), daemon=True)
     writer.start()
     try:
-        with pytest.raises(NotARegularFile, match=r"transactions.csv: 不是普通文件"):
+        with pytest.raises(NotARegularFile, match=r"transactions.csv:? 不是普通文件"):
             file_sha256(fifo)
     finally:
         os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # releases a writer still waiting
@@ -190,7 +190,7 @@ def test_the_pulse_refuses_a_pipe_as_data_file(tmp_path):
     writer = threading.Thread(target=_feed, args=(fifo,), daemon=True)  # reading it cannot block forever
     writer.start()
     try:
-        with pytest.raises(NotARegularFile, match=r"transactions.csv: 不是普通文件"):
+        with pytest.raises(PlanError, match=r"transactions.csv:? 不是普通文件"):  # validation or the pulse
             run_pulse(plan, date(2024, 5, 1), output_root=tmp_path / "out")
     finally:
         os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))

@@ -54,8 +54,9 @@ def test_stages_hand_over_real_figures(demo_run):
     assert customers["in_scope"].sum() > 20 and customers.loc[customers["control"], "in_scope"].all()
     kpis = results.load(result.folder, "kpis").set_index("kpi")
     assert set(kpis.index) >= {"participation_rate", "repurchase_30d", "csat", "cost_per_participant"}
-    assert kpis["actual"].notna().all()
-    assert set(kpis["status"]) <= {"超达成", "达成", "未达成"}
+    judged = kpis[kpis["status"] != "样本不足"]  # 800 customers: some KPIs rest on fewer than 30 (MIN_BASE)
+    assert judged["actual"].notna().all() and len(judged) >= 3
+    assert set(kpis["status"]) <= {"超达成", "达成", "未达成", "样本不足"}
     assert (kpis["status"] == "未达成").any() and kpis["status"].isin(["达成", "超达成"]).any()
 
 
