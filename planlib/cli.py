@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log-output", action="store_true", help="把单元格输出同步打印到终端")
     run.add_argument("--as-of", type=_as_of, metavar="YYYY-MM-DD",
                      help="中期检查:只生成该日的检查点预警与逾期任务报告 outputs/<单位>/<季度>/pulse-<日期>.html")
+    run.add_argument("--pdf", action="store_true",
+                     help="另存复盘报告的 PDF(A4、页码、内嵌中文字体):report.html 旁的 report.pdf")
 
     batch = sub.add_parser("batch", help="批量运行多个计划(路径或通配符),生成 outputs/<季度>/index.html")
     batch.add_argument("plans", nargs="+", help="计划文件或通配符,例如 'parameters/*/2024Q2.yaml'")
@@ -194,6 +196,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"共 {len(problems)} 个问题,未开始运行。", file=sys.stderr)
         return EXIT_INVALID
     if args.as_of is not None:
+        if args.pdf:
+            raise PlanError("--pdf 只用于复盘报告,不能与 --as-of(中期检查)同时使用")
         return _pulse(args)
     code = 0
     for plan in args.plans:
@@ -202,6 +206,10 @@ def _run(args: argparse.Namespace) -> int:
                           log=lambda line: print(line, flush=True), log_output=args.log_output)
         if result.ok:
             print(f"完成。复盘报告: {_shown(result.report)}")
+            if args.pdf:  # printed from the published report, after publishing (planlib.publish.pdf)
+                from planlib.publish.pdf import write_report_pdf
+
+                print(f"  PDF: {_shown(write_report_pdf(result.report))}")
         else:
             failed = next(r for r in result.stages if r.status == "failed")
             print(f"运行失败: {failed.stage} — {escape_controls(failed.error, keep_newlines=True)}", file=sys.stderr)

@@ -107,6 +107,10 @@ class Meta(StrictModel):
         default_factory=lambda: ["前期准备", "中期执行", "后期跟进"], title="任务阶段",
         description="实施计划中任务所属的阶段名称",
     )
+    approval_required: bool = Field(
+        default=True, title="需要审批",
+        description="是:计划没有 approval 或审批结论为“不通过”时,复盘报告封面注明“本计划尚未审批”;否:不提示",
+    )
 
 
 class Background(StrictModel):

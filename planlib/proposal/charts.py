@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from planlib.proposal import power
+from planlib.metrics import power
 from planlib.publish.charts import PALETTE, clean, new_figure
 
 

@@ -21,10 +21,10 @@ from datetime import date, timedelta
 import pandas as pd
 
 from planlib.data.holdout import control_mask
+from planlib.metrics import power
 from planlib.metrics.measure import period_window, window_label
 from planlib.plan.kpis import CATALOGUE
 from planlib.plan.schema import Data, Goal, Plan
-from planlib.proposal import power
 from planlib.stages.goals.smart import segment_members
 
 ALPHA, POWER = power.ALPHA, power.POWER

@@ -4,12 +4,10 @@ as a PDF printed by WeasyPrint (A4, cover, page numbers, repeated table headers,
 from __future__ import annotations
 
 import base64
-import logging
 from pathlib import Path
 
 from markupsafe import Markup
 
-from planlib.errors import PlanError
 from planlib.proposal.blocks import (
     Block,
     Bullets,
@@ -24,8 +22,11 @@ from planlib.proposal.blocks import (
 )
 from planlib.publish import display
 from planlib.publish.display import esc
+from planlib.publish.pdf import write_pdf
 from planlib.publish.report import TEMPLATES as REPORT_TEMPLATES
 from planlib.publish.report import _check_self_contained
+
+__all__ = ["block_html", "render_html", "write_pdf"]  # write_pdf: planlib.publish.pdf, shared with the report
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE_TAG = "模板"
@@ -110,18 +111,3 @@ def render_html(proposal: Proposal) -> str:
         proposal_css=Markup((TEMPLATES / "proposal.css").read_text(encoding="utf-8")))
     _check_self_contained(html)
     return html
-
-
-def write_pdf(html: str, path: Path) -> Path:
-    """Print ``html`` to an A4 PDF with WeasyPrint (fonts through fontconfig, embedded as CID subsets)."""
-    try:
-        from weasyprint import HTML
-    except OSError as exc:  # the pango libraries are Debian packages
-        raise PlanError(f"无法生成 PDF:缺少 WeasyPrint 需要的系统库({exc});"
-                        "请运行 make setup 或 apt-get install libpango-1.0-0 libpangoft2-1.0-0") from None
-    except ImportError:
-        raise PlanError("无法生成 PDF:没有安装 weasyprint;请运行 make setup 或 pip install weasyprint") from None
-    # the report's CSS has screen-only properties WeasyPrint does not know; those warnings are noise here
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    HTML(string=html, base_url=None).write_pdf(str(path))
-    return path

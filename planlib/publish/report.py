@@ -23,7 +23,7 @@ from typing import Any
 import bleach
 
 from planlib.data.results import STAGE_TITLES
-from planlib.publish import display
+from planlib.publish import display, firstscreen
 from planlib.publish.files import write_text_atomic
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -114,7 +114,8 @@ def warm_up() -> None:
     import nbformat
 
     _exporter().from_notebook_node(nbformat.v4.new_notebook(), resources={"planlib": {
-        "title": "", "cover": [], "generated": "", "failed": False, "failure": None,
+        "title": "", "cover": [], "generated": "", "failed": False, "failure": None, "first_screen": None,
+        "approval": None, "unapproved": "",
         "sections": [], "display_css": ""}})
 
 
@@ -229,12 +230,17 @@ def build_report(
     cover: list[tuple[str, str]],
     status: str = "ok",
     failure: str | None = None,
+    first_screen: bool | None = None,
 ) -> Path:
-    """Write the run's report: cover, table of contents and one section per stage notebook.
+    """Write the run's report: the reviewer's first screen, cover, table of contents and one section per
+    stage notebook.
 
     ``cover`` holds the plan summary as (label, value) pairs. ``status`` is ``"ok"`` or
     ``"failed"``; a stage notebook with an error output or a missing notebook also marks the
     report failed, so a broken run can never publish a report that looks successful.
+    ``first_screen``: the 结论先行 screen and the approval on the cover, from the results in the report's
+    folder (:mod:`planlib.publish.firstscreen`); by default when the notebooks include stage 05's and its
+    summary is there (a pulse page has neither).
     """
     if status not in {"ok", "failed"}:
         raise ValueError(f"status must be 'ok' or 'failed', not {status!r}")
@@ -244,7 +250,13 @@ def build_report(
     if failed and not failure and broken:
         failure = ";".join(f"阶段「{s.title}」{'执行出错' if s.state == 'failed' else '没有运行结果'}"
                           for s in broken)
+    screen = None
+    if first_screen or (first_screen is None and any(Path(p).stem == "05_review" for p in notebooks)):
+        screen = firstscreen.build(Path(out_html).parent)
     resources = {"planlib": {
+        "first_screen": screen,
+        "approval": None if screen is None else screen.approval,
+        "unapproved": "" if screen is None else screen.unapproved,
         "title": title,
         "cover": [(str(k), "" if v is None else str(v)) for k, v in cover],
         "generated": datetime.now().strftime("%Y-%m-%d %H:%M"),

@@ -11,9 +11,9 @@ import pytest
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
+from planlib.metrics import power
 from planlib.plan.planfile import load_plan
 from planlib.proposal import evaluation as E
-from planlib.proposal import power
 
 NIP = NormalIndPower()
 

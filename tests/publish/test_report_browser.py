@@ -128,3 +128,34 @@ def test_demo_report_opens_offline_with_every_stage(browser, demo_run):
         page.screenshot(path=str(ARTIFACTS / "demo-report.png"), full_page=True)
     finally:
         page.close()
+
+
+@pytest.mark.parametrize(("device", "width", "height"), [("desktop", 1400, 900), ("phone", 390, 844)])
+def test_first_screen_is_in_the_first_viewport_and_fits_the_width(browser, tmp_path, chart_pngs, device, width,
+                                                                   height):
+    from publish.test_firstscreen import write_results
+
+    out = build_report(write_run(write_results(tmp_path), chart_pngs), tmp_path / "report.html",
+                       title="2024年Q2 沉睡中价值客户激活计划", cover=COVER)
+    page = browser.new_page(viewport={"width": width, "height": height})
+    try:
+        page.goto(out.as_uri(), wait_until="load")
+        first = page.locator("#first-screen")
+        box = first.bounding_box()
+        assert first.is_visible() and 0 <= box["y"] < 40  # the reviewer's first screen opens the page
+        for part in ("结论先行", "本计划尚未审批", "目标与 KPI", "效果是否真实"):
+            top = page.get_by_text(part, exact=False).first.bounding_box()["y"]
+            assert top < height, (part, top)  # readable without scrolling
+        if device == "desktop":  # the whole screen, decisions included, in one desktop viewport
+            assert box["y"] + box["height"] <= height
+        overflow = page.evaluate("""() => {
+            const w = document.documentElement.clientWidth;
+            const wide = [...document.querySelectorAll('#first-screen *, .pl-cover *')]
+              .filter(e => e.getBoundingClientRect().right > w + 0.5).map(e => e.className || e.tagName);
+            return {page: document.documentElement.scrollWidth - w, wide};
+        }""")
+        assert overflow == {"page": 0, "wide": []}
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"report-first-screen-{device}.png"))
+    finally:
+        page.close()

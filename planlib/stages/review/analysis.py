@@ -17,6 +17,8 @@ import pandas as pd
 from planlib.metrics.measure import Frames, KpiValue, Window, compute_kpis, fmt
 from planlib.plan.kpis import CATALOGUE, SMALL_SAMPLE, small_sample_text, status, too_small
 from planlib.plan.schema import Plan
+from planlib.stages.review.design import design_check
+from planlib.stages.review.design import summary_rows as design_summary_rows
 from planlib.stages.review.diagnose import Evidence, diagnose, target_text
 from planlib.stages.review.funnel import Absent, funnel_by, funnel_from_values
 from planlib.stages.review.uplift import (
@@ -122,9 +124,24 @@ KPI_DISPLAY_COLUMNS = ["dimension", "name", "target_text", "actual_text", "statu
 STATUSES = ("超达成", "达成", "未达成", SMALL_SAMPLE, "无数据")
 
 
+APPROVED = ("通过", "修改后通过")
+
+
+def approval(plan: Plan) -> dict:
+    """The plan's approval as the report's cover shows it; ``approved`` is False without a record, while it
+    is pending (no decision) or when it is 不通过. ``required`` is ``meta.approval_required``."""
+    a = plan.approval
+    record = {"reviewer": "", "role": "", "decision": "", "date": "", "comments": ""} if a is None else {
+        "reviewer": a.reviewer, "role": a.role, "decision": a.decision or "待审批",
+        "date": "" if a.date is None else a.date.isoformat(), "comments": a.comments}
+    return {**record, "approved": a is not None and a.decision in APPROVED, "required": plan.meta.approval_required}
+
+
 def review_summary(plan: Plan, values: Mapping[str, KpiValue], table: pd.DataFrame, *,
-                   effects: pd.DataFrame | None = None, abtests: pd.DataFrame | None = None) -> dict:
-    """Result "review_summary": status counts, group sizes, participants, the proven effect and headlines."""
+                   effects: pd.DataFrame | None = None, abtests: pd.DataFrame | None = None,
+                   design: pd.DataFrame | None = None) -> dict:
+    """Result "review_summary": status counts, group sizes, participants, the proven effect, the check of
+    the evaluation design (:mod:`planlib.stages.review.design`), the plan's approval and headlines."""
     counts = {s: int((table["status"] == s).sum()) for s in STATUSES}
     part = values["participation_rate"]
     sizes = {key: int(part.parts.get(key, 0)) for key in ("in_scope", "treatment", "control")}
@@ -159,6 +176,8 @@ def review_summary(plan: Plan, values: Mapping[str, KpiValue], table: pd.DataFra
     winners = [] if abtests is None else [f"{r.channel_name}{r.metric_name}:{r.verdict}" for r in abtests.itertuples()]
     if winners:
         headlines.append("A/B 测试:" + ";".join(winners) + "。")
+    checked = [] if design is None else design_summary_rows(design)
+    headlines += [f"评估设计检查({c['goal_id']} {c['goal']}):{c['conclusion']}" for c in checked]
     meta = plan.meta
     return {"unit": meta.unit, "unit_name": meta.unit_name, "quarter": meta.quarter, "title": meta.title,
             "period": [meta.period.start.isoformat(), meta.period.end.isoformat()],
@@ -166,7 +185,7 @@ def review_summary(plan: Plan, values: Mapping[str, KpiValue], table: pd.DataFra
             "campaign": plan.review.campaign, "kpis": len(table), "status_counts": counts, **sizes,
             "participants": participants, "participation_rate": part.value, "effect": effect,
             "not_proven": flagged["kpi"].tolist(), "roi_incremental": incremental_roi(values, effects),
-            "headlines": headlines}
+            "design_check": checked, "approval": approval(plan), "headlines": headlines}
 
 
 ACTION_COLUMNS = ["问题目标", "优化措施", "责任人", "完成时间", "预期效果", "状态"]
@@ -223,6 +242,7 @@ class Review:
     uplift: pd.DataFrame  # result "uplift"
     abtests: pd.DataFrame  # result "abtests"
     table: pd.DataFrame  # result "kpis" (template 4)
+    design: pd.DataFrame  # the outcome against the evaluation design (planlib.stages.review.design)
     summary: dict  # result "review_summary"
     actions: pd.DataFrame  # result "actions"
 
@@ -236,10 +256,11 @@ class Review:
 
 
 def analyse(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, window: Window | None = None,
-            absent: Absent | None = None) -> Review:
+            absent: Absent | None = None, goals: pd.DataFrame | None = None) -> Review:
     """The review of a campaign: KPIs (overall, per tier and channel), funnels, uplift vs control,
-    A/B tests, template 4 with diagnoses, summary and action plan. ``absent``: see
-    :func:`planlib.metrics.measure.absent_columns`."""
+    A/B tests, template 4 with diagnoses, the check of the evaluation design, summary and action plan.
+    ``absent``: see :func:`planlib.metrics.measure.absent_columns`; ``goals``: stage 01's result "goals"
+    (measured baselines for the design check; the plan's baselines without it)."""
     from planlib.metrics.measure import kpi_values
     from planlib.stages.review.abtest import ab_tests
     from planlib.stages.review.diagnose import collect_evidence
@@ -254,9 +275,10 @@ def analyse(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, window:
                                 by_tier=by_values[by_values["by"] == "tier"])
     evidence.surveys = masked_comments(evidence.surveys, data.get("customers"))
     table = kpi_table(plan, values, evidence=evidence, effects=effects)
+    checked = design_check(plan, effects, goals)
     return Review(values=values, kpi_values=by_values, funnel=funnel_from_values(values), by_channel=by_channel,
-                  by_tier=by_tier, uplift=effects, abtests=tests, table=table,
-                  summary=review_summary(plan, values, table, effects=effects, abtests=tests),
+                  by_tier=by_tier, uplift=effects, abtests=tests, table=table, design=checked,
+                  summary=review_summary(plan, values, table, effects=effects, abtests=tests, design=checked),
                   actions=actions(plan, table))
 
 

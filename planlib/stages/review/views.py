@@ -8,7 +8,7 @@ from planlib.data.results import SPECS
 from planlib.plan.kpis import CATALOGUE, SMALL_SAMPLE, too_small
 from planlib.plan.schema import Plan
 from planlib.publish import display as show
-from planlib.stages.review import abtest
+from planlib.stages.review import abtest, design
 
 KPI_LABELS = {"name": "核心指标"}
 BUDGET_COLUMNS = list(SPECS["budget"].columns)
@@ -56,3 +56,14 @@ def show_abtests(abtests: pd.DataFrame, gap: str | None = None) -> None:
         return
     show.show_table(abtest.display_frame(abtests), title="A/B 测试结果")
     show.show_note(abtest.SETTINGS_TEXT)
+
+
+def show_design_check(check: pd.DataFrame) -> None:
+    """The outcome against the evaluation design registered before the quarter (the proposal's): control
+    share, sample, power of the planned change and what the comparison means, in plain words."""
+    if check.empty:
+        show.show_note("计划中没有与对照组比较的目标(目标指标不是复购率或人均消费类),无需检查评估设计。")
+        return
+    show.show_table(design.display_frame(check), title="评估设计检查(计划 vs 实际)")
+    show.show_findings(list(check["goal_id"] + " " + check["goal"] + ":" + check["conclusion"]), kind="info")
+    show.show_note(design.SETTINGS_TEXT)

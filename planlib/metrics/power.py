@@ -1,6 +1,7 @@
 """Evaluation-design statistics for a campaign against a random control group.
 
-Used by ``planlib proposal`` for the evaluation design (评估与反馈机制).
+Used by ``planlib proposal`` for the evaluation design (评估与反馈机制) and by stage 05, which checks
+the outcome against that design (was the planned effect detectable at the sample achieved).
 
 Conventions follow statsmodels so results agree with it:
 

@@ -1,4 +1,4 @@
-"""planlib.proposal.power against statsmodels (within 1 %, in fact 1e-4) and against simulation."""
+"""planlib.metrics.power against statsmodels (within 1 %, in fact 1e-4) and against simulation."""
 import math
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from statsmodels.stats.power import NormalIndPower, TTestIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
-from planlib.proposal import power as P
+from planlib.metrics import power as P
 
 NIP = NormalIndPower()
 TIP = TTestIndPower()
