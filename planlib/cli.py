@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--workers", type=int, default=2, help="并行的工作进程数(默认 2)")
     batch.add_argument("--resume", action="store_true", help="跳过输入未变化且上次成功的计划")
     batch.add_argument("--scheduler", metavar="ADDRESS", help="提交到 Dask 集群,例如 tcp://10.0.0.5:8786")
+    batch.add_argument("--plan-timeout", type=float, metavar="SECONDS",
+                       help="每个计划所有阶段合计的最长运行时间(秒);超时的计划判为失败,其余计划继续")
     batch.add_argument("--output-root", type=Path, help="输出根目录(默认为项目的 outputs/)")
 
     export = sub.add_parser("export-contacts", help="导出未脱敏的客户联系名单给销售团队(记录申请人与用途,不进入报告)")
@@ -232,21 +234,33 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from planlib.run.batch import run_batch
+    from planlib.run.batch import BatchInterrupted, run_batch
     from planlib.run.progress import BatchProgress
 
     progress = BatchProgress(args.workers)
-    result = run_batch(args.plans, workers=args.workers, resume=args.resume, scheduler=args.scheduler,
-                       output_root=args.output_root, progress=progress)
+    try:
+        result = run_batch(args.plans, workers=args.workers, resume=args.resume, scheduler=args.scheduler,
+                           output_root=args.output_root, progress=progress, plan_timeout=args.plan_timeout)
+    except BatchInterrupted as stopped:  # Ctrl-C or SIGTERM: what finished, then main says 已中断
+        _batch_summary(stopped.result)
+        raise
+    _batch_summary(result)
+    return EXIT_FAILED if result.failed or result.problems else 0
+
+
+def _batch_summary(result) -> None:
     print(f"\n{'单位':<12}{'季度':<8}{'状态':<10}{'耗时(秒)':>8}  报告")
     for o in result.outcomes:
-        state = {"ok": "成功", "failed": "失败", "skipped": "跳过"}[o.status]
+        state = {"ok": "成功", "failed": "失败", "skipped": "跳过", "interrupted": "中断"}[o.status]
         where = o.failed_notebook if o.status == "failed" and o.failed_notebook else o.report
         print(f"{o.unit:<12}{o.quarter:<8}{state:<10}{o.seconds:>8.1f}  {_shown(where) if where else '—'}")
     for page in result.indexes:
         print(f"批量运行索引: {_shown(page)}")
-    print(f"共 {len(result.outcomes)} 个计划,失败 {len(result.failed)} 个,用时 {result.seconds:.1f} 秒")
-    return EXIT_FAILED if result.failed else 0
+    for problem in result.problems:
+        print(f"错误: {problem}", file=sys.stderr)
+    unfinished = sum(o.status == "interrupted" for o in result.outcomes)
+    print(f"共 {len(result.outcomes)} 个计划,失败 {len(result.failed)} 个"
+          + (f",未完成 {unfinished} 个" if unfinished else "") + f",用时 {result.seconds:.1f} 秒", flush=True)
 
 
 def _pulse(args: argparse.Namespace) -> int:
@@ -316,6 +330,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("已中断。", file=sys.stderr)
         return 130
+    except OSError as exc:  # an output folder that cannot be written: one line, the path and the fix
+        from planlib.run.folder import output_error
+
+        error = output_error(exc, Path(getattr(args, "output_root", None) or "outputs"))
+        if error is None or args.command in ("validate", "new") or os.environ.get("PLANLIB_DEBUG"):
+            raise
+        print(f"错误: {error}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from copy import deepcopy
 from datetime import date
 from functools import cache
@@ -115,6 +117,7 @@ def make_small_demo(folder: Path, customers: int = 800, unit: str = "demo") -> P
     """
     target = folder / "parameters" / unit
     target.mkdir(parents=True)
+    (folder / "workbooks").mkdir(exist_ok=True)  # a project folder, as planlib recognises one
     base = (ROOT / "parameters/demo/base.yaml").read_text(encoding="utf-8")
     base = base.replace("customers: 5000", f"customers: {customers}")
     if unit != "demo":
@@ -131,3 +134,31 @@ def demo_run(tmp_path_factory):
     lines: list[str] = []
     result = run_plan(plan, output_root=folder / "outputs", log=lines.append)
     return result, folder, lines
+
+
+@pytest.fixture
+def read_only():
+    """Return a function that makes a folder read-only, for real: a read-only bind mount of it
+    onto itself when running as root (root ignores permissions), else its permissions."""
+    mounted: list[Path] = []
+    changed: list[Path] = []
+
+    def make(path: Path) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            subprocess.run(["mount", "--bind", str(path), str(path)], check=True)
+            mounted.append(path)
+            subprocess.run(["mount", "-o", "remount,bind,ro", str(path)], check=True)
+        else:
+            for folder, _dirs, _files in os.walk(path):
+                os.chmod(folder, 0o555)
+                changed.append(Path(folder))
+        with pytest.raises(OSError):  # the test below relies on it
+            (path / ".probe").write_text("x", encoding="utf-8")
+        return path
+
+    yield make
+    for path in reversed(mounted):
+        subprocess.run(["umount", str(path)], check=False)
+    for path in changed:
+        os.chmod(path, 0o755)

@@ -10,8 +10,21 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import stat as stat_
+import stat
 from pathlib import Path
+
+from planlib.errors import PlanError
+
+
+class NotARegularFile(PlanError, OSError):
+    """An input that is a pipe, a device or a folder: reading it could block or never end.
+
+    An ``OSError`` too, so a caller that falls back to the data readers (their own message for a
+    file they cannot read) still does; its text is one line naming the file and the fix.
+    """
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 # (path, inode, size, mtime in ns) → digest: a file hashed once in this process is hashed again
 # only when it was replaced or written since (a CRM export can be hundreds of MB)
@@ -21,16 +34,20 @@ _DIGESTS: dict[tuple[str, int, int, int], str] = {}
 def file_sha256(path: Path) -> str:
     """The SHA-256 of a file's bytes (read in blocks; remembered while the file is unchanged).
 
-    Only a regular file is read: a FIFO or a device (``/dev/zero``) raises ``OSError`` instead of
-    blocking or reading for ever.
+    Only a regular file is read: a named pipe or a device (``/dev/zero``) would block or never
+    end, so it raises :class:`NotARegularFile` (an ``OSError`` too) before anything is opened.
     """
     path = Path(path)
-    stat = path.stat()
-    if not stat_.S_ISREG(stat.st_mode):
-        raise OSError(errno.EINVAL, "not a regular file", str(path))
-    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    found = path.stat()
+    if not stat.S_ISREG(found.st_mode):
+        raise NotARegularFile(errno.EINVAL, f"{path}: 不是普通文件(可能是命名管道、设备或文件夹),无法读取 — "
+                              "请把数据导出为普通文件后在计划中引用")
+    key = (str(path.resolve()), found.st_ino, found.st_size, found.st_mtime_ns)
     if key not in _DIGESTS:
-        with open(path, "rb") as handle:
+        # O_NONBLOCK: a pipe swapped in since the check does not block the open (no effect on files)
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise NotARegularFile(errno.EINVAL, f"{path}: 不是普通文件,无法读取 — 请把数据导出为普通文件后在计划中引用")
             _DIGESTS[key] = hashlib.file_digest(handle, "sha256").hexdigest()
     return _DIGESTS[key]
 

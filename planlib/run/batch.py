@@ -4,8 +4,12 @@ Work is spread over worker processes that live for the whole batch, so papermill
 and the report template are imported once per worker, and each worker keeps one Jupyter
 kernel across its plans (the namespace is reset before every stage). A plan whose kernel dies
 is retried once with a fresh kernel; any other failure is final for that plan and never stops
-the others. With ``scheduler`` the same plans go to a Dask distributed cluster instead, one
-task per plan (Dask is an optional dependency: ``pip install planlib[dask]``).
+the others — a plan over ``plan_timeout`` or one whose output folder cannot be written fails
+alone. With ``scheduler`` the same plans go to a Dask distributed cluster instead, one task per
+plan (Dask is an optional dependency: ``pip install planlib[dask]``).
+
+SIGTERM stops a batch as Ctrl-C does: workers and their kernels are stopped, and
+:class:`BatchInterrupted` carries what finished so the command can still print its summary.
 """
 
 from __future__ import annotations
@@ -16,18 +20,17 @@ import json
 import multiprocessing
 import re
 import signal
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from planlib.errors import PlanError, PlanValidationError
-from planlib.run.folder import inputs_digest
-
-if TYPE_CHECKING:
-    pass
+from planlib.run.folder import changed_input, output_error
 
 STAGE_IN_LINE = re.compile(r"\] (\d\d_\w+)")
 
@@ -39,7 +42,7 @@ class PlanOutcome:
     plan: str
     unit: str = ""
     quarter: str = ""
-    status: str = "pending"  # ok / failed / skipped (resume: unchanged since last success)
+    status: str = "pending"  # ok / failed / skipped (resume: unchanged) / interrupted (never finished)
     folder: str = ""
     error: str = ""
     failed_stage: str = ""
@@ -60,10 +63,36 @@ class BatchResult:
     outcomes: list[PlanOutcome] = field(default_factory=list)
     indexes: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)  # e.g. an index page that could not be written
 
     @property
     def failed(self) -> list[PlanOutcome]:
         return [o for o in self.outcomes if o.status == "failed"]
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped the batch; ``result`` holds the plans that finished before."""
+
+    def __init__(self, result: BatchResult):
+        super().__init__()
+        self.result = result
+
+
+def _interrupt(*_args: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """While a batch runs, SIGTERM unwinds like Ctrl-C (workers and kernels stopped on the way)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def expand_plans(patterns: Iterable[str | Path]) -> list[Path]:
@@ -83,16 +112,28 @@ def expand_plans(patterns: Iterable[str | Path]) -> list[Path]:
 
 
 def _unchanged_since_success(plan_path: Path, output_root: Path | None) -> bool:
+    """The last published run succeeded and every stage's recorded inputs are unchanged.
+
+    Each stage recorded the plan files, data files and workbook it read with their hashes; one
+    stage without a record (an older manifest) or with one changed file means the plan runs.
+    """
+    from planlib import __version__
+    from planlib.data.results import STAGES
     from planlib.plan.planfile import load_plan
     from planlib.run.stage import project_root
 
-    meta = load_plan(plan_path).plan.meta
+    loaded = load_plan(plan_path)
+    meta = loaded.plan.meta
     root = output_root or project_root(plan_path.parent) / "outputs"
     manifest = Path(root) / meta.unit / meta.quarter / "manifest.json"
-    if not manifest.exists():
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))
+        stages = {s["stage"]: s.get("inputs") for s in recorded["stages"]}
+    except (OSError, ValueError, KeyError, TypeError):
         return False
-    recorded = json.loads(manifest.read_text(encoding="utf-8"))
-    return recorded.get("status") == "ok" and recorded.get("inputs_sha256") == inputs_digest(plan_path)
+    if recorded.get("status") != "ok" or recorded.get("versions", {}).get("planlib", "0+unknown") != __version__:
+        return False
+    return all(stages.get(stage) and changed_input(loaded, stages[stage]) is None for stage in STAGES)
 
 
 # ------------------------------------------------------------------------------ workers
@@ -110,8 +151,12 @@ def _worker_init() -> None:
     _worker_kernel().launch()  # boots while this worker imports what it needs for its first plan
 
 
-def _run_one(plan: str, output_root: str | None, events: Any = None, share_kernel: bool = True) -> PlanOutcome:
-    """Run one plan in this process; retried once when its kernel died under it."""
+def _run_one(plan: str, output_root: str | None, events: Any = None, share_kernel: bool = True,
+             plan_timeout: float | None = None) -> PlanOutcome:
+    """Run one plan in this process; retried once when its kernel died under it.
+
+    ``plan_timeout`` bounds the plan's run as a whole (both attempts together).
+    """
     from planlib.plan.planfile import load_plan
     from planlib.run.runner import run_plan
 
@@ -125,15 +170,17 @@ def _run_one(plan: str, output_root: str | None, events: Any = None, share_kerne
     try:
         for attempt in (1, 2):
             outcome.attempts = attempt
+            left = plan_timeout - (time.perf_counter() - started) if plan_timeout else None
             result = run_plan(plan, output_root=Path(output_root) if output_root else None, log=log,
-                              kernel=_worker_kernel() if share_kernel else None)
+                              kernel=_worker_kernel() if share_kernel else None,
+                              plan_timeout=max(left, 0.001) if left is not None else None)
             outcome.status, outcome.folder = result.status, str(result.folder)
             failed = next((s for s in result.stages if s.status == "failed"), None)
             outcome.failed_stage, outcome.error = (failed.stage, failed.error) if failed else ("", "")
             if result.ok or not result.kernel_died:
                 break
             log(f"[重试] {plan}: 内核意外退出,换一个新内核重试一次")
-    except PlanError as exc:  # e.g. the same plan already running elsewhere
+    except PlanError as exc:  # the same plan running elsewhere, its output folder read-only …
         outcome.status, outcome.error = "failed", str(exc)
     except KeyboardInterrupt:
         if _SESSION is not None:
@@ -155,9 +202,9 @@ def _worker_kernel() -> Any:
     return _SESSION
 
 
-def _run_one_fresh_kernel(plan: str, output_root: str | None) -> PlanOutcome:
+def _run_one_fresh_kernel(plan: str, output_root: str | None, plan_timeout: float | None = None) -> PlanOutcome:
     """The Dask task: a worker may run several tasks in threads, so each plan owns its kernel."""
-    return _run_one(plan, output_root, share_kernel=False)
+    return _run_one(plan, output_root, share_kernel=False, plan_timeout=plan_timeout)
 
 
 def _stop_worker_kernel() -> None:
@@ -176,23 +223,29 @@ def run_batch(
     scheduler: str | None = None,
     output_root: Path | None = None,
     progress: Callable[[dict], None] | None = None,
+    plan_timeout: float | None = None,
 ) -> BatchResult:
     """Validate every plan, then run them; returns each plan's outcome and the index pages.
 
     Raises :class:`PlanValidationError` listing the problems of every invalid plan before
-    anything runs. ``progress`` receives events (``{"kind": "stage"|"done", ...}``).
+    anything runs, and :class:`BatchInterrupted` on Ctrl-C or SIGTERM. ``progress`` receives
+    events (``{"kind": "stage"|"done", ...}``). ``plan_timeout`` (seconds) fails a plan whose
+    stages together run longer; the other plans go on.
     """
     plans = expand_plans(patterns)
-    if scheduler is None and (len(plans) == 1 or workers <= 1):
-        _worker_kernel().launch()  # runs in this process: its kernel starts while plans are checked
-    try:
-        return _validate_and_run(plans, workers, resume, scheduler, output_root, progress or (lambda _event: None))
-    finally:
-        _stop_worker_kernel()  # this process's kernel, if it started one: never left running
+    with _sigterm_as_ctrl_c():
+        if scheduler is None and (len(plans) == 1 or workers <= 1):
+            _worker_kernel().launch()  # runs in this process: its kernel starts while plans are checked
+        try:
+            return _validate_and_run(plans, workers, resume, scheduler, output_root,
+                                     progress or (lambda _event: None), plan_timeout)
+        finally:
+            _stop_worker_kernel()  # this process's kernel, if it started one: never left running
 
 
 def _validate_and_run(plans: list[Path], workers: int, resume: bool, scheduler: str | None,
-                      output_root: Path | None, emit: Callable[[dict], None]) -> BatchResult:
+                      output_root: Path | None, emit: Callable[[dict], None],
+                      plan_timeout: float | None = None) -> BatchResult:
     from planlib.plan.planfile import validate_files
     from planlib.run.batch_index import write_indexes
 
@@ -212,17 +265,36 @@ def _validate_and_run(plans: list[Path], workers: int, resume: bool, scheduler: 
     emit({"kind": "start", "total": len(plans), "todo": len(todo)})
 
     root = str(output_root) if output_root else None
-    if todo and scheduler:
-        _run_on_dask(todo, root, scheduler, outcomes, emit)
-    elif len(todo) == 1 or workers <= 1:
-        _run_inline(todo, root, outcomes, emit)  # no pool to start: one plan, or one worker
-    elif todo:
-        _stop_worker_kernel()  # resumed to several plans after all: the pool's workers have their own
-        _run_in_pool(todo, root, workers, outcomes, emit)
+    try:
+        if todo and scheduler:
+            _run_on_dask(todo, root, scheduler, outcomes, emit, plan_timeout)
+        elif len(todo) == 1 or workers <= 1:
+            _run_inline(todo, root, outcomes, emit, plan_timeout)  # no pool to start: one plan, or one worker
+        elif todo:
+            _stop_worker_kernel()  # resumed to several plans after all: the pool's workers have their own
+            _run_in_pool(todo, root, workers, outcomes, emit, plan_timeout)
+    except KeyboardInterrupt:
+        _stop_worker_kernel()
+        ordered = [outcomes.get(str(p)) or _interrupted(p) for p in plans]
+        raise BatchInterrupted(BatchResult(ordered, [], round(time.perf_counter() - started, 2))) from None
 
     ordered = [outcomes[str(p)] for p in plans]
-    indexes = write_indexes(ordered, output_root)
-    return BatchResult(ordered, indexes, round(time.perf_counter() - started, 2))
+    result = BatchResult(ordered, [], round(time.perf_counter() - started, 2))
+    try:
+        result.indexes = write_indexes(ordered, output_root)
+    except OSError as exc:  # the plans' outcomes stand; only the index page is missing
+        error = output_error(exc, Path(output_root or "outputs"))
+        if error is None:
+            raise
+        result.problems.append(f"批量运行索引未生成:{error}")
+    return result
+
+
+def _interrupted(plan: Path) -> PlanOutcome:
+    from planlib.plan.planfile import load_plan
+
+    meta = load_plan(plan).plan.meta
+    return PlanOutcome(str(plan), meta.unit, meta.quarter, "interrupted", error="批量运行被中断,未完成")
 
 
 def _skipped(plan: Path, output_root: Path | None) -> PlanOutcome:
@@ -249,22 +321,22 @@ class _Relay:
 
 
 def _run_inline(todo: list[str], root: str | None, outcomes: dict[str, PlanOutcome],
-                emit: Callable[[dict], None]) -> None:
+                emit: Callable[[dict], None], plan_timeout: float | None = None) -> None:
     for plan in todo:  # on this process's kernel, which run_batch stops however it ends
-        outcome = _run_one(plan, root, _Relay(emit))
+        outcome = _run_one(plan, root, _Relay(emit), plan_timeout=plan_timeout)
         outcomes[plan] = outcome
         emit({"kind": "done", "outcome": outcome})
 
 
 def _run_in_pool(todo: list[str], root: str | None, workers: int, outcomes: dict[str, PlanOutcome],
-                 emit: Callable[[dict], None]) -> None:
+                 emit: Callable[[dict], None], plan_timeout: float | None = None) -> None:
     context = multiprocessing.get_context("spawn")  # no inherited sockets or threads in workers
     with context.Manager() as manager:
         events = manager.Queue()
         pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context,
                                    initializer=_worker_init)
         try:
-            futures = {pool.submit(_run_one, plan, root, events): plan for plan in todo}
+            futures = {pool.submit(_run_one, plan, root, events, True, plan_timeout): plan for plan in todo}
             pending = set(futures)
             while pending:
                 _drain(events, emit)
@@ -295,7 +367,7 @@ def _drain(events: Any, emit: Callable[[dict], None]) -> None:
 
 
 def _run_on_dask(todo: list[str], root: str | None, scheduler: str, outcomes: dict[str, PlanOutcome],
-                 emit: Callable[[dict], None]) -> None:
+                 emit: Callable[[dict], None], plan_timeout: float | None = None) -> None:
     try:
         from distributed import Client
         from distributed import as_completed as dask_completed
@@ -303,8 +375,9 @@ def _run_on_dask(todo: list[str], root: str | None, scheduler: str, outcomes: di
         raise PlanError("--scheduler 需要 Dask:请安装 pip install 'planlib[dask]'") from None
     client = scheduler if not isinstance(scheduler, str) else Client(scheduler)
     try:
-        futures = {client.submit(_run_one_fresh_kernel, plan, root, key=f"planlib-{i}-{Path(plan).stem}",
-                                 pure=False): plan for i, plan in enumerate(todo)}
+        futures = {client.submit(_run_one_fresh_kernel, plan, root, plan_timeout,
+                                 key=f"planlib-{i}-{Path(plan).stem}", pure=False): plan
+                   for i, plan in enumerate(todo)}
         for future in dask_completed(futures):
             outcome = future.result()
             outcomes[futures[future]] = outcome
@@ -314,4 +387,4 @@ def _run_on_dask(todo: list[str], root: str | None, scheduler: str, outcomes: di
             client.close()
 
 
-__all__ = ["BatchResult", "PlanOutcome", "expand_plans", "run_batch"]
+__all__ = ["BatchInterrupted", "BatchResult", "PlanOutcome", "expand_plans", "run_batch"]

@@ -85,5 +85,9 @@ def export_contacts(plan_path: Path, *, segment: str | None, requested_by: str, 
     else:  # an orders-only plan: names and phones as the order export has them
         contacts = customers_from_transactions(load_source("transactions", plan.data.transactions, loaded.base_dir)).frame
     table = chosen.merge(contacts, on="customer_id", how="left")
-    return export_unmasked(table, root / meta.unit, name=f"{meta.quarter}-{name}", requested_by=requested_by,
-                           reason=reason)
+    from planlib.run.folder import output_errors, refuse_links
+
+    with output_errors(root / meta.unit):
+        refuse_links(root / meta.unit, root / meta.unit / PRIVATE_DIR)  # never written through a link
+        return export_unmasked(table, root / meta.unit, name=f"{meta.quarter}-{name}", requested_by=requested_by,
+                               reason=reason)

@@ -1,7 +1,7 @@
 """The papermill engine that runs a stage in a :class:`~planlib.run.kernel.KernelSession`'s kernel.
 
 Engines are papermill's extension point for how a notebook is executed. This one is papermill's
-own nbclient engine with two differences:
+own nbclient engine with three differences:
 
 - Given ``km``, nbclient neither starts nor stops the kernel; given ``kc`` too, it opens no
   client of its own, so one client serves the whole plan (several clients on one kernel lose
@@ -13,12 +13,17 @@ own nbclient engine with two differences:
   written when execution starts, when it ends — successfully or not, as papermill does — and
   during a long cell every ``autosave_cell_every`` seconds (papermill's own timer, 30 s).
   The final file is the same as papermill's.
+- The time limit is the stage's, not each cell's: given ``stage_deadline`` (a
+  ``time.monotonic()`` value), every cell may run only until then, so three 7 s cells exceed a
+  10 s limit (papermill's ``execution_timeout`` applies to each cell on its own).
 
 Importing this module registers the engine under :data:`ENGINE_NAME`.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 from papermill.clientwrap import PapermillNotebookClient
@@ -74,10 +79,14 @@ class SharedKernelEngine(NBClientEngine):
     def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
                                  stdout_file: Any = None, stderr_file: Any = None, start_timeout: int = 60,
                                  execution_timeout: int | None = None, session: Any = None,
-                                 **kwargs: Any) -> Any:
+                                 stage_deadline: float | None = None, **kwargs: Any) -> Any:
         if session is None or session.km is None:
             raise ValueError("SharedKernelEngine needs a started KernelSession (session=...)")
         kwargs.pop("input_path", None)
+        if stage_deadline is not None:
+            # nbclient asks before each cell; what is left of the stage, at least a second
+            # (nbclient reads 0 as "no limit")
+            kwargs["timeout_func"] = lambda _cell: max(1, math.ceil(stage_deadline - time.monotonic()))
         client = PapermillNotebookClient(
             nb_man, km=session.km, timeout=execution_timeout, startup_timeout=start_timeout,
             kernel_name=kernel_name, log=logger, log_output=log_output, stdout_file=stdout_file,

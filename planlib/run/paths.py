@@ -25,3 +25,18 @@ def workbooks_dir() -> Path:
 
 def workbook_path(stage: str) -> Path:
     return workbooks_dir() / f"{stage}.ipynb"
+
+
+def input_key(path: Path, root: Path) -> str:
+    """How a run records a file it read: relative to the project root when inside it, so a
+    copied or moved project still recognises its own inputs; absolute otherwise."""
+    path = Path(path)
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def input_file(key: str, root: Path) -> Path:
+    """The file an :func:`input_key` names."""
+    return Path(root) / key

@@ -28,7 +28,7 @@ from planlib.plan.kpis import CATALOGUE, small_sample_text
 from planlib.plan.planfile import LoadedPlan, load_plan
 from planlib.plan.schema import Plan
 from planlib.publish import display
-from planlib.run.folder import cover, plan_lock
+from planlib.run.folder import cover, output_errors, plan_lock, refuse_links, refuse_special_files
 from planlib.run.stage import project_root
 from planlib.stages.execution import schedule
 
@@ -254,12 +254,14 @@ def run_pulse(plan_path: str | Path, as_of: date, *, output_root: Path | None = 
     if not plan.checkpoints:
         raise PlanError(f"{loaded.path}: 计划没有检查点(checkpoints),中期检查无从比较;"
                         "请先在计划中添加检查点(指标、阈值、日期、调整措施)")
+    refuse_special_files(loaded)  # a pipe or a device as data file would block the pulse forever
     frames = load_frames(loaded)
     customers = customers_result(frames["customers"], frames["transactions"], plan)
     root = Path(output_root) if output_root else project_root(loaded.path.parent) / "outputs"
     unit_dir = root / plan.meta.unit
-    with plan_lock(unit_dir, plan.meta.quarter):
+    with output_errors(unit_dir), plan_lock(unit_dir, plan.meta.quarter):
         run_dir = unit_dir / plan.meta.quarter
+        refuse_links(run_dir, *pulse_paths(run_dir, as_of))  # never written through a link
         run_dir.mkdir(parents=True, exist_ok=True)
         return write_pulse(loaded, frames, customers, as_of, run_dir)
 

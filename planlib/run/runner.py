@@ -1,14 +1,19 @@
 """Run a plan's stage workbooks with papermill and publish the run folder.
 
 A run executes into a staging folder beside the published one and is moved into place only
-when every stage reached its last cell. A failed run becomes ``<quarter>.failed/`` with a
-report that says it failed; the last good ``<quarter>/`` is never touched. A lock per plan
-keeps two runs of the same plan from interleaving.
+when every stage reached its last cell (see :func:`planlib.run.folder.publish`, recoverable at
+every instant). A failed run becomes ``<quarter>.failed/`` with a report that says it failed;
+the last good ``<quarter>/`` is never touched. A lock per plan keeps two runs of the same plan
+from interleaving.
+
+The plan, data and workbook files are hashed once as the run starts. Each stage records the
+hashes of the files it read (its sentinel, then the manifest); a file that changed before the
+run ends fails the run, so no report mixes two versions of an input. ``--stage`` re-runs one
+stage only while every other stage's recorded inputs are unchanged.
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import platform
@@ -25,9 +30,21 @@ from planlib.data import results
 from planlib.errors import PlanError
 from planlib.plan.planfile import LoadedPlan, load_plan
 from planlib.run import paths
-from planlib.run.folder import carry_over, cover, data_files, inputs_digest, plan_lock
+from planlib.run.folder import (
+    carry_over,
+    changed_input,
+    copy_run,
+    cover,
+    data_files,
+    input_hashes,
+    inputs_digest,
+    output_error,
+    plan_lock,
+    publish,
+    refuse_links,
+)
 from planlib.run.kernel import KernelSession, workbook_imports
-from planlib.run.paths import project_root
+from planlib.run.paths import input_file, input_key, project_root
 from planlib.run.stage import sentinel_path
 
 WORKBOOK_PARAMETERS = ("plan_path", "run_dir")
@@ -42,6 +59,7 @@ class StageRun:
     seconds: float = 0.0
     notebook: str = ""
     error: str = ""
+    inputs: dict[str, str] = field(default_factory=dict)  # path → sha256 of each file the stage read
 
 
 @dataclass
@@ -84,7 +102,8 @@ def _versions() -> dict[str, str]:
 
 
 def _execute_stage(stage: str, loaded: LoadedPlan, run_dir: Path, kernel: KernelSession,
-                   log_output: bool) -> None:
+                   log_output: bool, deadline: float) -> None:
+    """Execute one stage's workbook; ``deadline`` (``time.monotonic()``) bounds the whole stage."""
     import papermill
 
     papermill.execute_notebook(
@@ -94,7 +113,7 @@ def _execute_stage(stage: str, loaded: LoadedPlan, run_dir: Path, kernel: Kernel
         progress_bar=False,
         log_output=log_output,
         kernel_name=kernel.kernel_name,
-        execution_timeout=loaded.plan.run.stage_timeout_s,
+        stage_deadline=deadline,
         **kernel.execute_kwargs(),
     )
 
@@ -114,7 +133,7 @@ def _failure_text(exc: BaseException, loaded: LoadedPlan) -> str:
     if isinstance(exc, PapermillExecutionError):
         return f"{exc.ename}: {exc.evalue}(第 {exc.exec_count} 个执行的单元格)"
     if _is_timeout(exc):
-        return (f"单元格执行超过 {loaded.plan.run.stage_timeout_s} 秒被中止 — 检查数据量,"
+        return (f"阶段运行超过 {loaded.plan.run.stage_timeout_s} 秒被中止 — 检查数据量,"
                 "或在计划中调大 run.stage_timeout_s")
     if isinstance(exc, DeadKernelError):
         return "内核在执行中意外退出(可能被终止或内存不足)"
@@ -131,13 +150,17 @@ def run_plan(
     log: Callable[[str], None] = print,
     log_output: bool = False,
     kernel: KernelSession | None = None,
+    plan_timeout: float | None = None,
 ) -> RunResult:
     """Validate ``plan_path``, execute its stages and publish the run folder.
 
     ``stages`` limits the run to some stages (``--stage``); the others' stored results are
-    taken from the published folder, which must then exist. ``kernel`` is a session shared with
-    other plans (a batch worker's); without it the run starts and stops its own.
+    taken from the published folder, which must then exist, and the files they read must be
+    unchanged. ``kernel`` is a session shared with other plans (a batch worker's); without it
+    the run starts and stops its own. ``plan_timeout`` (seconds, a batch's ``--plan-timeout``)
+    bounds the whole run's stages as ``run.stage_timeout_s`` bounds each one.
     """
+    deadline = time.monotonic() + plan_timeout if plan_timeout else None
     loaded = load_plan(plan_path)
     meta = loaded.plan.meta
     chosen = list(stages) if stages else list(results.STAGES)
@@ -147,7 +170,8 @@ def run_plan(
     staging = unit_dir / f".{meta.quarter}.staging"
     failed = unit_dir / f"{meta.quarter}.failed"
 
-    with plan_lock(unit_dir, meta.quarter), _clear_disk_errors(unit_dir, staging):
+    with _clear_disk_errors(unit_dir, staging), plan_lock(unit_dir, meta.quarter):
+        refuse_links(staging, failed)  # the plan's lock has finished any interrupted publish
         if staging.exists():
             shutil.rmtree(staging)  # left by a run that was killed; we hold the lock
         partial = len(chosen) < len(results.STAGES)
@@ -157,7 +181,7 @@ def run_plan(
         session = kernel
         try:
             if partial:
-                shutil.copytree(published, staging)
+                copy_run(published, staging)
             else:
                 staging.mkdir(parents=True)
             if own_kernel:
@@ -179,11 +203,15 @@ def run_plan(
 
             warm_up()  # nbconvert and the report templates, loaded while the kernel starts
             # what the manifest records about the inputs: taken as the run starts (and while
-            # the kernel is still importing, so it costs the run nothing)
+            # the kernel is still importing, so it costs the run nothing); every file hashed once
+            hashes = input_hashes(loaded, [paths.workbook_path(s) for s in results.STAGES])
             facts = _run_facts(loaded)
             started = datetime.now()
             runs = [StageRun(s, status="reused" if s not in chosen else "pending") for s in results.STAGES]
-            status, failure, died = _run_stages(runs, loaded, staging, session, log, log_output)
+            if partial:
+                _check_reused(staging, runs, published, loaded)
+            status, failure, died = _run_stages(runs, loaded, staging, session, log, log_output, hashes,
+                                                deadline, plan_timeout)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)  # nothing ran to report on (or Ctrl-C)
             raise
@@ -202,7 +230,7 @@ def run_plan(
             _write_manifest(staging, loaded, runs, status, started, facts)
             _export_report(staging, loaded, runs, status, failure)
         if status == "ok":
-            _publish(staging, published)
+            publish(staging, published)
             if failed.exists():
                 shutil.rmtree(failed)  # the failure it recorded has been fixed
             return RunResult(loaded.path, status, published, runs)
@@ -218,22 +246,61 @@ def _clear_disk_errors(unit_dir: Path, staging: Path) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT, errno.EPERM):
+        error = output_error(exc, unit_dir)
+        if error is None:
             raise
         with suppress(OSError):
             shutil.rmtree(staging)
-        reason = {errno.ENOSPC: "磁盘空间不足", errno.EDQUOT: "磁盘配额已满"}.get(exc.errno, "没有写入权限")
-        raise PlanError(f"{exc.filename or unit_dir}: 无法写入输出({reason})— 请清理磁盘或检查目录权限;"
-                        "上一次成功的报告保持不变") from exc
+        raise error from exc
+
+
+def _check_reused(staging: Path, runs: list[StageRun], published: Path, loaded: LoadedPlan) -> None:
+    """Refuse ``--stage`` when a stage it reuses read a file that has changed since it ran.
+
+    The reused stages' records (the files they read and their hashes) carry over to the new
+    manifest, so ``--resume`` still compares what each stage really read.
+    """
+    try:
+        recorded = {s["stage"]: s for s in json.loads((staging / "manifest.json").read_text(encoding="utf-8"))["stages"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        recorded = {}
+    fix = "请完整运行所有阶段(去掉 --stage)"
+    root = paths.project_root(loaded.path.parent)
+    for run in runs:
+        if run.status != "reused":
+            continue
+        inputs = recorded.get(run.stage, {}).get("inputs")
+        if not inputs:
+            raise PlanError(f"{published}: 上次运行没有记录阶段 {run.stage} 读取了哪些文件,无法确认它的结果仍然有效 — {fix}")
+        changed = changed_input(loaded, inputs)  # hashed as the run started: remembered, not read again
+        if changed and input_key(changed, root) not in inputs:
+            raise PlanError(f"{changed}: 阶段 {run.stage} 上次运行时读取的不是这个计划文件 — {fix}")
+        if changed:
+            raise PlanError(f"{changed}: 自阶段 {run.stage} 上次运行以来已修改,沿用它的结果会混用新旧输入 — {fix}")
+        run.inputs = dict(inputs)
+
+
+def _changed_during_run(run: StageRun, hashes: dict[str, str], root: Path) -> Path | None:
+    """A file the stage read whose bytes differ from those hashed when the run started."""
+    return next((input_file(key, root) for key, digest in run.inputs.items() if key in hashes and hashes[key] != digest),
+                None)
 
 
 def _run_stages(runs: list[StageRun], loaded: LoadedPlan, staging: Path, kernel: KernelSession,
-                log: Callable[[str], None], log_output: bool) -> tuple[str, str, bool]:
+                log: Callable[[str], None], log_output: bool, hashes: dict[str, str],
+                plan_deadline: float | None = None, plan_timeout: float | None = None) -> tuple[str, str, bool]:
     """Execute the pending stages in order in one kernel; stop at the first failure.
 
-    Returns the run's status, the failure sentence and whether the kernel died under it.
+    Each stage has ``run.stage_timeout_s`` of wall-clock time (not per cell), and all of them
+    together end by ``plan_deadline``. Returns the run's status, the failure sentence and
+    whether the kernel died under it.
     """
     status, failure, died = "ok", "", False
+    root = project_root(loaded.path.parent)
+    stage_limit = loaded.plan.run.stage_timeout_s
+    plan_text = (f"计划运行超过 {plan_timeout:g} 秒被中止(批量运行的 --plan-timeout)— 检查数据量,"
+                 "或调大 --plan-timeout") if plan_timeout else ""
+    last = None
     for index, run in enumerate(runs, start=1):
         if run.status == "reused":
             run.notebook = f"{run.stage}.ipynb"
@@ -244,14 +311,28 @@ def _run_stages(runs: list[StageRun], loaded: LoadedPlan, staging: Path, kernel:
         log(f"[{index}/{len(runs)}] {run.stage} {results.STAGE_TITLES[run.stage]} …")
         sentinel_path(staging, run.stage).unlink(missing_ok=True)
         t0 = time.perf_counter()
+        deadline = time.monotonic() + stage_limit
+        by_plan = plan_deadline is not None and plan_deadline < deadline
+        deadline = min(deadline, plan_deadline) if plan_deadline is not None else deadline
         try:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(plan_text)
             kernel.reset()  # a fresh namespace per stage (starting the kernel if it is not running)
-            _execute_stage(run.stage, loaded, staging, kernel, log_output)
-            if not sentinel_path(staging, run.stage).exists():
+            _execute_stage(run.stage, loaded, staging, kernel, log_output, deadline)
+            sentinel = sentinel_path(staging, run.stage)
+            if not sentinel.exists():
                 raise PlanError("工作簿没有执行到最后一个单元格(中途退出或被跳过)")
+            workbook = input_key(paths.workbook_path(run.stage), root)
+            run.inputs = {**json.loads(sentinel.read_text(encoding="utf-8")).get("inputs", {}),
+                          workbook: hashes[workbook]}
+            changed = _changed_during_run(run, hashes, root)
+            if changed:
+                raise PlanError(f"{changed}: 在运行期间被修改,本阶段读到的与运行开始时不同 — 请等文件不再变动后重新运行")
             run.status = "ok"
+            last = run
         except Exception as exc:  # noqa: BLE001 — any failure of a stage fails the run, visibly
-            run.status, run.error = "failed", _failure_text(exc, loaded)
+            run.status = "failed"
+            run.error = plan_text if by_plan and _is_timeout(exc) else _failure_text(exc, loaded)
             status, failure = "failed", f"阶段 {run.stage}({results.STAGE_TITLES[run.stage]})失败:{run.error}"
             died = kernel.km is not None and not kernel.alive
             if died or _is_timeout(exc):
@@ -259,6 +340,11 @@ def _run_stages(runs: list[StageRun], loaded: LoadedPlan, staging: Path, kernel:
         run.seconds = round(time.perf_counter() - t0, 2)
         run.notebook = f"{run.stage}.ipynb"
         log(f"      {'完成' if run.status == 'ok' else '失败'}({run.seconds:.1f} 秒)")
+    changed = changed_input(loaded, hashes) if status == "ok" else None
+    if changed and last is not None:  # after the last stage read it: the stages still disagree with the start
+        last.status = "failed"
+        last.error = f"{changed}: 在运行期间被修改,本次结果可能混用了两个版本 — 请等文件不再变动后重新运行"
+        status, failure = "failed", f"阶段 {last.stage}({results.STAGE_TITLES[last.stage]})失败:{last.error}"
     return status, failure, died
 
 
@@ -301,18 +387,3 @@ def _export_report(run_dir: Path, loaded: LoadedPlan, runs: list[StageRun], stat
                  status=status, failure=failure or None)
 
 
-def _publish(staging: Path, published: Path) -> None:
-    """Swap the staging folder into place; the old folder is removed only after the swap."""
-    old = published.with_name(f".{published.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if published.exists():
-        os.replace(published, old)
-    try:
-        os.replace(staging, published)
-    except OSError:
-        if old.exists():
-            os.replace(old, published)
-        raise
-    if old.exists():
-        shutil.rmtree(old)

@@ -22,7 +22,7 @@ from planlib.errors import PlanError
 from planlib.plan.planfile import LoadedPlan, load_plan
 from planlib.plan.schema import Data
 from planlib.publish.files import file_sha256
-from planlib.run.paths import project_root
+from planlib.run.paths import input_key, project_root
 
 if TYPE_CHECKING:  # imported where used: the runner imports this module for paths only
     import pandas as pd
@@ -53,21 +53,23 @@ _SOURCE_CACHE: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
 _SOURCE_CACHE_SIZE = 5
 
 
-def _load_cached(name: str, source: Any, base_dir: Path) -> Any:
-    """``data.load_source`` remembered by the file's content and the source's settings.
+def _load_cached(name: str, source: Any, base_dir: Path) -> tuple[Any, str | None]:
+    """``data.load_source`` remembered by the file's content and the source's settings, with
+    the hash of the bytes it was read from (what the stage records as its input).
 
     Each caller gets its own copies of the frames (a fraction of the parse), so a stage that
-    changes its frame in place never changes what the next stage reads.
+    changes its frame in place never changes what the next stage reads. A pipe or a device is
+    refused before it is opened (:func:`~planlib.publish.files.file_sha256`).
     """
     from planlib.data.load import load_source
 
     if source.url is not None:
         return load_source(name, source, base_dir)  # a database is read each time (it may change)
-    path = (Path(base_dir) / source.path).resolve()
+    path = (Path(base_dir) / source.path).expanduser().resolve()
     try:
         digest = file_sha256(path)
     except OSError:
-        return load_source(name, source, base_dir)  # its own clear message for a missing file
+        return load_source(name, source, base_dir), None  # its own clear message for a missing file
     key = (name, source.model_dump_json(), f"{path}:{digest}")
     if key not in _SOURCE_CACHE:
         _SOURCE_CACHE[key] = load_source(name, source, base_dir)
@@ -75,7 +77,8 @@ def _load_cached(name: str, source: Any, base_dir: Path) -> Any:
             _SOURCE_CACHE.popitem(last=False)
     _SOURCE_CACHE.move_to_end(key)
     found = _SOURCE_CACHE[key]
-    return dataclasses.replace(found, frame=found.frame.copy(), excluded=found.excluded.copy(), rows=found.rows.copy())
+    return (dataclasses.replace(found, frame=found.frame.copy(), excluded=found.excluded.copy(),
+                                rows=found.rows.copy()), digest)
 
 
 _PLAN_CACHE: dict[Path, tuple[tuple[tuple[Path, str], ...], LoadedPlan]] = {}
@@ -107,6 +110,18 @@ def _load_plan_cached(path: Path) -> LoadedPlan:
     return _own_copy(loaded)
 
 
+def _plan_hashes(loaded: LoadedPlan) -> dict[str, str]:
+    """The hashes of the plan files a stage read (as remembered with the parsed plan)."""
+    root = project_root(loaded.path.parent)
+    found = _PLAN_CACHE.get(loaded.path)
+    if found is not None:
+        return {input_key(f, root): digest for f, digest in found[0]}
+    try:
+        return {input_key(f, root): file_sha256(f) for f in loaded.files}
+    except OSError:
+        return {}
+
+
 def _own_copy(loaded: LoadedPlan) -> LoadedPlan:
     return dataclasses.replace(loaded, plan=loaded.plan.model_copy(deep=True), data=copy.deepcopy(loaded.data),
                                files=list(loaded.files))
@@ -125,6 +140,9 @@ class StageContext:
         self.started = time.perf_counter()
         self._frames: dict[str, pd.DataFrame] = {}
         self.load_notes: dict[str, Any] = {}
+        # path → sha256 of every file this stage read (plan files, data): kept in the sentinel,
+        # so the runner and --resume know which inputs each stage's results depend on
+        self.inputs: dict[str, str] = _plan_hashes(loaded)
 
     @property
     def title(self) -> str:
@@ -160,7 +178,10 @@ class StageContext:
                 return self._frames[name]
             if name not in self._sources:
                 raise PlanError(f"{self.loaded.path}: data.{name}: 计划未配置该数据源 — 请在 data: 下添加 {name}")
-            loaded = _load_cached(name, self._sources[name], self.loaded.base_dir)
+            loaded, digest = _load_cached(name, self._sources[name], self.loaded.base_dir)
+            if digest is not None:
+                path = self.loaded.resolve(self._sources[name].path)
+                self.inputs[input_key(path, project_root(self.loaded.path.parent))] = digest
             self._frames[name] = loaded.frame
             self.load_notes[name] = loaded
         return self._frames[name]
@@ -203,6 +224,7 @@ class StageContext:
             "figures": figures,
             # database sources this stage read: masked URL, rows, content hash (for the manifest)
             "sources": {name: note.fingerprint for name, note in self.load_notes.items() if note.fingerprint},
+            "inputs": self.inputs,
         }
         folder = results.results_dir(self.run_dir)
         folder.mkdir(parents=True, exist_ok=True)

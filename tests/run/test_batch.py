@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+import nbformat
 import pytest
-from conftest import make_small_demo
+from conftest import ROOT, make_small_demo
 
 from planlib.cli import main
 from planlib.errors import PlanValidationError
@@ -161,3 +163,90 @@ def test_ctrl_c_leaves_no_kernel_or_worker_behind(tmp_path):
         time.sleep(0.2)
     assert _processes_mentioning(str(runtime)) == [], out.decode(errors="replace")[-2000:]
     assert "已中断" in out.decode(errors="replace")
+
+
+def test_a_plan_over_its_time_or_with_a_read_only_folder_fails_alone(tmp_path, monkeypatch, read_only, capsys):
+    """--plan-timeout bounds a plan's stages together; a unit folder nobody can write fails its plan only."""
+    from planlib.run import paths
+
+    books = tmp_path / "books"
+    shutil.copytree(ROOT / "workbooks", books, ignore=lambda _d, names: [n for n in names if not n.endswith(".ipynb")])
+    monkeypatch.setattr(paths, "workbooks_dir", lambda: books)  # plans run in this process (one worker)
+    for stage in ("01_goals", "02_needs", "03_channels", "04_execution", "05_review"):
+        nb = nbformat.read(books / f"{stage}.ipynb", as_version=4)
+        cell = nbformat.v4.new_code_cell("import time\nif '/slow/' in plan_path:\n    time.sleep(30)")
+        cell.id = "slow-plan"
+        nb.cells.insert(next(i for i, c in enumerate(nb.cells) if "open_stage(" in c.source) + 1, cell)
+        nbformat.write(nb, books / f"{stage}.ipynb")
+    for unit in ("fast", "slow", "ro"):
+        make_unit(tmp_path, unit, customers=300)
+    out = tmp_path / "out"
+    read_only(out / "ro")
+    code = main(["batch", str(tmp_path / "parameters/*/2024Q2.yaml"), "--workers", "1", "--plan-timeout", "100",
+                 "--output-root", str(out)])
+    printed = capsys.readouterr()
+    assert code == 1
+    assert "Traceback" not in printed.err
+    summary = [line.split() for line in printed.out.splitlines() if line.split()[:2] in (
+        [unit, "2024Q2"] for unit in ("fast", "slow", "ro"))]
+    outcomes = {words[0]: words[2] for words in summary}
+    assert outcomes == {"fast": "成功", "ro": "失败", "slow": "失败"}, printed.out
+    assert f"{out / 'ro'}" in printed.out and "无法写入输出" in printed.out
+    assert "计划运行超过 100 秒" in printed.out and "--plan-timeout" in printed.out
+    assert (out / "fast/2024Q2/report.html").exists() and (out / "2024Q2/index.html").exists()
+    assert not (out / "slow/2024Q2").exists()
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(proc.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_sigterm_stops_workers_and_kernels_and_prints_the_summary(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for unit in ("b1", "b2", "b3"):
+        make_unit(tmp_path, unit, customers=300)
+    runtime = tmp_path / "jupyter-runtime"
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime)}
+    cmd = [str(Path(sys.executable).with_name("planlib")), "batch", str(tmp_path / "parameters/*/2024Q2.yaml"),
+           "--workers", "2", "--output-root", str(tmp_path / "out")]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(_processes_mentioning(str(runtime))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    family = _descendants(proc.pid)
+    assert len(_processes_mentioning(str(runtime))) == 2 and set(_processes_mentioning(str(runtime))) <= family
+    proc.send_signal(signal.SIGTERM)  # what a service manager or `kill` sends: to the batch alone
+    out, _ = proc.communicate(timeout=120)
+    text = out.decode(errors="replace")
+    assert proc.returncode == 130, text[-2000:]
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in family) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [pid for pid in family if _alive(pid)] == [], text[-2000:]
+    assert "已中断" in text and "共 3 个计划" in text and "未完成" in text

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import nbformat
@@ -35,7 +36,7 @@ def sabotage(tmp_path, monkeypatch):
         nb = nbformat.read(path, as_version=4)
         at = next(i for i, c in enumerate(nb.cells) if "open_stage(" in c.source) + 1
         cell = nbformat.v4.new_code_cell(code)
-        cell.id = "sabotage"
+        cell.id = f"sabotage-{sum(c.id.startswith('sabotage') for c in nb.cells)}"
         nb.cells.insert(at, cell)
         nbformat.write(nb, path)
 
@@ -96,6 +97,17 @@ def test_timeout_stops_the_stage_and_its_kernel(sabotage, plan, tmp_path):
     assert_gone(pid)
 
 
+def test_the_timeout_bounds_the_whole_stage_not_each_cell(sabotage, plan, tmp_path):
+    """Three cells of 7 s each stay under a 10 s limit per cell; the stage as a whole does not."""
+    plan.write_text(plan.read_text(encoding="utf-8") + "\nrun:\n  stage_timeout_s: 10\n", encoding="utf-8")
+    for _ in range(3):
+        sabotage("02_needs", "import time\ntime.sleep(7)")
+    result = run(plan, tmp_path)
+    assert not result.ok
+    assert [s.status for s in result.stages] == ["ok", "failed", "skipped", "skipped", "skipped"]
+    assert "阶段运行超过 10 秒" in result.stages[1].error
+
+
 def test_missing_kernel_is_a_clear_failure(plan, tmp_path):
     session = KernelSession(paths.workbooks_dir(), kernel_name="no-such-kernel")
     result = run(plan, tmp_path, kernel=session)
@@ -111,7 +123,7 @@ def test_full_disk_at_publish_keeps_the_last_good_report(plan, tmp_path, monkeyp
     def no_space(*_args):
         raise OSError(errno.ENOSPC, "No space left on device", str(good.folder))
 
-    monkeypatch.setattr(runner, "_publish", no_space)
+    monkeypatch.setattr(runner, "publish", no_space)
     with pytest.raises(PlanError, match="磁盘空间不足"):
         run(plan, tmp_path)
     assert good.report.read_bytes() == before
@@ -128,3 +140,44 @@ def test_unmasked_phone_number_in_a_report_fails_the_run(plan, tmp_path):
     report = result.report.read_text(encoding="utf-8")
     assert "13812345678" not in report and "个人信息" in report
     assert (result.folder / "private" / "withheld" / "01_goals.ipynb").exists()
+
+
+def test_a_data_file_swapped_between_stages_fails_the_run(sabotage, plan, tmp_path):
+    """Stage 03 rewrites the transactions export: stage 05 would read another version than 01."""
+    sabotage("03_channels", "_p = ctx.loaded.resolve(ctx.plan.data.transactions.path)\n"
+                            "_b = _p.read_bytes()\n"
+                            "_p.write_bytes(_b[:_b.rstrip(b'\\n').rindex(b'\\n') + 1])")
+    result = run(plan, tmp_path)
+    assert not result.ok
+    failed = next(s for s in result.stages if s.status == "failed")
+    assert "transactions.csv: 在运行期间被修改" in failed.error
+    assert not (tmp_path / "out/demo/2024Q2").exists()  # nothing published
+
+
+def test_a_pipe_as_data_file_is_refused_before_it_is_read(plan, tmp_path):
+    fifo = tmp_path / "transactions.csv"
+    os.mkfifo(fifo)
+    base = plan.parent / "base.yaml"
+    text = base.read_text(encoding="utf-8")
+    base.write_text(text.replace("path: ../../outputs/demo_data/demo/transactions.csv", f"path: {fifo}"),
+                    encoding="utf-8")
+    assert str(fifo) in base.read_text(encoding="utf-8")
+    plan.write_text(plan.read_text(encoding="utf-8") + "\nrun:\n  stage_timeout_s: 10\n", encoding="utf-8")
+    # something writing the pipe once, as an export job might: reading it cannot block forever
+    writer = threading.Thread(target=_feed, args=(fifo,), daemon=True)
+    writer.start()
+    try:
+        with pytest.raises(PlanError, match=r"transactions.csv:? 不是普通文件"):
+            run(plan, tmp_path)
+    finally:
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # releases a writer still waiting
+        writer.join(timeout=5)
+    assert not list((tmp_path / "out/demo").glob(".*staging"))
+
+
+def _feed(fifo: Path) -> None:
+    try:
+        with open(fifo, "w", encoding="utf-8") as handle:
+            handle.write("订单编号,客户编号,下单日期,消费金额\nO1,C000001,2024-01-05,12\n")
+    except OSError:
+        pass

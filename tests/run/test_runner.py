@@ -17,6 +17,7 @@ from conftest import ROOT
 from planlib.cli import main
 from planlib.data import results
 from planlib.errors import PlanError
+from planlib.run.batch import _unchanged_since_success
 from planlib.run.folder import plan_lock
 from planlib.run.runner import run_plan
 
@@ -165,3 +166,71 @@ def test_export_contacts_is_explicit_logged_and_kept_out_of_the_report(demo_run,
     assert "private" not in (work / "outputs/demo/2024Q2/report.html").read_text(encoding="utf-8")
     with pytest.raises(SystemExit):  # who and why are required
         main(["export-contacts", str(plan), "--output-root", str(work / "outputs")])
+
+
+def test_each_stage_records_what_it_read_and_reuse_needs_it_unchanged(demo_run, tmp_path, capsys):
+    _, folder, _ = demo_run
+    work = tmp_path / "w"
+    shutil.copytree(folder, work)
+    plan = work / "parameters/demo/2024Q2.yaml"
+    root = work / "outputs"
+    args = ["run", str(plan), "--stage", "03", "--output-root", str(root)]
+    manifest_path = root / "demo/2024Q2/manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    stages = {s["stage"]: s["inputs"] for s in manifest["stages"]}
+    tx = root / "demo_data/demo/transactions.csv"
+    # recorded relative to the project, so a copied project recognises its own inputs
+    assert "parameters/demo/2024Q2.yaml" in stages["01_goals"] and "parameters/demo/base.yaml" in stages["03_channels"]
+    assert "outputs/demo_data/demo/transactions.csv" in stages["01_goals"]
+    assert "outputs/demo_data/demo/transactions.csv" in stages["05_review"]
+    assert all(str(ROOT / "workbooks" / f"{s}.ipynb") in stages[s] for s in results.STAGES)
+    assert _unchanged_since_success(plan, root)
+
+    assert main(args) == 0  # nothing changed: stage 03 re-runs, the others are reused with their record
+    again = json.loads(manifest_path.read_text(encoding="utf-8"))
+    assert {s["stage"]: s["inputs"] for s in again["stages"]} == stages
+    assert [s["status"] for s in again["stages"]] == ["reused", "reused", "ok", "reused", "reused"]
+    assert _unchanged_since_success(plan, root)
+    capsys.readouterr()
+
+    original = tx.read_bytes()
+    tx.write_bytes(original[:original.rstrip(b"\n").rindex(b"\n") + 1])  # the CRM export was refreshed
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"{tx}: 自阶段 01_goals 上次运行以来已修改" in err and "去掉 --stage" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not _unchanged_since_success(plan, root)
+    tx.write_bytes(original)
+    assert _unchanged_since_success(plan, root)
+
+    plan.write_text(plan.read_text(encoding="utf-8").replace("{kpi: nps, target: 50}", "{kpi: nps, target: 55}"), encoding="utf-8")
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"{plan}: 自阶段 01_goals 上次运行以来已修改" in err and "请完整运行所有阶段" in err
+    assert json.loads(manifest_path.read_text(encoding="utf-8")) == again  # nothing re-run, nothing published
+    assert not _unchanged_since_success(plan, root)  # and --resume runs it
+
+    # one stage that ran on another version of the plan is enough for --resume to run it again
+    plan.write_text(plan.read_text(encoding="utf-8").replace("{kpi: nps, target: 55}", "{kpi: nps, target: 50}"), encoding="utf-8")
+    assert _unchanged_since_success(plan, root)
+    again["stages"][3]["inputs"][str(plan)] = "0" * 64
+    manifest_path.write_text(json.dumps(again), encoding="utf-8")
+    assert not _unchanged_since_success(plan, root)
+
+
+def test_a_read_only_output_folder_is_one_line_for_every_command(demo_run, tmp_path, capsys, read_only):
+    result, folder, _ = demo_run
+    work = tmp_path / "w"
+    shutil.copytree(folder, work)
+    plan = str(work / "parameters/demo/2024Q2.yaml")
+    empty = read_only(work / "empty")
+    outputs = str(read_only(work / "outputs"))  # the published run is there to read; nothing can be written
+    for args in (["run", plan, "--output-root", str(empty)],
+                 ["run", plan, "--as-of", "2024-05-01", "--output-root", outputs],
+                 ["export-contacts", plan, "--requested-by", "销售部 张经理", "--reason", "电话邀约",
+                  "--output-root", outputs],
+                 ["compare", "--unit", "demo", "--output-root", outputs]):
+        assert main(args) == 1, args
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, (args, err)
+        assert "无法写入输出" in err and str(work) in err and ("只读" in err or "权限" in err), (args, err)
