@@ -367,14 +367,18 @@ class PlanForm:
 
 
 # the bar stays in view: sticky inside the notebook's scrolling area, which needs the boxes around
-# the form to let it out (Lumino widgets and output areas clip with overflow: hidden/auto)
+# the form to let it out (Lumino widgets and output areas clip with overflow: hidden/auto); with
+# overflow visible a flex item grows to its content, hence min-width 0 (wide tables scroll alone)
 STYLE = """<style>
-.jp-Cell:has(.pl-form), .jp-Cell:has(.pl-form) :has(.pl-form), .pl-form { overflow: visible !important; }
+.jp-Cell:has(.pl-form), .jp-Cell:has(.pl-form) :has(.pl-form), .pl-form { overflow: visible !important;
+  min-width: 0; }
 .pl-form > .pl-bar { position: sticky; top: 0; z-index: 20; background: var(--jp-layout-color0, #fff);
   border-bottom: 1px solid #c5cfdb; padding: 4px 0; }
 .pl-bar .pl-summary { max-height: 96px; overflow-y: auto; }
 .pl-bar .pl-summary ul { margin: 2px 0; }
 .pl-bar .pl-state, .pl-bar .pl-status { margin-left: 10px; }
+.pl-form .widget-box { min-width: 0; }
+.pl-form .pl-table { overflow-x: auto !important; max-width: 100%; }
 .pl-draft { background: #fff4d6; border: 1px solid #e0b84c; padding: 4px 8px; margin: 4px 0; }
 </style>"""
 

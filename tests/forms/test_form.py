@@ -458,3 +458,22 @@ def test_the_bar_shows_budget_and_contact_totals(demo):
     assert "剩余" in form.totals.value
     channels = PlanForm(demo, sections_for("03_channels"), stage="03_channels")
     assert "每客户触达" in channels.totals.value and " 次" in channels.totals.value
+
+
+# ----------------------------------------------------------------------------- rows as a table
+def test_list_rows_are_one_line_table_rows_with_move_up_and_undo_of_the_last_delete(demo):
+    form = PlanForm(demo, sections_for("04_execution"), stage="04_execution")
+    lines = form.tops["budget"].fields["lines"]
+    assert lines.table and "pl-table-head" in lines.rows_box.children[0]._dom_classes
+    first = [row.value()["detail"] for row in lines.rows]
+    lines.move_up(1)
+    assert [row.value()["detail"] for row in lines.rows] == [first[1], first[0], *first[2:]]
+    assert lines.undo_button.layout.display == "none"  # hidden until a row is deleted
+    lines.remove(2)
+    assert len(lines.rows) == len(first) - 1 and lines.undo_button.layout.display is None
+    lines.undo_button.click()
+    assert [row.value()["detail"] for row in lines.rows] == [first[1], first[0], *first[2:]]
+    assert lines.undo_button.layout.display == "none"
+    # a row is one line: no field label inside it, each cell's width fixed by its column
+    cell = editor_at(form, ("budget", "lines", 0, "planned"))
+    assert len(cell.box.children) == 2 and cell.box.layout.width == "100px"
