@@ -45,6 +45,9 @@ CHOICE_LABELS: dict[Any, str] = {
     "gbk": "GBK", "gb18030": "GB18030", "big5": "Big5", "open_rate": "打开率", "response_rate": "响应率",
 }
 
+TABLE = "table"  # ``compact`` for the cells of a table row: no label (the header names the column)
+_NUM_WIDTH, _BUTTON_WIDTH = "30px", "36px"
+
 OnChange = Callable[[], None]
 Note = Callable[[KeyPath], str]
 
@@ -109,6 +112,50 @@ def _text_input(info: FieldInfo, tp: Any, value: Any) -> w.Text | w.Combobox:
                 continuous_update=False, layout=w.Layout(width=_FULL))
 
 
+def cell_width(info: FieldInfo) -> str:
+    """The fixed width of a field's column in a table of rows."""
+    inner, _, _ = strip(info.annotation)
+    if inner is bool:
+        return "56px"
+    if inner is date:
+        return "150px"
+    if _options(inner, info, info.annotation) is not None:
+        return "150px"
+    if get_origin(inner) is list:
+        return "160px"
+    if get_origin(inner) is dict:
+        return "220px"
+    if inner is str and _long_text(info):
+        return "240px"
+    if scalar_types(info.annotation) <= {int, float}:
+        return "100px"
+    return "140px"
+
+
+def is_flat(model: type[BaseModel]) -> bool:
+    """True when every field of ``model`` is one value (its rows can be one line of a table)."""
+    for info in model.model_fields.values():
+        inner, _, _ = strip(info.annotation)
+        if is_model(inner) or get_origin(inner) in (list, dict) and any(
+                is_model(strip(a)[0]) for a in get_args(inner)):
+            return False
+    return True
+
+
+def table_header(model: type[BaseModel], lead: list[w.Widget] | None = None) -> w.HBox:
+    """The header row of a table of ``model`` rows: each column's title once (help as a tooltip)."""
+    cells = []
+    for name, info in model.model_fields.items():
+        star = '<span style="color:#b3261e">*</span>' if info.is_required() else ""
+        tip = f' title="{html.escape(info.description)}"' if info.description else ""
+        cells.append(w.HTML(f"<b{tip}>{html.escape(info.title or name)}</b>{star}",
+                            layout=w.Layout(width=cell_width(info), flex="0 0 auto", margin="0 4px 0 0")))
+    head = w.HBox([w.HTML("", layout=w.Layout(width=_NUM_WIDTH, flex="0 0 auto")), *(lead or []), *cells],
+                  layout=w.Layout(border_bottom="1px solid #c5cfdb", flex="0 0 auto"))
+    head.add_class("pl-table-head")
+    return head
+
+
 # ---------------------------------------------------------------------------------- editors
 class Editor:
     path: KeyPath
@@ -144,7 +191,7 @@ class Scalar(Editor):
     """One value: text, number, date, choice, yes/no, a short list or a small key→value table."""
 
     def __init__(self, path: KeyPath, info: FieldInfo, value: Any, present: bool,
-                 on_change: OnChange, note: str, compact: bool):
+                 on_change: OnChange, note: str, compact: bool | str):
         self.path, self.info, self.present = path, info, present
         tp = info.annotation
         inner, _, _ = strip(tp)
@@ -153,12 +200,22 @@ class Scalar(Editor):
         if value is MISSING and self.default is not MISSING:
             value = self.default  # show what the plan will use when the key is left out
         self.kind, widget = self._widget(inner, info, tp, value)
+        if compact == TABLE and self.kind == "text":
+            widget.layout.height = "30px"  # one line in a table row; the text keeps its line breaks
         widget.add_class("pl-input")
         widget.observe(lambda _change: on_change(), "value")
         self.input = widget
         self.error = _error_label(path)
         help_text = [] if compact or not info.description else [
             w.HTML(f'<span style="color:#666;font-size:90%">{html.escape(info.description)}</span>')]
+        if compact == TABLE:  # a cell: the table's header row names it once
+            widget.layout.width = "100%"
+            if info.description:
+                widget.tooltip = info.description
+            self.box = w.VBox([widget, self.error], layout=w.Layout(width=cell_width(info), flex="0 0 auto",
+                                                                     margin="1px 4px 1px 0"))
+            self.box.add_class(css(path))
+            return
         wide = self.kind in ("text", "dict") or not compact
         self.box = w.VBox([_label(info, str(path[-1]), note, self.required), widget, *help_text, self.error],
                           layout=w.Layout(width="100%" if self.kind == "text" else ("420px" if wide else "190px"),
@@ -241,12 +298,14 @@ class Model(Editor):
         }
         self.error = _error_label(path)
         children = [f.box for f in self.fields.values()]
-        if compact:
+        if compact == TABLE:
+            body = w.HBox(children, layout=w.Layout(flex_flow="row nowrap", align_items="flex-start"))
+        elif compact:
             body = w.HBox(children, layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
         else:
             body = w.VBox(children)
         head = [w.HTML(f"<h4 style='margin:6px 0 2px'>{html.escape(title)}</h4>")] if title else []
-        self.box = w.VBox([*head, body, self.error])
+        self.box = body if compact == TABLE else w.VBox([*head, body, self.error])  # a row shows the error
         self.box.add_class(css(path))
 
     def value(self) -> Any:
@@ -285,49 +344,94 @@ class OptionalModel(Editor):
 
 
 class ListOf(Editor):
-    """A list of sub-models: one row each, with 删除 per row and 添加一行 below."""
+    """A list of sub-models: a table of one-line rows (header once; move up and delete per row,
+    undo of the last delete), or boxed rows when a row holds sub-models of its own."""
 
     def __init__(self, path: KeyPath, info: FieldInfo, model: type[BaseModel], items: Any, present: bool,
                  on_change: OnChange, note: Note):
         self.path, self.model, self.present, self.on_change, self.note = path, model, present, on_change, note
         self.required = info.is_required()
+        self.table = is_flat(model)
         self.rows: list[Model] = []
+        self.deleted: tuple[int, Any] | None = None  # the last deleted row, for 撤销删除
         self.rows_box = w.VBox()
+        if self.table:
+            self.rows_box.add_class("pl-table")  # scrolls sideways on its own when wider than the form
         self.add_button = add = w.Button(description="添加一行", icon="plus", layout=w.Layout(width="auto"))
         add.add_class(css(path, "pl-add"))
         add.on_click(lambda _b: self._rebuild([*self._items(), {}]))
+        self.undo_button = undo = w.Button(description="撤销删除", icon="undo",
+                                           layout=w.Layout(width="auto", display="none"))
+        undo.add_class(css(path, "pl-undo"))
+        undo.on_click(lambda _b: self.undo())
         self.error = _error_label(path)
         title = html.escape(info.title or str(path[-1]))
         about = f' <span style="color:#666;font-size:90%">{html.escape(info.description)}</span>' \
             if info.description else ""
         self.box = w.VBox([w.HTML(f"<h4 style='margin:8px 0 2px'>{title}</h4>{about}"),
-                           self.rows_box, add, self.error])
+                           self.rows_box, w.HBox([add, undo]), self.error])
         self.box.add_class(css(path))
         self._rebuild(items if isinstance(items, list | dict) else [], notify=False)
 
     def _items(self) -> list:
         return [row.value() for row in self.rows]
 
+    def _buttons(self, i: int) -> list[w.Button]:
+        up = w.Button(icon="arrow-up", tooltip="上移一行", disabled=i == 0,
+                      layout=w.Layout(width=_BUTTON_WIDTH, flex="0 0 auto"))
+        up.add_class(css((*self.path, i), "pl-up"))
+        up.on_click(lambda _b: self.move_up(i))
+        delete = w.Button(description="" if self.table else "删除", icon="trash", tooltip="删除这一行",
+                          layout=w.Layout(width=_BUTTON_WIDTH if self.table else "80px", flex="0 0 auto"))
+        delete.add_class(css((*self.path, i), "pl-del"))
+        delete.on_click(lambda _b: self.remove(i))
+        self.delete_buttons.append(delete)
+        return [up, delete]
+
+    def _line(self, i: int, lead: list[w.Widget], row: Model) -> w.Widget:
+        number = w.HTML(f"<b>{i + 1}.</b>", layout=w.Layout(width=_NUM_WIDTH, flex="0 0 auto"))
+        if self.table:
+            line = w.HBox([number, *lead, row.box, *self._buttons(i)],
+                          layout=w.Layout(align_items="flex-start", flex="0 0 auto"))
+            return w.VBox([line, row.error], layout=w.Layout(border_bottom="1px solid #eee", flex="0 0 auto",
+                                                             padding="2px 0", width="max-content"))
+        row.box.layout.flex = "1 1 auto"
+        return w.HBox([number, *lead, row.box, *self._buttons(i)],
+                      layout=w.Layout(border="1px solid #ddd", padding="4px", margin="3px 0",
+                                      align_items="flex-start"))
+
     def _rebuild(self, items: list, notify: bool = True) -> None:
-        self.rows, self.delete_buttons, boxes = [], [], []
+        self.rows, self.delete_buttons = [], []
+        boxes: list[w.Widget] = [table_header(self.model)] if self.table and items else []
         for i, item in enumerate(items):
             row = Model((*self.path, i), self.model, item, isinstance(item, dict),
-                        self.on_change, self.note, compact=True)
-            delete = w.Button(description="删除", icon="trash", layout=w.Layout(width="80px", flex="0 0 auto"))
-            row.box.layout.flex = "1 1 auto"
-            delete.add_class(css((*self.path, i), "pl-del"))
-            delete.on_click(lambda _b, i=i: self.remove(i))
+                        self.on_change, self.note, compact=TABLE if self.table else True)
             self.rows.append(row)
-            self.delete_buttons.append(delete)
-            boxes.append(w.HBox([w.HTML(f"<b>{i + 1}.</b>"), row.box, delete],
-                                layout=w.Layout(border="1px solid #ddd", padding="4px", margin="3px 0",
-                                                align_items="flex-start")))
+            boxes.append(self._line(i, [], row))
         self.rows_box.children = boxes
+        self.undo_button.layout.display = None if self.deleted is not None else "none"
         if notify:
             self.on_change()
 
     def remove(self, i: int) -> None:
-        self._rebuild([x for j, x in enumerate(self._items()) if j != i])
+        items = self._items()
+        self.deleted = (i, items[i])
+        self._rebuild([x for j, x in enumerate(items) if j != i])
+
+    def undo(self) -> None:
+        """Put the last deleted row back where it was."""
+        if self.deleted is None:
+            return
+        (i, item), self.deleted = self.deleted, None
+        items = self._items()
+        items.insert(min(i, len(items)), item)
+        self._rebuild(items)
+
+    def move_up(self, i: int) -> None:
+        items = self._items()
+        if 0 < i < len(items):
+            items[i - 1], items[i] = items[i], items[i - 1]
+            self._rebuild(items)
 
     def editors(self) -> list[Editor]:
         return [e for row in self.rows for e in walk(row)]
@@ -349,25 +453,21 @@ class DictOf(ListOf):
         if isinstance(items, dict):
             items = list(items.items())
         items = [x if isinstance(x, tuple) else ("", x) for x in items]
-        self.rows, self.keys, self.delete_buttons, boxes = [], [], [], []
+        self.rows, self.keys, self.delete_buttons = [], [], []
+        name_head = w.HTML("<b>名称</b>*", layout=w.Layout(width="160px", flex="0 0 auto", margin="0 4px 0 0"))
+        boxes: list[w.Widget] = [table_header(self.model, [name_head])] if self.table and items else []
         for i, (name, item) in enumerate(items):
             key = w.Text(value=str(name), placeholder="名称", continuous_update=False,
-                         layout=w.Layout(width="160px"))
+                         layout=w.Layout(width="160px", flex="0 0 auto", margin="1px 4px 1px 0"))
             key.add_class(css((*self.path, i), "pl-key"))
             key.observe(lambda _c: self._rebuild(self._items()), "value")
             row = Model((*self.path, name or f"#{i + 1}"), self.model, item, isinstance(item, dict),
-                        self.on_change, self.note, compact=True)
-            delete = w.Button(description="删除", icon="trash", layout=w.Layout(width="80px", flex="0 0 auto"))
-            delete.on_click(lambda _b, i=i: self.remove(i))
-            delete.add_class(css((*self.path, i), "pl-del"))
-            row.box.layout.flex = "1 1 auto"
+                        self.on_change, self.note, compact=TABLE if self.table else True)
             self.rows.append(row)
             self.keys.append(key)
-            self.delete_buttons.append(delete)
-            boxes.append(w.HBox([w.VBox([w.HTML("<b>名称</b>"), key]), row.box, delete],
-                                layout=w.Layout(border="1px solid #ddd", padding="4px", margin="3px 0",
-                                                align_items="flex-start")))
+            boxes.append(self._line(i, [key] if self.table else [w.VBox([w.HTML("<b>名称</b>"), key])], row))
         self.rows_box.children = boxes
+        self.undo_button.layout.display = None if self.deleted is not None else "none"
         if notify:
             self.on_change()
 

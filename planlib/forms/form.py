@@ -28,6 +28,7 @@ import ipywidgets as w
 
 from planlib.errors import PlanError
 from planlib.forms import previews
+from planlib.forms.draft import DraftWriter, read_draft
 from planlib.forms.fields import MISSING, Editor, Scalar, build_editor, css, walk
 from planlib.forms.save import merge_into, modify_yaml
 from planlib.forms.source import NAMES, REFERENCES, PlanSource, matches, overrides
@@ -98,17 +99,50 @@ class PlanForm:
         self.save_button = w.Button(description="保存", button_style="primary", disabled=True, icon="save")
         self.save_button.add_class("pl-save")
         self.save_button.on_click(lambda _b: self.save())
-        self.status = w.HTML("")
+        self.state = w.HTML("")  # 已保存 / 有未保存的修改, at all times
+        self.state.add_class("pl-state")
+        self.status = w.HTML("")  # what the last save said
         self.status.add_class("pl-status")
+        self.totals = w.HTML("")
+        self.totals.add_class("pl-totals")
         self.summary = w.HTML("")
         self.summary.add_class("pl-summary")
         self.preview = w.Output()
         self.preview.add_class("pl-preview")
         self.body = w.VBox()
-        self.widget = w.VBox([self._header(), self.body, self.summary,
-                              w.HBox([self.save_button, self.status]), self.preview])
+        # the bar stays at the top of the notebook's view while the planner scrolls the form
+        self.bar = w.VBox([w.HBox([self.save_button, self.state, self.status],
+                                  layout=w.Layout(align_items="center")), self.totals, self.summary])
+        self.bar.add_class("pl-bar")
+        # unsaved edits found beside the plan file: offered, never applied or dropped silently
+        self.draft_key = stage or ",".join(sections)
+        self.drafts = DraftWriter(self.path, self.draft_key)
+        self.restore_button = w.Button(description="恢复未保存的修改", button_style="warning", icon="undo",
+                                       layout=w.Layout(width="auto"))
+        self.restore_button.add_class("pl-restore")
+        self.restore_button.on_click(lambda _b: self.restore_draft())
+        self.discard_button = w.Button(description="放弃", layout=w.Layout(width="auto"))
+        self.discard_button.add_class("pl-discard")
+        self.discard_button.on_click(lambda _b: self.discard_draft())
+        self.draft_note = w.HTML("")
+        self.draft_box = w.HBox([self.draft_note, self.restore_button, self.discard_button],
+                                layout=w.Layout(display="none", align_items="center"))
+        self.draft_box.add_class("pl-draft")
+        self.widget = w.VBox([w.HTML(STYLE), self._header(), self.draft_box, self.bar, self.body, self.preview])
         self.widget.add_class("pl-form")
+        DraftWriter.flush_all(self.path)  # a form of the cell's previous run may have a write waiting
+        self.draft = read_draft(self.path, self.draft_key)
         self._build()
+        if self.draft is not None and self.draft["values"] == self.file_values:
+            self.drafts.drop()  # the file already says what the draft says: nothing is unsaved
+            self.draft = None
+        if self.draft is not None:
+            changed = "" if self.draft["digest"] == self.source.digest else \
+                f";{html.escape(self.path.name)} 在那之后已被修改,恢复后请核对再保存"
+            self.draft_note.value = (f"<b>发现上次未保存的修改</b>({html.escape(str(self.draft['time']))}){changed}。"
+                                     f"表单现在显示的是文件中的内容。")
+            self.draft_box.layout.display = None
+            self._show_state()
 
     def _header(self) -> w.HTML:
         base = self.source.base_name
@@ -131,13 +165,14 @@ class PlanForm:
                 return MISSING
         return data
 
-    def _build(self) -> None:
+    def _build(self, values: dict | None = None) -> None:
+        """Build the editors from the file's merged values, or from ``values`` (a restored draft)."""
         self._building = True
         self.tops: dict[str, Editor] = {}
         boxes = []
         for name in self.sections:
             info = Plan.model_fields[name]
-            data = self.source.merged.get(name, MISSING)
+            data = self.source.merged.get(name, MISSING) if values is None else values.get(name, MISSING)
             editor = build_editor((name,), info, data, name in self.source.merged, self.revalidate, self._note)
             self.tops[name] = editor
             if isinstance(editor, Scalar):  # a plain value at the top level: give it a heading too
@@ -154,7 +189,46 @@ class PlanForm:
         # the planner's own sections first, technical settings after them
         self.body.children = sorted(boxes, key=lambda box: "pl-technical" in box._dom_classes)
         self._building = False
+        if values is None:
+            self.file_values = self.values()  # what the file says: the form is 已保存 while equal
         self.revalidate()
+
+    # ------------------------------------------------------------------------------ drafts
+    def restore_draft(self) -> None:
+        """Show the draft's values in the form (still unsaved until 保存)."""
+        if self.draft is None:
+            return
+        values, self.draft = self.draft["values"], None
+        self.draft_box.layout.display = "none"
+        self._build(values)
+
+    def discard_draft(self) -> None:
+        """Drop the draft; the form keeps the file's values."""
+        self.draft = None
+        self.draft_box.layout.display = "none"
+        self.drafts.drop()
+        self.revalidate()
+
+    def dirty(self) -> bool:
+        return self.values() != self.file_values
+
+    def _track(self, values: dict) -> None:
+        """Keep the unsaved values beside the plan file (or drop them when there are none)."""
+        if self.draft is not None:
+            return  # the planner has not chosen yet: the old draft is kept as it is
+        if values != self.file_values:
+            self.drafts.keep(values, self.source.digest)
+        else:
+            self.drafts.drop()
+
+    def _show_state(self) -> None:
+        if self.draft is not None:
+            text, color = "有未恢复的草稿 — 请选择恢复或放弃", "#8a5a00"
+        elif self.dirty():
+            text, color = "● 有未保存的修改", "#b3261e"
+        else:
+            text, color = f"✓ 已保存(与 {self.path.name} 一致)", "#1b7a3a"
+        self.state.value = f"<span style='color:{color};font-weight:bold'>{html.escape(text)}</span>"
 
     # ------------------------------------------------------------------------------ values
     def values(self) -> dict[str, Any]:
@@ -179,6 +253,10 @@ class PlanForm:
         self.plan, self.problems = check_data(data)  # exactly what `planlib validate` checks
         self._offer_names(data)
         self._show_problems()
+        values = self.values()
+        self.totals.value = html.escape(previews.totals(values))
+        self._track(values)
+        self._show_state()
         self._show_preview()
 
     def own_problems(self) -> list[tuple[KeyPath, str, str]]:
@@ -276,6 +354,10 @@ class PlanForm:
             self._status(str(exc), ok=False)
             return False
         self.source = PlanSource(self.path)
+        self.file_values = values
+        if self.draft is None:
+            self.drafts.drop()
+        self._show_state()
         self._status(f"已保存到 {self.path.name}({datetime.now():%H:%M:%S});"
                      f"重新运行 open_stage 单元格及之后的单元格,分析即使用新值", ok=True)
         return True
@@ -283,6 +365,23 @@ class PlanForm:
     def _status(self, text: str, ok: bool) -> None:
         color = "#1b7a3a" if ok else "#b3261e"
         self.status.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
+
+
+# the bar stays in view: sticky inside the notebook's scrolling area, which needs the boxes around
+# the form to let it out (Lumino widgets and output areas clip with overflow: hidden/auto); with
+# overflow visible a flex item grows to its content, hence min-width 0 (wide tables scroll alone)
+STYLE = """<style>
+.jp-Cell:has(.pl-form), .jp-Cell:has(.pl-form) :has(.pl-form), .pl-form { overflow: visible !important;
+  min-width: 0; }
+.pl-form > .pl-bar { position: sticky; top: 0; z-index: 20; background: var(--jp-layout-color0, #fff);
+  border-bottom: 1px solid #c5cfdb; padding: 4px 0; }
+.pl-bar .pl-summary { max-height: 96px; overflow-y: auto; }
+.pl-bar .pl-summary ul { margin: 2px 0; }
+.pl-bar .pl-state, .pl-bar .pl-status { margin-left: 10px; }
+.pl-form .widget-box { min-width: 0; }
+.pl-form .pl-table { overflow-x: auto !important; max-width: 100%; }
+.pl-draft { background: #fff4d6; border: 1px solid #e0b84c; padding: 4px 8px; margin: 4px 0; }
+</style>"""
 
 
 def label_path(path: KeyPath) -> str:

@@ -87,3 +87,40 @@ PREVIEWS: dict[str, Callable[[dict, Any], None]] = {
     "01_goals": _goals, "02_needs": _tiers, "03_channels": _channels,
     "04_execution": _budget, "05_review": _review,
 }
+
+
+def _number(x: Any) -> float | None:
+    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None
+
+
+def totals(values: dict) -> str:
+    """The running totals shown in the form's bar (plain text, empty when the form has none):
+    budget lines against the limit, and contacts per customer per audience against its cap."""
+    parts = []
+    budget = values.get("budget")
+    if isinstance(budget, dict):
+        planned = [x.get("planned") for x in budget.get("lines") or [] if isinstance(x, dict)]
+        total = sum(n for p in planned if (n := _number(p)) is not None)
+        pending = "" if all(_number(p) is not None for p in planned) else "(部分金额待修改)"
+        limit = _number(budget.get("limit"))
+        if limit is None:
+            parts.append(f"预算明细合计 {total:,.0f} 元{pending};预算上限未填写")
+        elif total <= limit:
+            parts.append(f"预算:已用 {total:,.0f} / 上限 {limit:,.0f} 元,剩余 {limit - total:,.0f} 元{pending}")
+        else:
+            parts.append(f"预算:已用 {total:,.0f} / 上限 {limit:,.0f} 元,✗ 超出 {total - limit:,.0f} 元{pending}")
+    channels = values.get("channels")
+    if isinstance(channels, dict):
+        per: dict[str, float] = {}
+        for row in channels.get("plan") or []:
+            if isinstance(row, dict) and (n := _number(row.get("contacts_per_customer"))) is not None:
+                per[str(row.get("audience") or "(未填对象)")] = per.get(str(row.get("audience") or "(未填对象)"), 0) + n
+        caps = {str(r.get("audience")): _number(r.get("max_contacts")) for r in channels.get("rules") or []
+                if isinstance(r, dict)}
+        shown = []
+        for audience, n in per.items():
+            cap = caps.get(audience)
+            mark = "" if cap is None else (f" / 上限 {cap:g}" + (" ✗ 超出" if n > cap else ""))
+            shown.append(f"{audience} {n:g} 次{mark}")
+        parts.append("每客户触达:" + ("、".join(shown) if shown else "(渠道计划未填写)"))
+    return " · ".join(parts)

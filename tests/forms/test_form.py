@@ -391,3 +391,89 @@ def test_a_name_written_twice_in_a_small_table_is_refused_not_overwritten(demo):
     type_into(form, ("channels", "contact_caps"), "高价值客户: 70\n潜力客户: 90")
     assert form.values()["channels"]["contact_caps"] == {"高价值客户": 70, "潜力客户": 90}
     assert message_at(form, ("channels", "contact_caps")) == ""
+
+
+# ----------------------------------------------------------------------------- nothing lost: drafts
+def _drafted(form: PlanForm) -> dict | None:
+    from planlib.forms.draft import read_draft
+
+    form.drafts.flush()  # what the debounce timer would write half a second later
+    return read_draft(form.path, form.draft_key)
+
+
+def test_an_unsaved_edit_is_kept_beside_the_plan_and_offered_to_the_next_form(demo):
+    from planlib.forms.draft import draft_path
+
+    form = PlanForm(demo, sections_for("04_execution"), stage="04_execution")
+    assert "已保存" in form.state.value and _drafted(form) is None
+    type_into(form, ("budget", "limit"), "12345")
+    assert "有未保存的修改" in form.state.value
+    assert _drafted(form)["values"]["budget"]["limit"] == 12345
+    assert draft_path(demo) == demo.with_name(".2024Q2.yaml.draft.json")
+
+    again = PlanForm(demo, sections_for("04_execution"), stage="04_execution")  # Run All
+    assert editor_at(again, ("budget", "limit")).input.value != "12345"  # never applied silently
+    assert again.draft_box.layout.display is None and "未恢复" in again.state.value
+    type_into(again, ("budget", "limit"), "999")  # an edit before choosing keeps the draft as it was
+    assert _drafted(again)["values"]["budget"]["limit"] == 12345
+    again.restore_button.click()
+    assert editor_at(again, ("budget", "limit")).input.value == "12345"
+    assert again.draft_box.layout.display == "none" and "有未保存的修改" in again.state.value
+    assert not again.save_button.disabled and again.save()
+    assert load_plan(demo).data["budget"]["limit"] == 12345
+    assert "已保存" in again.state.value and not draft_path(demo).exists()
+
+
+def test_a_discarded_draft_is_dropped_and_the_file_values_stay(demo):
+    from planlib.forms.draft import draft_path
+
+    form = PlanForm(demo, sections_for("05_review"), stage="05_review")
+    type_into(form, ("review", "campaign"), "草稿活动")
+    assert isinstance(_drafted(form)["values"]["review"]["actions"][0]["due"], date)  # dates stay dates
+    before = demo.read_bytes()
+    other = PlanForm(demo, sections_for("04_execution"), stage="04_execution")  # another stage's form
+    assert other.draft is None
+    again = PlanForm(demo, sections_for("05_review"), stage="05_review")
+    assert again.draft is not None
+    again.discard_button.click()
+    assert not draft_path(demo).exists() and demo.read_bytes() == before
+    assert editor_at(again, ("review", "campaign")).input.value != "草稿活动"
+    assert "已保存" in again.state.value
+
+
+def test_undoing_an_edit_by_hand_drops_the_draft(demo):
+    form = PlanForm(demo, sections_for("05_review"), stage="05_review")
+    old = editor_at(form, ("review", "campaign")).input.value
+    type_into(form, ("review", "campaign"), "x")
+    assert _drafted(form) is not None
+    type_into(form, ("review", "campaign"), old)
+    assert _drafted(form) is None and "已保存" in form.state.value
+
+
+def test_the_bar_shows_budget_and_contact_totals(demo):
+    form = PlanForm(demo, sections_for("04_execution"), stage="04_execution")
+    type_into(form, ("budget", "limit"), "100")
+    assert "超出" in form.totals.value
+    type_into(form, ("budget", "limit"), "100000000")
+    assert "剩余" in form.totals.value
+    channels = PlanForm(demo, sections_for("03_channels"), stage="03_channels")
+    assert "每客户触达" in channels.totals.value and " 次" in channels.totals.value
+
+
+# ----------------------------------------------------------------------------- rows as a table
+def test_list_rows_are_one_line_table_rows_with_move_up_and_undo_of_the_last_delete(demo):
+    form = PlanForm(demo, sections_for("04_execution"), stage="04_execution")
+    lines = form.tops["budget"].fields["lines"]
+    assert lines.table and "pl-table-head" in lines.rows_box.children[0]._dom_classes
+    first = [row.value()["detail"] for row in lines.rows]
+    lines.move_up(1)
+    assert [row.value()["detail"] for row in lines.rows] == [first[1], first[0], *first[2:]]
+    assert lines.undo_button.layout.display == "none"  # hidden until a row is deleted
+    lines.remove(2)
+    assert len(lines.rows) == len(first) - 1 and lines.undo_button.layout.display is None
+    lines.undo_button.click()
+    assert [row.value()["detail"] for row in lines.rows] == [first[1], first[0], *first[2:]]
+    assert lines.undo_button.layout.display == "none"
+    # a row is one line: no field label inside it, each cell's width fixed by its column
+    cell = editor_at(form, ("budget", "lines", 0, "planned"))
+    assert len(cell.box.children) == 2 and cell.box.layout.width == "100px"

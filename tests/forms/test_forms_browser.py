@@ -359,3 +359,90 @@ def test_an_empty_plan_file_is_filled_from_the_form_rows_and_date_picker_include
     assert data == {"review": {"campaign": "2024Q3-new", "actions": [
         {"problem": "参与率未达标", "measure": "增加短信提醒", "owner": "客服专员",
          "due": __import__("datetime").date(2024, 7, 15), "status": "done"}]}}
+
+
+def test_unsaved_edits_survive_run_all_and_are_restored_on_request(page, lab, project, nb_root):
+    from playwright.sync_api import expect
+
+    plan = project / "parameters" / "demo" / "2024Q2.yaml"
+    draft = plan.with_name(".2024Q2.yaml.draft.json")
+    before = plan.read_bytes()
+    form = open_form(page, lab, project, nb_root, "04_execution")
+    expect(form.locator(".pl-state")).to_contain_text("已保存")
+    set_text(form, "budget-limit", "12345")
+    expect(form.locator(".pl-state")).to_contain_text("有未保存的修改")
+    deadline = time.monotonic() + 30
+    while not draft.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "12345" in draft.read_text(encoding="utf-8")
+
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    offer = page.locator(".pl-form .pl-draft")
+    expect(offer).to_be_visible(timeout=120_000)
+    expect(offer).to_contain_text("发现上次未保存的修改")
+    form = page.locator(".pl-form")
+    limit = form.locator(".pl-f-budget-limit input")
+    expect(limit).not_to_have_value("12345")  # offered, not applied
+    offer.scroll_into_view_if_needed()
+    shot(page, "04_execution-draft-offered")
+    offer.locator("button.pl-restore").click()
+    expect(limit).to_have_value("12345")
+    expect(offer).to_be_hidden()
+    expect(form.locator(".pl-state")).to_contain_text("有未保存的修改")
+    assert plan.read_bytes() == before
+    save(form)
+    expect(form.locator(".pl-status")).to_contain_text("已保存", timeout=30_000)
+    expect(form.locator(".pl-state")).to_contain_text("已保存")
+    assert load_plan(plan).data["budget"]["limit"] == 12345
+    assert not draft.exists()
+
+
+def test_the_bar_with_save_stays_in_view_while_scrolling(page, lab, project, nb_root):
+    from playwright.sync_api import expect
+
+    form = open_form(page, lab, project, nb_root, "04_execution")
+    last = form.locator(".pl-f-budget-lines-5-note")
+    last.wait_for(state="attached")
+    last.scroll_into_view_if_needed()
+    set_text(form, "budget-lines-5-planned", "500")
+    bar = form.locator(".pl-bar")
+    expect(bar.locator(".pl-totals")).to_contain_text("剩余 500 元")
+    shot(page, "04_execution-scrolled")
+    button = form.locator("button.pl-save").bounding_box()
+    field = last.bounding_box()
+    assert button["y"] >= 0 and button["y"] + button["height"] <= 1000, button
+    assert 0 <= field["y"] <= 1000 and field["y"] - button["y"] > 300, (button, field)
+    form.locator("button.pl-save").click()  # reachable without scrolling back up
+    expect(form.locator(".pl-status")).to_contain_text("已保存", timeout=30_000)
+
+
+def test_list_table_rows_are_edited_added_deleted_and_undone(page, lab, project, nb_root):
+    from playwright.sync_api import expect
+
+    plan = project / "parameters" / "demo" / "2024Q2.yaml"
+    form = open_form(page, lab, project, nb_root, "04_execution")
+    head = form.locator(".pl-f-budget-lines .pl-table-head")
+    expect(head).to_contain_text("预算金额(元)")
+    set_text(form, "budget-lines-0-detail", "宣传海报20张(表格中修改)")
+    form.locator("button.pl-del-budget-lines-1").click()  # the 2000 line of 物料费
+    form.locator("button.pl-undo-budget-lines").click()   # … and back
+    expect(form.locator(".pl-f-budget-lines-1-planned input")).to_have_value("2000")
+    form.locator("button.pl-del-budget-lines-1").click()
+    expect(form.locator(".pl-f-budget-lines-5")).to_have_count(0)
+    form.locator("button.pl-add-budget-lines").click()
+    set_text(form, "budget-lines-5-category", "推广费")
+    set_text(form, "budget-lines-5-planned", "1500")
+    set_text(form, "budget-lines-5-channel", "sms")
+    expect(form.locator(".pl-bar .pl-totals")).to_contain_text("已用 9,500 / 上限 10,000 元,剩余 500 元")
+    form.locator(".pl-f-budget-lines").scroll_into_view_if_needed()
+    shot(page, "04_execution-table")
+    expect(form.locator(".pl-summary")).to_contain_text("整个计划通过校验")
+    save(form)
+    expect(form.locator(".pl-status")).to_contain_text("已保存", timeout=30_000)
+    data = load_plan(plan).data
+    lines = data["budget"]["lines"]
+    assert [x["planned"] for x in lines] == [1000, 3000, 1000, 2000, 1000, 1500]
+    assert lines[0]["detail"] == "宣传海报20张(表格中修改)"
+    assert lines[5] == {"category": "推广费", "planned": 1500, "channel": "sms"} | {
+        k: v for k, v in lines[5].items() if k not in ("category", "planned", "channel")}
+    assert HEADER_COMMENT in plan.read_text(encoding="utf-8")
