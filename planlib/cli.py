@@ -225,9 +225,12 @@ def _run(args: argparse.Namespace) -> int:
 
                 print(f"  PDF: {_shown(write_report_pdf(result.report))}")
         else:
-            failed = next(r for r in result.stages if r.status == "failed")
-            print(f"运行失败: {failed.stage} — {escape_controls(failed.error, keep_newlines=True)}", file=sys.stderr)
-            print(f"  出错的笔记本: {_shown(result.folder / failed.notebook)}", file=sys.stderr)
+            failed = next((r for r in result.stages if r.status == "failed"), None)
+            if failed is not None:
+                print(f"运行失败: {failed.stage} — {escape_controls(failed.error, keep_newlines=True)}", file=sys.stderr)
+                print(f"  出错的笔记本: {_shown(result.folder / failed.notebook)}", file=sys.stderr)
+            else:  # every stage ran; the run failed after them (e.g. the personal-data scan)
+                print(f"运行失败: {escape_controls(result.failure, keep_newlines=True)}", file=sys.stderr)
             print(f"  失败报告: {_shown(result.report)}(上一次成功的报告保持不变)", file=sys.stderr)
             code = EXIT_FAILED
     return code

@@ -229,7 +229,19 @@ def write_pulse(loaded: LoadedPlan, frames: Frames, customers: pd.DataFrame, as_
               "alerts": alerts, "unjudged": unjudged, "overdue_tasks": overdue,
               "checkpoints": json.loads(checkpoints.to_json(orient="records", date_format="iso", force_ascii=False))}
     json_path.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
+    _refuse_personal_data([html_path, json_path], frames.get("customers"))
     return PulseResult(as_of, html_path, json_path, alerts, overdue, unjudged)
+
+
+def _refuse_personal_data(paths: list[Path], customers: pd.DataFrame | None) -> None:
+    """The pulse's files pass the same personal-data scan as a run's, or are removed and refused."""
+    from planlib.publish.scan import PersonalDataFound, customer_names, scan_files
+
+    findings = scan_files(paths, customer_names(customers), root=paths[0].parent)
+    if findings:
+        for path in paths:
+            path.unlink(missing_ok=True)
+        raise PersonalDataFound(findings)
 
 
 def load_frames(loaded: LoadedPlan) -> dict[str, pd.DataFrame]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from planlib.data import results
 from planlib.errors import PlanError
@@ -69,6 +70,7 @@ class RunResult:
     folder: Path  # the published folder on success, the .failed folder otherwise
     stages: list[StageRun] = field(default_factory=list)
     kernel_died: bool = False  # the kernel was gone after the failure: worth one retry
+    failure: str = ""  # why the run failed (a stage's error, the personal-data scan …)
 
     @property
     def report(self) -> Path:
@@ -219,16 +221,24 @@ def run_plan(
             if own_kernel and session is not None:
                 session.stop()
 
-        from planlib.publish.scan import PersonalDataFound, scan_outputs, withhold
+        from planlib.publish.scan import PersonalDataFound, scan_run_folder, withhold
 
         _write_manifest(staging, loaded, runs, status, started, facts)
         _export_report(staging, loaded, runs, status, failure)
-        findings = scan_outputs(staging)
-        if findings:  # unmasked personal data in a report or notebook: never publish it
+        names = _customer_names(loaded)
+        findings = scan_run_folder(staging, names)  # every file the run publishes, failed runs too
+        if findings:  # unmasked personal data in a report, notebook, result or export: never publish it
             status, failure = "failed", str(PersonalDataFound(findings))
             withhold(staging, findings)
             _write_manifest(staging, loaded, runs, status, started, facts)
             _export_report(staging, loaded, runs, status, failure)
+            # the failed report is rebuilt from what is left; if it still shows a value (the plan's own
+            # text on its cover, say), it is withheld too and replaced by a page with the reasons only
+            if withhold(staging, scan_run_folder(staging, names)):
+                from planlib.publish.report import build_report
+
+                build_report([], staging / "report.html", title="运行失败:输出中有未脱敏的个人信息", cover=[],
+                             status=status, failure=failure, first_screen=False)
         if status == "ok":
             publish(staging, published)
             if failed.exists():
@@ -237,7 +247,7 @@ def run_plan(
         if failed.exists():
             shutil.rmtree(failed)
         os.replace(staging, failed)
-        return RunResult(loaded.path, status, failed, runs, kernel_died=died)
+        return RunResult(loaded.path, status, failed, runs, kernel_died=died, failure=failure)
 
 
 @contextmanager
@@ -387,3 +397,21 @@ def _export_report(run_dir: Path, loaded: LoadedPlan, runs: list[StageRun], stat
                  status=status, failure=failure or None)
 
 
+def _customer_names(loaded: LoadedPlan) -> Any:
+    """The customer table's full names, for the personal-data scan (nothing when they cannot be read).
+
+    Read here, in the runner's process, from the same source the stages read; a table without a
+    name column (or a plan without a customer table) gives no names, and the scan still checks
+    phones, ID numbers and e-mails.
+    """
+    from planlib.data.load import load_source
+    from planlib.errors import PlanError
+    from planlib.publish.scan import customer_names
+
+    source = loaded.plan.data.customers
+    if source is None:
+        return customer_names(None)
+    try:
+        return customer_names(load_source("customers", source, loaded.base_dir).frame)
+    except PlanError:
+        return customer_names(None)  # the stages reported why the file cannot be read

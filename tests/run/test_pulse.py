@@ -143,3 +143,17 @@ def test_demo_pulse_fires_the_participation_alert(demo_run, tmp_path, capsys):
     # a day before the campaign is refused with one line
     assert main(["run", str(plan), "--as-of", "2024-03-01", "--output-root", str(work / "outputs")]) == 1
     assert "才开始" in capsys.readouterr().err
+
+
+def test_a_pulse_that_would_publish_personal_data_is_refused(tmp_path, capsys):
+    from conftest import make_small_demo
+
+    plan = make_small_demo(tmp_path, customers=300)
+    text = plan.read_text(encoding="utf-8")
+    title = next(line for line in text.splitlines() if line.startswith("  title:"))
+    plan.write_text(text.replace(title, title + " 联系 13812345678"), encoding="utf-8")
+    out = tmp_path / "outputs"
+    assert main(["run", str(plan), "--output-root", str(out), "--as-of", "2024-05-01"]) != 0
+    err = capsys.readouterr().err
+    assert "未脱敏的手机号" in err and "13812345678" not in err and "Traceback" not in err
+    assert not list(out.rglob("pulse-*"))  # neither the page nor its JSON is left behind

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT
+from conftest import ROOT, make_small_demo
 
 from planlib.cli import main
 from planlib.data import results
@@ -234,3 +234,27 @@ def test_a_read_only_output_folder_is_one_line_for_every_command(demo_run, tmp_p
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "Traceback" not in err, (args, err)
         assert "无法写入输出" in err and str(work) in err and ("只读" in err or "权限" in err), (args, err)
+
+
+def test_personal_data_in_any_published_file_fails_the_run_and_later_plans_still_run(tmp_path, capsys):
+    # a phone number in the plan's own title reaches the cover, the first screen, the .ics and the
+    # results: none of them is published, the failed folder holds the reasons only, and the next
+    # plan on the same command line runs
+    first = make_small_demo(tmp_path, customers=300)
+    text = first.read_text(encoding="utf-8")
+    title = next(line for line in text.splitlines() if line.startswith("  title:"))
+    first.write_text(text.replace(title, title + " 联系 138-1234-5678"), encoding="utf-8")
+    second = make_small_demo(tmp_path, customers=300, unit="east")
+    out = tmp_path / "outputs"
+    code = main(["run", str(first), str(second), "--output-root", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err and "StopIteration" not in err
+    phone = re.compile(r"138\D{0,2}1234\D{0,2}5678")
+    assert "未脱敏的手机号" in err and not phone.search(err)  # where and which kind, never the value
+    failed = out / "demo" / "2024Q2.failed"
+    assert not (out / "demo" / "2024Q2").exists()
+    published = [p for p in failed.rglob("*") if p.is_file() and "private" not in p.relative_to(failed).parts]
+    assert (failed / "report.html") in published
+    for path in published:
+        assert not phone.search(path.read_bytes().decode("utf-8", "replace")), path
+    assert (out / "east" / "2024Q2" / "report.html").exists()
