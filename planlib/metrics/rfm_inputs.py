@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from planlib.data.aggregate import customer_purchases
-from planlib.metrics.segment import quantile_scores
+from planlib.metrics.segment import scored
 from planlib.plan.schema import DataSource
 
 
@@ -33,22 +33,8 @@ def rfm_from_purchases(customers: pd.DataFrame, purchases: pd.DataFrame, *, leve
     frequency = per["frequency"].fillna(0).to_numpy(dtype=np.int64)
     monetary = np.round(per["monetary"].fillna(0.0).to_numpy(dtype=float), 2)
     recency = per["recency_days"].to_numpy(dtype=float)
-    has_bought = ~np.isnan(recency)
-    out = pd.DataFrame({
-        "customer_id": ids.to_numpy(),
-        "last_purchase": per["last_purchase"].astype("datetime64[ns]").to_numpy(),
-        "recency_days": recency,
-        "frequency": frequency,
-        "monetary": monetary,
-        "r_score": quantile_scores(np.where(has_bought, -recency, -np.inf), levels),
-        "f_score": quantile_scores(frequency, levels),
-        "m_score": quantile_scores(monetary, levels),
-    })
-    sep = "-" if levels >= 10 else ""
-    out["rfm_score"] = (out["r_score"].astype(str) + sep + out["f_score"].astype(str) + sep
-                        + out["m_score"].astype(str))
-    out["rfm_total"] = out["r_score"] + out["f_score"] + out["m_score"]
-    return out
+    return scored(ids, per["last_purchase"].astype("datetime64[ns]").to_numpy(), recency, frequency, monetary,
+                  levels)
 
 
 def rfm_table_from_source(customers: pd.DataFrame, transactions: DataSource, base_dir: Path, *, as_of: date,

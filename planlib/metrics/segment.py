@@ -118,9 +118,18 @@ def rfm_table(customers: pd.DataFrame, transactions: pd.DataFrame, *, as_of: dat
     last_purchase = last.astype("datetime64[D]")
     last_purchase[~has_bought] = np.datetime64("NaT")
 
+    return scored(ids, pd.to_datetime(last_purchase).astype("datetime64[ns]"), recency, frequency, monetary, levels)
+
+
+def scored(ids: pd.Index, last_purchase, recency: np.ndarray, frequency: np.ndarray, monetary: np.ndarray,
+           levels: int) -> pd.DataFrame:
+    """The RFM table from per-customer inputs: R (fewer days is better, never-bought last), F, M scored
+    1…``levels`` by :func:`quantile_scores`, the combined code and the total. Shared by the pandas path
+    (:func:`rfm_table`) and the engine path (:mod:`planlib.metrics.rfm_inputs`)."""
+    has_bought = ~np.isnan(recency)
     out = pd.DataFrame({
         "customer_id": ids.to_numpy(),
-        "last_purchase": pd.to_datetime(last_purchase).astype("datetime64[ns]"),
+        "last_purchase": last_purchase,
         "recency_days": recency,
         "frequency": frequency,
         "monetary": monetary,
