@@ -252,7 +252,7 @@ def input_hashes(loaded: LoadedPlan, workbooks: list[Path]) -> dict[str, str]:
     paths = [*loaded.files, *workbooks]
     for name in DATA_SOURCES:
         source = getattr(loaded.plan.data, name)
-        if source is not None:
+        if source is not None and source.path is not None:  # a database source has no file to hash
             path = loaded.resolve(source.path)
             if path.exists() or path.is_symlink():
                 paths.append(path)
@@ -265,7 +265,7 @@ def refuse_special_files(loaded: LoadedPlan) -> None:
 
     for name in DATA_SOURCES:
         source = getattr(loaded.plan.data, name)
-        path = loaded.resolve(source.path) if source is not None else None
+        path = loaded.resolve(source.path) if source is not None and source.path is not None else None
         if path is not None and path.exists() and not stat.S_ISREG(path.stat().st_mode):
             raise NotARegularFile(f"{path}: 不是普通文件(可能是命名管道、设备或文件夹),无法读取 — "
                                   "请把数据导出为普通文件后在计划中引用")

@@ -64,7 +64,7 @@ def _load_cached(name: str, source: Any, base_dir: Path) -> tuple[Any, str | Non
     from planlib.data.load import load_source
 
     if source.url is not None:
-        return load_source(name, source, base_dir)  # a database is read each time (it may change)
+        return load_source(name, source, base_dir), None  # a database is read each time (it may change)
     path = (Path(base_dir) / source.path).expanduser().resolve()
     try:
         digest = file_sha256(path)
