@@ -412,6 +412,22 @@ def _customer_names(loaded: LoadedPlan) -> Any:
     if source is None:
         return customer_names(None)
     try:
-        return customer_names(load_source("customers", source, loaded.base_dir).frame)
+        frame = load_source("customers", source, loaded.base_dir).frame
     except PlanError:
         return customer_names(None)  # the stages reported why the file cannot be read
+    if "name" in frame.columns:  # a "name" the plan's own text contains is the planner's words, not a customer's
+        written = [s for s in _strings(loaded.data) if s]
+        frame = frame[[not any(str(n) in s for s in written) for n in frame["name"].fillna("")]]
+    return customer_names(frame)
+
+
+def _strings(data: Any) -> Iterator[str]:
+    """Every text value of the plan's data (nested mappings and lists)."""
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for value in data.values():
+            yield from _strings(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _strings(value)
