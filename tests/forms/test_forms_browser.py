@@ -368,8 +368,7 @@ def test_unsaved_edits_survive_run_all_and_are_restored_on_request(page, lab, pr
     draft = plan.with_name(".2024Q2.yaml.draft.json")
     before = plan.read_bytes()
     form = open_form(page, lab, project, nb_root, "04_execution")
-    expect(form.locator(".pl-state")).to_contain_text("已保存")
-    set_text(form, "budget-limit", "12345")
+    set_text(form, "budget-limit", "12345")  # the first field: waits for the form (see set_text)
     expect(form.locator(".pl-state")).to_contain_text("有未保存的修改")
     deadline = time.monotonic() + 30
     while not draft.exists() and time.monotonic() < deadline:
@@ -401,10 +400,9 @@ def test_the_bar_with_save_stays_in_view_while_scrolling(page, lab, project, nb_
     from playwright.sync_api import expect
 
     form = open_form(page, lab, project, nb_root, "04_execution")
+    set_text(form, "budget-lines-5-planned", "500")  # waits for the last row (see set_text)
     last = form.locator(".pl-f-budget-lines-5-note")
-    last.wait_for(state="attached")
     last.scroll_into_view_if_needed()
-    set_text(form, "budget-lines-5-planned", "500")
     bar = form.locator(".pl-bar")
     expect(bar.locator(".pl-totals")).to_contain_text("剩余 500 元")
     shot(page, "04_execution-scrolled")
@@ -421,9 +419,9 @@ def test_list_table_rows_are_edited_added_deleted_and_undone(page, lab, project,
 
     plan = project / "parameters" / "demo" / "2024Q2.yaml"
     form = open_form(page, lab, project, nb_root, "04_execution")
+    set_text(form, "budget-lines-0-detail", "宣传海报20张(表格中修改)")
     head = form.locator(".pl-f-budget-lines .pl-table-head")
     expect(head).to_contain_text("预算金额(元)")
-    set_text(form, "budget-lines-0-detail", "宣传海报20张(表格中修改)")
     form.locator("button.pl-del-budget-lines-1").click()  # the 2000 line of 物料费
     form.locator("button.pl-undo-budget-lines").click()   # … and back
     expect(form.locator(".pl-f-budget-lines-1-planned input")).to_have_value("2000")
