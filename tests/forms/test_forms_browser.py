@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,13 +25,12 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, make_small_demo
 
-from planlib.forms.lab import lab_argv
+from forms.labserver import TOKEN, running_lab
 from planlib.plan.planfile import load_plan
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-TOKEN = "planlib-forms-test"
 SHOTS = ROOT / "test-artifacts" / "forms"
 STAGES = ["01_goals", "02_needs", "03_channels", "04_execution", "05_review"]
 HEADER_COMMENT = "# 客户互动管理策划书 — 演示零售事业部 2024年第二季度"
@@ -43,23 +40,6 @@ pytestmark = pytest.mark.browser
 
 
 # ----------------------------------------------------------------------------- server and browser
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _isolated_env(home: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("PLANLIB_FORMS", "JPY_SESSION_NAME")}
-    for var, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
-                     ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")]:
-        (home / sub).mkdir(parents=True, exist_ok=True)
-        env[var] = str(home / sub)
-    env["JUPYTER_PLATFORM_DIRS"] = "1"
-    env["MPLBACKEND"] = "Agg"
-    return env
-
-
 @pytest.fixture(scope="module")
 def nb_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("forms-lab")
@@ -79,41 +59,11 @@ def lab(nb_root, tmp_path_factory):
     tracker = settings / "@jupyterlab" / "notebook-extension"
     tracker.mkdir(parents=True)
     (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    port = _free_port()
-    log = open(home / "lab.log", "wb")  # noqa: SIM115 - closed after the server stops
-    proc = subprocess.Popen(
-        lab_argv(nb_root, [  # the server `planlib lab` starts, with its pre-save hook
-         "--no-browser", "--allow-root", f"--port={port}",
-         "--ip=127.0.0.1", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
-         "--LabApp.expose_app_in_browser=True",
-         "--LabApp.news_url=None",
-         "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
-         f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={home / 'workspaces'}"]),
-        env=_isolated_env(home), stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited early: {(home / 'lab.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("JupyterLab did not start")
-            time.sleep(0.2)
+    with running_lab(nb_root, home, [
+            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
+            f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={home / 'workspaces'}"]) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -6,25 +6,15 @@ import copy
 import json
 import os
 import shutil
-import socket
-import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
 
+from forms.labserver import TOKEN, running_lab
 from planlib.cli import main
-from planlib.forms.lab import clean_notebook, is_stage_template, lab_argv
-
-TOKEN = "planlib-lab-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from planlib.forms.lab import clean_notebook, is_stage_template
 
 
 @pytest.fixture(scope="module")
@@ -34,37 +24,8 @@ def server(tmp_path_factory):
     (project / "parameters").mkdir()
     (project / "notes").mkdir()
     home = tmp_path_factory.mktemp("lab-home")
-    env = {**os.environ, "HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / "cfg"),
-           "JUPYTER_DATA_DIR": str(home / "data"), "JUPYTER_RUNTIME_DIR": str(home / "rt"),
-           "JUPYTER_PLATFORM_DIRS": "1"}
-    port = _free_port()
-    log = open(home / "lab.log", "wb")  # noqa: SIM115 - closed after the server stops
-    proc = subprocess.Popen(lab_argv(project, ["--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
-                                               "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
-                                               "--LabApp.news_url=None"]),
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError((home / "lab.log").read_text()[-2000:])
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError("JupyterLab did not start") from None
-                time.sleep(0.2)
+    with running_lab(project, home) as base:
         yield base, project
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def _put(base: str, path: str, content: dict) -> None:
