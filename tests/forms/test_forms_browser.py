@@ -12,195 +12,22 @@ test-artifacts/forms/ for a person to look at.
 
 from __future__ import annotations
 
-import itertools
 import json
-import re
-import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, make_small_demo
+from conftest import ROOT
 
-from forms.labserver import TOKEN, running_lab
+from forms.browserkit import STAGES, open_form, save, set_text, shot, wait_attached
 from planlib.plan.planfile import load_plan
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-SHOTS = ROOT / "test-artifacts" / "forms"
-STAGES = ["01_goals", "02_needs", "03_channels", "04_execution", "05_review"]
 HEADER_COMMENT = "# 客户互动管理策划书 — 演示零售事业部 2024年第二季度"
 INLINE_COMMENT = "# 往季沉睡中价值客户30天内自然回购约5%(未做活动时)"
 
 pytestmark = pytest.mark.browser
-
-
-# ----------------------------------------------------------------------------- server and browser
-@pytest.fixture(scope="module")
-def nb_root(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("forms-lab")
-
-
-@pytest.fixture(scope="module")
-def lab(nb_root, tmp_path_factory):
-    home = tmp_path_factory.mktemp("forms-jhome")
-    settings = home / "lab-settings"
-    notif = settings / "@jupyterlab" / "apputils-extension"
-    notif.mkdir(parents=True)
-    (notif / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    # every cell attached and laid out: the tests look at one long form output, and JupyterLab's
-    # default (content-visibility, cells attached in idle time) made its lower fields appear late
-    # or not at all on a busy machine
-    tracker = settings / "@jupyterlab" / "notebook-extension"
-    tracker.mkdir(parents=True)
-    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    with running_lab(nb_root, home, [
-            "--LabApp.expose_app_in_browser=True",
-            "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
-            f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={home / 'workspaces'}"]) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} not found: apt-get install -y chromium (never `playwright install`)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROME_ARGS)
-        yield browser
-        browser.close()
-
-
-def _api(lab: str, path: str, method: str = "GET"):
-    req = urllib.request.Request(f"{lab}{path}", method=method, headers={"Authorization": f"token {TOKEN}"})
-    with urllib.request.urlopen(req) as r:
-        body = r.read()
-    return json.loads(body) if body else None
-
-
-@pytest.fixture
-def project(nb_root, request, lab):
-    """A project copy per test (workbooks/ + parameters/demo/); its kernel is shut down afterwards."""
-    folder = nb_root / re.sub(r"\W+", "_", request.node.name)
-    (folder / "workbooks").mkdir(parents=True)
-    make_small_demo(folder, customers=300)
-    for stage in STAGES:
-        shutil.copy(ROOT / "workbooks" / f"{stage}.ipynb", folder / "workbooks")
-    yield folder
-    for session in _api(lab, "/api/sessions"):
-        if session["path"].startswith(folder.name + "/"):
-            _api(lab, f"/api/sessions/{session['id']}", "DELETE")
-
-
-@pytest.fixture
-def page(browser):
-    from playwright.sync_api import expect
-
-    # each check waits on a round trip through the kernel (widget sync, validation, reply):
-    # Playwright's 5 s default is too short when JupyterLab, the kernel and Chromium share 2 cores
-    expect.set_options(timeout=30_000)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(60_000)
-    page.console_errors = []  # what JupyterLab logged, shown when a field never appears
-    page.on("console", lambda m: m.type in ("error", "warning") and page.console_errors.append(m.text[:300]))
-    page.on("pageerror", lambda e: page.console_errors.append(f"pageerror: {str(e)[:300]}"))
-    yield page
-    page.close()
-
-
-# ----------------------------------------------------------------------------- helpers
-_OPENINGS = itertools.count()
-
-
-def open_form(page, lab: str, project: Path, nb_root: Path, stage: str):
-    """Open ``stage``'s workbook and run every cell down to and including the form cell."""
-    from playwright.sync_api import expect
-
-    rel = (project / "workbooks" / f"{stage}.ipynb").relative_to(nb_root).as_posix()
-    # a workspace of its own per opening: a reused one restores the previous test's tabs
-    workspace = f"{project.name}-{stage}-{next(_OPENINGS)}"
-    page.goto(f"{lab}/lab/workspaces/{workspace}/tree/{rel}?token={TOKEN}")
-    page.locator(".jp-NotebookPanel-toolbar").wait_for(timeout=60_000)
-    expect(page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"^Python 3.*\| Idle$"))
-           ).to_be_visible(timeout=60_000)
-    page.evaluate("""async () => {
-        const nb = window.jupyterapp.shell.currentWidget.content;
-        const i = nb.widgets.findIndex(c => c.model.sharedModel.getSource().includes('stage_form('));
-        nb.activeCellIndex = i;
-        await window.jupyterapp.commands.execute('notebook:run-all-above');
-        await window.jupyterapp.commands.execute('notebook:run-cell');
-    }""")
-    form = page.locator(".pl-form")
-    form.wait_for(timeout=90_000)
-    page.form_edited = False
-    return form
-
-
-def _rerun_form_cell(page) -> None:
-    """Run the form cell again, as a planner would when a form shows up incomplete."""
-    page.evaluate("""async () => {
-        const nb = window.jupyterapp.shell.currentWidget.content;
-        nb.activeCellIndex = nb.widgets.findIndex(c => c.model.sharedModel.getSource().includes('stage_form('));
-        await window.jupyterapp.commands.execute('notebook:run-cell');
-    }""")
-
-
-def wait_attached(page, locator) -> None:
-    """Wait for a field of a freshly built form; re-render the form once if a widget view is missing
-    (the defect described in :func:`set_text`)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    try:
-        locator.wait_for(state="attached", timeout=60_000)
-    except PlaywrightTimeout:
-        shot(page, "missing-after-rebuild")
-        print(f"re-rendering the form once: {locator} never appeared; console: "
-              f"{getattr(page, 'console_errors', [])[-15:]}", file=sys.stderr)
-        _rerun_form_cell(page)
-        locator.wait_for(state="attached", timeout=90_000)
-
-
-def set_text(form, path: str, text: str) -> None:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    box = form.locator(f".pl-f-{path}").locator("input, textarea").first
-    page = form.page
-    try:
-        box.wait_for(state="attached", timeout=90_000)  # a long form renders row by row on a busy machine
-    except PlaywrightTimeout:
-        fields = form.evaluate("e => [...e.querySelectorAll('[class*=pl-f-]')].length")
-        shot(page, f"missing-{path}")
-        report = (f"field {path} never appeared; form has {fields} fields; "
-                  f"console: {getattr(page, 'console_errors', [])[-15:]}")
-        if getattr(page, "form_edited", True):
-            raise AssertionError(report) from None
-        # Seen about once in ten runs on a loaded 2-core machine: a form output rendered with
-        # some widget views missing (nothing in the kernel or the console says why). A new
-        # rendering of the untouched form is what a planner would get by running the cell again;
-        # a form that is incomplete twice fails the test.
-        print(f"re-rendering the form once: {report}", file=sys.stderr)
-        _rerun_form_cell(page)
-        box.wait_for(state="attached", timeout=90_000)
-    page.form_edited = True
-    box.scroll_into_view_if_needed(timeout=30_000)
-    box.fill(text)
-    box.press("Tab")  # Text widgets sync to the kernel on blur
-
-
-def save(form) -> None:
-    form.locator("button.pl-save").click()
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
 
 
 # ----------------------------------------------------------------------------- tests

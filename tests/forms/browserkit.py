@@ -1,0 +1,110 @@
+"""What the browser tests of the forms share: a JupyterLab server, Chromium, a project copy per test,
+and the few steps a planner takes (open a stage's form, type into a field, save, take a screenshot).
+
+The fixtures are in ``conftest.py`` (so every ``test_*_browser.py`` here gets them); the steps are here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import sys
+from pathlib import Path
+
+from conftest import ROOT
+
+from forms.labserver import TOKEN
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+SHOTS = ROOT / "test-artifacts" / "forms"
+STAGES = ["01_goals", "02_needs", "03_channels", "04_execution", "05_review"]
+
+
+# ----------------------------------------------------------------------------- helpers
+_OPENINGS = itertools.count()
+
+
+def open_form(page, lab: str, project: Path, nb_root: Path, stage: str):
+    """Open ``stage``'s workbook and run every cell down to and including the form cell."""
+    from playwright.sync_api import expect
+
+    rel = (project / "workbooks" / f"{stage}.ipynb").relative_to(nb_root).as_posix()
+    # a workspace of its own per opening: a reused one restores the previous test's tabs
+    workspace = f"{project.name}-{stage}-{next(_OPENINGS)}"
+    page.goto(f"{lab}/lab/workspaces/{workspace}/tree/{rel}?token={TOKEN}")
+    page.locator(".jp-NotebookPanel-toolbar").wait_for(timeout=60_000)
+    expect(page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"^Python 3.*\| Idle$"))
+           ).to_be_visible(timeout=60_000)
+    page.evaluate("""async () => {
+        const nb = window.jupyterapp.shell.currentWidget.content;
+        const i = nb.widgets.findIndex(c => c.model.sharedModel.getSource().includes('stage_form('));
+        nb.activeCellIndex = i;
+        await window.jupyterapp.commands.execute('notebook:run-all-above');
+        await window.jupyterapp.commands.execute('notebook:run-cell');
+    }""")
+    form = page.locator(".pl-form")
+    form.wait_for(timeout=90_000)
+    page.form_edited = False
+    return form
+
+
+def _rerun_form_cell(page) -> None:
+    """Run the form cell again, as a planner would when a form shows up incomplete."""
+    page.evaluate("""async () => {
+        const nb = window.jupyterapp.shell.currentWidget.content;
+        nb.activeCellIndex = nb.widgets.findIndex(c => c.model.sharedModel.getSource().includes('stage_form('));
+        await window.jupyterapp.commands.execute('notebook:run-cell');
+    }""")
+
+
+def wait_attached(page, locator) -> None:
+    """Wait for a field of a freshly built form; re-render the form once if a widget view is missing
+    (the defect described in :func:`set_text`)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        locator.wait_for(state="attached", timeout=60_000)
+    except PlaywrightTimeout:
+        shot(page, "missing-after-rebuild")
+        print(f"re-rendering the form once: {locator} never appeared; console: "
+              f"{getattr(page, 'console_errors', [])[-15:]}", file=sys.stderr)
+        _rerun_form_cell(page)
+        locator.wait_for(state="attached", timeout=90_000)
+
+
+def set_text(form, path: str, text: str) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = form.locator(f".pl-f-{path}").locator("input, textarea").first
+    page = form.page
+    try:
+        box.wait_for(state="attached", timeout=90_000)  # a long form renders row by row on a busy machine
+    except PlaywrightTimeout:
+        fields = form.evaluate("e => [...e.querySelectorAll('[class*=pl-f-]')].length")
+        shot(page, f"missing-{path}")
+        report = (f"field {path} never appeared; form has {fields} fields; "
+                  f"console: {getattr(page, 'console_errors', [])[-15:]}")
+        if getattr(page, "form_edited", True):
+            raise AssertionError(report) from None
+        # Seen about once in ten runs on a loaded 2-core machine: a form output rendered with
+        # some widget views missing (nothing in the kernel or the console says why). A new
+        # rendering of the untouched form is what a planner would get by running the cell again;
+        # a form that is incomplete twice fails the test.
+        print(f"re-rendering the form once: {report}", file=sys.stderr)
+        _rerun_form_cell(page)
+        box.wait_for(state="attached", timeout=90_000)
+    page.form_edited = True
+    box.scroll_into_view_if_needed(timeout=30_000)
+    box.fill(text)
+    box.press("Tab")  # Text widgets sync to the kernel on blur
+
+
+def save(form) -> None:
+    form.locator("button.pl-save").click()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)

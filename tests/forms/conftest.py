@@ -1,0 +1,93 @@
+"""Fixtures of the forms' browser tests (see ``browserkit.py``)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, make_small_demo
+
+from forms.browserkit import CHROME_ARGS, CHROMIUM, STAGES
+from forms.labserver import TOKEN, running_lab
+
+
+# ----------------------------------------------------------------------------- server and browser
+@pytest.fixture(scope="module")
+def nb_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("forms-lab")
+
+
+@pytest.fixture(scope="module")
+def lab(nb_root, tmp_path_factory):
+    home = tmp_path_factory.mktemp("forms-jhome")
+    settings = home / "lab-settings"
+    notif = settings / "@jupyterlab" / "apputils-extension"
+    notif.mkdir(parents=True)
+    (notif / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    # every cell attached and laid out: the tests look at one long form output, and JupyterLab's
+    # default (content-visibility, cells attached in idle time) made its lower fields appear late
+    # or not at all on a busy machine
+    tracker = settings / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    with running_lab(nb_root, home, [
+            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
+            f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={home / 'workspaces'}"]) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} not found: apt-get install -y chromium (never `playwright install`)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROME_ARGS)
+        yield browser
+        browser.close()
+
+
+def _api(lab: str, path: str, method: str = "GET"):
+    req = urllib.request.Request(f"{lab}{path}", method=method, headers={"Authorization": f"token {TOKEN}"})
+    with urllib.request.urlopen(req) as r:
+        body = r.read()
+    return json.loads(body) if body else None
+
+
+@pytest.fixture
+def project(nb_root, request, lab):
+    """A project copy per test (workbooks/ + parameters/demo/); its kernel is shut down afterwards."""
+    folder = nb_root / re.sub(r"\W+", "_", request.node.name)
+    (folder / "workbooks").mkdir(parents=True)
+    make_small_demo(folder, customers=300)
+    for stage in STAGES:
+        shutil.copy(ROOT / "workbooks" / f"{stage}.ipynb", folder / "workbooks")
+    yield folder
+    for session in _api(lab, "/api/sessions"):
+        if session["path"].startswith(folder.name + "/"):
+            _api(lab, f"/api/sessions/{session['id']}", "DELETE")
+
+
+@pytest.fixture
+def page(browser):
+    from playwright.sync_api import expect
+
+    # each check waits on a round trip through the kernel (widget sync, validation, reply):
+    # Playwright's 5 s default is too short when JupyterLab, the kernel and Chromium share 2 cores
+    expect.set_options(timeout=30_000)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.console_errors = []  # what JupyterLab logged, shown when a field never appears
+    page.on("console", lambda m: m.type in ("error", "warning") and page.console_errors.append(m.text[:300]))
+    page.on("pageerror", lambda e: page.console_errors.append(f"pageerror: {str(e)[:300]}"))
+    yield page
+    page.close()
+
+
