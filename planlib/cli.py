@@ -297,6 +297,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "lab":
         parser.error(f"无法识别的参数: {' '.join(extra)}")
+    from planlib.run.signals import sigterm_as_ctrl_c
+
+    # `kill`, a service manager or a CI timeout stops any command the way Ctrl-C does: the kernel
+    # is shut down, the staging folder removed, the last good report kept, exit code 130
+    with sigterm_as_ctrl_c():
+        return _dispatch(args, extra)
+
+
+def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
     try:
         if args.command == "validate":
             return _validate(args.plans)

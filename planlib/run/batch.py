@@ -20,17 +20,16 @@ import json
 import multiprocessing
 import re
 import signal
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from planlib.errors import PlanError, PlanValidationError
 from planlib.run.folder import changed_input, output_error
+from planlib.run.signals import sigterm_as_ctrl_c
 
 STAGE_IN_LINE = re.compile(r"\] (\d\d_\w+)")
 
@@ -76,23 +75,6 @@ class BatchInterrupted(KeyboardInterrupt):
     def __init__(self, result: BatchResult):
         super().__init__()
         self.result = result
-
-
-def _interrupt(*_args: Any) -> None:
-    raise KeyboardInterrupt
-
-
-@contextmanager
-def _sigterm_as_ctrl_c() -> Iterator[None]:
-    """While a batch runs, SIGTERM unwinds like Ctrl-C (workers and kernels stopped on the way)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def expand_plans(patterns: Iterable[str | Path]) -> list[Path]:
@@ -233,7 +215,7 @@ def run_batch(
     stages together run longer; the other plans go on.
     """
     plans = expand_plans(patterns)
-    with _sigterm_as_ctrl_c():
+    with sigterm_as_ctrl_c():
         if scheduler is None and (len(plans) == 1 or workers <= 1):
             _worker_kernel().launch()  # runs in this process: its kernel starts while plans are checked
         try:
