@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from planlib.errors import PlanError, PlanValidationError
-from planlib.run.folder import changed_input, output_error
+from planlib.run.folder import CurrentFingerprints, changed_database, changed_input, output_error
 
 STAGE_IN_LINE = re.compile(r"\] (\d\d_\w+)")
 
@@ -114,8 +114,10 @@ def expand_plans(patterns: Iterable[str | Path]) -> list[Path]:
 def _unchanged_since_success(plan_path: Path, output_root: Path | None) -> bool:
     """The last published run succeeded and every stage's recorded inputs are unchanged.
 
-    Each stage recorded the plan files, data files and workbook it read with their hashes; one
-    stage without a record (an older manifest) or with one changed file means the plan runs.
+    Each stage recorded the plan files, data files and workbook it read with their hashes, and
+    the database sources it read with their fingerprints; one stage without a record (an older
+    manifest), one changed file or one database source whose count or content hash differs now
+    (new rows, say) means the plan runs.
     """
     from planlib import __version__
     from planlib.data.results import STAGES
@@ -133,7 +135,16 @@ def _unchanged_since_success(plan_path: Path, output_root: Path | None) -> bool:
         return False
     if recorded.get("status") != "ok" or recorded.get("versions", {}).get("planlib", "0+unknown") != __version__:
         return False
-    return all(stages.get(stage) and changed_input(loaded, stages[stage]) is None for stage in STAGES)
+    if not all(stages.get(stage) and changed_input(loaded, stages[stage]) is None for stage in STAGES):
+        return False
+    current = CurrentFingerprints(loaded)
+    if not current.sources:
+        return True
+    sources = {s["stage"]: s.get("sources") for s in recorded["stages"]}
+    try:  # each database source asked once: a count and a hash computed in the database
+        return all(changed_database(sources.get(stage), current) is None for stage in STAGES)
+    except PlanError:
+        return False  # the database does not answer: the run says why, in one line
 
 
 # ------------------------------------------------------------------------------ workers
