@@ -278,12 +278,32 @@ def check_source(name: str, source: DataSource, base_dir: Path) -> list[Problem]
 
 
 def check_sources(data: Data, base_dir: Path) -> list[Problem]:
-    """:func:`check_source` for every database source of a plan (file sources are not read)."""
-    problems = []
+    """:func:`check_source` for every database source of a plan (file sources are not read).
+
+    Each database is first connected to once: when it cannot be reached (server down, wrong
+    password, unset variable), every source on it gets that one line, without waiting for the
+    connection timeout once per source.
+    """
+    import dataclasses
+
+    problems: list[Problem] = []
+    unreachable: dict[str, list[Problem]] = {}
     for name in TABLES:
         source = getattr(data, name)
-        if source is not None and source.url is not None:
-            problems += check_source(name, source, base_dir)
+        if source is None or source.url is None:
+            continue
+        if source.url not in unreachable:
+            try:
+                with connect(name, source, base_dir):
+                    unreachable[source.url] = []
+            except DataError as exc:
+                unreachable[source.url] = exc.problems
+                problems += exc.problems
+                continue
+        elif unreachable[source.url]:
+            problems += [dataclasses.replace(p, file=label_of(name, source)) for p in unreachable[source.url]]
+            continue
+        problems += check_source(name, source, base_dir)
     return problems
 
 

@@ -159,11 +159,17 @@ def test_validate_says_wrong_password_in_one_line_per_source(pg_demo, db_passwor
     assert not any("Wrong-pw-0815" in line or db_password in line for line in lines)
 
 
-def test_validate_says_the_server_is_down(pg_demo, db_password, capsys):
+def test_validate_says_the_server_is_down_once_per_source_after_one_attempt(pg_demo, db_password, capsys,
+                                                                              monkeypatch):
+    attempts = []
+    real = sql.connect
+    monkeypatch.setattr(sql, "connect", lambda *args, **kwargs: attempts.append(args[0]) or real(*args, **kwargs))
     port = pg_demo.url.rsplit(":", 1)[1].split("/")[0]
     with _base_edited(pg_demo.pg_plan, f":{port}/", f":{free_port()}/"):
         lines = _validate_errors(pg_demo.pg_plan, capsys)
     assert len(lines) == 2 and all("连接不上数据库服务器" in line and "确认数据库已启动" in line for line in lines)
+    assert "data.customers(" in lines[0] and "data.transactions(" in lines[1]
+    assert attempts == ["customers"]  # one server, one connection timeout at most
 
 
 def test_validate_names_a_missing_mapped_column_and_an_unset_variable(pg_demo, db_password, capsys, monkeypatch):
@@ -270,6 +276,21 @@ def test_stage_rerun_on_an_unchanged_database_keeps_the_records_for_resume(pg_ru
     finally:
         pg_demo.server.psql("UPDATE resume_customers SET \"地区\" = left(\"地区\", -1) WHERE \"客户编号\" = 'C000001'")
     assert _unchanged_since_success(plan, outputs)
+
+
+def test_a_stage_records_a_source_it_reads_without_loading_its_rows(pg_demo, db_password, tmp_path):
+    """``ctx.source`` (for the aggregation pushed down into the database) records the fingerprint too."""
+    from planlib.plan.planfile import load_plan
+    from planlib.run.stage import StageContext
+
+    loaded = load_plan(pg_demo.pg_plan)
+    ctx = StageContext("02_needs", loaded, tmp_path)
+    assert ctx.source("transactions") == loaded.plan.data.transactions
+    record = ctx.finish()
+    assert record["sources"] == {"transactions": sql.source_fingerprint(
+        "transactions", loaded.plan.data.transactions, loaded.base_dir)}
+    assert ctx.source("surveys").path is not None  # a file source: recorded by its hash, not here
+    assert set(record["sources"]) == set(ctx.finish()["sources"]) == {"transactions"}
 
 
 def test_a_stage_reading_other_data_than_an_earlier_stage_fails_the_run(pg_demo):
