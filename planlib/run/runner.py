@@ -8,8 +8,11 @@ from interleaving.
 
 The plan, data and workbook files are hashed once as the run starts. Each stage records the
 hashes of the files it read (its sentinel, then the manifest); a file that changed before the
-run ends fails the run, so no report mixes two versions of an input. ``--stage`` re-runs one
-stage only while every other stage's recorded inputs are unchanged.
+run ends fails the run, so no report mixes two versions of an input. A database source is
+recorded by its fingerprint (:func:`planlib.data.sql.fingerprint_of`: count and content hash
+computed in the database); two stages of one run that read different data fail it too.
+``--stage`` re-runs one stage only while every other stage's recorded inputs — files and
+database sources — are unchanged.
 """
 
 from __future__ import annotations
