@@ -230,19 +230,23 @@ def test_the_manifest_records_each_database_source_without_the_password(pg_run, 
 
 
 @pytest.mark.slow
-def test_resume_skips_an_unchanged_database_and_notices_new_rows(pg_run, pg_demo, monkeypatch):
-    from planlib.run.batch import _unchanged_since_success, run_batch
+def test_resume_skips_an_unchanged_database_and_notices_new_rows(pg_run, pg_demo, monkeypatch, capsys):
+    from planlib.run.batch import _unchanged_since_success, resume_reason, run_batch
     from planlib.run.runner import run_plan
 
     plan, outputs, _, _ = pg_run
     monkeypatch.setenv("PLANLIB_TEST_DB_PASSWORD", pg_demo.password)
     skipped = run_batch([plan], workers=1, resume=True, output_root=outputs)
     assert [o.status for o in skipped.outcomes] == ["skipped"]
+    assert main(["run", str(plan), "--resume", "--output-root", str(outputs)]) == 0
+    assert "跳过" in capsys.readouterr().out
 
     pg_demo.server.psql("INSERT INTO resume_orders SELECT order_id || '-late', customer_id, order_date, amount "
                         "FROM resume_orders ORDER BY order_id LIMIT 5")
     try:
-        assert not _unchanged_since_success(plan, outputs)  # batch --resume runs the plan again
+        reason = resume_reason(plan, outputs)  # batch/run --resume run the plan again, and say why
+        assert reason.startswith("data.transactions(postgresql+psycopg://planlib:***@")
+        assert "自阶段 01_goals 上次运行以来数据库中的数据已变化(行数" in reason and pg_demo.password not in reason
         with pytest.raises(PlanError) as refused:
             run_plan(plan, stages=["05_review"], output_root=outputs, log=lambda line: None)
         text = str(refused.value)
@@ -322,3 +326,21 @@ def test_resume_cannot_confirm_a_database_it_cannot_reach(pg_demo, tmp_path, mon
     monkeypatch.setenv("PLANLIB_TEST_DB_PASSWORD", "Wrong-pw-0815")
     with pytest.raises(DataError, match="数据库拒绝了用户名或密码"):
         changed_database({"customers": {"sha256": "x"}}, current)
+
+
+def test_batch_progress_says_why_a_plan_runs_again():
+    import io
+
+    from planlib.run.progress import BatchProgress
+
+    out = io.StringIO()
+    BatchProgress(1, stream=out, live=False)({"kind": "rerun", "plan": "p/east/2024Q2.yaml",
+                                              "reason": "data.transactions(…): 自阶段 01_goals 上次运行以来数据库中的数据已变化"})
+    assert out.getvalue() == "重新运行 p/east/2024Q2.yaml:data.transactions(…): 自阶段 01_goals 上次运行以来数据库中的数据已变化\n"
+
+
+def test_run_resume_is_refused_with_stage_or_as_of(pg_demo, capsys):
+    assert main(["run", str(pg_demo.pg_plan), "--resume", "--stage", "05"]) != 0
+    assert main(["run", str(pg_demo.pg_plan), "--resume", "--as-of", "2024-05-01"]) != 0
+    err = capsys.readouterr().err
+    assert "请只用其中一个" in err and "不能与 --as-of" in err
