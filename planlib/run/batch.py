@@ -156,7 +156,10 @@ def resume_reason(plan_path: Path, output_root: Path | None) -> str | None:
         return None
     try:
         for stage in STAGES:
-            changed = changed_database(stages[stage].get("sources"), current)
+            sources = stages[stage].get("sources")
+            if sources is None:
+                return f"{manifest.parent}: 上次运行没有记录阶段 {stage} 读取的数据库数据"
+            changed = changed_database(sources, current)
             if changed is not None:
                 label, what = changed
                 return f"{label}: 自阶段 {stage} 上次运行以来{what}"

@@ -224,7 +224,7 @@ def inputs_digest(plan_path: Path, loaded: LoadedPlan | None = None) -> str:
         source = getattr(loaded.plan.data, name)
         path = loaded.resolve(source.path) if source and source.path else None
         digest.update(f"{name}:".encode())
-        if source and source.url:  # the database's content is not hashed here (see data.sql.fingerprint)
+        if source and source.url:  # the database's content is not hashed here (each stage records data.sql.fingerprint_of)
             digest.update(source.model_dump_json().encode())
             continue
         digest.update(file_sha256(path).encode() if path and path.exists() else b"missing")
@@ -322,18 +322,15 @@ class CurrentFingerprints:
         return self._found[name]
 
 
-def changed_database(recorded: dict[str, dict] | None, current: CurrentFingerprints) -> tuple[str, str] | None:
+def changed_database(recorded: dict[str, dict], current: CurrentFingerprints) -> tuple[str, str] | None:
     """The first database source a stage read (``recorded``: its fingerprints by source name)
     whose data is not the same now: ``(source as shown, what changed)``, or ``None``.
 
-    ``recorded`` of ``None`` (a record from before fingerprints were kept) counts as changed when
-    the plan has database sources: nothing says what the stage read.
+    A stage record without ``sources`` (from before fingerprints were kept) is the caller's to
+    refuse when the plan has database sources: nothing says what that stage read.
     """
     from planlib.data.sql import label_of
 
-    if recorded is None:
-        name = next(iter(current.sources), None)
-        return (label_of(name, current.sources[name]), "上次运行没有记录读到的数据") if name else None
     for name, before in recorded.items():
         if name not in current.sources:
             continue  # the plan reads a file now: the plan file's own hash has changed

@@ -299,6 +299,8 @@ def _check_reused(staging: Path, runs: list[StageRun], published: Path, loaded: 
         if changed:
             raise PlanError(f"{changed}: 自阶段 {run.stage} 上次运行以来已修改,沿用它的结果会混用新旧输入 — {fix}")
         sources = recorded.get(run.stage, {}).get("sources")
+        if current.sources and sources is None:
+            raise PlanError(f"{published}: 上次运行没有记录阶段 {run.stage} 读取的数据库数据,无法确认它的结果仍然有效 — {fix}")
         if current.sources:
             database = changed_database(sources, current)
             if database:

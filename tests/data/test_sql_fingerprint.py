@@ -263,7 +263,7 @@ def test_resume_skips_an_unchanged_database_and_notices_new_rows(pg_run, pg_demo
 
 @pytest.mark.slow
 def test_stage_rerun_on_an_unchanged_database_keeps_the_records_for_resume(pg_run, pg_demo, monkeypatch):
-    from planlib.run.batch import _unchanged_since_success
+    from planlib.run.batch import _unchanged_since_success, resume_reason
     from planlib.run.runner import run_plan
 
     plan, outputs, _, _ = pg_run
@@ -280,6 +280,19 @@ def test_stage_rerun_on_an_unchanged_database_keeps_the_records_for_resume(pg_ru
     finally:
         pg_demo.server.psql("UPDATE resume_customers SET \"地区\" = left(\"地区\", -1) WHERE \"客户编号\" = 'C000001'")
     assert _unchanged_since_success(plan, outputs)
+
+    # a manifest from before fingerprints were kept: nothing says what stage 02 read from the database
+    path = result.folder / "manifest.json"
+    kept = path.read_text(encoding="utf-8")
+    older = json.loads(kept)
+    del older["stages"][1]["sources"]
+    path.write_text(json.dumps(older), encoding="utf-8")
+    try:
+        assert resume_reason(plan, outputs) == f"{result.folder}: 上次运行没有记录阶段 02_needs 读取的数据库数据"
+        with pytest.raises(PlanError, match="上次运行没有记录阶段 02_needs 读取的数据库数据.*请完整运行所有阶段"):
+            run_plan(plan, stages=["05_review"], output_root=outputs, log=lambda line: None)
+    finally:
+        path.write_text(kept, encoding="utf-8")
 
 
 def test_a_stage_records_a_source_it_reads_without_loading_its_rows(pg_demo, db_password, tmp_path):
@@ -314,18 +327,18 @@ def test_a_stage_reading_other_data_than_an_earlier_stage_fails_the_run(pg_demo)
 
 
 def test_resume_cannot_confirm_a_database_it_cannot_reach(pg_demo, tmp_path, monkeypatch):
-    """A record from before fingerprints were kept, or a database that does not answer: not skipped."""
+    """A database that does not answer: its one line, without the password; nothing is skipped."""
     from planlib.plan.planfile import load_plan
     from planlib.run.folder import CurrentFingerprints, changed_database
 
     loaded = load_plan(pg_demo.pg_plan)
     current = CurrentFingerprints(loaded)
     assert set(current.sources) == {"customers", "transactions"}
-    label, what = changed_database(None, current)
-    assert label.startswith("data.customers(") and what == "上次运行没有记录读到的数据"
+    assert changed_database({}, current) is None  # a stage that read no database source
     monkeypatch.setenv("PLANLIB_TEST_DB_PASSWORD", "Wrong-pw-0815")
-    with pytest.raises(DataError, match="数据库拒绝了用户名或密码"):
+    with pytest.raises(DataError, match="数据库拒绝了用户名或密码") as caught:
         changed_database({"customers": {"sha256": "x"}}, current)
+    assert "Wrong-pw-0815" not in str(caught.value) and pg_demo.password not in str(caught.value)
 
 
 def test_batch_progress_says_why_a_plan_runs_again():
