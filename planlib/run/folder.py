@@ -339,10 +339,15 @@ def changed_database(recorded: dict[str, dict], current: CurrentFingerprints) ->
         if (now["source"], now["query"]) != (before.get("source"), before.get("query")):
             return label, "读取的表或查询语句不同了"
         if now["sha256"] != before.get("sha256"):
-            rows = (f"行数 {before.get('rows')} → {now['rows']}" if now["rows"] != before.get("rows")
-                    else f"行数仍为 {now['rows']},但内容不同")
-            return label, f"数据库中的数据已变化({rows})"
+            return label, f"数据库中的数据已变化({rows_change(before, now)})"
     return None
+
+
+def rows_change(before: dict, now: dict) -> str:
+    """How two fingerprints of one source differ, for a planner: the row counts, or same count."""
+    if now.get("rows") != before.get("rows"):
+        return f"行数 {before.get('rows')} → {now.get('rows')}"
+    return f"行数仍为 {now.get('rows')},但内容不同"
 
 
 def carry_over(published: Path, staging: Path) -> None:

@@ -46,6 +46,7 @@ from planlib.run.folder import (
     inputs_digest,
     output_error,
     plan_lock,
+    rows_change,
     publish,
     refuse_links,
 )
@@ -318,8 +319,8 @@ def _database_changed_during_run(run: StageRun, seen: dict[str, dict], loaded: L
         first = seen.setdefault(name, found)
         if first.get("sha256") != found.get("sha256"):
             source = getattr(loaded.plan.data, name)
-            return (f"{label_of(name, source)}: 在运行期间数据库中的数据发生了变化(行数 {first.get('rows')} → "
-                    f"{found.get('rows')}),各阶段读到的不一致 — 请等写入结束后重新运行,"
+            return (f"{label_of(name, source)}: 在运行期间数据库中的数据发生了变化({rows_change(first, found)}),"
+                    "各阶段读到的不一致 — 请等写入结束后重新运行,"
                     "或在 query 中用截止日期限定读取的数据(例如 WHERE order_date < '2024-07-01')")
     return None
 

@@ -324,6 +324,8 @@ def test_a_stage_reading_other_data_than_an_earlier_stage_fails_the_run(pg_demo)
     text = _database_changed_during_run(later, seen, loaded)
     assert text.startswith("data.transactions(postgresql+psycopg://planlib:***@")
     assert "在运行期间数据库中的数据发生了变化(行数 10 → 12)" in text and "WHERE order_date" in text
+    edited = StageRun("05_review", sources={"transactions": {**first, "sha256": "c" * 64}})
+    assert "(行数仍为 10,但内容不同)" in _database_changed_during_run(edited, seen, loaded)
 
 
 def test_resume_cannot_confirm_a_database_it_cannot_reach(pg_demo, tmp_path, monkeypatch):
