@@ -46,9 +46,9 @@ from planlib.run.folder import (
     inputs_digest,
     output_error,
     plan_lock,
-    rows_change,
     publish,
     refuse_links,
+    rows_change,
 )
 from planlib.run.kernel import KernelSession, workbook_imports
 from planlib.run.paths import input_file, input_key, project_root
