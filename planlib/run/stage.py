@@ -140,6 +140,8 @@ class StageContext:
         self.started = time.perf_counter()
         self._frames: dict[str, pd.DataFrame] = {}
         self.load_notes: dict[str, Any] = {}
+        # database sources read without loading their rows (:meth:`source`): their fingerprints
+        self._fingerprints: dict[str, dict] = {}
         # path → sha256 of every file this stage read (plan files, data): kept in the sentinel,
         # so the runner and --resume know which inputs each stage's results depend on
         self.inputs: dict[str, str] = _plan_hashes(loaded)
@@ -186,6 +188,23 @@ class StageContext:
             self.load_notes[name] = loaded
         return self._frames[name]
 
+    def source(self, name: str) -> Any:
+        """The plan's data source ``name`` for a reader that does not load it through :meth:`data`
+        (the per-customer figures pushed down into the database, :mod:`planlib.data.aggregate`).
+
+        A database source's fingerprint (count and content hash, computed in the database) is
+        recorded here as :meth:`data` records it, so ``--resume`` and ``--stage`` know this stage
+        depends on that source's rows.
+        """
+        if name not in self._sources:
+            raise PlanError(f"{self.loaded.path}: data.{name}: 计划未配置该数据源 — 请在 data: 下添加 {name}")
+        source = self._sources[name]
+        if source.url is not None and name not in self._fingerprints:
+            from planlib.data.sql import source_fingerprint
+
+            self._fingerprints[name] = source_fingerprint(name, source, self.loaded.base_dir)
+        return source
+
     def all_data(self) -> dict[str, pd.DataFrame]:
         return {name: self.data(name) for name in ("customers", *self._sources) if self.has_data(name)}
 
@@ -222,8 +241,10 @@ class StageContext:
             "finished_at": datetime.now().isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - self.started, 3),
             "figures": figures,
-            # database sources this stage read: masked URL, rows, content hash (for the manifest)
-            "sources": {name: note.fingerprint for name, note in self.load_notes.items() if note.fingerprint},
+            # database sources this stage read: masked URL and query, rows, content hash (for the
+            # manifest, and what --resume / --stage compare); rows loaded win over a bare fingerprint
+            "sources": {**self._fingerprints,
+                        **{name: note.fingerprint for name, note in self.load_notes.items() if note.fingerprint}},
             "inputs": self.inputs,
         }
         folder = results.results_dir(self.run_dir)

@@ -242,7 +242,9 @@ def test_the_run_folder_records_a_database_source_without_its_password(pg_demo, 
 
     loaded = load_plan(pg_demo.pg_plan)
     files = {f["source"]: f for f in data_files(loaded)}
-    assert files["transactions"] == {"source": "transactions", "url": f"{mask_url(pg_demo.url)} 查询"}
+    assert files["transactions"] == {"source": "transactions", "url": f"{mask_url(pg_demo.url)} 查询",
+                                     "query": "SELECT * FROM (SELECT order_id AS 订单编号, customer_id, order_date, "
+                                              "amount FROM orders) AS planlib_source"}
     assert files["customers"]["url"].endswith("表 crm_customers")
     assert db_password not in repr(files) and "${" not in repr(files)
     assert inputs_digest(pg_demo.pg_plan, loaded) != inputs_digest(pg_demo.csv_plan)
