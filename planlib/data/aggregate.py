@@ -45,6 +45,7 @@ import codecs
 import os
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -56,6 +57,9 @@ from planlib.plan.schema import DataSource
 
 OUTPUT = ("customer_id", "frequency", "monetary", "first_purchase", "last_purchase", "recency_days",
           "x", "t_x", "T")
+# What happened to the rows of each customer (``full``): read, purchase and refund rows in the RFM
+# window, zero amounts, non-zero rows before the window and rows after as_of.
+ROW_COUNTS = ("rows_read", "rows_window_purchase", "rows_window_refund", "rows_zero", "rows_before", "rows_after")
 ENGINES = ("auto", "duckdb", "pandas")
 # Below this size the pandas loader is fast enough (and names every bad cell); above it DuckDB
 # reads the file (benchmarks/bench_needs.py --aggregate: 1M orders ≈ 50 MB of CSV, 18 MB of Parquet).
@@ -89,7 +93,7 @@ def _as_date(value) -> date:
 
 
 def aggregation_sql(relation: str, exprs: Mapping[str, str], *, as_of, window_days: int | None = None,
-                    keep: str = "1 = 1", bad: str = "0") -> str:
+                    keep: str = "1 = 1", bad: str = "0", full: bool = False) -> str:
     """The two-level GROUP BY as one SELECT, for DuckDB, PostgreSQL and MySQL alike.
 
     ``exprs`` maps customer_id, order_id (VARCHAR or NULL), day (DATE) and amount (DECIMAL) to SQL
@@ -97,34 +101,59 @@ def aggregation_sql(relation: str, exprs: Mapping[str, str], *, as_of, window_da
     flags (1/0) a row the fast path would read differently from the loader — counted in the same
     scan (column ``bad``), so a file is read once. Returns customer_id, frequency, monetary,
     first_purchase, last_purchase, purchase_days, usable (rows used), bad (see :func:`_finish`).
+    ``full`` (stage 02's whole analysis, :func:`customer_figures`) adds a third level — purchase
+    days — for the lifetime model's spend (``spend``: cents of all purchases, ``first_spend``:
+    cents of the first purchase day's) and the row counts of :data:`ROW_COUNTS`; it is opt-in
+    because it costs a second grouping and a window, which the RFM alone does not need.
     Dates are literals of a validated ``date``; nothing user-typed is inlined.
     """
     as_of = _as_date(as_of)
-    in_window = f"day > DATE '{as_of - timedelta(days=window_days)}'" if window_days is not None else "1 = 1"
+    start = f"DATE '{as_of - timedelta(days=window_days)}'" if window_days is not None else None
+    in_window = f"day > {start}" if start is not None else "1 = 1"
     # Two levels, each read once: rows -> orders -> customers. Amounts are summed as whole cents
     # (rounded through DECIMAL(18, 2), held in a DOUBLE: exact below 2^53 cents, and an 8-byte sum
     # where a DECIMAL sum takes 16 — the order level has one group per order), so "net <= 0" and
     # the totals do not depend on summation order (threads) and agree between engines. Rows that
     # cannot be used stay in the groups but add nothing (so ``bad`` is counted in this scan).
-    return f"""
+    counts_tx = counts_orders = counts_days = counts_out = ""
+    if full:
+        # What happened to each row (metrics.customers.transaction_coverage's categories), with
+        # NULL days/amounts falling where pandas' comparisons put them (a NaN compares False).
+        after = f"COALESCE(day > DATE '{as_of}', FALSE)"
+        before = f"COALESCE(day <= {start}, FALSE)" if start is not None else "FALSE"
+        inside = f"NOT {after} AND NOT {before}"
+        flags = {"rows_window_purchase": f"{inside} AND COALESCE(amount > 0, FALSE)",
+                 "rows_window_refund": f"{inside} AND COALESCE(amount < 0, FALSE)",
+                 "rows_zero": f"NOT {after} AND COALESCE(amount = 0, FALSE)",
+                 "rows_before": f"{before} AND NOT COALESCE(amount = 0, FALSE)",
+                 "rows_after": after}
+        counts_tx = "".join(f", CASE WHEN {cond} THEN 1 ELSE 0 END AS {name}" for name, cond in flags.items())
+        counts_tx += ", 1 AS rows_read"
+        counts_orders = "".join(f", SUM({name}) AS {name}" for name in ROW_COUNTS)
+        counts_days = counts_orders
+        counts_out = counts_orders
+    tx = f"""
 WITH tx AS (
     SELECT customer_id, order_id, day, CAST(amount * 100 AS DOUBLE PRECISION) AS amount, bad,
            CASE WHEN customer_id IS NOT NULL AND day IS NOT NULL AND amount IS NOT NULL
-                     AND day <= DATE '{as_of}' THEN 1 ELSE 0 END AS ok
+                     AND day <= DATE '{as_of}' THEN 1 ELSE 0 END AS ok{counts_tx}
     FROM (SELECT {exprs['customer_id']} AS customer_id, {exprs['order_id']} AS order_id,
                  {exprs['day']} AS day, {exprs['amount']} AS amount, {bad} AS bad
           FROM {relation}
           WHERE {keep}) AS rows_kept
-),
+),"""
+    orders = f"""
 orders AS (
     SELECT customer_id,
            MIN(CASE WHEN ok = 1 AND amount > 0 THEN day END) AS day,
            SUM(CASE WHEN ok = 1 THEN amount END) AS net,
            SUM(CASE WHEN ok = 1 AND {in_window} THEN amount ELSE 0 END) AS window_amount,
-           MAX(ok) AS usable, MAX(bad) AS bad
+           MAX(ok) AS usable, MAX(bad) AS bad{counts_orders}
     FROM tx
     GROUP BY customer_id, order_id, CASE WHEN order_id IS NULL THEN day END
-)
+)"""
+    if not full:
+        return tx + orders + f"""
 SELECT customer_id,
        COUNT(CASE WHEN net > 0 AND {in_window} THEN 1 END) AS frequency,
        SUM(window_amount) / 100 AS monetary,
@@ -133,6 +162,30 @@ SELECT customer_id,
        COUNT(DISTINCT CASE WHEN net > 0 THEN day END) AS purchase_days,
        MAX(usable) AS usable, SUM(bad) AS bad
 FROM orders
+GROUP BY customer_id
+"""
+    # Purchase days (orders that are not purchases share one NULL day per customer): the lifetime
+    # model counts days, and its spend leaves the first purchase day out, found by a window
+    # (MIN … OVER, in DuckDB, PostgreSQL and MySQL 8 alike; arg_min is DuckDB's only).
+    return tx + orders + f""",
+days AS (
+    SELECT customer_id, CASE WHEN net > 0 THEN day END AS day,
+           SUM(CASE WHEN net > 0 THEN 1 ELSE 0 END) AS purchases,
+           SUM(CASE WHEN net > 0 THEN net END) AS spend,
+           SUM(window_amount) AS window_amount, MAX(usable) AS usable, MAX(bad) AS bad{counts_days}
+    FROM orders
+    GROUP BY customer_id, CASE WHEN net > 0 THEN day END
+),
+ranked AS (
+    SELECT days.*, MIN(day) OVER (PARTITION BY customer_id) AS first_day FROM days
+)
+SELECT customer_id,
+       SUM(CASE WHEN day IS NOT NULL AND {in_window} THEN purchases ELSE 0 END) AS frequency,
+       SUM(window_amount) / 100 AS monetary,
+       MIN(day) AS first_purchase, MAX(day) AS last_purchase, COUNT(day) AS purchase_days,
+       SUM(spend) AS spend, SUM(CASE WHEN day = first_day THEN spend END) AS first_spend,
+       MAX(usable) AS usable, SUM(bad) AS bad{counts_out}
+FROM ranked
 GROUP BY customer_id
 """
 
@@ -226,9 +279,13 @@ def _keep_sql(all_columns: list[str], cols: Mapping[str, str], types: Mapping[st
 def _finish(agg: pd.DataFrame, as_of) -> pd.DataFrame:
     """Day differences and dtypes, the same for every engine; sorted by customer_id.
 
-    Raises :class:`FastPathDeclined` when the aggregation counted rows it would misread.
+    Raises :class:`FastPathDeclined` when the aggregation counted rows it would misread. With the
+    ``full`` aggregation's ``spend``/``first_spend`` (cents) it adds ``mean_spend``: the mean
+    spend of the repeat purchase days in yuan (NaN without a repeat day), as
+    :func:`planlib.metrics.clv.purchase_history` defines it.
     """
     as_of = pd.Timestamp(_as_date(as_of))
+    full = "spend" in agg.columns
     if "usable" in agg.columns:
         if pd.to_numeric(agg["bad"]).sum() > 0:
             raise FastPathDeclined(f"{int(pd.to_numeric(agg['bad']).sum())} rows the loader reads differently")
@@ -236,7 +293,7 @@ def _finish(agg: pd.DataFrame, as_of) -> pd.DataFrame:
     if agg.empty:
         agg = pd.DataFrame({c: pd.Series(dtype=object) for c in
                             ("customer_id", "frequency", "monetary", "first_purchase", "last_purchase",
-                             "purchase_days")})
+                             "purchase_days", *(("spend", "first_spend") if full else ()))})
     out = pd.DataFrame({"customer_id": agg["customer_id"].astype("str")})
     out["frequency"] = agg["frequency"].astype(np.int64).to_numpy()
     out["monetary"] = pd.to_numeric(agg["monetary"].astype(float)).round(2).to_numpy()
@@ -249,7 +306,21 @@ def _finish(agg: pd.DataFrame, as_of) -> pd.DataFrame:
     out["x"] = np.where(days > 0, days - 1, np.nan)
     out["t_x"] = (last - first).dt.days.astype(float).to_numpy()
     out["T"] = (as_of - first).dt.days.astype(float).to_numpy()
+    if full:
+        repeat = (agg["spend"].astype(float) - agg["first_spend"].astype(float)).to_numpy() / 100
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["mean_spend"] = np.where(days > 1, repeat / (days - 1), np.nan)
     return out.sort_values("customer_id", ignore_index=True)
+
+
+def _row_counts(agg: pd.DataFrame) -> pd.DataFrame:
+    """The ``full`` aggregation's :data:`ROW_COUNTS` per customer id, every id seen (NA for rows
+    without one), sorted by id."""
+    ids = agg["customer_id"].astype(object)
+    out = pd.DataFrame({"customer_id": ids.where(ids.isna(), ids.astype(str)).to_numpy()})
+    for name in ROW_COUNTS:
+        out[name] = pd.to_numeric(agg[name]).fillna(0).astype(np.int64).to_numpy()
+    return out.sort_values("customer_id", ignore_index=True, na_position="last")
 
 
 # ---------------------------------------------------------------------------------- pandas reference
@@ -261,6 +332,16 @@ def _cents(amount: pd.Series) -> np.ndarray:
 
 def purchases_pandas(frame: pd.DataFrame, *, as_of, window_days: int | None = None) -> pd.DataFrame:
     """The definition in plain pandas, on canonical transactions (docs/CONTRACTS.md)."""
+    return _pandas(frame, as_of=as_of, window_days=window_days, full=False)[0]
+
+
+def figures_pandas(frame: pd.DataFrame, *, as_of, window_days: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`customer_figures`' purchases and row counts in plain pandas, on canonical transactions."""
+    return _pandas(frame, as_of=as_of, window_days=window_days, full=True)
+
+
+def _pandas(frame: pd.DataFrame, *, as_of, window_days: int | None, full: bool
+            ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     as_of_ts = pd.Timestamp(_as_date(as_of))
     df = pd.DataFrame({
         "customer_id": frame["customer_id"],
@@ -273,9 +354,10 @@ def purchases_pandas(frame: pd.DataFrame, *, as_of, window_days: int | None = No
         df["order_id"] = oid.where(oid != "")
     else:
         df["order_id"] = pd.Series(np.nan, index=frame.index, dtype="str")
+    start = as_of_ts - pd.Timedelta(days=window_days) if window_days is not None else None
+    counts = _row_counts_pandas(df, as_of_ts, start) if full else None
     df = df[df["customer_id"].notna() & df["day"].notna() & df["amount"].notna() & (df["day"] <= as_of_ts)]
     df = df.assign(customer_id=df["customer_id"].astype("str"), cents=_cents(df["amount"]))
-    start = as_of_ts - pd.Timedelta(days=window_days) if window_days is not None else None
     in_window = df["day"] > start if start is not None else pd.Series(True, index=df.index)
     # 1. orders: (customer, order id) or, without an id, (customer, day)
     orders = pd.DataFrame({
@@ -293,7 +375,32 @@ def purchases_pandas(frame: pd.DataFrame, *, as_of, window_days: int | None = No
     agg = spend.to_frame().join(per, how="left")
     agg["frequency"] = agg["frequency"].fillna(0)
     agg["purchase_days"] = agg["purchase_days"].fillna(0)
-    return _finish(agg.rename_axis("customer_id").reset_index(), as_of)
+    if full:  # cents of all purchases and of the first purchase day's, as the SQL's days level
+        by_day = bought.groupby(["customer_id", "day"])["net"].sum().reset_index()
+        first_day = by_day.groupby("customer_id")["day"].transform("min")
+        agg["spend"] = by_day.groupby("customer_id")["net"].sum().reindex(agg.index)
+        agg["first_spend"] = by_day[by_day["day"] == first_day].groupby("customer_id")["net"].sum().reindex(agg.index)
+    return _finish(agg.rename_axis("customer_id").reset_index(), as_of), counts
+
+
+def _row_counts_pandas(df: pd.DataFrame, as_of: pd.Timestamp, start: pd.Timestamp | None) -> pd.DataFrame:
+    """:data:`ROW_COUNTS` per customer id over every row (before any row is dropped)."""
+    cents = pd.Series(_cents(df["amount"].fillna(0)), index=df.index).where(df["amount"].notna())
+    after = (df["day"] > as_of).to_numpy()
+    before = (df["day"] <= start).to_numpy() if start is not None else np.zeros(len(df), dtype=bool)
+    inside = ~after & ~before
+    flags = pd.DataFrame({
+        "rows_read": 1,
+        "rows_window_purchase": inside & (cents > 0).to_numpy(),
+        "rows_window_refund": inside & (cents < 0).to_numpy(),
+        "rows_zero": ~after & (cents == 0).to_numpy(),
+        "rows_before": before & ~(cents == 0).to_numpy(),
+        "rows_after": after,
+    }, index=df.index).astype(np.int64)
+    ids = df["customer_id"].astype(object)
+    flags["customer_id"] = ids.where(ids.isna(), ids.astype(str))
+    summed = flags.groupby("customer_id", dropna=False, sort=False)[list(ROW_COUNTS)].sum().reset_index()
+    return _row_counts(summed)
 
 
 # ---------------------------------------------------------------------------------- DuckDB
@@ -368,7 +475,8 @@ def _csv_relation(path: Path, source: DataSource, cleanup: list[Path]) -> tuple[
     return relation, headers
 
 
-def _duckdb_file(con, path: Path, source: DataSource, kind: str, as_of, window_days) -> pd.DataFrame:
+def _duckdb_file(con, path: Path, source: DataSource, kind: str, as_of, window_days, full: bool = False
+                 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     cleanup: list[Path] = []
     try:
         if kind == "parquet":
@@ -391,8 +499,8 @@ def _duckdb_file(con, path: Path, source: DataSource, kind: str, as_of, window_d
         keep = _keep_sql(all_columns, cols, types or None)
         exprs = {k: v for k, v in exprs.items() if not k.startswith("_")}
         agg = con.execute(aggregation_sql(relation, exprs, as_of=as_of, window_days=window_days, keep=keep,
-                                          bad=checks)).df()
-        return _finish(agg, as_of)
+                                          bad=checks, full=full)).df()
+        return _finish(agg, as_of), (_row_counts(agg) if full else None)
     finally:
         for p in cleanup:
             p.unlink(missing_ok=True)
@@ -423,7 +531,8 @@ def _typed_checks(cols: Mapping[str, str], types: Mapping[str, str]) -> str:
 
 
 # ---------------------------------------------------------------------------------- databases
-def _database(source: DataSource, base_dir: Path, as_of, window_days) -> pd.DataFrame:
+def _database(source: DataSource, base_dir: Path, as_of, window_days, full: bool = False
+              ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The aggregation pushed down into the source's database; one row per customer comes back."""
     from planlib.data import sql
 
@@ -435,12 +544,12 @@ def _database(source: DataSource, base_dir: Path, as_of, window_days) -> pd.Data
         if reader.quote_char != '"':
             raise FastPathDeclined("MySQL quoting: read through pandas")
         exprs = _typed_exprs(cols, "VARCHAR" if sql._is_duckdb(source.url or "") else "TEXT")
-        query = aggregation_sql(relation, exprs, as_of=as_of, window_days=window_days)
+        query = aggregation_sql(relation, exprs, as_of=as_of, window_days=window_days, full=full)
         try:
             agg = reader.run(query)
         except Exception as exc:  # a text date or ￥ amount the database cannot cast: the loader reads it
             raise FastPathDeclined(str(exc)[:200]) from None
-    return _finish(agg, as_of)
+    return _finish(agg, as_of), (_row_counts(agg) if full else None)
 
 
 # ---------------------------------------------------------------------------------- the switch
@@ -451,6 +560,8 @@ def choose_engine(source: DataSource, base_dir: Path, engine: str = "auto",
         raise ValueError(f"engine must be one of {ENGINES}")
     if engine == "pandas":
         return "pandas"
+    if source.pad_ids:
+        return "pandas"  # the loader pads all-digit IDs (data.<source>.pad_ids); the SQL does not
     if source.url is not None:
         return "database"
     from planlib.data.readers import file_format
@@ -474,10 +585,43 @@ def customer_purchases(source: DataSource, base_dir: Path, *, as_of, window_days
     The engine is :func:`choose_engine`'s; when the fast path declines (see the module
     docstring) the pandas path runs, and its loader reports the planner's mistakes.
     """
+    purchases, _, used = _compute(source, base_dir, as_of, window_days, engine, min_bytes, full=False)
+    return purchases, used
+
+
+@dataclass
+class CustomerFigures:
+    """Everything stage 02 needs from the orders, one row per customer (:func:`customer_figures`)."""
+
+    purchases: pd.DataFrame  # OUTPUT + mean_spend: one row per customer with a usable row
+    rows: pd.DataFrame  # customer_id (NA: rows without one) + ROW_COUNTS: every id seen
+    engine: str  # "database", "duckdb" or "pandas"
+    fingerprint: dict | None = None  # database sources: what was aggregated (masked URL, rows, hash)
+
+
+def customer_figures(source: DataSource, base_dir: Path, *, as_of, window_days: int | None,
+                     engine: str = "auto", min_bytes: int | None = None) -> CustomerFigures:
+    """:func:`customer_purchases` plus the lifetime model's spend (``mean_spend``) and what
+    happened to every row (:data:`ROW_COUNTS` per customer id), computed in the same scan."""
+    purchases, rows, used = _compute(source, base_dir, as_of, window_days, engine, min_bytes, full=True)
+    fingerprint = None
+    if source.url is not None:
+        from planlib.data import sql
+
+        # Which rows stage 02 used, as the loader's fingerprint would for the whole table: the
+        # per-customer figures and row counts change whenever a row that counts changes.
+        fingerprint = {"source": sql.describe(source), **sql.frame_fingerprint(pd.concat(
+            [purchases.set_index("customer_id"), rows.set_index("customer_id")], axis=1).reset_index())}
+        fingerprint["rows"] = int(rows["rows_read"].sum())
+    return CustomerFigures(purchases, rows, used, fingerprint)
+
+
+def _compute(source: DataSource, base_dir: Path, as_of, window_days: int | None, engine: str,
+             min_bytes: int | None, full: bool) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
     chosen = choose_engine(source, base_dir, engine, min_bytes)
     try:
         if chosen == "database":
-            return _database(source, Path(base_dir), as_of, window_days), "database"
+            return (*_database(source, Path(base_dir), as_of, window_days, full), "database")
         if chosen == "duckdb":
             from planlib.data.readers import file_format
 
@@ -485,7 +629,7 @@ def customer_purchases(source: DataSource, base_dir: Path, *, as_of, window_days
             kind = file_format(path, source, source.path)
             con = connect()
             try:
-                return _duckdb_file(con, path, source, kind, as_of, window_days), "duckdb"
+                return (*_duckdb_file(con, path, source, kind, as_of, window_days, full), "duckdb")
             finally:
                 con.close()
     except FastPathDeclined:
@@ -498,4 +642,4 @@ def customer_purchases(source: DataSource, base_dir: Path, *, as_of, window_days
     from planlib.data.load import load_source
 
     frame = load_source("transactions", source, base_dir).frame
-    return purchases_pandas(frame, as_of=as_of, window_days=window_days), "pandas"
+    return (*_pandas(frame, as_of=as_of, window_days=window_days, full=full), "pandas")
