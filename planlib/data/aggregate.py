@@ -33,7 +33,8 @@ Only rows with a customer, a date and an amount, dated on or before ``as_of``, a
 Per customer (one row for every customer with at least one usable row, refund-only customers
 included; ordered by customer_id): ``frequency`` — purchases whose day lies in the window
 (``as_of - window_days < day <= as_of``; all history when ``window_days`` is None); ``monetary``
-— net spend in the window (every row dated in it, refunds included; can be < 0);
+— the nets of those purchases (a refund lowers the order it belongs to, whatever day it is dated;
+a refund-only group or a fully refunded order adds nothing), as :func:`planlib.metrics.segment.rfm_table`;
 ``first_purchase``, ``last_purchase`` (NaT when none); ``recency_days`` = as_of − last purchase;
 BG/NBD inputs over the whole history in days: ``x`` = distinct purchase days − 1, ``t_x`` =
 last − first purchase day, ``T`` = as_of − first purchase day (NaN when none).
@@ -147,7 +148,6 @@ orders AS (
     SELECT customer_id,
            MIN(CASE WHEN ok = 1 AND amount > 0 THEN day END) AS day,
            SUM(CASE WHEN ok = 1 THEN amount END) AS net,
-           SUM(CASE WHEN ok = 1 AND {in_window} THEN amount ELSE 0 END) AS window_amount,
            MAX(ok) AS usable, MAX(bad) AS bad{counts_orders}
     FROM tx
     GROUP BY customer_id, order_id, CASE WHEN order_id IS NULL THEN day END
@@ -156,7 +156,7 @@ orders AS (
         return tx + orders + f"""
 SELECT customer_id,
        COUNT(CASE WHEN net > 0 AND {in_window} THEN 1 END) AS frequency,
-       SUM(window_amount) / 100 AS monetary,
+       SUM(CASE WHEN net > 0 AND {in_window} THEN net ELSE 0 END) / 100 AS monetary,
        MIN(CASE WHEN net > 0 THEN day END) AS first_purchase,
        MAX(CASE WHEN net > 0 THEN day END) AS last_purchase,
        COUNT(DISTINCT CASE WHEN net > 0 THEN day END) AS purchase_days,
@@ -172,7 +172,7 @@ days AS (
     SELECT customer_id, CASE WHEN net > 0 THEN day END AS day,
            SUM(CASE WHEN net > 0 THEN 1 ELSE 0 END) AS purchases,
            SUM(CASE WHEN net > 0 THEN net END) AS spend,
-           SUM(window_amount) AS window_amount, MAX(usable) AS usable, MAX(bad) AS bad{counts_days}
+           MAX(usable) AS usable, MAX(bad) AS bad{counts_days}
     FROM orders
     GROUP BY customer_id, CASE WHEN net > 0 THEN day END
 ),
@@ -181,7 +181,7 @@ ranked AS (
 )
 SELECT customer_id,
        SUM(CASE WHEN day IS NOT NULL AND {in_window} THEN purchases ELSE 0 END) AS frequency,
-       SUM(window_amount) / 100 AS monetary,
+       SUM(CASE WHEN day IS NOT NULL AND {in_window} THEN spend ELSE 0 END) / 100 AS monetary,
        MIN(day) AS first_purchase, MAX(day) AS last_purchase, COUNT(day) AS purchase_days,
        SUM(spend) AS spend, SUM(CASE WHEN day = first_day THEN spend END) AS first_spend,
        MAX(usable) AS usable, SUM(bad) AS bad{counts_out}
@@ -358,7 +358,6 @@ def _pandas(frame: pd.DataFrame, *, as_of, window_days: int | None, full: bool
     counts = _row_counts_pandas(df, as_of_ts, start) if full else None
     df = df[df["customer_id"].notna() & df["day"].notna() & df["amount"].notna() & (df["day"] <= as_of_ts)]
     df = df.assign(customer_id=df["customer_id"].astype("str"), cents=_cents(df["amount"]))
-    in_window = df["day"] > start if start is not None else pd.Series(True, index=df.index)
     # 1. orders: (customer, order id) or, without an id, (customer, day)
     orders = pd.DataFrame({
         "customer_id": df["customer_id"], "order_id": df["order_id"].fillna(""),
@@ -371,8 +370,10 @@ def _pandas(frame: pd.DataFrame, *, as_of, window_days: int | None, full: bool
     per = bought.groupby("customer_id").agg(
         frequency=("in_window", "sum"), first_purchase=("day", "min"), last_purchase=("day", "max"),
         purchase_days=("day", "nunique"))
-    spend = df["cents"].where(in_window, 0).groupby(df["customer_id"]).sum().rename("monetary") / 100
-    agg = spend.to_frame().join(per, how="left")
+    kept = bought[bought["in_window"]] if start is not None else bought
+    monetary = (kept.groupby("customer_id")["net"].sum().reindex(pd.unique(df["customer_id"]), fill_value=0)
+                .rename("monetary") / 100)
+    agg = monetary.to_frame().join(per, how="left")
     agg["frequency"] = agg["frequency"].fillna(0)
     agg["purchase_days"] = agg["purchase_days"].fillna(0)
     if full:  # cents of all purchases and of the first purchase day's, as the SQL's days level

@@ -555,7 +555,7 @@ def monthly_discount(annual_percent: float) -> float:
 
 
 def fit_rows(history: pd.DataFrame, columns: tuple[str, ...], *, repeat_only: bool = False,
-             limit: int = MAX_FIT_ROWS) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+             limit: int | None = None) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
     """The distinct rows of ``history[columns]`` and how many customers each holds (``repeat_only``:
     customers with a repeat purchase day and positive mean spend, Gamma-Gamma's).
 
@@ -567,6 +567,7 @@ def fit_rows(history: pd.DataFrame, columns: tuple[str, ...], *, repeat_only: bo
             part = part[(part["x"] > 0) & (part["mean_spend"] > 0)]
         return compress(*(part[c].to_numpy(dtype=float) for c in columns))
 
+    limit = MAX_FIT_ROWS if limit is None else limit
     cols, weights = counted(history)
     if len(weights) > limit:
         cols, weights = counted(fit_sample(history, limit))

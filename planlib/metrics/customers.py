@@ -91,6 +91,11 @@ def engine_for(plan: Plan, base_dir: Path, engine: str = "auto") -> str:
     return choose_engine(plan.data.transactions, Path(base_dir), engine)
 
 
+def sources_underneath(plan: Plan, base_dir: Path, engine: str = "auto") -> tuple[str, ...]:
+    """The sources stage 02 does not load whole (``("transactions",)`` on the per-customer path)."""
+    return () if engine_for(plan, base_dir, engine) == "pandas" else ("transactions",)
+
+
 def analyse_data(data: MutableMapping[str, pd.DataFrame], plan: Plan, base_dir: Path,
                  engine: str = "auto") -> NeedsAnalysis:
     """Stage 02's call: :func:`analyse` when ``data`` holds the orders, else :func:`analyse_source`.
