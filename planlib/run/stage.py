@@ -226,9 +226,10 @@ class StageContext:
                 "excluded_reasons": ";".join(f"{r} {n} 行" for r, n in dict(reasons).items()) or "—",
             })
         for name, note in self._underneath.items():
-            engine = "数据库" if note["engine"] == "database" else note["engine"]
+            how = {"database": "由数据库按客户汇总,未整表读入", "duckdb": "由 DuckDB 按客户汇总,未整表读入"}.get(
+                note["engine"], "读入全部行后按客户汇总")  # pandas: the fast path declined the file
             rows.append({
-                "source": f"{Data.model_fields[name].title or name}(由{engine}按客户汇总,未整表读入)",
+                "source": f"{Data.model_fields[name].title or name}({how})",
                 "rows": note["rows"], "path": Path(note["path"]).name if note["engine"] != "database" else note["path"],
                 "encoding": "—", "excluded": "无数据",
                 "excluded_reasons": "按客户汇总时合计行、空行直接排除,不单独计数",
