@@ -34,16 +34,27 @@ sys.path.insert(0, str(ROOT / "tests"))
 from forms.browserkit import _MARK_CLOSED, CHROME_ARGS, CHROMIUM, STAGES  # noqa: E402
 from forms.labserver import TOKEN, free_port, isolated_env  # noqa: E402
 
-# The seed's tasks: the fields a planner fills building the demo quarter, per stage workbook.
-TASKS: dict[str, list[str]] = {
-    "01_goals": ["meta-title", "background-market", "scope-segment", "goals-0-target", "goals-2-unit"],
-    "02_needs": ["segmentation-rfm-window_days", "segmentation-tiers-0-name", "data-transactions-path"],
-    "03_channels": ["channels-plan-0-contacts_per_customer", "channels-rules-0-max_contacts",
-                    "channels-catalogue-1-cost_per_contact"],
-    "04_execution": ["tasks-4-end", "milestones-0-name", "checkpoints-0-threshold", "budget-limit",
-                     "budget-lines-5-planned"],
-    "05_review": ["kpis-0-target", "review-campaign", "review-actions-0-owner"],
-}
+# The seed's tasks: the fields a planner fills building the demo quarter. Each is done in the stage
+# form that holds it (forms may move a section between stages: milestones were in 01, now in 04).
+TASKS: list[str] = [
+    "meta-title", "background-market", "scope-segment", "goals-0-target", "goals-2-unit",
+    "segmentation-rfm-window_days", "segmentation-tiers-0-name", "data-transactions-path",
+    "channels-plan-0-contacts_per_customer", "channels-rules-0-max_contacts", "channels-catalogue-1-cost_per_contact",
+    "tasks-4-end", "milestones-0-name", "checkpoints-0-threshold", "budget-limit", "budget-lines-5-planned",
+    "kpis-0-target", "review-campaign", "review-actions-0-owner",
+]
+
+
+def _settled(form) -> None:
+    """Wait until the form has stopped adding fields (long forms render row by row)."""
+    count = -1
+    for _ in range(60):
+        now = form.evaluate("e => e.querySelectorAll('[class*=pl-f-]').length")
+        if now == count and now > 0:
+            return
+        count = now
+        time.sleep(1.5)
+
 
 SCROLLER = ".jp-WindowedPanel-outer"  # the notebook's scrolling box in JupyterLab 4
 
@@ -119,6 +130,7 @@ def measure(src: Path, label: str) -> dict:
     project, home = _project(src), Path(tempfile.mkdtemp(prefix="bench-layout-home-"))
     proc, base = _start_lab(project, src, home)
     out = {}
+    pending = list(TASKS)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROME_ARGS)
@@ -130,7 +142,10 @@ def measure(src: Path, label: str) -> dict:
                 height = form.evaluate("e => Math.round(e.getBoundingClientRect().height)")
                 page.screenshot(path=str(shots / f"layout-{label}-{stage}.png"))
                 clicks, scrolled = 0, 0.0
-                for path in TASKS[stage]:
+                _settled(form)
+                here = [p for p in pending if form.locator(f".pl-f-{p}").count()]
+                for path in here:
+                    pending.remove(path)
                     field = form.locator(f".pl-f-{path}").locator("input, textarea, select").first
                     field.wait_for(state="attached", timeout=90_000)
                     for _ in range(4):  # open the closed tab or fold around it, as a planner clicks it
@@ -148,11 +163,13 @@ def measure(src: Path, label: str) -> dict:
                 save.scroll_into_view_if_needed()
                 scrolled += abs(_scroll_top(page) - before)
                 clicks += 1  # 保存 (not pressed: nothing was changed)
-                out[stage] = {"height": height, "clicks": clicks, "scroll": round(scrolled)}
-                print(f"{label:<8} {stage:<13} height {height:5d} px   clicks {clicks:2d}   scrolled {round(scrolled):5d} px",
-                      flush=True)
+                out[stage] = {"height": height, "clicks": clicks, "scroll": round(scrolled), "tasks": len(here)}
+                print(f"{label:<8} {stage:<13} height {height:5d} px   tasks {len(here):2d}   clicks {clicks:2d}   "
+                      f"scrolled {round(scrolled):5d} px", flush=True)
                 page.close()
             browser.close()
+        if pending:
+            raise AssertionError(f"fields of the seed's tasks found in no stage form: {pending}")
     finally:
         proc.terminate()
         proc.wait(timeout=30)

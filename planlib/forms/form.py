@@ -208,6 +208,10 @@ class PlanForm:
             if isinstance(editor, Scalar):  # a plain value at the top level: give it a heading too
                 editor.box.children = (w.HTML(f"<h4>{html.escape(info.title or name)}</h4>"),
                                        *editor.box.children)
+            if isinstance(editor, Model):
+                _flow(editor)
+                if len(editor.box.children) == 3:  # [heading, fields, error]: the tab already names it
+                    editor.box.children = editor.box.children[1:]
             if isinstance(editor, Model) and name in TECHNICAL_FIELDS:
                 self._fold(editor, TECHNICAL_FIELDS[name])
             title = info.title or name
@@ -239,7 +243,7 @@ class PlanForm:
         titles = "、".join(Plan.model_fields[editor.path[0]].annotation.model_fields[n].title or n
                           for n in names if n in editor.fields)
         fold = w.Accordion([w.VBox([f.box for f in technical])], titles=(f"技术设置:{titles}(点击展开)",),
-                           selected_index=None, layout=w.Layout(margin="10px 0 0"))
+                           selected_index=None, layout=w.Layout(margin="10px 0 0", width="100%"))
         fold.add_class("pl-technical")
         body.children = [f.box for n, f in editor.fields.items() if n not in names] + [fold]
         for f in technical:
@@ -280,6 +284,9 @@ class PlanForm:
             fold.selected_index = 0
         target = next((e for e in walk(editors[at]) if isinstance(e, Scalar)), None)
         if target is not None:
+            if target.kind == "date":
+                # ipywidgets' DatePicker view ignores focus() but its box takes it once tabbable
+                target.input.tabbable = True
             target.input.focus()  # the browser scrolls the focused input into view
 
     # ------------------------------------------------------------------------------ drafts
@@ -484,8 +491,25 @@ STYLE = """<style>
 .pl-bar .pl-state, .pl-bar .pl-status { margin-left: 10px; }
 .pl-form .widget-box { min-width: 0; }
 .pl-form .pl-table { overflow-x: auto !important; max-width: 100%; }
+/* a message under a table cell reads along the row instead of down a narrow column */
+.pl-form .pl-table .widget-vbox { overflow: visible !important; }
+.pl-form .pl-table .pl-error { width: max-content !important; max-width: 900px; position: relative; z-index: 1; }
 .pl-draft { background: #fff4d6; border: 1px solid #e0b84c; padding: 4px 8px; margin: 4px 0; }
 </style>"""
+
+
+def _flow(editor: Model) -> None:
+    """Lay a section's single-value fields side by side (two or three per line at 1400 px) instead
+    of one under the other; tables, sub-sections and long texts keep a line of their own."""
+    body = editor.box.children[-2]
+    body.layout.flex_flow = "row wrap"
+    body.layout.align_items = "flex-start"
+    for field in editor.fields.values():
+        if isinstance(field, Scalar) and field.kind != "text":
+            continue
+        field.box.layout.width = "100%"
+        if isinstance(field, Model):
+            _flow(field)
 
 
 def label_path(path: KeyPath) -> str:

@@ -258,8 +258,10 @@ def test_a_dependency_problem_is_live_and_its_summary_button_jumps_to_the_field(
     expect(field).to_be_hidden()
     jump.click()
     expect(field).to_be_visible()
-    expect(form.locator(".pl-e-tasks-4-start")).to_be_in_viewport()
-    # (ipywidgets' DatePicker view ignores focus(); text inputs take it: see the channel test below)
+    expect(field).to_be_in_viewport()
+    focused = page.wait_for_function(
+        "() => document.activeElement && document.activeElement.closest('.pl-f-tasks-4-start') !== null")
+    assert focused.json_value()
     shot(page, "04_execution-jump")
     assert plan.read_bytes() == before
 
