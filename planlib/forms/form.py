@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, get_args
@@ -29,7 +30,7 @@ import ipywidgets as w
 from planlib.errors import PlanError
 from planlib.forms import previews
 from planlib.forms.draft import DraftWriter, read_draft
-from planlib.forms.fields import MISSING, Editor, Model, Scalar, build_editor, css, walk
+from planlib.forms.fields import MISSING, Editor, ListOf, Model, Scalar, build_editor, css, walk
 from planlib.forms.save import merge_into, modify_yaml
 from planlib.forms.source import NAMES, REFERENCES, PlanSource, matches, overrides
 from planlib.forms.types import is_model, strip
@@ -127,6 +128,7 @@ class PlanForm:
         self.summary_box.add_class("pl-summary")
         self.tabs = w.Tab()
         self.tabs.add_class("pl-tabs")
+        self.tabs.observe(self._opened, "selected_index")
         self.tab_of: dict[KeyPath, int] = {}  # a section or a split-off field → its tab
         self.folds: dict[KeyPath, w.Accordion] = {}
         self.audiences = CachedAudiences(self.path.parent)  # sizes for the channel checks, read once
@@ -270,6 +272,14 @@ class PlanForm:
             pages.append((keys if i else [editor.path, *keys], page, title))
         return pages
 
+    def _opened(self, change: dict) -> None:
+        """Mark the open tab as the kernel knows it (``pl-open-<n>``): a tab clicked in the browser
+        reaches the kernel after a short delay, and a test must not jump before it has."""
+        for name in [c for c in self.tabs._dom_classes if c.startswith("pl-open-")]:
+            self.tabs.remove_class(name)
+        if change["new"] is not None:
+            self.tabs.add_class(f"pl-open-{change['new']}")
+
     def jump(self, path: KeyPath) -> None:
         """Show the field of a problem: open its tab (and its folded settings) and focus its input."""
         editors = self._editors()
@@ -277,11 +287,15 @@ class PlanForm:
         if at is None:
             return
         tab = next((self.tab_of[at[:n]] for n in range(len(at), 0, -1) if at[:n] in self.tab_of), None)
+        # sent even when unchanged: the browser may show another tab than the kernel last heard of
+        # (a tab clicked just before the jump), and an unchanged trait would send nothing
         if tab is not None:
             self.tabs.selected_index = tab
+            self.tabs.send_state("selected_index")
         fold = next((self.folds[at[:n]] for n in range(len(at), 0, -1) if at[:n] in self.folds), None)
         if fold is not None:
             fold.selected_index = 0
+            fold.send_state("selected_index")
         target = next((e for e in walk(editors[at]) if isinstance(e, Scalar)), None)
         if target is not None:
             if target.kind == "date":
@@ -390,6 +404,7 @@ class PlanForm:
             shown.setdefault(at, []).append(f"{message} — {hint}" if hint else message)
         for path, editor in editors.items():
             editor.set_error(editor.local or ";".join(shown.get(path, [])))
+        _anchor_cell_errors(editors.values())
         mine = self.own_problems()
         others = [p for p in self.problems if p not in mine]
         self.summary_head.value = (f"<span style='color:#b3261e'>本表单还有 {len(mine)} 处需要修改"
@@ -494,8 +509,22 @@ STYLE = """<style>
 /* a message under a table cell reads along the row instead of down a narrow column */
 .pl-form .pl-table .widget-vbox { overflow: visible !important; }
 .pl-form .pl-table .pl-error { width: max-content !important; max-width: 900px; position: relative; z-index: 1; }
+.pl-form .pl-table .pl-error-end { align-self: flex-end; text-align: right; }
 .pl-draft { background: #fff4d6; border: 1px solid #e0b84c; padding: 4px 8px; margin: 4px 0; }
 </style>"""
+
+
+def _anchor_cell_errors(editors: Iterable[Editor]) -> None:
+    """A message under a table cell is one line along the row: from the cell to the right in the
+    row's left half, from the cell to the left in its right half, so it stays inside the table."""
+    for table in editors:
+        if not isinstance(table, ListOf) or not table.table:
+            continue
+        for row in table.rows:
+            cells = list(row.fields.values())
+            for j, cell in enumerate(cells):
+                if j >= len(cells) / 2:
+                    cell.error.add_class("pl-error-end")
 
 
 def _flow(editor: Model) -> None:

@@ -256,12 +256,15 @@ def test_a_dependency_problem_is_live_and_its_summary_button_jumps_to_the_field(
     form.locator(".pl-tabs .lm-TabBar-tab", has_text="预算").click()  # the planner looks elsewhere
     field = form.locator(".pl-f-tasks-4-start input")
     expect(field).to_be_hidden()
+    expect(form.locator(".pl-tabs.pl-open-3")).to_have_count(1)  # the kernel has heard of the click
     jump.click()
+    expect(form.locator(".pl-tabs.pl-open-0")).to_have_count(1)
     expect(field).to_be_visible()
     expect(field).to_be_in_viewport()
     focused = page.wait_for_function(
         "() => document.activeElement && document.activeElement.closest('.pl-f-tasks-4-start') !== null")
     assert focused.json_value()
+    expect(field).to_be_visible()  # and it stays open
     shot(page, "04_execution-jump")
     assert plan.read_bytes() == before
 
