@@ -508,7 +508,7 @@ STYLE = """<style>
 .pl-form .pl-table { overflow-x: auto !important; max-width: 100%; }
 /* a message under a table cell reads along the row instead of down a narrow column */
 .pl-form .pl-table .widget-vbox { overflow: visible !important; }
-.pl-form .pl-table .pl-error { width: max-content !important; max-width: 900px; position: relative; z-index: 1; }
+.pl-form .pl-table .pl-error { width: max-content !important; max-width: 560px; position: relative; z-index: 1; }
 .pl-form .pl-table .pl-error-end { align-self: flex-end; text-align: right; }
 .pl-draft { background: #fff4d6; border: 1px solid #e0b84c; padding: 4px 8px; margin: 4px 0; }
 </style>"""
