@@ -134,10 +134,14 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _validate(plans: Sequence[Path]) -> int:
     from planlib.plan.planfile import validate_files
+    from planlib.run.audiences import audience_data
 
-    problems = validate_files(plans)
+    notes: list[str] = []  # checks that could not run (the data cannot be read): said, never passed silently
+    problems = validate_files(plans, audiences=audience_data, notes=notes)  # the same checks as the forms
     if not problems:
         problems = _database_problems(plans)
+    for note in dict.fromkeys(notes):
+        print(escape_controls(f"注意: {note}"), file=sys.stderr)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, get_args
@@ -29,13 +30,16 @@ import ipywidgets as w
 from planlib.errors import PlanError
 from planlib.forms import previews
 from planlib.forms.draft import DraftWriter, read_draft
-from planlib.forms.fields import MISSING, Editor, Scalar, build_editor, css, walk
+from planlib.forms.fields import MISSING, Editor, ListOf, Model, Scalar, build_editor, css, walk
 from planlib.forms.save import merge_into, modify_yaml
 from planlib.forms.source import NAMES, REFERENCES, PlanSource, matches, overrides
 from planlib.forms.types import is_model, strip
 from planlib.plan.planfile import check_data
 from planlib.plan.schema import Plan
 from planlib.plan.yamlread import KeyPath
+from planlib.run.audiences import CachedAudiences
+
+JUMPS = 8  # problems listed as jump buttons in the bar; the rest are counted (each field shows its own)
 
 # The plan sections each stage's form edits; top-level fields no stage names (a section added to
 # the schema later, ``run``) appear in the first stage's form.
@@ -43,12 +47,21 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "01_goals": ("meta", "background", "scope", "goals"),
     "02_needs": ("data", "segmentation"),
     "03_channels": ("channels",),
-    "04_execution": ("tasks", "budget"),
+    "04_execution": ("tasks", "milestones", "checkpoints", "budget"),
     "05_review": ("kpis", "review"),
 }
 
-
-TECHNICAL = frozenset({"data"})  # sections of settings rather than plan content
+# Sections of settings rather than plan content: their tab comes last and is not opened at first.
+TECHNICAL = frozenset({"data", "run"})
+# Settings inside a planner's section: folded (collapsed) at the end of their section's tab.
+TECHNICAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "segmentation": ("clv", "movement"),
+    "channels": ("estimate", "optimizer"),
+}
+# A section too long for one tab: its fields split over tabs (the folded settings go to the last).
+SPLIT: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "channels": (("分层渠道计划", ("plan", "rules", "contact_caps")), ("渠道目录", ("catalogue",))),
+}
 
 
 def sections_for(stage: str) -> tuple[str, ...]:
@@ -105,14 +118,27 @@ class PlanForm:
         self.status.add_class("pl-status")
         self.totals = w.HTML("")
         self.totals.add_class("pl-totals")
+        # the validity summary: this form's problems as buttons that jump to their field, then the
+        # rest of the plan as text (those fields are in another stage's form)
+        self.summary_head = w.HTML("")
+        self.jumps = w.VBox()
+        self.jumps.add_class("pl-jumps")
         self.summary = w.HTML("")
-        self.summary.add_class("pl-summary")
+        self.summary_box = w.VBox([self.summary_head, self.jumps, self.summary])
+        self.summary_box.add_class("pl-summary")
+        self.tabs = w.Tab()
+        self.tabs.add_class("pl-tabs")
+        self.tabs.observe(self._opened, "selected_index")
+        self.tab_of: dict[KeyPath, int] = {}  # a section or a split-off field → its tab
+        self.folds: dict[KeyPath, w.Accordion] = {}
+        self.audiences = CachedAudiences(self.path.parent)  # sizes for the channel checks, read once
+        self.notes: list[str] = []
         self.preview = w.Output()
         self.preview.add_class("pl-preview")
         self.body = w.VBox()
         # the bar stays at the top of the notebook's view while the planner scrolls the form
         self.bar = w.VBox([w.HBox([self.save_button, self.state, self.status],
-                                  layout=w.Layout(align_items="center")), self.totals, self.summary])
+                                  layout=w.Layout(align_items="center")), self.totals, self.summary_box])
         self.bar.add_class("pl-bar")
         # unsaved edits found beside the plan file: offered, never applied or dropped silently
         self.draft_key = stage or ",".join(sections)
@@ -166,10 +192,16 @@ class PlanForm:
         return data
 
     def _build(self, values: dict | None = None) -> None:
-        """Build the editors from the file's merged values, or from ``values`` (a restored draft)."""
+        """Build the editors from the file's merged values, or from ``values`` (a restored draft).
+
+        One tab per section, the planner's sections first and the technical ones (data files,
+        run settings) last; technical settings inside a section are folded at its end. A long
+        stage form is then one screen per section instead of one page of several thousand px.
+        """
         self._building = True
         self.tops: dict[str, Editor] = {}
-        boxes = []
+        pages: list[tuple[list[KeyPath], w.Widget, str]] = []
+        self.folds = {}
         for name in self.sections:
             info = Plan.model_fields[name]
             data = self.source.merged.get(name, MISSING) if values is None else values.get(name, MISSING)
@@ -178,20 +210,98 @@ class PlanForm:
             if isinstance(editor, Scalar):  # a plain value at the top level: give it a heading too
                 editor.box.children = (w.HTML(f"<h4>{html.escape(info.title or name)}</h4>"),
                                        *editor.box.children)
-            section = w.VBox([editor.box], layout=w.Layout(border_top="2px solid #c5cfdb",
-                                                           margin="10px 0 0", padding="4px 0 0"))
-            section.add_class("pl-section")
-            if name in TECHNICAL:  # file paths, encodings: last, folded until a planner opens them
-                section = w.Accordion([section], titles=(f"{info.title or name}(技术设置,点击展开)",),
-                                      selected_index=None)
-                section.add_class("pl-technical")
-            boxes.append(section)
+            if isinstance(editor, Model):
+                _flow(editor)
+                if len(editor.box.children) == 3:  # [heading, fields, error]: the tab already names it
+                    editor.box.children = editor.box.children[1:]
+            if isinstance(editor, Model) and name in TECHNICAL_FIELDS:
+                self._fold(editor, TECHNICAL_FIELDS[name])
+            title = info.title or name
+            if isinstance(editor, Model) and name in SPLIT:
+                pages += self._split(editor, SPLIT[name])
+                continue
+            page = w.VBox([editor.box], layout=w.Layout(padding="4px 0 0"))
+            page.add_class("pl-section")
+            page.add_class(f"pl-tab-{name}")
+            pages.append(([(name,)], page, f"{title}(技术设置)" if name in TECHNICAL else title))
         # the planner's own sections first, technical settings after them
-        self.body.children = sorted(boxes, key=lambda box: "pl-technical" in box._dom_classes)
+        pages.sort(key=lambda item: item[0][0][0] in TECHNICAL)
+        self.tab_of = {key: i for i, (keys, _page, _title) in enumerate(pages) for key in keys}
+        self.tabs.children = [page for _keys, page, _title in pages]
+        self.tabs.titles = tuple(title for _keys, _page, title in pages)
+        self.tabs.selected_index = 0 if pages else None
+        self.body.children = [self.tabs]
         self._building = False
         if values is None:
             self.file_values = self.values()  # what the file says: the form is 已保存 while equal
         self.revalidate()
+
+    def _fold(self, editor: Model, names: tuple[str, ...]) -> None:
+        """Move the technical fields ``names`` of a section into one collapsed accordion at its end."""
+        body = editor.box.children[-2]  # Model.box is [heading?, fields, error]
+        technical = [editor.fields[n] for n in names if n in editor.fields]
+        if not technical:
+            return
+        titles = "、".join(Plan.model_fields[editor.path[0]].annotation.model_fields[n].title or n
+                          for n in names if n in editor.fields)
+        fold = w.Accordion([w.VBox([f.box for f in technical])], titles=(f"技术设置:{titles}(点击展开)",),
+                           selected_index=None, layout=w.Layout(margin="10px 0 0", width="100%"))
+        fold.add_class("pl-technical")
+        body.children = [f.box for n, f in editor.fields.items() if n not in names] + [fold]
+        for f in technical:
+            self.folds[f.path] = fold
+
+    def _split(self, editor: Model, groups: tuple[tuple[str, tuple[str, ...]], ...]
+               ) -> list[tuple[list[KeyPath], w.Widget, str]]:
+        """One tab per group of a section's fields; fields in no group (and the folded technical
+        settings) join the last tab, the section's own error the first."""
+        body = editor.box.children[-2]
+        grouped = {f for _title, fields in groups for f in fields}
+        rest = [b for b in body.children if not any(b is editor.fields[f].box for f in grouped if f in editor.fields)]
+        pages = []
+        for i, (title, fields) in enumerate(groups):
+            boxes = [editor.fields[f].box for f in fields if f in editor.fields]
+            boxes = [*boxes, editor.error] if i == 0 else boxes
+            boxes = [*boxes, *rest] if i == len(groups) - 1 else boxes
+            page = w.VBox(boxes, layout=w.Layout(padding="4px 0 0"))
+            page.add_class("pl-section")
+            page.add_class(css((*editor.path, fields[0]), "pl-tab"))
+            keys = [(*editor.path, f) for f in fields]
+            if i == len(groups) - 1:
+                keys += [(*editor.path, f) for f in editor.fields if f not in grouped]
+            pages.append((keys if i else [editor.path, *keys], page, title))
+        return pages
+
+    def _opened(self, change: dict) -> None:
+        """Mark the open tab as the kernel knows it (``pl-open-<n>``): a tab clicked in the browser
+        reaches the kernel after a short delay, and a test must not jump before it has."""
+        for name in [c for c in self.tabs._dom_classes if c.startswith("pl-open-")]:
+            self.tabs.remove_class(name)
+        if change["new"] is not None:
+            self.tabs.add_class(f"pl-open-{change['new']}")
+
+    def jump(self, path: KeyPath) -> None:
+        """Show the field of a problem: open its tab (and its folded settings) and focus its input."""
+        editors = self._editors()
+        at = next((path[:n] for n in range(len(path), 0, -1) if path[:n] in editors), None)
+        if at is None:
+            return
+        tab = next((self.tab_of[at[:n]] for n in range(len(at), 0, -1) if at[:n] in self.tab_of), None)
+        # sent even when unchanged: the browser may show another tab than the kernel last heard of
+        # (a tab clicked just before the jump), and an unchanged trait would send nothing
+        if tab is not None:
+            self.tabs.selected_index = tab
+            self.tabs.send_state("selected_index")
+        fold = next((self.folds[at[:n]] for n in range(len(at), 0, -1) if at[:n] in self.folds), None)
+        if fold is not None:
+            fold.selected_index = 0
+            fold.send_state("selected_index")
+        target = next((e for e in walk(editors[at]) if isinstance(e, Scalar)), None)
+        if target is not None:
+            if target.kind == "date":
+                # ipywidgets' DatePicker view ignores focus() but its box takes it once tabbable
+                target.input.tabbable = True
+            target.input.focus()  # the browser scrolls the focused input into view
 
     # ------------------------------------------------------------------------------ drafts
     def restore_draft(self) -> None:
@@ -250,7 +360,9 @@ class PlanForm:
         if self._building:
             return
         data = self.merged()
-        self.plan, self.problems = check_data(data)  # exactly what `planlib validate` checks
+        self.notes = []
+        # exactly what `planlib validate` checks, the customer data's audience sizes included
+        self.plan, self.problems = check_data(data, self.audiences, self.notes)
         self._offer_names(data)
         self._show_problems()
         values = self.values()
@@ -292,14 +404,14 @@ class PlanForm:
             shown.setdefault(at, []).append(f"{message} — {hint}" if hint else message)
         for path, editor in editors.items():
             editor.set_error(editor.local or ";".join(shown.get(path, [])))
+        _anchor_cell_errors(editors.values())
         mine = self.own_problems()
         others = [p for p in self.problems if p not in mine]
+        self.summary_head.value = (f"<span style='color:#b3261e'>本表单还有 {len(mine)} 处需要修改"
+                                   f"(点击字段名跳到该字段):</span>") if mine else ""
+        self.jumps.children = [self._jump_line(path, message) for path, message, _hint in mine[:JUMPS]] + (
+            [w.HTML(f"…… 另有 {len(mine) - JUMPS} 处(字段下方有提示)")] if len(mine) > JUMPS else [])
         parts = []
-        if mine:
-            where = "".join(f"<li>{html.escape(label_path(p))}:{html.escape(m)}</li>" for p, m, _ in mine[:8])
-            more = f"<li>…… 另有 {len(mine) - 8} 处</li>" if len(mine) > 8 else ""
-            parts.append(f"<span style='color:#b3261e'>本表单还有 {len(mine)} 处需要修改(字段下方有提示):</span>"
-                         f"<ul>{where}{more}</ul>")
         if others:
             listed = "".join(f"<li>{html.escape(label_path(p))}{html.escape(_owner(p))}:{html.escape(m)}</li>"
                              for p, m, _ in others[:8])
@@ -308,8 +420,20 @@ class PlanForm:
                          f"请在对应阶段的表单中填写(不影响保存本表单):</span><ul>{listed}{more}</ul>")
         if not mine and not others:
             parts.append("<span style='color:#1b7a3a'>✓ 整个计划通过校验</span>")
-        self.summary.value = "".join(parts)
+        parts += [f"<span style='color:#8a5a00'>{html.escape(n)}</span>" for n in dict.fromkeys(self.notes)]
+        self.summary.value = "<br>".join(parts)
         self.save_button.disabled = bool(mine)
+
+    def _jump_line(self, path: KeyPath, message: str) -> w.HBox:
+        """One problem of this form: its field's name as a button that jumps there, then the message."""
+        button = w.Button(description=label_path(path), icon="arrow-right", tooltip="跳到这个字段",
+                          layout=w.Layout(width="auto", max_width="45%", flex="0 0 auto", height="26px"))
+        button.add_class("pl-jump")
+        button.add_class(css(path, "pl-jump"))
+        button.on_click(lambda _b: self.jump(path))
+        text = w.HTML(f"<span style='color:#b3261e'>{html.escape(message)}</span>",
+                      layout=w.Layout(flex="1 1 auto", min_width="0"))
+        return w.HBox([button, text], layout=w.Layout(align_items="center", min_height="28px"))
 
     def _show_preview(self) -> None:
         show = previews.PREVIEWS.get(self.stage or "")
@@ -375,13 +499,46 @@ STYLE = """<style>
   min-width: 0; }
 .pl-form > .pl-bar { position: sticky; top: 0; z-index: 20; background: var(--jp-layout-color0, #fff);
   border-bottom: 1px solid #c5cfdb; padding: 4px 0; }
-.pl-bar .pl-summary { max-height: 96px; overflow-y: auto; }
+.pl-bar .pl-summary { max-height: 180px; overflow-y: auto; }
+.pl-bar .pl-jump { text-align: left; }
+.pl-form .pl-tabs > .lm-TabBar .lm-TabBar-tab { min-width: 90px; max-width: none; flex: 0 0 auto; }
 .pl-bar .pl-summary ul { margin: 2px 0; }
 .pl-bar .pl-state, .pl-bar .pl-status { margin-left: 10px; }
 .pl-form .widget-box { min-width: 0; }
 .pl-form .pl-table { overflow-x: auto !important; max-width: 100%; }
+/* a message under a table cell reads along the row instead of down a narrow column */
+.pl-form .pl-table .widget-vbox { overflow: visible !important; }
+.pl-form .pl-table .pl-error { width: max-content !important; max-width: 560px; position: relative; z-index: 1; }
+.pl-form .pl-table .pl-error-end { align-self: flex-end; text-align: right; }
 .pl-draft { background: #fff4d6; border: 1px solid #e0b84c; padding: 4px 8px; margin: 4px 0; }
 </style>"""
+
+
+def _anchor_cell_errors(editors: Iterable[Editor]) -> None:
+    """A message under a table cell is one line along the row: from the cell to the right in the
+    row's left half, from the cell to the left in its right half, so it stays inside the table."""
+    for table in editors:
+        if not isinstance(table, ListOf) or not table.table:
+            continue
+        for row in table.rows:
+            cells = list(row.fields.values())
+            for j, cell in enumerate(cells):
+                if j >= len(cells) / 2:
+                    cell.error.add_class("pl-error-end")
+
+
+def _flow(editor: Model) -> None:
+    """Lay a section's single-value fields side by side (two or three per line at 1400 px) instead
+    of one under the other; tables, sub-sections and long texts keep a line of their own."""
+    body = editor.box.children[-2]
+    body.layout.flex_flow = "row wrap"
+    body.layout.align_items = "flex-start"
+    for field in editor.fields.values():
+        if isinstance(field, Scalar) and field.kind != "text":
+            continue
+        field.box.layout.width = "100%"
+        if isinstance(field, Model):
+            _flow(field)
 
 
 def label_path(path: KeyPath) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from difflib import get_close_matches
 
+from planlib.plan.analysis import check_schedule_and_contacts
 from planlib.plan.kpis import CATALOGUE
 from planlib.plan.schema import Plan
 
@@ -27,6 +28,7 @@ def check_plan(plan: Plan) -> list[Found]:
         *_check_tasks(plan),
         *_check_budget(plan),
         *_check_kpis(plan),
+        *check_schedule_and_contacts(plan),  # dependency order, contacts per customer
     ]
 
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any, get_args
 from pydantic import ValidationError
 
 from planlib.errors import PlanValidationError, Problem
+from planlib.plan.analysis import AudienceData, check_with_data
 from planlib.plan.checks import check_plan
 from planlib.plan.schema import Canonical, Plan
 from planlib.plan.schema_errors import explain_errors
@@ -54,14 +55,19 @@ class _Source:
     files: list[Path]
 
 
-def load_plan(path: str | Path) -> LoadedPlan:
-    """Load and validate a plan file; raise :class:`PlanValidationError` listing every problem."""
+def load_plan(path: str | Path, audiences: Callable[[Plan, Path], AudienceData | str] | None = None,
+              notes: list[str] | None = None) -> LoadedPlan:
+    """Load and validate a plan file; raise :class:`PlanValidationError` listing every problem.
+
+    ``audiences(plan, base_dir)`` adds the checks that need the customer data (see :func:`check_data`).
+    """
     plan_path = Path(path).expanduser().resolve()
     problems: list[Problem] = []
     source = _read_with_bases(plan_path, problems, (), project_folder(plan_path))
     if source is None:
         raise PlanValidationError(problems)
-    plan = _validate(source, problems)
+    sized = None if audiences is None else (lambda plan: audiences(plan, plan_path.parent))
+    plan = _validate(source, problems, sized, notes)
     if plan is None or problems:
         order = {display(f): i for i, f in enumerate(source.files)}
         problems.sort(key=lambda p: (order.get(p.file, len(order)), p.line or 0))
@@ -69,12 +75,13 @@ def load_plan(path: str | Path) -> LoadedPlan:
     return LoadedPlan(plan, plan_path, source.files, plan_path.parent, source.data, _digest(source.data))
 
 
-def validate_files(paths: Iterable[str | Path]) -> list[Problem]:
+def validate_files(paths: Iterable[str | Path], audiences: Callable[[Plan, Path], AudienceData | str] | None = None,
+                   notes: list[str] | None = None) -> list[Problem]:
     """Validate several plan files and return all their problems (empty when all are clean)."""
     problems: list[Problem] = []
     for path in paths:
         try:
-            load_plan(path)
+            load_plan(path, audiences, notes)
         except PlanValidationError as exc:
             problems.extend(exc.problems)
     return problems
@@ -156,7 +163,13 @@ def _paths(data: Any, prefix: KeyPath) -> Iterator[KeyPath]:
 _REPAIR_ROUNDS = 3  # each round drops the faulty values pydantic reported; more rounds find nothing new
 
 
-def check_data(data: dict) -> tuple[Plan | None, list[tuple[KeyPath, str, str]]]:
+# What the data-dependent checks need: the audiences' sizes for a plan, or why they cannot be had
+# (a sentence). Computed above this layer (planlib.run.audiences reads the customer data).
+Audiences = Callable[[Plan], "AudienceData | str"]
+
+
+def check_data(data: dict, audiences: Audiences | None = None,
+               notes: list[str] | None = None) -> tuple[Plan | None, list[tuple[KeyPath, str, str]]]:
     """The plan and every problem of merged plan ``data`` — the one validation behind ``planlib
     validate``, ``planlib run`` and the planner forms: schema and cross-field problems at once.
 
@@ -164,6 +177,11 @@ def check_data(data: dict) -> tuple[Plan | None, list[tuple[KeyPath, str, str]]]
     and the rest is validated again, so the cross-field checks (dates, dependencies, budget …) still
     run on everything that is well-formed: a planner fixes a misspelt key and an impossible task
     date in one go. Problems under a value already reported are not reported twice.
+
+    With ``audiences`` the checks that need the customer data run too (channel cost against the
+    budget lines, contact caps: :mod:`planlib.plan.analysis`); when it answers with a sentence
+    instead (the data cannot be read), that sentence is appended to ``notes`` and those checks are
+    skipped — never silently.
     """
     try:
         plan = Plan.model_validate(data)
@@ -172,15 +190,30 @@ def check_data(data: dict) -> tuple[Plan | None, list[tuple[KeyPath, str, str]]]
         reported = [path for path, _m, _h in found]
         repaired = _repaired(data, reported)
         if repaired is not None:
-            found += [(path, message, hint) for where, message, hint in check_plan(repaired)
+            found += [(path, message, hint) for where, message, hint in _checks(repaired, audiences, notes)
                       if not _under(path := parse_path(where), reported)]
+        elif audiences is not None and notes is not None:
+            notes.append("渠道成本与触达上限尚未核对:计划中还有需要先修改的值")
         return None, found
-    return plan, [(parse_path(where), message, hint) for where, message, hint in check_plan(plan)]
+    return plan, [(parse_path(where), message, hint) for where, message, hint in _checks(plan, audiences, notes)]
 
 
-def _validate(source: _Source, problems: list[Problem]) -> Plan | None:
+def _checks(plan: Plan, audiences: Audiences | None, notes: list[str] | None) -> list[tuple[str, str, str]]:
+    found = check_plan(plan)
+    if audiences is None:
+        return found
+    sizes = audiences(plan)
+    if isinstance(sizes, str):
+        if notes is not None:
+            notes.append(sizes)
+        return found
+    return found + check_with_data(plan, sizes)
+
+
+def _validate(source: _Source, problems: list[Problem], audiences: Audiences | None = None,
+              notes: list[str] | None = None) -> Plan | None:
     """:func:`check_data` on a file's merged data, each problem located at its file and line."""
-    plan, found = check_data(source.data)
+    plan, found = check_data(source.data, audiences, notes)
     for path, message, hint in found:
         # a value whose YAML was already reported (e.g. an impossible date) is not reported twice
         if not _under(path, source.flagged):

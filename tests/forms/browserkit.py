@@ -74,6 +74,37 @@ def wait_attached(page, locator) -> None:
         locator.wait_for(state="attached", timeout=90_000)
 
 
+# The outermost closed tab or fold around an element: its tab (or fold header) is marked for a real
+# click (Lumino's tab bar reacts to pointer events, which only Playwright's click sends in full).
+_MARK_CLOSED = """el => {
+    let target = null;
+    for (let n = el; n && !(n.classList && n.classList.contains('pl-form')); n = n.parentElement) {
+        const p = n.parentElement;
+        if (p && p.classList.contains('widget-tab-contents')) {
+            const i = [...p.children].indexOf(n);
+            const tabs = p.parentElement.querySelectorAll(':scope > .lm-TabBar .lm-TabBar-tab');
+            if (tabs[i] && !tabs[i].classList.contains('lm-mod-current')) target = tabs[i];
+        }
+        if (n.classList && n.classList.contains('jupyter-widget-Collapse')
+                && !n.classList.contains('jupyter-widget-Collapse-open')) {
+            target = n.querySelector(':scope > .jupyter-widget-Collapse-header') || target;
+        }
+    }
+    document.querySelectorAll('[data-pl-reveal]').forEach(x => x.removeAttribute('data-pl-reveal'));
+    if (target) target.setAttribute('data-pl-reveal', '1');
+    return target !== null;
+}"""
+
+
+def reveal(form, locator) -> None:
+    """Open the tabs and folds around ``locator`` (as a planner clicks a tab) so it can be filled."""
+    for _ in range(4):  # a tab, a fold inside it, …
+        if not locator.evaluate(_MARK_CLOSED):
+            return
+        form.page.locator("[data-pl-reveal]").click()
+    raise AssertionError(f"{locator} is still inside a closed tab or fold")
+
+
 def set_text(form, path: str, text: str) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -96,6 +127,7 @@ def set_text(form, path: str, text: str) -> None:
         _rerun_form_cell(page)
         box.wait_for(state="attached", timeout=90_000)
     page.form_edited = True
+    reveal(form, box)
     box.scroll_into_view_if_needed(timeout=30_000)
     box.fill(text)
     box.press("Tab")  # Text widgets sync to the kernel on blur

@@ -477,3 +477,59 @@ def test_list_rows_are_one_line_table_rows_with_move_up_and_undo_of_the_last_del
     # a row is one line: no field label inside it, each cell's width fixed by its column
     cell = editor_at(form, ("budget", "lines", 0, "planned"))
     assert len(cell.box.children) == 2 and cell.box.layout.width == "100px"
+
+
+# ----------------------------------------------------------------------------- layout, live analysis checks, jumps
+def test_sections_are_tabs_with_technical_settings_last_and_folded(demo):
+    needs = PlanForm(demo, sections_for("02_needs"), stage="02_needs")
+    assert needs.tabs.titles == ("客户分层", "数据来源(技术设置)")
+    assert needs.tabs.selected_index == 0 and needs.tab_of[("segmentation",)] == 0
+    channels = PlanForm(demo, sections_for("03_channels"), stage="03_channels")
+    assert channels.tabs.titles == ("分层渠道计划", "渠道目录")  # one long section split over two tabs
+    assert channels.tab_of[("channels", "optimizer")] == 1
+    folded = {path for path in channels.folds}
+    assert folded == {("channels", "estimate"), ("channels", "optimizer")}
+    assert all(fold.selected_index is None for fold in channels.folds.values())  # collapsed until opened
+
+
+def test_a_dependency_overlap_is_shown_while_typing_and_jumps_to_its_field(demo):
+    form = PlanForm(demo, sections_for("04_execution"), stage="04_execution")
+    form.tabs.selected_index = form.tab_of[("budget",)]  # the planner is looking at another tab
+    editor_at(form, ("tasks", 4, "start")).input.value = __import__("datetime").date(2024, 4, 28)
+    assert "前置任务 T4 到 2024-04-30 才结束" in message_at(form, ("tasks", 4, "start"))
+    assert form.save_button.disabled
+    [line] = form.jumps.children
+    button = line.children[0]
+    assert button.description == "实施计划 › 第 5 项 › 开始"  # the Chinese labels, never tasks[4].start
+    button.click()
+    assert form.tabs.selected_index == form.tab_of[("tasks",)]
+
+
+def test_channel_cost_over_its_budget_line_is_live_in_the_channel_form(demo):
+    form = PlanForm(demo, sections_for("03_channels"), stage="03_channels")
+    assert form.notes == [] and not form.save_button.disabled  # the demo's data was read: the check ran
+    type_into(form, ("channels", "plan", 0, "contacts_per_customer"), "15")  # wecom, line of 2,000 元
+    message = message_at(form, ("channels", "plan", 0, "contacts_per_customer"))
+    assert "超出对应的预算明细 2,000 元" in message
+    assert form.save_button.disabled
+    type_into(form, ("channels", "plan", 0, "contacts_per_customer"), "8")
+    assert message_at(form, ("channels", "plan", 0, "contacts_per_customer")) == ""
+
+
+def test_a_problem_in_folded_settings_opens_the_fold(demo):
+    form = PlanForm(demo, sections_for("03_channels"), stage="03_channels")
+    type_into(form, ("channels", "optimizer", "value_share"), "300")
+    assert form.save_button.disabled
+    line = next(x for x in form.jumps.children if "优化" in x.children[0].description)
+    assert form.tabs.selected_index == 0
+    line.children[0].click()
+    assert form.folds[("channels", "optimizer")].selected_index == 0
+    assert form.tabs.selected_index == 1  # its tab (渠道目录, where the folded settings are) opened
+
+
+def test_the_form_says_when_the_channel_checks_cannot_read_the_data(demo):
+    text = demo.read_text(encoding="utf-8").replace("\nmeta:", "\ndata:\n  demo: null\n  transactions: {path: 没有这个文件.csv}\nmeta:", 1)
+    demo.write_text(text, encoding="utf-8")
+    form = PlanForm(demo, sections_for("03_channels"), stage="03_channels")
+    assert form.notes and "渠道成本与触达上限未核对" in form.notes[0]
+    assert "渠道成本与触达上限未核对" in form.summary.value

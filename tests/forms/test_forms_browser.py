@@ -238,3 +238,52 @@ def test_list_table_rows_are_edited_added_deleted_and_undone(page, lab, project,
     assert lines[5] == {"category": "推广费", "planned": 1500, "channel": "sms"} | {
         k: v for k, v in lines[5].items() if k not in ("category", "planned", "channel")}
     assert HEADER_COMMENT in plan.read_text(encoding="utf-8")
+
+
+def test_a_dependency_problem_is_live_and_its_summary_button_jumps_to_the_field(page, lab, project, nb_root):
+    """Typing a start date before the dependency's end shows the problem at once (no save, no Run
+    All); the bar's button named after the field opens its tab and focuses it."""
+    from playwright.sync_api import expect
+
+    plan = project / "parameters" / "demo" / "2024Q2.yaml"
+    before = plan.read_bytes()
+    form = open_form(page, lab, project, nb_root, "04_execution")
+    set_text(form, "tasks-4-start", "2024-04-28")  # T5 depends on T4, which ends 2024-04-30
+    expect(form.locator(".pl-e-tasks-4-start")).to_contain_text("前置任务 T4 到 2024-04-30 才结束")
+    jump = form.locator(".pl-bar button.pl-jump-tasks-4-start")
+    expect(jump).to_contain_text("实施计划 › 第 5 项 › 开始")
+    expect(form.locator("button.pl-save")).to_be_disabled()
+    form.locator(".pl-tabs .lm-TabBar-tab", has_text="预算").click()  # the planner looks elsewhere
+    field = form.locator(".pl-f-tasks-4-start input")
+    expect(field).to_be_hidden()
+    expect(form.locator(".pl-tabs.pl-open-3")).to_have_count(1)  # the kernel has heard of the click
+    jump.click()
+    expect(form.locator(".pl-tabs.pl-open-0")).to_have_count(1)
+    expect(field).to_be_visible()
+    expect(field).to_be_in_viewport()
+    focused = page.wait_for_function(
+        "() => document.activeElement && document.activeElement.closest('.pl-f-tasks-4-start') !== null")
+    assert focused.json_value()
+    expect(field).to_be_visible()  # and it stays open
+    shot(page, "04_execution-jump")
+    assert plan.read_bytes() == before
+
+
+def test_channel_cost_and_contact_cap_problems_show_while_typing(page, lab, project, nb_root):
+    from playwright.sync_api import expect
+
+    plan = project / "parameters" / "demo" / "2024Q2.yaml"
+    before = plan.read_bytes()
+    form = open_form(page, lab, project, nb_root, "03_channels")
+    set_text(form, "channels-plan-2-contacts_per_customer", "12")  # 8 + 1 + 12 > max_contacts 16
+    expect(form.locator(".pl-e-channels-plan-2-contacts_per_customer")).to_contain_text("超过渠道约束中的上限 16 次")
+    set_text(form, "channels-catalogue-1-cost_per_contact", "500")  # wecom: its budget line is 2,000 元
+    expect(form.locator(".pl-summary")).to_contain_text("超出对应的预算明细 2,000 元")
+    expect(form.locator("button.pl-save")).to_be_disabled()
+    jump = form.locator(".pl-bar button.pl-jump-channels-plan-0-contacts_per_customer").first
+    jump.click()  # from the catalogue tab back to the plan row that spends the money
+    field = form.locator(".pl-f-channels-plan-0-contacts_per_customer input")
+    expect(field).to_be_focused()
+    expect(form.locator(".pl-e-channels-plan-0-contacts_per_customer")).to_contain_text("企业微信/社群的渠道成本约")
+    shot(page, "03_channels-live-problems")
+    assert plan.read_bytes() == before

@@ -76,17 +76,22 @@ def test_execution_stage_shows_critical_path_reconciliation_and_exports(demo_run
     assert len([e for e in cal.walk("VEVENT") if str(e["SUMMARY"]).startswith("T")]) == 6
 
 
-def test_wrong_task_variant_shows_a_real_scheduling_warning(demo_run, tmp_path):
-    result = run_variant(demo_run, tmp_path, "exec_wrong_task.yaml", "demo-wrong-task", "04_execution")
-    nb = nbformat.read(result.folder / "04_execution.ipynb", as_version=4)
-    checks = next(c for c in nb.cells if c.get("id") == "04-07")
-    html = "".join(str(o.get("data", {}).get("text/html", "")) for o in checks.outputs)
-    assert "pl-note-warn" in html
-    assert "任务 T5 于 2024-04-28 开始,但前置任务 T4 到 2024-04-30 才结束" in html
-    assert "请把开始日期推迟到 2024-05-01 或之后" in html
-    summary = results.load(result.folder, "execution_summary")
-    assert any("T5" in w for w in summary["warnings"])
-    assert "T5 于 2024-04-28 开始" in result.report.read_text(encoding="utf-8")
+def test_wrong_task_variant_is_refused_before_any_stage_runs(demo_run, tmp_path):
+    """A task starting before its dependency ends is a plan problem (issue 14): `planlib run`
+    refuses it with the task's line and the fix, instead of running stage 04 to warn about it."""
+    from planlib.errors import PlanValidationError
+
+    _, folder, _ = demo_run
+    shutil.copytree(folder, tmp_path / "w")
+    target = tmp_path / "w" / "tests" / "fixtures" / "plans"
+    target.mkdir(parents=True)
+    shutil.copy(FIXTURES / "exec_wrong_task.yaml", target / "exec_wrong_task.yaml")
+    with pytest.raises(PlanValidationError) as refused:
+        run_plan(target / "exec_wrong_task.yaml", output_root=tmp_path / "outputs", log=lambda _: None)
+    text = str(refused.value)
+    assert "任务 T5 于 2024-04-28 开始,但前置任务 T4 到 2024-04-30 才结束" in text
+    assert "把开始日期推迟到 2024-05-01 或之后" in text
+    assert not (tmp_path / "outputs" / "demo-wrong-task").exists()
 
 
 def test_infeasible_variant_explains_which_constraint_fails(demo_run, tmp_path):

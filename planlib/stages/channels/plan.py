@@ -27,6 +27,7 @@ import pandas as pd
 
 from planlib.errors import PlanError
 from planlib.metrics.segment import find_segment, segment_mask, tier_names
+from planlib.plan.analysis import budget_lines_vs_cost
 from planlib.plan.budget_lines import is_promotion
 from planlib.plan.schema import Plan
 from planlib.stages.channels.rates import audiences
@@ -187,10 +188,9 @@ def channel_summary(plan: Plan, table: pd.DataFrame, tier_sizes: dict[str, int],
                            "budget": budget})
         if ch not in used.index:
             warnings.append(f"预算中有对应渠道 {names.get(ch, ch)} 的推广费,但渠道计划没有使用该渠道。")
-        elif budget and ch_cost > budget:
-            warnings.append(f"{names.get(ch, ch)}的渠道成本 {ch_cost:,.0f} 元超出对应预算 {budget:,.0f} 元。")
-    if cost > promotion:
-        warnings.append(f"渠道计划成本 {cost:,.0f} 元超出推广费预算 {promotion:,.0f} 元。")
+    # the same comparison `planlib validate` and the forms make (planlib.plan.analysis)
+    warnings += [f"{message};{hint}。" for _where, message, hint in
+                 budget_lines_vs_cost(plan, {str(k): float(v) for k, v in used.items()})]
     if not fits:
         warnings.append(f"渠道成本与其他预算合计 {cost + other:,.0f} 元,超出预算上限 "
                         f"{plan.budget.limit:,.0f} 元;请减少触达次数、改用低成本渠道或调整预算。")

@@ -14,8 +14,10 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from planlib.plan.analysis import dependency_order
 from planlib.plan.kpis import CATALOGUE
 from planlib.plan.schema import Plan, Task
+from planlib.plan.yamlread import parse_path
 from planlib.stages.execution.budget import budget_table, reconcile
 
 
@@ -106,10 +108,9 @@ def schedule_checks(plan: Plan) -> list[dict]:
             dep = first.get(d)
             if dep is None:
                 add(t.id, "unknown_dependency", f"任务 {t.id} 的前置任务 {d} 不存在。")
-            elif d != t.id and t.start <= dep.end:
-                add(t.id, "starts_before_dependency",
-                    f"任务 {t.id} 于 {t.start} 开始,但前置任务 {d} 到 {dep.end} 才结束;"
-                    f"请把开始日期推迟到 {dep.end + timedelta(days=1)} 或之后。")
+    # the same rule `planlib validate` and the forms apply (planlib.plan.analysis)
+    for where, message, hint in dependency_order(plan):
+        add(plan.tasks[parse_path(where)[1]].id, "starts_before_dependency", f"{message};请{hint}。")
     for cycle in _cycles(_graph(plan)):
         text = " → ".join(cycle)  # A → B: B depends on A
         for task_id in dict.fromkeys(cycle):

@@ -239,10 +239,19 @@ def test_task_status_marks_overdue_only_after_the_planned_end():
     assert t.loc["B", "finish_delay_days"] == 3 and math.isnan(t.loc["C", "finish_delay_days"])
 
 
-def test_wrong_task_passes_validation_and_is_reported_by_the_stage(tmp_path):
-    # the fixture extends the demo; the loader accepts it (a warning, not an error), the checks name it
+def test_wrong_task_is_refused_by_validation_and_named_by_the_stage_checks(tmp_path):
+    # the fixture extends the demo; validation refuses it at the task's line (issue 14: the form and
+    # `planlib validate` see what stage 04 would), and the stage's own checks name it the same way
+    from planlib.errors import PlanValidationError
+    from planlib.plan.planfile import _read_with_bases, project_folder
 
-    plan = load_plan(ROOT / "tests" / "fixtures" / "plans" / "exec_wrong_task.yaml").plan
+    path = ROOT / "tests" / "fixtures" / "plans" / "exec_wrong_task.yaml"
+    with pytest.raises(PlanValidationError) as refused:
+        load_plan(path)
+    assert [(p.where, p.line) for p in refused.value.problems] == [("tasks[4].start", 22)]
+    assert "前置任务 T4 到 2024-04-30 才结束" in refused.value.problems[0].message
+    source = _read_with_bases(path.resolve(), [], (), project_folder(path))
+    plan = Plan.model_validate(source.data)
     found = [c for c in schedule.schedule_checks(plan) if c["kind"] == "starts_before_dependency"]
     assert [c["task_id"] for c in found] == ["T5"]
     assert "前置任务 T4 到 2024-04-30 才结束" in found[0]["message"]

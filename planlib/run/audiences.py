@@ -1,0 +1,57 @@
+"""The audience sizes the plan's data-dependent checks need, read as stages 02 and 03 read them.
+
+:mod:`planlib.plan.analysis` compares the channel plan's cost with the budget lines and its reach
+with the contact caps; both need how many customers each audience holds, which only the customer
+data can tell. The plan package sits below the data, so this module (used by ``planlib validate``
+and the planner forms) reads the data, computes the ``customers`` table exactly as stage 02 does
+and counts the audiences exactly as stage 03 does. When the data cannot be read the answer is a
+sentence saying why, and those checks are reported as not done rather than passed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from planlib.errors import PlanError
+from planlib.plan.analysis import AudienceData
+from planlib.plan.schema import Plan
+
+
+def audience_data(plan: Plan, base_dir: Path) -> AudienceData | str:
+    """The audiences' sizes from the plan's customer data, or why they cannot be computed."""
+    from planlib.data.demo import ensure_demo_data
+    from planlib.data.load import customers_from_transactions, load_source
+    from planlib.metrics.customers import customers_result
+    from planlib.stages.channels.plan import audience_tiers, sizes_of, tier_sizes
+
+    if plan.data.transactions is None:
+        return "渠道成本与触达上限未核对:计划没有配置交易数据(data.transactions),无法得知各对象的客户数"
+    try:
+        ensure_demo_data(plan.data, base_dir)
+        sources = {name: load_source(name, src, base_dir) for name in ("customers", "transactions", "tickets")
+                   if (src := getattr(plan.data, name)) is not None}
+        if "customers" not in sources:
+            sources["customers"] = customers_from_transactions(sources["transactions"])
+        tickets = sources["tickets"].frame if "tickets" in sources else None
+        customers = customers_result(sources["customers"].frame, sources["transactions"].frame, plan, tickets)
+        composition = audience_tiers(customers, plan)
+    except (PlanError, OSError) as exc:  # the data's problem, said in one line; a bug keeps its traceback
+        return f"渠道成本与触达上限未核对:读取客户数据失败({exc})"
+    return AudienceData(sizes_of(composition), composition, tier_sizes(customers))
+
+
+class CachedAudiences:
+    """:func:`audience_data` for a form: recomputed only when what it depends on changed (the data
+    settings, the segmentation, the period, the channel-plan audiences), not on every keystroke."""
+
+    def __init__(self, base_dir: Path):
+        self.base_dir = base_dir
+        self._key: str | None = None
+        self._value: AudienceData | str = ""
+
+    def __call__(self, plan: Plan) -> AudienceData | str:
+        key = repr((plan.data, plan.segmentation, plan.meta.period, plan.scope, plan.review.control_share,
+                    sorted({r.audience for r in plan.channels.plan} | {r.audience for r in plan.channels.rules})))
+        if key != self._key:
+            self._value, self._key = audience_data(plan, self.base_dir), key
+        return self._value
