@@ -162,9 +162,14 @@ def _text_input(info: FieldInfo, tp: Any, value: Any) -> w.Text | w.Combobox:
                 continuous_update=False, layout=w.Layout(width=_FULL))
 
 
-def cell_width(info: FieldInfo) -> str:
-    """The fixed width of a field's column in a table of rows."""
+def cell_width(info: FieldInfo, path: KeyPath | None = None) -> str:
+    """The fixed width of a field's column in a table of rows (``path``: the field in some row)."""
     inner, _, _ = strip(info.annotation)
+    named = path is not None and choices.reference(path) in choices.NAMED
+    if named and get_origin(inner) is list:
+        return "260px"  # three chips such as 企业微信/社群(wecom) side by side
+    if named:
+        return "190px"  # a name and its code: 企业微信/社群(wecom)
     if inner is bool:
         return "56px"
     if inner is date:
@@ -192,14 +197,16 @@ def is_flat(model: type[BaseModel]) -> bool:
     return True
 
 
-def table_header(model: type[BaseModel], lead: list[w.Widget] | None = None) -> w.HBox:
-    """The header row of a table of ``model`` rows: each column's title once (help as a tooltip)."""
+def table_header(model: type[BaseModel], lead: list[w.Widget] | None = None, row: KeyPath | None = None) -> w.HBox:
+    """The header row of a table of ``model`` rows: each column's title once (help as a tooltip);
+    ``row`` is the path of a row, for the widths of columns that pick names (:func:`cell_width`)."""
     cells = []
     for name, info in model.model_fields.items():
         star = '<span style="color:#b3261e">*</span>' if info.is_required() else ""
         tip = f' title="{html.escape(info.description)}"' if info.description else ""
         cells.append(w.HTML(f"<b{tip}>{html.escape(info.title or name)}</b>{star}",
-                            layout=w.Layout(width=cell_width(info), flex="0 0 auto", margin="0 4px 0 0")))
+                            layout=w.Layout(width=cell_width(info, (*row, name) if row else None), flex="0 0 auto",
+                                            margin="0 4px 0 0")))
     head = w.HBox([w.HTML("", layout=w.Layout(width=_NUM_WIDTH, flex="0 0 auto")), *(lead or []), *cells],
                   layout=w.Layout(border_bottom="1px solid #c5cfdb", flex="0 0 auto"))
     head.add_class("pl-table-head")
@@ -271,7 +278,7 @@ class Scalar(Editor):
             widget.layout.width = "100%"
             if info.description:
                 widget.tooltip = info.description
-            self.box = w.VBox([widget, self.error], layout=w.Layout(width=cell_width(info), flex="0 0 auto",
+            self.box = w.VBox([widget, self.error], layout=w.Layout(width=cell_width(info, path), flex="0 0 auto",
                                                                      margin="1px 4px 1px 0"))
             self.box.add_class(css(path))
             return
@@ -503,7 +510,7 @@ class ListOf(Editor):
 
     def _rebuild(self, items: list, notify: bool = True) -> None:
         self.rows, self.delete_buttons = [], []
-        boxes: list[w.Widget] = [table_header(self.model)] if self.table and items else []
+        boxes: list[w.Widget] = [table_header(self.model, row=(*self.path, 0))] if self.table and items else []
         for i, item in enumerate(items):
             row = Model((*self.path, i), self.model, item, isinstance(item, dict),
                         self.on_change, self.note, compact=TABLE if self.table else True)

@@ -257,3 +257,16 @@ def test_dates_are_date_pickers_and_saved_as_dates(demo):
     assert form.save() is True, form.own_problems()
     assert "end: 2024-05-12" in demo.read_text(encoding="utf-8")
     assert on_disk(demo)["tasks"][5]["end"] == date(2024, 5, 12)
+
+
+# ----------------------------------------------------------------------------- one line per row
+def test_columns_that_pick_names_are_wide_enough_and_header_and_cells_line_up(demo):
+    form = form_of(demo, "03_channels")
+    for table, row in ((form.tops["channels"].fields["plan"], ("channels", "plan", 0)),
+                       (form.tops["channels"].fields["rules"], ("channels", "rules", 0))):
+        head = table.rows_box.children[0]
+        assert "pl-table-head" in head._dom_classes
+        cells = [at(form, (*row, name)).box.layout.width for name in table.model.model_fields]
+        assert [c.layout.width for c in head.children[1:]] == cells
+    assert at(form, ("channels", "plan", 0, "channel")).box.layout.width == "190px"
+    assert at(form, ("channels", "rules", 0, "allowed")).box.layout.width == "260px"
