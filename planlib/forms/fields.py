@@ -299,9 +299,13 @@ class Scalar(Editor):
         if options is not None:
             self.options = options
             return "choice", _dropdown(options, value)
-        if self.ref in choices.NAMED and get_origin(inner) is not list and scalar_types(tp) == {str}:
+        if self.ref in choices.NAMED and get_origin(inner) is not list and scalar_types(tp) == {str} \
+                and (isinstance(value, str) or value in (None, MISSING)):
             return "choice", _dropdown([], value)  # the plan's names arrive with :meth:`offer`
-        if get_origin(inner) is list and (isinstance(value, list) or value in (None, MISSING)):
+        # chips for a list of plain values; anything else in the file is shown as text for the
+        # schema to explain (a mapping cannot be a chip)
+        if get_origin(inner) is list and (value in (None, MISSING) or isinstance(value, list) and all(
+                isinstance(v, str | int | float | bool) or v is None for v in value)):
             item = strip(get_args(inner)[0])[0] if get_args(inner) else Any
             if get_origin(item) is Literal:  # a list of fixed choices (旅程阶段)
                 self.options = [(CHOICE_LABELS.get(o, str(o)), o) for o in get_args(item)]

@@ -205,6 +205,18 @@ def test_a_list_that_is_not_a_list_in_the_file_is_shown_as_text_not_dropped(demo
     assert depends.value() == ["T1"]
 
 
+def test_a_mapping_where_names_belong_is_shown_as_text_with_the_schemas_message(demo):
+    replace_in(demo, "depends_on: [T1], done_when: 完成物料终稿", "depends_on: [{id: T1}], done_when: 完成物料终稿")
+    tasks = form_of(demo, "04_execution")
+    depends = at(tasks, ("tasks", 1, "depends_on"))
+    assert depends.kind == "list" and "不存在" in depends.error.value and tasks.save_button.disabled
+    replace_in(demo, "depends_on: [{id: T1}]", "depends_on: [T1]")  # one mistake at a time
+    replace_in(demo, "channel: sms, content: 活动提醒与召回券", "channel: {code: sms}, content: 活动提醒与召回券")
+    channels = form_of(demo, "03_channels")
+    row = at(channels, ("channels", "plan", 2, "channel"))
+    assert row.kind == "scalar" and row.error.value != "" and channels.save_button.disabled
+
+
 # ----------------------------------------------------------------------------- suggestions
 def test_owners_suggest_everyone_the_plan_names_and_accept_a_new_one(demo):
     form = form_of(demo, "04_execution")
