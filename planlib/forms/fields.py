@@ -7,6 +7,13 @@ clamp out-of-range values, so numbers are typed as text and read by the same rul
 file — ``12`` is a number, ``1,200`` stays text and the schema says why it is wrong. Nothing is
 clamped, rounded or coerced; the schema is the only judge.
 
+Fields whose values come from a known set (:mod:`planlib.forms.choices`) show names and keep
+codes: a field referring to a tier, segment, channel or work phase is a drop-down (``短信(sms)``
+shown, ``sms`` written); a list of such names (前置任务, 可用渠道, 旅程阶段 …) is a ``TagsInput``
+multi-select; owners and budget categories are combo boxes suggesting the values the plan already
+uses. The options follow the plan as it changes (:meth:`Scalar.offer`). A saved value that is not
+among the options is kept and marked 「不在可选范围」, never dropped or replaced.
+
 An editor's :meth:`value` is what the planner entered, as plain data, or :data:`MISSING` when a
 field with a default was left empty (the key is then not written).
 """
@@ -23,6 +30,8 @@ import ipywidgets as w
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from planlib.forms import choices
+from planlib.forms.choices import Option
 from planlib.forms.types import MISSING, is_model, read_scalar, scalar_types, show_scalar, strip
 from planlib.plan import schema
 from planlib.plan.kpis import CATALOGUE
@@ -43,7 +52,9 @@ CHOICE_LABELS: dict[Any, str] = {
     "responses": "响应人数最多", "value": "价值最高", "zh": "中文", "en": "English", "CNY": "人民币",
     "csv": "CSV", "xlsx": "Excel(xlsx)", "parquet": "Parquet", "utf-8": "UTF-8", "utf-8-sig": "UTF-8(带 BOM)",
     "gbk": "GBK", "gb18030": "GB18030", "big5": "Big5", "open_rate": "打开率", "response_rate": "响应率",
+    "crm": "CRM 导出(五个 CSV)", "orders_export": "商城订单导出", "bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD",
 }
+UNKNOWN = "(不在可选范围)"  # marks a saved value the options do not hold: kept, never dropped
 
 TABLE = "table"  # ``compact`` for the cells of a table row: no label (the header names the column)
 _NUM_WIDTH, _BUTTON_WIDTH = "30px", "36px"
@@ -77,12 +88,51 @@ def _options(inner: Any, info: FieldInfo, tp: Any) -> list[tuple[str, Any]] | No
     return [(CHOICE_LABELS.get(o, str(o)), o) for o in get_args(inner)]
 
 
-def _dropdown(options: list[tuple[str, Any]], value: Any) -> w.Dropdown:
+def _marked(value: Any) -> str:
+    return f"{show_scalar(value)}{UNKNOWN}"
+
+
+def _dropdown_options(options: list[Option], value: Any) -> list[Option]:
+    """``options`` after an empty choice, plus ``value`` marked when it is not one of them."""
+    shown = list(options)
+    if value not in (None, MISSING, "") and value not in [o[1] for o in shown]:
+        shown.append((_marked(value), value))  # never silently replaced
+    return [("", ""), *shown]
+
+
+def _dropdown(options: list[Option], value: Any) -> w.Dropdown:
     """A drop-down over ``options`` plus an empty choice; a value outside them is kept and marked."""
-    if value not in (None, MISSING) and value not in [o[1] for o in options]:
-        options.append((f"{value}(不在可选范围)", value))  # never silently replaced
     current = value if value not in (None, MISSING) else ""
-    return w.Dropdown(options=[("", ""), *options], value=current, layout=w.Layout(width=_FULL))
+    return w.Dropdown(options=_dropdown_options(options, value), value=current, layout=w.Layout(width=_FULL))
+
+
+def _tags(options: list[Option], values: list) -> tuple[w.TagsInput, dict[str, Any]]:
+    """A multi-select of ``options`` as chips on one line, and the map from chip label to value.
+
+    ``TagsInput`` rather than ``SelectMultiple``: a table row has one line of height, and a
+    select-multiple box is several lines tall, needs Ctrl+click and hides which items are chosen
+    once it scrolls; chips show the choice in place, keep the planner's order (a list written in
+    the plan keeps its order) and offer the allowed names as the planner types. Chips are plain
+    strings, so each shows the option's label and :meth:`Scalar._read` maps it back to the value.
+    """
+    box = w.TagsInput(value=[], allowed_tags=[], allow_duplicates=False, placeholder="选择…",
+                      layout=w.Layout(width=_FULL))
+    labels = _set_tags(box, options, values)
+    return box, labels
+
+
+def _set_tags(box: w.TagsInput, options: list[Option], values: list) -> dict[str, Any]:
+    """Show ``values`` as chips of ``options``' labels; a value outside them is kept, marked."""
+    label_of = {value: label for label, value in options}
+    shown = [label_of.get(v, _marked(v)) for v in values]
+    allowed = [label for label, _ in options]
+    allowed += [s for s in dict.fromkeys(shown) if s not in allowed]
+    if list(box.allowed_tags) != allowed:
+        box.allowed_tags = allowed  # first: the value is validated against the allowed chips
+    if list(box.value) != shown:
+        box.value = shown
+    return {**{label: value for label, value in options},
+            **{_marked(v): v for v in values if v not in label_of}}
 
 
 def _list_text(value: Any) -> w.Text:
@@ -112,9 +162,14 @@ def _text_input(info: FieldInfo, tp: Any, value: Any) -> w.Text | w.Combobox:
                 continuous_update=False, layout=w.Layout(width=_FULL))
 
 
-def cell_width(info: FieldInfo) -> str:
-    """The fixed width of a field's column in a table of rows."""
+def cell_width(info: FieldInfo, path: KeyPath | None = None) -> str:
+    """The fixed width of a field's column in a table of rows (``path``: the field in some row)."""
     inner, _, _ = strip(info.annotation)
+    named = path is not None and choices.reference(path) in choices.NAMED
+    if named and get_origin(inner) is list:
+        return "260px"  # three chips such as 企业微信/社群(wecom) side by side
+    if named:
+        return "190px"  # a name and its code: 企业微信/社群(wecom)
     if inner is bool:
         return "56px"
     if inner is date:
@@ -122,7 +177,7 @@ def cell_width(info: FieldInfo) -> str:
     if _options(inner, info, info.annotation) is not None:
         return "150px"
     if get_origin(inner) is list:
-        return "160px"
+        return "200px"  # room for two or three chips of a multi-select
     if get_origin(inner) is dict:
         return "220px"
     if inner is str and _long_text(info):
@@ -142,14 +197,16 @@ def is_flat(model: type[BaseModel]) -> bool:
     return True
 
 
-def table_header(model: type[BaseModel], lead: list[w.Widget] | None = None) -> w.HBox:
-    """The header row of a table of ``model`` rows: each column's title once (help as a tooltip)."""
+def table_header(model: type[BaseModel], lead: list[w.Widget] | None = None, row: KeyPath | None = None) -> w.HBox:
+    """The header row of a table of ``model`` rows: each column's title once (help as a tooltip);
+    ``row`` is the path of a row, for the widths of columns that pick names (:func:`cell_width`)."""
     cells = []
     for name, info in model.model_fields.items():
         star = '<span style="color:#b3261e">*</span>' if info.is_required() else ""
         tip = f' title="{html.escape(info.description)}"' if info.description else ""
         cells.append(w.HTML(f"<b{tip}>{html.escape(info.title or name)}</b>{star}",
-                            layout=w.Layout(width=cell_width(info), flex="0 0 auto", margin="0 4px 0 0")))
+                            layout=w.Layout(width=cell_width(info, (*row, name) if row else None), flex="0 0 auto",
+                                            margin="0 4px 0 0")))
     head = w.HBox([w.HTML("", layout=w.Layout(width=_NUM_WIDTH, flex="0 0 auto")), *(lead or []), *cells],
                   layout=w.Layout(border_bottom="1px solid #c5cfdb", flex="0 0 auto"))
     head.add_class("pl-table-head")
@@ -188,7 +245,14 @@ def _label(info: FieldInfo, name: str, note: str, required: bool) -> w.HTML:
 
 
 class Scalar(Editor):
-    """One value: text, number, date, choice, yes/no, a short list or a small key→value table."""
+    """One value: text, number, date, choice, yes/no, a short list or a small key→value table.
+
+    ``kind`` is ``bool``, ``date``, ``choice`` (a drop-down), ``multi`` (chips of a known set),
+    ``list`` (free items typed with commas), ``dict``, ``text`` (several lines) or ``scalar``.
+    """
+
+    options: list[Option]  # what a choice, multi-select or suggesting field offers now
+    _quiet = False  # True while the form changes the options: not the planner's edit
 
     def __init__(self, path: KeyPath, info: FieldInfo, value: Any, present: bool,
                  on_change: OnChange, note: str, compact: bool | str):
@@ -199,11 +263,13 @@ class Scalar(Editor):
         self.required = info.is_required()
         if value is MISSING and self.default is not MISSING:
             value = self.default  # show what the plan will use when the key is left out
+        self.options, self.chips = [], {}
+        self.ref = choices.reference(path)
         self.kind, widget = self._widget(inner, info, tp, value)
         if compact == TABLE and self.kind == "text":
             widget.layout.height = "30px"  # one line in a table row; the text keeps its line breaks
         widget.add_class("pl-input")
-        widget.observe(lambda _change: on_change(), "value")
+        widget.observe(lambda _change: None if self._quiet else on_change(), "value")
         self.input = widget
         self.error = _error_label(path)
         help_text = [] if compact or not info.description else [
@@ -212,7 +278,7 @@ class Scalar(Editor):
             widget.layout.width = "100%"
             if info.description:
                 widget.tooltip = info.description
-            self.box = w.VBox([widget, self.error], layout=w.Layout(width=cell_width(info), flex="0 0 auto",
+            self.box = w.VBox([widget, self.error], layout=w.Layout(width=cell_width(info, path), flex="0 0 auto",
                                                                      margin="1px 4px 1px 0"))
             self.box.add_class(css(path))
             return
@@ -231,8 +297,22 @@ class Scalar(Editor):
                                         layout=w.Layout(width=_FULL))
         options = _options(inner, info, tp)
         if options is not None:
+            self.options = options
             return "choice", _dropdown(options, value)
-        if get_origin(inner) is list:
+        if self.ref in choices.NAMED and get_origin(inner) is not list and scalar_types(tp) == {str} \
+                and (isinstance(value, str) or value in (None, MISSING)):
+            return "choice", _dropdown([], value)  # the plan's names arrive with :meth:`offer`
+        # chips for a list of plain values; anything else in the file is shown as text for the
+        # schema to explain (a mapping cannot be a chip)
+        if get_origin(inner) is list and (value in (None, MISSING) or isinstance(value, list) and all(
+                isinstance(v, str | int | float | bool) or v is None for v in value)):
+            item = strip(get_args(inner)[0])[0] if get_args(inner) else Any
+            if get_origin(item) is Literal:  # a list of fixed choices (旅程阶段)
+                self.options = [(CHOICE_LABELS.get(o, str(o)), o) for o in get_args(item)]
+            if self.options or self.ref in choices.NAMED:
+                widget, self.chips = _tags(self.options, value if isinstance(value, list) else [])
+                return "multi", widget
+        if get_origin(inner) is list:  # free items, or a value that is no list (the schema says so)
             return "list", _list_text(value)
         if get_origin(inner) is dict:
             return "dict", _dict_text(value)
@@ -251,6 +331,8 @@ class Scalar(Editor):
             return raw if raw is not None else MISSING
         if self.kind == "choice":
             return raw if raw != "" else MISSING
+        if self.kind == "multi":  # a chip typed while nothing was offered is kept as typed
+            return [self.chips.get(label, label) for label in raw]
         if raw == "":
             return [] if self.kind == "list" else ({} if self.kind == "dict" else MISSING)
         inner, _, _ = strip(tp)
@@ -273,6 +355,36 @@ class Scalar(Editor):
                 out[key.strip()] = read_scalar(rest, value_types)
             return out
         return read_scalar(raw, scalar_types(tp))
+
+    def offer(self, options: list[Option]) -> None:
+        """Offer ``options`` (label, value) from the plan as it is now; what is entered stays.
+
+        A drop-down or multi-select whose current value is not among them keeps it, marked;
+        a suggesting combo box or a list typed as text only shows them.
+        """
+        if options == self.options:
+            return
+        current = self._read()
+        self.options = list(options)
+        self._quiet = True  # relabelling is not an edit: the value read afterwards is the same
+        try:
+            if self.kind == "choice":
+                self.input.options = _dropdown_options(self.options, current)
+                self.input.value = "" if current is MISSING else current
+            elif self.kind == "multi":
+                self.chips = _set_tags(self.input, self.options, current)
+            elif isinstance(self.input, w.Combobox):
+                self.input.options = tuple(str(label) for label, _ in self.options)
+            elif self.kind == "list":
+                self.input.placeholder = ("可选: " + ", ".join(str(label) for label, _ in self.options)) \
+                    if self.options else "多项用逗号分隔"
+        finally:
+            self._quiet = False
+
+    def labels(self, values: list) -> list[str]:
+        """The chips a multi-select shows for ``values`` (what a planner picks to enter them)."""
+        label_of = {value: label for label, value in self.options}
+        return [label_of.get(v, _marked(v)) for v in values]
 
     def value(self) -> Any:
         value = self._read()
@@ -402,7 +514,7 @@ class ListOf(Editor):
 
     def _rebuild(self, items: list, notify: bool = True) -> None:
         self.rows, self.delete_buttons = [], []
-        boxes: list[w.Widget] = [table_header(self.model)] if self.table and items else []
+        boxes: list[w.Widget] = [table_header(self.model, row=(*self.path, 0))] if self.table and items else []
         for i, item in enumerate(items):
             row = Model((*self.path, i), self.model, item, isinstance(item, dict),
                         self.on_change, self.note, compact=TABLE if self.table else True)

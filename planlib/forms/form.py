@@ -28,11 +28,11 @@ from typing import Any, get_args
 import ipywidgets as w
 
 from planlib.errors import PlanError
-from planlib.forms import previews
+from planlib.forms import choices, previews
 from planlib.forms.draft import DraftWriter, read_draft
 from planlib.forms.fields import MISSING, Editor, ListOf, Model, Scalar, build_editor, css, walk
 from planlib.forms.save import merge_into, modify_yaml
-from planlib.forms.source import NAMES, REFERENCES, PlanSource, matches, overrides
+from planlib.forms.source import PlanSource, overrides
 from planlib.forms.types import is_model, strip
 from planlib.plan.planfile import check_data
 from planlib.plan.schema import Plan
@@ -384,17 +384,13 @@ class PlanForm:
         return editors
 
     def _offer_names(self, data: dict) -> None:
-        """Offer the names defined elsewhere in the plan where a field refers to one."""
-        names = {kind: list(dict.fromkeys(str(n) for n in get(data) if n)) for kind, get in NAMES.items()}
-        for path, editor in self._editors().items():
-            kind = next((k for pattern, k in REFERENCES if matches(pattern, path)), None)
-            if kind is None or not isinstance(editor, Scalar):
-                continue
-            if isinstance(editor.input, w.Combobox):
-                if tuple(editor.input.options) != tuple(names[kind]):
-                    editor.input.options = tuple(names[kind])
-            elif editor.kind == "list":
-                editor.input.placeholder = ("可选: " + ", ".join(names[kind])) if names[kind] else "多项用逗号分隔"
+        """Offer, where a field refers to names defined elsewhere in the plan (channels, tiers,
+        segments, tasks, work phases) or suggests values it already uses (owners, budget
+        categories), the options as the plan says now (:mod:`planlib.forms.choices`)."""
+        offered = choices.offered(data)
+        for editor in self._editors().values():
+            if isinstance(editor, Scalar) and editor.ref is not None:
+                editor.offer(offered[editor.ref])
 
     def _show_problems(self) -> None:
         editors = self._editors()

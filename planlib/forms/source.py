@@ -2,14 +2,13 @@
 
 A quarter file ``extends`` a base; the form shows the merged values and :func:`overrides` works
 out what the quarter file must say so that merging it over the base gives what the planner
-entered. :data:`NAMES` and :data:`REFERENCES` list the names a plan defines (segments, task ids,
-channel codes …) and the fields that refer to them, which the form offers as choices.
+entered. The names a plan defines and the fields that refer to them are in
+:mod:`planlib.forms.choices`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,7 @@ from planlib.errors import PlanError, Problem
 from planlib.forms.save import file_digest, load_roundtrip, read_plan_file
 from planlib.forms.types import MISSING
 from planlib.plan import planfile
-from planlib.plan.schema import Meta
-from planlib.plan.yamlread import KeyPath, read_yaml
+from planlib.plan.yamlread import read_yaml
 
 
 class PlanSource:
@@ -80,35 +78,3 @@ def overrides(new: Any, base: Any, own: Any) -> Any:
         return MISSING
     return new
 
-
-
-def _items(data: Any, *path: str) -> list:
-    for key in path:
-        data = data.get(key) if isinstance(data, dict) else None
-    return [x for x in data if isinstance(x, dict)] if isinstance(data, list) else []
-
-
-# names a plan defines, and the fields that refer to them (None stands for any row)
-NAMES: dict[str, Callable[[dict], list]] = {
-    "segment": lambda d: [s.get("name") for s in _items(d, "segmentation", "segments")],
-    "tier": lambda d: [t.get("name") for t in _items(d, "segmentation", "tiers")],
-    "audience": lambda d: [*(t.get("name") for t in _items(d, "segmentation", "tiers")),
-                           ((d.get("segmentation") or {}).get("default_tier") or {}).get("name", "一般客户"),
-                           *(s.get("name") for s in _items(d, "segmentation", "segments"))],
-    "work_phase": lambda d: list((d.get("meta") or {}).get(
-        "work_phases", Meta.model_fields["work_phases"].get_default(call_default_factory=True)) or []),
-    "task": lambda d: [t.get("id") for t in _items(d, "tasks")],
-    "channel": lambda d: [c.get("id") for c in _items(d, "channels", "catalogue")],
-}
-REFERENCES: list[tuple[tuple, str]] = [
-    (("scope", "segment"), "segment"), (("goals", None, "segment"), "segment"),
-    (("segmentation", "segments", None, "tiers"), "tier"),
-    (("channels", "plan", None, "audience"), "audience"), (("channels", "plan", None, "channel"), "channel"),
-    (("tasks", None, "phase"), "work_phase"), (("tasks", None, "depends_on"), "task"),
-    (("budget", "lines", None, "channel"), "channel"), (("review", "ab_tests", None, "channel"), "channel"),
-]
-
-
-def matches(pattern: tuple, path: KeyPath) -> bool:
-    return len(pattern) == len(path) and all(p is None and isinstance(s, int) or p == s
-                                             for p, s in zip(pattern, path, strict=True))

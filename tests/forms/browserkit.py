@@ -140,3 +140,81 @@ def save(form) -> None:
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+
+def _field(form, path: str, inner: str):
+    """The element ``inner`` of the field at ``path``, attached and scrolled into view."""
+    element = form.locator(f".pl-f-{path} {inner}").first
+    wait_attached(form.page, element)
+    form.page.form_edited = True
+    element.scroll_into_view_if_needed(timeout=30_000)
+    return element
+
+
+def pick(form, path: str, label: str) -> None:
+    """Choose ``label`` (what the planner reads, e.g. 短信(sms)) in the drop-down at ``path``."""
+    from playwright.sync_api import expect
+
+    select = _field(form, path, "select")
+    select.select_option(label=label)
+    expect(select.locator("option:checked")).to_have_text(label)
+
+
+def add_chip(form, path: str, label: str) -> None:
+    """Add ``label`` to the multi-select (TagsInput) at ``path``: click it, type the chip, leave it."""
+    from playwright.sync_api import expect
+
+    box = _field(form, path, ".jupyter-widget-tagsinput")
+    box.click()  # the text box is hidden while the field holds chips; a click shows and focuses it
+    entry = box.locator("input.jupyter-widget-taginput")
+    entry.fill(label)
+    # the chip is added on the input's change event: leaving the box commits it (in headless
+    # Chromium, Enter in a text box with a datalist fired no change event; Tab did)
+    entry.press("Tab")
+    expect(box.locator("div.jupyter-widget-tag", has_text=label)).to_have_count(1)
+
+
+def remove_chip(form, path: str, label: str) -> None:
+    """Remove the chip ``label`` from the multi-select at ``path`` (its × button)."""
+    from playwright.sync_api import expect
+
+    box = _field(form, path, ".jupyter-widget-tagsinput")
+    chip = box.locator("div.jupyter-widget-tag", has_text=label)
+    chip.locator(".jupyter-widget-tag-close").click()
+    expect(chip).to_have_count(0)
+
+
+def rows(form, path: str) -> int:
+    """How many rows the list table at ``path`` shows (``pl-f-<path>-<i>`` boxes)."""
+    return form.evaluate("""(e, path) => {
+        const row = new RegExp('^pl-f-' + path + '-[0-9]+$');
+        return [...e.querySelectorAll('[class*="pl-f-' + path + '-"]')]
+            .filter(x => [...x.classList].some(c => row.test(c))).length;
+    }""", path)
+
+
+def _row_button(form, css_class: str, path: str, change: int) -> None:
+    """Press a row button and wait until the table shows the rows the kernel rebuilt: the new
+    rows reuse the old rows' classes, so a step before that would reach a discarded widget."""
+    button = form.locator(f"button.{css_class}")
+    wait_attached(form.page, button)
+    form.page.form_edited = True
+    before = rows(form, path)
+    button.scroll_into_view_if_needed(timeout=30_000)
+    button.click()
+    form.page.wait_for_function("""([path, n]) => {
+        const row = new RegExp('^pl-f-' + path + '-[0-9]+$');
+        const form = document.querySelector('.pl-form');
+        return [...form.querySelectorAll('[class*="pl-f-' + path + '-"]')]
+            .filter(x => [...x.classList].some(c => row.test(c))).length === n;
+    }""", arg=[path, before + change])
+
+
+def add_row(form, path: str) -> None:
+    """Press 添加一行 under the list table at ``path`` (e.g. ``tasks``) and wait for the new row."""
+    _row_button(form, f"pl-add-{path}", path, +1)
+
+
+def delete_row(form, path: str, i: int) -> None:
+    """Press the delete button of row ``i`` (from 0) of the list table at ``path``."""
+    _row_button(form, f"pl-del-{path}-{i}", path, -1)

@@ -14,6 +14,7 @@ import pytest
 from conftest import ROOT
 from pydantic import Field
 
+from planlib.forms import choices
 from planlib.forms import form as forms
 from planlib.forms.fields import (
     MISSING,
@@ -178,10 +179,15 @@ def test_emptying_a_required_field_says_it_cannot_be_empty(demo):
 
 
 def test_cross_field_check_is_shown_at_its_field(demo):
+    demo.write_text(demo.read_text(encoding="utf-8").replace("depends_on: [T1], done_when: 完成物料终稿",
+                                                             "depends_on: [T1, T9], done_when: 完成物料终稿"),
+                    encoding="utf-8")
     form = PlanForm(demo, sections_for("04_execution"), stage="04_execution")
-    type_into(form, ("tasks", 1, "depends_on"), "T1, T9")
+    depends = editor_at(form, ("tasks", 1, "depends_on"))
     assert "T9" in message_at(form, ("tasks", 1, "depends_on"))
     assert form.save_button.disabled
+    depends.input.value = depends.labels(["T1"])  # the planner removes the unknown chip
+    assert message_at(form, ("tasks", 1, "depends_on")) == "" and not form.save_button.disabled
 
 
 def test_problems_in_other_stages_are_listed_but_do_not_block(tmp_path):
@@ -276,6 +282,10 @@ def test_rows_can_be_added_and_removed(demo):
 
 
 # ----------------------------------------------------------------------------- the demo from an empty file
+def _chooses_names(editor) -> bool:
+    return any(getattr(e, "ref", None) in choices.NAMED for e in walk(editor))
+
+
 def fill(editor, value) -> None:
     """Enter ``value`` through the widgets, as a planner would."""
     if isinstance(editor, Scalar):
@@ -283,6 +293,8 @@ def fill(editor, value) -> None:
             editor.input.value = value
         elif editor.kind == "list":
             editor.input.value = ", ".join(show_scalar(v) for v in value)
+        elif editor.kind == "multi":
+            editor.input.value = editor.labels(value)  # the chips a planner picks
         elif editor.kind == "dict":
             editor.input.value = "\n".join(f"{k}: {show_scalar(v)}" for k, v in value.items())
         else:
@@ -292,7 +304,8 @@ def fill(editor, value) -> None:
         if value is not None:
             fill(editor.inner, value)
     elif isinstance(editor, Model):
-        for name, child in editor.fields.items():
+        # names first, then the fields choosing among them (tiers before 层级变动's order)
+        for name, child in sorted(editor.fields.items(), key=lambda item: _chooses_names(item[1])):
             if name in value:
                 fill(child, value[name])
     elif isinstance(editor, ListOf):
@@ -306,7 +319,8 @@ def test_the_demo_plan_can_be_built_from_an_empty_file_with_the_forms_only(demo,
     target = demo.parent / "built.yaml"
     target.write_text("", encoding="utf-8")
     wanted = load_plan(demo)
-    for stage in STAGES:
+    # 02 first: a goal's 目标客群 is picked from the tiers and segments 02's form defines
+    for stage in ["02_needs", "01_goals", *STAGES[2:]]:
         form = PlanForm(target, sections_for(stage), stage=stage)
         for name, editor in form.tops.items():
             if name in wanted.data:
@@ -346,11 +360,15 @@ def test_every_stage_workbook_has_one_hidden_form_cell_after_open_stage():
 
 def test_fields_referring_to_names_offer_the_names_the_plan_defines(demo):
     form = PlanForm(demo, sections_for("04_execution"), stage="04_execution")
-    assert editor_at(form, ("tasks", 0, "phase")).input.options == ("前期准备", "中期执行", "后期跟进")
-    assert "T6" in editor_at(form, ("tasks", 0, "depends_on")).input.placeholder
-    assert "wecom" in editor_at(form, ("budget", "lines", 0, "channel")).input.options
+    phase = editor_at(form, ("tasks", 0, "phase"))
+    assert phase.kind == "choice" and phase.input.options == (
+        ("", ""), ("前期准备", "前期准备"), ("中期执行", "中期执行"), ("后期跟进", "后期跟进"))
+    depends = editor_at(form, ("tasks", 0, "depends_on"))
+    assert "T6 客户满意度调研" in depends.input.allowed_tags
+    assert ("企业微信/社群(wecom)", "wecom") in editor_at(form, ("budget", "lines", 0, "channel")).input.options
     type_into(form, ("tasks", 5, "id"), "T7")
-    assert "T7" in editor_at(form, ("tasks", 0, "depends_on")).input.placeholder
+    assert "T7 客户满意度调研" in depends.input.allowed_tags
+    assert "T6 客户满意度调研" not in depends.input.allowed_tags
 
 
 def test_a_base_file_changed_since_loading_also_refuses(demo):

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from forms.browserkit import STAGES, open_form, save, set_text, shot, wait_attached
+from forms.browserkit import STAGES, open_form, pick, save, set_text, shot, wait_attached
 from planlib.plan.planfile import load_plan
 
 HEADER_COMMENT = "# 客户互动管理策划书 — 演示零售事业部 2024年第二季度"
@@ -224,7 +224,7 @@ def test_list_table_rows_are_edited_added_deleted_and_undone(page, lab, project,
     form.locator("button.pl-add-budget-lines").click()
     set_text(form, "budget-lines-5-category", "推广费")
     set_text(form, "budget-lines-5-planned", "1500")
-    set_text(form, "budget-lines-5-channel", "sms")
+    pick(form, "budget-lines-5-channel", "短信(sms)")  # a drop-down of the catalogue's channels
     expect(form.locator(".pl-bar .pl-totals")).to_contain_text("已用 9,500 / 上限 10,000 元,剩余 500 元")
     form.locator(".pl-f-budget-lines").scroll_into_view_if_needed()
     shot(page, "04_execution-table")
