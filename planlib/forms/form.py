@@ -107,7 +107,7 @@ class PlanForm:
         self.totals.add_class("pl-totals")
         self.summary = w.HTML("")
         self.summary.add_class("pl-summary")
-        self.preview = w.Output()
+        self.preview = w.HTML("")  # HTML, not an Output widget: see planlib.forms.previews
         self.preview.add_class("pl-preview")
         self.body = w.VBox()
         # the bar stays at the top of the notebook's view while the planner scrolls the form
@@ -312,17 +312,14 @@ class PlanForm:
         self.save_button.disabled = bool(mine)
 
     def _show_preview(self) -> None:
-        show = previews.PREVIEWS.get(self.stage or "")
-        if show is None:
+        if self.stage not in previews.PREVIEWS:
             return
         values = self.values()
         key = repr((values, self.plan is None))
         if key == self._preview_key:
             return  # nothing it shows has changed: do not redraw (charts cost a second)
         self._preview_key = key
-        self.preview.clear_output(wait=True)
-        with self.preview:
-            show(values, self.plan)
+        self.preview.value = previews.render(self.stage, values, self.plan) or ""
 
     # ------------------------------------------------------------------------------ saving
     def save(self) -> bool:
