@@ -69,6 +69,26 @@ RESTORE_DURING_FORM = """async () => {
 }"""
 
 
+# what happens to the notebook's kernel connection and widget manager while the cells run
+TRACE = """() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const t0 = performance.now();
+    const events = window.__plEvents = [];
+    const log = (what) => events.push(Math.round(performance.now() - t0) + 'ms ' + what);
+    const ctx = panel.sessionContext;
+    log('kernel ' + ctx.session.kernel.clientId);
+    ctx.kernelChanged.connect((_, a) => log('kernelChanged ' + (a.oldValue && a.oldValue.clientId) + ' -> ' +
+                                            (a.newValue && a.newValue.clientId)));
+    ctx.connectionStatusChanged.connect((_, s) => log('connection ' + s));
+    const renderer = panel.content.rendermime.createRenderer('application/vnd.jupyter.widget-view+json');
+    if (!renderer._manager) { log('no widget manager factory yet'); return; }
+    renderer._manager.promise.then(m => {
+        log('manager restored=' + m.restoredStatus + ' kernel=' + (m.kernel && m.kernel.clientId));
+        m.restored.connect(() => log('manager restored signal'));
+    });
+}"""
+
+
 def _api(lab: str, path: str, method: str = "GET"):
     req = urllib.request.Request(f"{lab}{path}", method=method, headers={"Authorization": f"token {TOKEN}"})
     with urllib.request.urlopen(req) as r:
@@ -100,7 +120,7 @@ def one_opening(browser, lab: str, project: Path, nb_root: Path, stage: str, arg
         page.context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": args.throttle})
     t0 = time.monotonic()
     try:
-        open_form(page, lab, project, nb_root, stage)
+        open_form(page, lab, project, nb_root, stage, before_run=TRACE)
         if args.restore_race:  # the form again, with the widget manager reloading meanwhile
             page.evaluate(RESTORE_DURING_FORM)
         out = page.evaluate(ASK_KERNEL, KERNEL_COUNT)
@@ -113,6 +133,7 @@ def one_opening(browser, lab: str, project: Path, nb_root: Path, stage: str, arg
         health = page.evaluate(MISSING_VIEWS, ids)
         result["restored"], result["stale_models"] = health.get("restored"), health.get("stale")
         result["cell_outputs"] = health.get("outputs")  # the form alone: one widget output
+        result["events"] = page.evaluate("() => window.__plEvents || []")
         if len(rendered) < len(ids) or health.get("problems") or health.get("error") or \
                 len(health.get("outputs") or []) != 1:
             result["diagnosis"] = health

@@ -26,8 +26,9 @@ STAGES = ["01_goals", "02_needs", "03_channels", "04_execution", "05_review"]
 _OPENINGS = itertools.count()
 
 
-def open_form(page, lab: str, project: Path, nb_root: Path, stage: str):
-    """Open ``stage``'s workbook and run every cell down to and including the form cell."""
+def open_form(page, lab: str, project: Path, nb_root: Path, stage: str, before_run: str | None = None):
+    """Open ``stage``'s workbook and run every cell down to and including the form cell
+    (``before_run``: JavaScript evaluated once the kernel is idle, before the cells run)."""
     from playwright.sync_api import expect
 
     rel = (project / "workbooks" / f"{stage}.ipynb").relative_to(nb_root).as_posix()
@@ -37,6 +38,8 @@ def open_form(page, lab: str, project: Path, nb_root: Path, stage: str):
     page.locator(".jp-NotebookPanel-toolbar").wait_for(timeout=60_000)
     expect(page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"^Python 3.*\| Idle$"))
            ).to_be_visible(timeout=60_000)
+    if before_run:
+        page.evaluate(before_run)
     page.evaluate("""async () => {
         const nb = window.jupyterapp.shell.currentWidget.content;
         const i = nb.widgets.findIndex(c => c.model.sharedModel.getSource().includes('stage_form('));
@@ -87,7 +90,10 @@ RENDERED = """() => {
 MISSING_VIEWS = """async (ids) => {
     const nb = window.jupyterapp.shell.currentWidget.content;
     const cell = nb.widgets.find(c => c.model.sharedModel.getSource().includes('stage_form('));
-    const outputs = cell.outputArea.model.toJSON().map(o => Object.keys(o.data || {[o.output_type]: 1}).join('+'));
+    // each output's mime types; a widget output also its model id ("" once ipywidgets gave up on its view)
+    const outputs = cell.outputArea.model.toJSON().map(o => Object.keys(o.data || {[o.output_type]: 1}).join('+') +
+        (o.data && o.data['application/vnd.jupyter.widget-view+json'] ?
+         ' model_id=' + JSON.stringify(o.data['application/vnd.jupyter.widget-view+json'].model_id) : ''));
     const find = (w) => {
         if (w && w._manager && w._manager.promise) return w;
         for (const c of (w && w.widgets) || []) { const f = find(c); if (f) return f; }
