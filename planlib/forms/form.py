@@ -133,7 +133,7 @@ class PlanForm:
         self.folds: dict[KeyPath, w.Accordion] = {}
         self.audiences = CachedAudiences(self.path.parent)  # sizes for the channel checks, read once
         self.notes: list[str] = []
-        self.preview = w.Output()
+        self.preview = w.HTML("")  # HTML, not an Output widget: see planlib.forms.previews
         self.preview.add_class("pl-preview")
         self.body = w.VBox()
         # the bar stays at the top of the notebook's view while the planner scrolls the form
@@ -432,17 +432,14 @@ class PlanForm:
         return w.HBox([button, text], layout=w.Layout(align_items="center", min_height="28px"))
 
     def _show_preview(self) -> None:
-        show = previews.PREVIEWS.get(self.stage or "")
-        if show is None:
+        if self.stage not in previews.PREVIEWS:
             return
         values = self.values()
         key = repr((values, self.plan is None))
         if key == self._preview_key:
             return  # nothing it shows has changed: do not redraw (charts cost a second)
         self._preview_key = key
-        self.preview.clear_output(wait=True)
-        with self.preview:
-            show(values, self.plan)
+        self.preview.value = previews.render(self.stage, values, self.plan) or ""
 
     # ------------------------------------------------------------------------------ saving
     def save(self) -> bool:

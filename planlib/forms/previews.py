@@ -1,13 +1,22 @@
 """Live previews under the planner forms: each stage's key figure, redrawn as values change.
 
 A preview gets the form's current values (plain data, possibly invalid) and the validated plan
-(None while anything in the plan is wrong). Figures that need only this form's values (budget
-total against the limit) update on every change; those needing a whole valid plan (SMART check,
-Gantt chart) say what they wait for.
+(None while anything in the plan is wrong) and returns HTML (tables and notes from
+:mod:`planlib.publish.display`, charts as inline PNG). Figures that need only this form's values
+(budget total against the limit) update on every change; those needing a whole valid plan (SMART
+check, Gantt chart) say what they wait for.
+
+Why HTML and not an ``ipywidgets.Output`` that the preview prints into: an Output widget captures
+only the messages JupyterLab routes to it while its ``msg_id`` hook is registered on the running
+cell's request, and a ``clear_output(wait=True)`` it misses lands on the cell itself. Both failed
+form renderings kept from the browser tests showed the preview's table and chart where the form
+should begin, with form fields missing (issue #12). The form shows the HTML in an ``HTML`` widget,
+a plain synced value, so what a planner sees never depends on that routing.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -17,31 +26,40 @@ from planlib.publish import display as show
 WAIT = "整个计划通过校验后显示"
 
 
-def _goals(values: dict, plan: Plan | None) -> None:
+def figure_html(fig) -> str:
+    """A matplotlib figure as an inline PNG ``<img>`` (and the figure released)."""
+    data = base64.b64encode(show.png_bytes(fig)).decode("ascii")
+    if getattr(fig.canvas, "manager", None) is not None:  # made through pyplot: free it there
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    return f'<img src="data:image/png;base64,{data}" style="max-width:100%" alt="">'
+
+
+def _goals(values: dict, plan: Plan | None) -> str:
     if plan is None:
-        show.show_note(f"SMART 检查:{WAIT}(其他阶段的部分可以先留空以外的内容补齐)")
-        return
+        return show.html_note(f"SMART 检查:{WAIT}(其他阶段的部分可以先留空以外的内容补齐)")
     from planlib.stages.goals.smart import smart_check
 
     table = smart_check(plan)
     table["SMART"] = table["smart_ok"].map({True: "✓", False: "✗"})
-    show.show_table(table, "目标 SMART 检查(预览;基线留空的目标在阶段运行时由数据测算)",
+    return show.html_table(table, "目标 SMART 检查(预览;基线留空的目标在阶段运行时由数据测算)",
                     columns=["goal_id", "name", "target", "deadline", "SMART", "notes"],
                     labels={"goal_id": "编号", "name": "目标", "target": "目标值", "deadline": "截止",
                             "notes": "待改进"})
 
 
-def _tiers(values: dict, plan: Plan | None) -> None:
+def _tiers(values: dict, plan: Plan | None) -> str:
     seg = values.get("segmentation") if isinstance(values.get("segmentation"), dict) else {}
     names = [t.get("name") for t in seg.get("tiers", []) if isinstance(t, dict)]
     default = (seg.get("default_tier") or {}).get("name", "一般客户")
-    show.show_kv({"分层顺序(命中即止)": " → ".join(str(n) for n in names if n) or "(未填写)",
+    return show.html_kv({"分层顺序(命中即止)": " → ".join(str(n) for n in names if n) or "(未填写)",
                   "未命中时": default,
                   "目标客群": "、".join(str(s.get("name")) for s in seg.get("segments", [])
                                      if isinstance(s, dict)) or "(未填写)"}, "分层预览")
 
 
-def _channels(values: dict, plan: Plan | None) -> None:
+def _channels(values: dict, plan: Plan | None) -> str:
     ch = values.get("channels") if isinstance(values.get("channels"), dict) else {}
     cost = {c.get("id"): c.get("cost_per_contact") for c in ch.get("catalogue", []) if isinstance(c, dict)}
     rows = {}
@@ -50,10 +68,10 @@ def _channels(values: dict, plan: Plan | None) -> None:
                 and isinstance(row.get("contacts_per_customer"), int | float):
             rows[f"{row.get('audience')} · {row.get('channel')}"] = \
                 f"每客户 {cost[row['channel']] * row['contacts_per_customer']:.2f} 元"
-    show.show_kv(rows or {"渠道计划": "(未填写或有待修改的值)"}, "每客户渠道成本预览")
+    return show.html_kv(rows or {"渠道计划": "(未填写或有待修改的值)"}, "每客户渠道成本预览")
 
 
-def _budget(values: dict, plan: Plan | None) -> None:
+def _budget(values: dict, plan: Plan | None) -> str:
     budget = values.get("budget") if isinstance(values.get("budget"), dict) else {}
     planned = [x.get("planned") for x in budget.get("lines", []) if isinstance(x, dict)]
     numbers = [p for p in planned if isinstance(p, int | float) and not isinstance(p, bool)]
@@ -63,27 +81,36 @@ def _budget(values: dict, plan: Plan | None) -> None:
     if isinstance(limit, int | float) and not isinstance(limit, bool):
         rows["预算上限(元)"] = f"{limit:,.0f}"
         rows["是否在预算内"] = "✓ 在预算内" if total <= limit else f"✗ 超出 {total - limit:,.0f} 元"
-    show.show_kv(rows, "预算预览")
+    parts = [show.html_kv(rows, "预算预览")]
     if plan is not None and plan.tasks:
         from planlib.publish import charts
         from planlib.stages.execution import charts as execution_charts
         from planlib.stages.execution import schedule
 
         charts.setup()
-        show.figure(execution_charts.gantt(schedule.tasks_table(plan), schedule.milestones(plan)))
+        parts.append(figure_html(execution_charts.gantt(schedule.tasks_table(plan), schedule.milestones(plan))))
     else:
-        show.show_note(f"甘特图:{WAIT}")
+        parts.append(show.html_note(f"甘特图:{WAIT}"))
+    return "".join(parts)
 
 
-def _review(values: dict, plan: Plan | None) -> None:
+def _review(values: dict, plan: Plan | None) -> str:
     kpis = [k for k in values.get("kpis", []) if isinstance(k, dict)]
     from planlib.plan.kpis import CATALOGUE
 
-    show.show_kv({CATALOGUE[k["kpi"]].name if k.get("kpi") in CATALOGUE else str(k.get("kpi")):
+    return show.html_kv({CATALOGUE[k["kpi"]].name if k.get("kpi") in CATALOGUE else str(k.get("kpi")):
                   k.get("target") for k in kpis} or {"KPI 目标": "(未填写)"}, "KPI 目标预览")
 
 
-PREVIEWS: dict[str, Callable[[dict, Any], None]] = {
+def render(stage: str | None, values: dict, plan: Plan | None) -> str | None:
+    """The preview of ``stage`` as one HTML fragment (with the tables' CSS), or None without one."""
+    show_preview = PREVIEWS.get(stage or "")
+    if show_preview is None:
+        return None
+    return f"<style>{show.CSS}</style>{show_preview(values, plan)}"
+
+
+PREVIEWS: dict[str, Callable[[dict, Any], str]] = {
     "01_goals": _goals, "02_needs": _tiers, "03_channels": _channels,
     "04_execution": _budget, "05_review": _review,
 }

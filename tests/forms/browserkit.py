@@ -7,8 +7,8 @@ The fixtures are in ``conftest.py`` (so every ``test_*_browser.py`` here gets th
 from __future__ import annotations
 
 import itertools
+import json
 import re
-import sys
 from pathlib import Path
 
 from conftest import ROOT
@@ -26,8 +26,9 @@ STAGES = ["01_goals", "02_needs", "03_channels", "04_execution", "05_review"]
 _OPENINGS = itertools.count()
 
 
-def open_form(page, lab: str, project: Path, nb_root: Path, stage: str):
-    """Open ``stage``'s workbook and run every cell down to and including the form cell."""
+def open_form(page, lab: str, project: Path, nb_root: Path, stage: str, before_run: str | None = None):
+    """Open ``stage``'s workbook and run every cell down to and including the form cell
+    (``before_run``: JavaScript evaluated once the kernel is idle, before the cells run)."""
     from playwright.sync_api import expect
 
     rel = (project / "workbooks" / f"{stage}.ipynb").relative_to(nb_root).as_posix()
@@ -37,6 +38,8 @@ def open_form(page, lab: str, project: Path, nb_root: Path, stage: str):
     page.locator(".jp-NotebookPanel-toolbar").wait_for(timeout=60_000)
     expect(page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"^Python 3.*\| Idle$"))
            ).to_be_visible(timeout=60_000)
+    if before_run:
+        page.evaluate(before_run)
     page.evaluate("""async () => {
         const nb = window.jupyterapp.shell.currentWidget.content;
         const i = nb.widgets.findIndex(c => c.model.sharedModel.getSource().includes('stage_form('));
@@ -46,32 +49,100 @@ def open_form(page, lab: str, project: Path, nb_root: Path, stage: str):
     }""")
     form = page.locator(".pl-form")
     form.wait_for(timeout=90_000)
-    page.form_edited = False
     return form
 
 
-def _rerun_form_cell(page) -> None:
-    """Run the form cell again, as a planner would when a form shows up incomplete."""
-    page.evaluate("""async () => {
-        const nb = window.jupyterapp.shell.currentWidget.content;
-        nb.activeCellIndex = nb.widgets.findIndex(c => c.model.sharedModel.getSource().includes('stage_form('));
-        await window.jupyterapp.commands.execute('notebook:run-cell');
-    }""")
+# what the kernel built: the model ids and classes of every pl-f-* widget under form.widget
+KERNEL_COUNT = """
+import json as _json
+def _pl_walk(widget, seen):
+    if id(widget) in seen:
+        return
+    seen.add(id(widget))
+    yield widget
+    for child in getattr(widget, "children", ()) or ():
+        yield from _pl_walk(child, seen)
+print("PLCOUNT" + _json.dumps([[x.model_id, [c for c in x._dom_classes if c.startswith("pl-f-")][0]]
+      for x in _pl_walk(form.widget, set()) if any(c.startswith("pl-f-") for c in x._dom_classes)]))
+"""
+
+ASK_KERNEL = """async (code) => {
+    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+    let out = "";
+    const future = kernel.requestExecute({code, silent: false, store_history: false});
+    future.onIOPub = (msg) => {
+        if (msg.header.msg_type === "stream") out += msg.content.text;
+        if (msg.header.msg_type === "error") out += "ERROR " + msg.content.ename + ": " + msg.content.evalue;
+    };
+    await future.done;
+    return out;
+}"""
+
+# the form's output, and in it: every rendered pl-f-* class; plus, for the models the kernel built,
+# whether the widget manager knows them and how many views each has
+RENDERED = """() => {
+    const form = document.querySelector('.pl-form');
+    if (!form) return [];
+    return [...form.querySelectorAll('[class*="pl-f-"]')].map(
+        e => [...e.classList].find(c => c.startsWith('pl-f-')));
+}"""
+
+MISSING_VIEWS = """async (ids) => {
+    const nb = window.jupyterapp.shell.currentWidget.content;
+    const cell = nb.widgets.find(c => c.model.sharedModel.getSource().includes('stage_form('));
+    // each output's mime types; a widget output also its model id ("" once ipywidgets gave up on its view)
+    const outputs = cell.outputArea.model.toJSON().map(o => Object.keys(o.data || {[o.output_type]: 1}).join('+') +
+        (o.data && o.data['application/vnd.jupyter.widget-view+json'] ?
+         ' model_id=' + JSON.stringify(o.data['application/vnd.jupyter.widget-view+json'].model_id) : ''));
+    const find = (w) => {
+        if (w && w._manager && w._manager.promise) return w;
+        for (const c of (w && w.widgets) || []) { const f = find(c); if (f) return f; }
+        return null;
+    };
+    const renderer = find(cell.outputArea);
+    if (!renderer) return {error: 'no widget renderer in the form cell output', outputs};
+    const manager = await renderer._manager.promise;
+    const kernel = manager.kernel;
+    const state = (p) => Promise.race([p.then(() => 'ok', e => 'rejected: ' + e),
+                                       new Promise(r => setTimeout(() => r('pending'), 200))]);
+    const problems = [];
+    let stale = 0;
+    for (const [id, cls] of ids) {
+        let model = null;
+        try { model = await manager.get_model(id); } catch (e) { problems.push({id, cls, problem: 'no model: ' + e}); continue; }
+        const views = await Promise.all(Object.values(model.views || {}).map(state));
+        const inDom = document.querySelector('.pl-form .' + CSS.escape(cls)) !== null;
+        const comm = kernel && kernel._comms ? kernel._comms.get(id) : undefined;
+        const live = comm !== undefined && !!model.comm && model.comm.jsServicesComm === comm;
+        if (!live) stale += 1;
+        if (!inDom || !live || views.some(v => v !== 'ok')) problems.push({id, cls, views, inDom, live});
+    }
+    let root = null;
+    try {
+        const id = renderer._rerenderMimeModel ? renderer._rerenderMimeModel.data['application/vnd.jupyter.widget-view+json'].model_id : null;
+        const rootModel = id ? await manager.get_model(id) : null;
+        root = {waiting_for_restore: !!renderer._rerenderMimeModel, text: renderer.node.textContent.slice(0, 80),
+                root_views: rootModel ? Object.keys(rootModel.views || {}).length : null};
+    } catch (e) { root = {error: String(e)}; }
+    const panel = window.jupyterapp.shell.currentWidget;
+    return {restored: manager.restoredStatus, stale, problems: problems.slice(0, 20), outputs, root,
+            manager_kernel_is_sessions: manager.kernel === panel.sessionContext.session.kernel};
+}"""
 
 
-def wait_attached(page, locator) -> None:
-    """Wait for a field of a freshly built form; re-render the form once if a widget view is missing
-    (the defect described in :func:`set_text`)."""
+def wait_attached(page, locator, timeout: float = 90_000) -> None:
+    """Wait for a field of a freshly built form; fail with :func:`form_report` if it never comes.
+
+    A long form renders row by row on a busy machine, hence the long wait. A form that never shows
+    a field the kernel built is a defect of the form, reported with what was missing — never hidden
+    by rendering the form again.
+    """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     try:
-        locator.wait_for(state="attached", timeout=60_000)
+        locator.wait_for(state="attached", timeout=timeout)
     except PlaywrightTimeout:
-        shot(page, "missing-after-rebuild")
-        print(f"re-rendering the form once: {locator} never appeared; console: "
-              f"{getattr(page, 'console_errors', [])[-15:]}", file=sys.stderr)
-        _rerun_form_cell(page)
-        locator.wait_for(state="attached", timeout=90_000)
+        raise AssertionError(missing_report(page, str(locator))) from None
 
 
 # The outermost closed tab or fold around an element: its tab (or fold header) is marked for a real
@@ -106,31 +177,40 @@ def reveal(form, locator) -> None:
 
 
 def set_text(form, path: str, text: str) -> None:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
     box = form.locator(f".pl-f-{path}").locator("input, textarea").first
     page = form.page
-    try:
-        box.wait_for(state="attached", timeout=90_000)  # a long form renders row by row on a busy machine
-    except PlaywrightTimeout:
-        fields = form.evaluate("e => [...e.querySelectorAll('[class*=pl-f-]')].length")
-        shot(page, f"missing-{path}")
-        report = (f"field {path} never appeared; form has {fields} fields; "
-                  f"console: {getattr(page, 'console_errors', [])[-15:]}")
-        if getattr(page, "form_edited", True):
-            raise AssertionError(report) from None
-        # Seen about once in ten runs on a loaded 2-core machine: a form output rendered with
-        # some widget views missing (nothing in the kernel or the console says why). A new
-        # rendering of the untouched form is what a planner would get by running the cell again;
-        # a form that is incomplete twice fails the test.
-        print(f"re-rendering the form once: {report}", file=sys.stderr)
-        _rerun_form_cell(page)
-        box.wait_for(state="attached", timeout=90_000)
-    page.form_edited = True
+    wait_attached(page, box)
     reveal(form, box)
     box.scroll_into_view_if_needed(timeout=30_000)
     box.fill(text)
     box.press("Tab")  # Text widgets sync to the kernel on blur
+
+
+def missing_report(page, what: str) -> str:
+    """What a test says when a field never appeared: the fields the kernel built against those the
+    page shows, the widget models without a view, the form cell's outputs and the console."""
+    name = re.sub(r"\W+", "-", what)[-60:]
+    shot(page, f"missing-{name}")
+    try:
+        report = form_report(page)
+    except Exception as exc:  # the report must not hide the failure it reports
+        report = {"error": f"{type(exc).__name__}: {exc}"}
+    return (f"{what} never appeared; {json.dumps(report, ensure_ascii=False)[:3000]}; "
+            f"console: {getattr(page, 'console_errors', [])[-15:]}")
+
+
+def form_report(page) -> dict:
+    """The form's fields as the kernel built them and as the page shows them, and a diagnosis of
+    the ones missing (their widget models, views and comms in JupyterLab's widget manager)."""
+    out = page.evaluate(ASK_KERNEL, KERNEL_COUNT)
+    match = re.search(r"PLCOUNT(.*)", out)
+    if not match:
+        return {"error": f"the kernel said: {out[-500:]}"}
+    ids = json.loads(match.group(1))
+    rendered = page.evaluate(RENDERED)
+    missing = sorted({cls for _id, cls in ids} - set(rendered))
+    return {"built": len(ids), "rendered": len(rendered), "missing": missing[:20],
+            "diagnosis": page.evaluate(MISSING_VIEWS, ids)}
 
 
 def save(form) -> None:
@@ -146,7 +226,7 @@ def _field(form, path: str, inner: str):
     """The element ``inner`` of the field at ``path``, attached and scrolled into view."""
     element = form.locator(f".pl-f-{path} {inner}").first
     wait_attached(form.page, element)
-    form.page.form_edited = True
+    reveal(form, element)
     element.scroll_into_view_if_needed(timeout=30_000)
     return element
 
@@ -198,7 +278,7 @@ def _row_button(form, css_class: str, path: str, change: int) -> None:
     rows reuse the old rows' classes, so a step before that would reach a discarded widget."""
     button = form.locator(f"button.{css_class}")
     wait_attached(form.page, button)
-    form.page.form_edited = True
+    reveal(form, button)
     before = rows(form, path)
     button.scroll_into_view_if_needed(timeout=30_000)
     button.click()

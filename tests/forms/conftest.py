@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, make_small_demo
 
 from forms.browserkit import CHROME_ARGS, CHROMIUM, STAGES
-from forms.labserver import TOKEN, running_lab
+from forms.labserver import TOKEN, lab_settings, running_lab
 
 
 # ----------------------------------------------------------------------------- server and browser
@@ -24,21 +24,7 @@ def nb_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def lab(nb_root, tmp_path_factory):
     home = tmp_path_factory.mktemp("forms-jhome")
-    settings = home / "lab-settings"
-    notif = settings / "@jupyterlab" / "apputils-extension"
-    notif.mkdir(parents=True)
-    (notif / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    # every cell attached and laid out: the tests look at one long form output, and JupyterLab's
-    # default (content-visibility, cells attached in idle time) made its lower fields appear late
-    # or not at all on a busy machine
-    tracker = settings / "@jupyterlab" / "notebook-extension"
-    tracker.mkdir(parents=True)
-    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    with running_lab(nb_root, home, [
-            "--LabApp.expose_app_in_browser=True",
-            "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
-            f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={home / 'workspaces'}"]) as base:
+    with running_lab(nb_root, home, lab_settings(home)) as base:
         yield base
 
 

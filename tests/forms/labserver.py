@@ -3,6 +3,7 @@ hook), isolated in its own Jupyter folders, on a free port; stopped when the ``w
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -32,6 +33,26 @@ def isolated_env(home: Path) -> dict:
     env["JUPYTER_PLATFORM_DIRS"] = "1"
     env["MPLBACKEND"] = "Agg"
     return env
+
+
+def lab_settings(home: Path, windowing: str | None = None) -> list[str]:
+    """Write the user settings of a test JupyterLab under ``home``; its extra command-line options.
+
+    No news toast (it can cover widgets); ``windowing`` sets the notebook's ``windowingMode``
+    (None leaves JupyterLab's default, what a planner gets).
+    """
+    settings = home / "lab-settings"
+    notif = settings / "@jupyterlab" / "apputils-extension"
+    notif.mkdir(parents=True, exist_ok=True)
+    (notif / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    if windowing is not None:
+        tracker = settings / "@jupyterlab" / "notebook-extension"
+        tracker.mkdir(parents=True, exist_ok=True)
+        (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": windowing}))
+    return ["--LabApp.expose_app_in_browser=True",
+            "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
+            f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={home / 'workspaces'}"]
 
 
 @contextmanager
