@@ -45,6 +45,7 @@ import codecs
 import os
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -75,9 +76,45 @@ class FastPathDeclined(Exception):  # noqa: N818 - a signal, not an error: use t
     """The source holds something only the pandas loader reads exactly (and explains)."""
 
 
+# ---------------------------------------------------------------------------------- dialects
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the engines the one aggregation SQL runs on (:func:`aggregation_sql`).
+
+    Everything else — the two GROUP BY levels, DATE literals, CASE, COUNT DISTINCT, CTEs — is
+    the same SQL in DuckDB, PostgreSQL and MySQL/MariaDB.
+    """
+
+    name: str
+    quote: str = '"'  # identifier quote
+    text: str = "VARCHAR"  # CAST target for text
+    double: str = "DOUBLE PRECISION"  # CAST target for a float
+    exact: str = "{}"  # wraps a text cast so that = and GROUP BY compare it character for character
+    byte_length: str = "octet_length"  # bytes of a text; differs from char_length for non-ASCII
+    tab: str = "chr(9)"
+    regex: str = "{x} ~ '{pattern}'"  # the patterns are anchored (^…$)
+    # A cast of text that is not a date/number gives NULL or 0 with a warning, not an error:
+    # text date/amount columns are checked against plain patterns first (see _database_checks).
+    casts_silently: bool = False
+
+    def quote_name(self, name: str) -> str:
+        return self.quote + name.replace(self.quote, self.quote * 2) + self.quote
+
+
+DUCKDB = Dialect("duckdb", byte_length="strlen", regex="regexp_full_match({x}, '{pattern}')")
+POSTGRESQL = Dialect("postgresql", text="TEXT")
+# MySQL and MariaDB: CAST(… AS CHAR) in the connection's utf8mb4 with a binary collation, since the
+# default collations (utf8mb4_general_ci, utf8mb4_0900_ai_ci) make 'a' = 'A' — two customers would
+# become one; no DOUBLE PRECISION in CAST; and '￥1,200' casts to 0, '2024年4月1日' to NULL silently.
+MYSQL = Dialect("mysql", quote="`", text="CHAR CHARACTER SET utf8mb4", double="DOUBLE",
+                exact="{} COLLATE utf8mb4_bin", byte_length="LENGTH", tab="CHAR(9 USING utf8mb4)",
+                regex="{x} REGEXP '{pattern}'", casts_silently=True)
+DIALECTS = {d.name: d for d in (DUCKDB, POSTGRESQL, MYSQL)}
+
+
 # ---------------------------------------------------------------------------------- the SQL
 def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    return DUCKDB.quote_name(name)
 
 
 def _as_date(value) -> date:
@@ -89,7 +126,7 @@ def _as_date(value) -> date:
 
 
 def aggregation_sql(relation: str, exprs: Mapping[str, str], *, as_of, window_days: int | None = None,
-                    keep: str = "1 = 1", bad: str = "0") -> str:
+                    keep: str = "1 = 1", bad: str = "0", dialect: Dialect = DUCKDB) -> str:
     """The two-level GROUP BY as one SELECT, for DuckDB, PostgreSQL and MySQL alike.
 
     ``exprs`` maps customer_id, order_id (VARCHAR or NULL), day (DATE) and amount (DECIMAL) to SQL
@@ -97,7 +134,8 @@ def aggregation_sql(relation: str, exprs: Mapping[str, str], *, as_of, window_da
     flags (1/0) a row the fast path would read differently from the loader — counted in the same
     scan (column ``bad``), so a file is read once. Returns customer_id, frequency, monetary,
     first_purchase, last_purchase, purchase_days, usable (rows used), bad (see :func:`_finish`).
-    Dates are literals of a validated ``date``; nothing user-typed is inlined.
+    Dates are literals of a validated ``date``; nothing user-typed is inlined. ``dialect`` names
+    the float type (the expressions are the caller's, built for the same dialect).
     """
     as_of = _as_date(as_of)
     in_window = f"day > DATE '{as_of - timedelta(days=window_days)}'" if window_days is not None else "1 = 1"
@@ -108,7 +146,7 @@ def aggregation_sql(relation: str, exprs: Mapping[str, str], *, as_of, window_da
     # cannot be used stay in the groups but add nothing (so ``bad`` is counted in this scan).
     return f"""
 WITH tx AS (
-    SELECT customer_id, order_id, day, CAST(amount * 100 AS DOUBLE PRECISION) AS amount, bad,
+    SELECT customer_id, order_id, day, CAST(amount * 100 AS {dialect.double}) AS amount, bad,
            CASE WHEN customer_id IS NOT NULL AND day IS NOT NULL AND amount IS NOT NULL
                      AND day <= DATE '{as_of}' THEN 1 ELSE 0 END AS ok
     FROM (SELECT {exprs['customer_id']} AS customer_id, {exprs['order_id']} AS order_id,
@@ -137,16 +175,19 @@ GROUP BY customer_id
 """
 
 
-def _typed_exprs(cols: Mapping[str, str], varchar: str = "VARCHAR") -> dict[str, str]:
+def _typed_exprs(cols: Mapping[str, str], dialect: Dialect = DUCKDB) -> dict[str, str]:
     """Expressions for typed columns (Parquet, database tables, DataFrames)."""
-    q = {k: _quote(v) for k, v in cols.items()}
+    q = {k: dialect.quote_name(v) for k, v in cols.items()}
+
+    def text(x: str) -> str:
+        return "NULLIF(TRIM(" + dialect.exact.format(f"CAST({x} AS {dialect.text})") + "), '')"
+
     return {
-        "customer_id": f"NULLIF(TRIM(CAST({q['customer_id']} AS {varchar})), '')",
-        "order_id": (f"NULLIF(TRIM(CAST({q['order_id']} AS {varchar})), '')" if "order_id" in q
-                     else f"CAST(NULL AS {varchar})"),
+        "customer_id": text(q["customer_id"]),
+        "order_id": text(q["order_id"]) if "order_id" in q else f"CAST(NULL AS {dialect.text})",
         "day": f"CAST({q['order_date']} AS DATE)",
         # through DOUBLE, as the loader holds amounts: half away from zero on the float's value
-        "amount": f"CAST(CAST({q['amount']} AS DOUBLE PRECISION) AS DECIMAL(18, 2))",
+        "amount": f"CAST(CAST({q['amount']} AS {dialect.double}) AS DECIMAL(18, 2))",
     }
 
 
@@ -423,19 +464,53 @@ def _typed_checks(cols: Mapping[str, str], types: Mapping[str, str]) -> str:
 
 
 # ---------------------------------------------------------------------------------- databases
+# A text date or amount MySQL casts exactly as the loader reads it (else the loader reads the table).
+_PLAIN_DATE_RE = r"^[0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}([ T][0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2}([.][0-9]+)?)?)?$"
+_PLAIN_NUMBER_RE = r"^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$"
+# _SCIENTIFIC_RE without backslashes: MySQL reads '\d' in a string literal as 'd'.
+_PLAIN_SCIENTIFIC_RE = r"^[+-]?[0-9]+([.][0-9]+)?[eE][+-]?[0-9]+$"
+
+
+def _database_checks(cols: Mapping[str, str], exprs: Mapping[str, str], dialect: Dialect) -> str:
+    """A row the database would read differently from the loader (their count must be 0):
+
+    a required cell missing (the loader names it), an ID the loader rewrites (non-ASCII, spaces,
+    tabs — ``normalise_ids``) or refuses (Excel's scientific notation); in a dialect that casts
+    silently (MySQL), a date or amount that is not plainly written. A typed DATETIME or DECIMAL
+    column passes the plain patterns as the database writes it out as text.
+    """
+    q = {k: dialect.quote_name(v) for k, v in cols.items()}
+
+    def ids(x: str) -> list[str]:
+        return [f"{dialect.byte_length}({x}) <> char_length({x}) OR {x} LIKE '% %' "
+                f"OR {x} LIKE CONCAT('%', {dialect.tab}, '%')",
+                f"({x} LIKE '%E+%' OR {x} LIKE '%e+%') AND "
+                + dialect.regex.format(x=x, pattern=_PLAIN_SCIENTIFIC_RE)]
+
+    bad = [f"{exprs['customer_id']} IS NULL", *ids(exprs["customer_id"]),
+           f"{q['order_date']} IS NULL OR {exprs['day']} IS NULL", f"{q['amount']} IS NULL"]
+    if "order_id" in cols:
+        bad += ids(exprs["order_id"])
+    if dialect.casts_silently:
+        for column, pattern in (("order_date", _PLAIN_DATE_RE), ("amount", _PLAIN_NUMBER_RE)):
+            text = f"TRIM(CAST({q[column]} AS {dialect.text}))"
+            bad.append("NOT (" + dialect.regex.format(x=text, pattern=pattern) + ")")
+    return _as_flag(bad)
+
+
 def _database(source: DataSource, base_dir: Path, as_of, window_days) -> pd.DataFrame:
     """The aggregation pushed down into the source's database; one row per customer comes back."""
     from planlib.data import sql
 
     with sql.connect("transactions", source, base_dir) as reader:
+        dialect = DIALECTS[reader.dialect]
         headers = [str(c) for c in reader.read(source, limit0=True).columns]
         cols = _mapping(headers, source)
-        relation = (sql._quote(source.table, reader.quote_char) if source.table is not None
+        relation = (sql._quote(source.table, dialect.quote) if source.table is not None
                     else f"({source.query.strip().rstrip(';')}) AS planlib_source")
-        if reader.quote_char != '"':
-            raise FastPathDeclined("MySQL quoting: read through pandas")
-        exprs = _typed_exprs(cols, "VARCHAR" if sql._is_duckdb(source.url or "") else "TEXT")
-        query = aggregation_sql(relation, exprs, as_of=as_of, window_days=window_days)
+        exprs = _typed_exprs(cols, dialect)
+        query = aggregation_sql(relation, exprs, as_of=as_of, window_days=window_days,
+                                bad=_database_checks(cols, exprs, dialect), dialect=dialect)
         try:
             agg = reader.run(query)
         except Exception as exc:  # a text date or ￥ amount the database cannot cast: the loader reads it

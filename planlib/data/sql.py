@@ -107,10 +107,13 @@ def _duckdb_path(url: str, base_dir: Path) -> Path:
 
 
 class _Reader:
-    """One open connection that runs a SELECT and returns (headers, pandas frame)."""
+    """One open connection that runs a SELECT and returns (headers, pandas frame).
 
-    def __init__(self, run, quote_char: str):
-        self.run, self.quote_char = run, quote_char
+    ``dialect`` ("duckdb", "postgresql", "mysql") picks :mod:`planlib.data.aggregate`'s SQL hooks.
+    """
+
+    def __init__(self, run, quote_char: str, dialect: str):
+        self.run, self.quote_char, self.dialect = run, quote_char, dialect
 
     def read(self, source: DataSource, limit0: bool = False) -> pd.DataFrame:
         return self.run(_select(source, self.quote_char, limit0))
@@ -133,7 +136,7 @@ def connect(name: str, source: DataSource, base_dir: Path) -> Iterator[_Reader]:
             raise fail(label, f"无法打开 DuckDB 数据库: {_first_line(exc, [])}",
                        "确认文件是 DuckDB 数据库,且没有被其他程序以写方式占用") from None
         try:
-            yield _Reader(lambda sql: _duckdb_frame(con, sql, name, source), '"')
+            yield _Reader(lambda sql: _duckdb_frame(con, sql, name, source), '"', "duckdb")
         finally:
             con.close()
         return
@@ -151,6 +154,9 @@ def connect(name: str, source: DataSource, base_dir: Path) -> Iterator[_Reader]:
                    "可用: postgresql+psycopg://、mysql+pymysql://、duckdb:///文件路径")
     if sa_url.get_driver_name() != _DRIVERS[backend]:
         sa_url = sa_url.set(drivername=f"{backend}+{_DRIVERS[backend]}")
+    if backend == "mysql" and "charset" not in sa_url.query:
+        # Chinese column names and values need utf8mb4 (MySQL's "utf8" is 3 bytes: no 𠮷, no emoji)
+        sa_url = sa_url.update_query_dict({"charset": "utf8mb4"})
     try:
         engine = sa.create_engine(sa_url, poolclass=sa.pool.NullPool,
                                   connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
@@ -166,7 +172,7 @@ def connect(name: str, source: DataSource, base_dir: Path) -> Iterator[_Reader]:
                     return pd.DataFrame.from_records(result.fetchall(), columns=list(result.keys()))
                 except sa.exc.DBAPIError as exc:
                     raise _database_error(label, exc, source, secrets) from None
-            yield _Reader(run, engine.dialect.identifier_preparer.initial_quote)
+            yield _Reader(run, engine.dialect.identifier_preparer.initial_quote, backend)
     except sa.exc.DBAPIError as exc:  # connecting
         raise _database_error(label, exc, source, secrets) from None
     finally:
@@ -199,6 +205,12 @@ def _missing(label: str, source: DataSource, detail: str) -> DataError:
     return fail(label, f"查询引用了不存在的表或列: {detail.splitlines()[0][:160]}", "检查 query 中的表名和列名")
 
 
+def _database_name(detail: str) -> str:
+    """The database a driver message names ('…database "crm"…', "Unknown database 'crm'")."""
+    found = re.search(r"database ['\"`]([^'\"`]+)['\"`]", detail)
+    return found[1] if found else ""
+
+
 def _database_error(label: str, exc, source: DataSource, secrets: list[str]) -> DataError:
     """One line for what a planner (or the database administrator) can fix."""
     orig = getattr(exc, "orig", exc)
@@ -208,12 +220,15 @@ def _database_error(label: str, exc, source: DataSource, secrets: list[str]) -> 
     low = detail.lower()
     if state in ("42P01", "42703") or code in (1146, 1054):
         return _missing(label, source, detail)
-    if state == "42501" or code in (1142, 1143, 1044):
+    if state == "42501" or code in (1142, 1143):
         return fail(label, "数据库用户没有读取权限", "请数据库管理员授予该用户对此表的 SELECT 权限")
     if state in ("28P01", "28000") or code == 1045 or "password authentication failed" in low:
         return fail(label, "数据库拒绝了用户名或密码", "检查 url 中的用户名和密码环境变量的值")
+    if code == 1044:  # MySQL answers so for a database the user may not use *or that does not exist*
+        return fail(label, f"数据库用户不能访问库 {_database_name(detail)}(或者这个库不存在)",
+                    "检查 url 最后的库名;库名无误时,请数据库管理员授予该用户对此库的 SELECT 权限")
     if state == "3D000" or code == 1049:
-        return fail(label, "数据库中没有这个库", "检查 url 最后的库名")
+        return fail(label, f"数据库中没有这个库 {_database_name(detail)}".rstrip(), "检查 url 最后的库名")
     if state.startswith("42") or code == 1064:
         return fail(label, f"查询语句有错误: {detail}", "检查 query(只写一条 SELECT 语句)")
     if "timeout" in low or "timed out" in low:
