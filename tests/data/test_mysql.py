@@ -2,6 +2,7 @@
 
 The server is Debian's ``mariadb-server`` started by the ``mysql_server`` fixture
 (``tests/mysqlserver.py``); the tables hold the small demo company under Chinese column names.
+A MySQL server that does not answer is ``tests/data/test_sql.py::test_a_server_that_does_not_answer``.
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ def test_customer_purchases_are_pushed_down_into_mysql(mysql_demo, mysql_passwor
         "typed table": DataSource(url=mysql_demo.url, table="订单"),
         "text table": DataSource(url=mysql_demo.url, table="订单原文"),
         "query": DataSource(url=mysql_demo.url, query="SELECT * FROM 订单 WHERE 消费金额 IS NOT NULL"),
+        "columns mapping": DataSource(url=mysql_demo.url, query="SELECT 订单编号, 客户编号 AS 账号, 下单日期, "
+                                                                "消费金额 FROM 订单", columns={"账号": "customer_id"}),
     }
     for name, source in sources.items():
         for window in (seg.window_days, None):
@@ -114,7 +117,7 @@ def test_customer_purchases_are_pushed_down_into_mysql(mysql_demo, mysql_passwor
 def _tricky_table(mysql_demo, table: str, types: dict[str, str], rows) -> DataSource:
     from mysqlserver import load_rows
 
-    frame = pd.DataFrame(rows, columns=list(types)).replace("", None)
+    frame = pd.DataFrame(rows, columns=list(types), dtype=object).replace("", None)
     load_rows(mysql_demo.server, table, types, frame)
     return DataSource(url=mysql_demo.url, table=table)
 
@@ -135,16 +138,29 @@ def test_the_purchase_definition_holds_in_mysql(mysql_demo, mysql_password, tmp_
     assert {"A", "a"} <= set(got["customer_id"]) and got.set_index("customer_id").loc["a", "frequency"] == 2
 
 
-def test_text_mysql_cannot_cast_exactly_is_read_by_the_loader(mysql_demo, mysql_password, tmp_path):
-    """MySQL casts '￥1,200元' to 0 and '2024年4月1日' to NULL without an error: such a table is not
-    aggregated in MySQL but read by the loader, which understands both."""
+@pytest.mark.parametrize(("rows", "monetary"), [
+    ([("o1", "A", "2024-01-10", "￥1,200元"), ("o2", "A", "2024-02-01", "80"), ("o3", "B", "2024-02-03", "(30)")],
+     {"A": 1280.0, "B": -30.0}),
+    ([("o1", "A", "2024年1月10日", "1200"), ("o2", "A", "2024-02-01", "80"), ("o3", "B", "2024/2/3", "-30")],
+     {"A": 1280.0, "B": -30.0}),
+], ids=["amounts", "dates"])
+def test_text_mysql_cannot_cast_exactly_is_read_by_the_loader(mysql_demo, mysql_password, tmp_path, rows, monetary):
+    """MySQL casts '￥1,200元' and '(30)' to 0 and '2024年1月10日' to NULL with a warning, not an
+    error: such a table is not aggregated in MySQL but read by the loader, which reads them all."""
     types = {"订单编号": "VARCHAR(32)", "客户编号": "VARCHAR(32)", "下单日期": "VARCHAR(32)", "消费金额": "VARCHAR(32)"}
-    rows = [("o1", "A", "2024年1月10日", "￥1,200元"), ("o2", "A", "2024-02-01", "80"), ("o3", "B", "2024-02-03", "(30)")]
     source = _tricky_table(mysql_demo, "tricky_yuan", types, rows)
     got, used = customer_purchases(source, tmp_path, as_of=AS_OF, window_days=None)
     assert used == "pandas"
-    assert got.set_index("customer_id").loc["A", "monetary"] == 1280.0
-    assert got.set_index("customer_id").loc["B", "monetary"] == -30.0
+    assert got.set_index("customer_id")["monetary"].to_dict() == monetary
+
+
+def test_a_missing_required_cell_is_left_to_the_loader_which_names_it(mysql_demo, mysql_password, tmp_path):
+    """A NULL order date: the pushdown does not silently drop the row; the loader names the cell."""
+    types = {"订单编号": "VARCHAR(32)", "客户编号": "VARCHAR(32)", "下单日期": "DATETIME", "消费金额": "DECIMAL(12, 2)"}
+    rows = [("o1", "A", pd.Timestamp("2024-01-10"), 10.0), ("o2", "A", None, 20.0)]
+    source = _tricky_table(mysql_demo, "tricky_null", types, rows)
+    with pytest.raises(DataError, match="列「下单日期」.*缺少值"):
+        customer_purchases(source, tmp_path, as_of=AS_OF, window_days=None)
 
 
 # ---------------------------------------------------------------------------------- errors
