@@ -4,7 +4,8 @@ Only one row per customer comes back to pandas, so stage 02's RFM inputs of 10 m
 in a small memory. The engine is chosen per source (:func:`choose_engine`):
 
 * a database source (``url``) — the GROUP BY is pushed down into the database (PostgreSQL, MySQL
-  through SQLAlchemy; a DuckDB file directly);
+  through SQLAlchemy; a DuckDB file directly): the same SQL, with the few differences (quoting,
+  cast types, MySQL's case-insensitive text and silent casts) in one :class:`Dialect` each;
 * a Parquet or CSV file of at least :data:`DUCKDB_MIN_BYTES` — DuckDB reads it;
 * anything else (small files, XLSX) — pandas on the canonical table of
   :func:`planlib.data.load.load_source`.
