@@ -67,6 +67,27 @@ def copy_csv(server: PgServer, table: str, path: Path) -> None:
         engine.dispose()
 
 
+def _plan_with_sources(csv_plan: Path, folder: str, sources: dict[str, list[str]]) -> Path:
+    """A copy of ``csv_plan`` (and its base.yaml) whose ``data.<name>`` entries are replaced by
+    ``sources[name]`` (the lines under ``  <name>:``)."""
+    out, skip = [], 0
+    for line in (csv_plan.parent / "base.yaml").read_text(encoding="utf-8").splitlines():
+        if skip:
+            skip -= 1
+            continue
+        name = line.strip().rstrip(":")
+        if line.startswith(f"  {name}:") and line.strip().endswith(":") and name in sources:
+            out += [f"  {name}:", *(f"    {entry}" for entry in sources[name])]
+            skip = 1
+        else:
+            out.append(line)
+    target = csv_plan.parent.parent / folder
+    target.mkdir()
+    (target / "base.yaml").write_text("\n".join(out) + "\n", encoding="utf-8")
+    (target / csv_plan.name).write_text(csv_plan.read_text(encoding="utf-8"), encoding="utf-8")
+    return target / csv_plan.name
+
+
 @pytest.fixture(scope="session")
 def pg_demo(pg_server, tmp_path_factory) -> PgDemo:
     """The demo's customers as a text table with Chinese headers (``crm_customers``) and its
@@ -86,27 +107,12 @@ def pg_demo(pg_server, tmp_path_factory) -> PgDemo:
         engine.dispose()
     password = pg_server.url.split(":")[2].split("@")[0]
     url = pg_server.url.replace(f":{password}@", ":${" + PASSWORD_VAR + "}@")
-    base = (csv_plan.parent / "base.yaml").read_text(encoding="utf-8")
-    lines = base.splitlines()
-    out, skip = [], 0
-    for line in lines:
-        if skip:
-            skip -= 1
-            continue
-        if line.strip() == "customers:" and line.startswith("  customers:"):
-            out += ["  customers:", f"    url: {url}", "    table: crm_customers"]
-            skip = 1
-        elif line.startswith("  transactions:"):
-            out += ["  transactions:", f"    url: {url}",
-                    "    query: SELECT order_id AS 订单编号, customer_id, order_date, amount FROM orders"]
-            skip = 1
-        else:
-            out.append(line)
-    pg_folder = csv_plan.parent.parent / "pg"
-    pg_folder.mkdir()
-    (pg_folder / "base.yaml").write_text("\n".join(out) + "\n", encoding="utf-8")
-    (pg_folder / "2024Q2.yaml").write_text(csv_plan.read_text(encoding="utf-8"), encoding="utf-8")
-    return PgDemo(pg_server, csv_plan, pg_folder / "2024Q2.yaml", url, password)
+    pg_plan = _plan_with_sources(csv_plan, "pg", {
+        "customers": [f"url: {url}", "table: crm_customers"],
+        "transactions": [f"url: {url}",
+                         "query: SELECT order_id AS 订单编号, customer_id, order_date, amount FROM orders"],
+    })
+    return PgDemo(pg_server, csv_plan, pg_plan, url, password)
 
 
 @pytest.fixture
@@ -142,27 +148,6 @@ class MySqlDemo:
 # The demo's orders as a MySQL table with the CRM's Chinese column names and real types.
 MYSQL_ORDERS = {"订单编号": "VARCHAR(32)", "客户编号": "VARCHAR(32)", "下单日期": "DATETIME",
                 "消费金额": "DECIMAL(12, 2)"}
-
-
-def _plan_with_sources(csv_plan: Path, folder: str, sources: dict[str, list[str]]) -> Path:
-    """A copy of ``csv_plan`` (and its base.yaml) whose ``data.<name>`` entries are replaced by
-    ``sources[name]`` (the lines under ``  <name>:``)."""
-    out, skip = [], 0
-    for line in (csv_plan.parent / "base.yaml").read_text(encoding="utf-8").splitlines():
-        if skip:
-            skip -= 1
-            continue
-        name = line.strip().rstrip(":")
-        if line.startswith(f"  {name}:") and line.strip().endswith(":") and name in sources:
-            out += [f"  {name}:", *(f"    {entry}" for entry in sources[name])]
-            skip = 1
-        else:
-            out.append(line)
-    target = csv_plan.parent.parent / folder
-    target.mkdir()
-    (target / "base.yaml").write_text("\n".join(out) + "\n", encoding="utf-8")
-    (target / csv_plan.name).write_text(csv_plan.read_text(encoding="utf-8"), encoding="utf-8")
-    return target / csv_plan.name
 
 
 @pytest.fixture(scope="session")
