@@ -97,6 +97,9 @@ class Dialect:
     # A cast of text that is not a date/number gives NULL or 0 with a warning, not an error:
     # text date/amount columns are checked against plain patterns first (see _database_checks).
     casts_silently: bool = False
+    # A DATE the database holds but no calendar has (MySQL's '0000-00-00', '2024-00-10'): the
+    # driver hands it over as text, so such rows are left to the loader, which names them.
+    impossible_date: str = ""
 
     def quote_name(self, name: str) -> str:
         return self.quote + name.replace(self.quote, self.quote * 2) + self.quote
@@ -109,7 +112,8 @@ POSTGRESQL = Dialect("postgresql", text="TEXT")
 # become one; no DOUBLE PRECISION in CAST; and '￥1,200' casts to 0, '2024年4月1日' to NULL silently.
 MYSQL = Dialect("mysql", quote="`", text="CHAR CHARACTER SET utf8mb4", double="DOUBLE",
                 exact="{} COLLATE utf8mb4_bin", byte_length="LENGTH", tab="CHAR(9 USING utf8mb4)",
-                regex="{x} REGEXP '{pattern}'", casts_silently=True)
+                regex="{x} REGEXP '{pattern}'", casts_silently=True,
+                impossible_date="MONTH({day}) = 0 OR DAYOFMONTH({day}) = 0")
 DIALECTS = {d.name: d for d in (DUCKDB, POSTGRESQL, MYSQL)}
 
 
@@ -476,8 +480,8 @@ def _database_checks(cols: Mapping[str, str], exprs: Mapping[str, str], dialect:
     """A row the database would read differently from the loader (their count must be 0):
 
     a required cell missing (the loader names it), an ID the loader rewrites (non-ASCII, spaces,
-    tabs — ``normalise_ids``) or refuses (Excel's scientific notation); in a dialect that casts
-    silently (MySQL), a date or amount that is not plainly written. A typed DATETIME or DECIMAL
+    tabs — ``normalise_ids``) or refuses (Excel's scientific notation); in MySQL, a zero date and a
+    date or amount that is not plainly written (it casts silently). A typed DATETIME or DECIMAL
     column passes the plain patterns as the database writes it out as text.
     """
     q = {k: dialect.quote_name(v) for k, v in cols.items()}
@@ -492,6 +496,8 @@ def _database_checks(cols: Mapping[str, str], exprs: Mapping[str, str], dialect:
            f"{q['order_date']} IS NULL OR {exprs['day']} IS NULL", f"{q['amount']} IS NULL"]
     if "order_id" in cols:
         bad += ids(exprs["order_id"])
+    if dialect.impossible_date:
+        bad.append(dialect.impossible_date.format(day=exprs["day"]))
     if dialect.casts_silently:
         for column, pattern in (("order_date", _PLAIN_DATE_RE), ("amount", _PLAIN_NUMBER_RE)):
             text = f"TRIM(CAST({q[column]} AS {dialect.text}))"

@@ -231,3 +231,20 @@ def test_validate_checks_each_mysql_source(mysql_demo, mysql_password, capsys):
         base.write_text(text, encoding="utf-8")
     err = capsys.readouterr().err
     assert "数据库中没有表 客户表" in err and mysql_password not in err
+
+
+def test_a_zero_date_is_named_not_a_traceback(mysql_demo, mysql_password, tmp_path):
+    """MySQL's '0000-00-00' (and a 0 month or day) in a DATETIME column: the loader names the cell,
+    and the pushdown leaves it to the loader instead of aggregating an impossible date."""
+    mysql_demo.server.execute(
+        "SET SESSION sql_mode = ''; DROP TABLE IF EXISTS tricky_zero; "
+        "CREATE TABLE tricky_zero (订单编号 VARCHAR(32), 客户编号 VARCHAR(32), 下单日期 DATETIME, 消费金额 DOUBLE); "
+        "INSERT INTO tricky_zero VALUES ('o1', 'A', '2024-01-10 10:00:00', 10), ('o2', 'A', '0000-00-00 00:00:00', 20), "
+        "('o3', 'B', '2024-00-10 00:00:00', 5)")
+    source = DataSource(url=mysql_demo.url, table="tricky_zero")
+    for read in (lambda: load_source("transactions", source, tmp_path),
+                 lambda: customer_purchases(source, tmp_path, as_of=AS_OF, window_days=None)):
+        with pytest.raises(DataError) as caught:
+            read()
+        text = str(caught.value)
+        assert "列「下单日期」" in text and "0000-00-00" in text and "2024-00-10" in text, text
