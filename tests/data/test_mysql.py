@@ -248,3 +248,18 @@ def test_a_zero_date_is_named_not_a_traceback(mysql_demo, mysql_password, tmp_pa
             read()
         text = str(caught.value)
         assert "列「下单日期」" in text and "0000-00-00" in text and "2024-00-10" in text, text
+
+
+def test_the_test_server_is_its_own_and_not_root(mysql_server):
+    """tests/mysqlserver.py: data, socket and port are the temp folder's, and mariadbd does not run
+    as root (it refuses to; as root the fixture starts it with --user=mysql)."""
+    import os
+    import pwd
+    from pathlib import Path
+
+    datadir, socket, port = mysql_server.execute("SELECT @@datadir, @@socket, @@port", database=None)[0]
+    assert Path(datadir).resolve().is_relative_to(mysql_server.root.resolve())
+    assert Path(socket) == mysql_server.socket and port == mysql_server.port
+    status = Path(f"/proc/{mysql_server.process.pid}/status").read_text()
+    uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+    assert uid != 0 and (os.geteuid() != 0 or uid == pwd.getpwnam("mysql").pw_uid)
