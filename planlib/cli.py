@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("plans", nargs="+", type=Path, help="计划文件,例如 parameters/demo/2024Q2.yaml")
     run.add_argument("--stage", action="append", type=_stage_name, metavar="NN",
                      help="只重跑某个阶段(可重复),其余阶段沿用上次成功运行的结果")
+    run.add_argument("--resume", action="store_true",
+                     help="跳过计划文件、数据(文件和数据库)与工作簿都和上次成功运行相同的计划;有变化时说明哪里变了并重新运行")
     run.add_argument("--output-root", type=Path, help="输出根目录(默认为项目的 outputs/)")
     run.add_argument("--log-output", action="store_true", help="把单元格输出同步打印到终端")
     run.add_argument("--as-of", type=_as_of, metavar="YYYY-MM-DD",
@@ -210,11 +212,23 @@ def _run(args: argparse.Namespace) -> int:
         print(f"共 {len(problems)} 个问题,未开始运行。", file=sys.stderr)
         return EXIT_INVALID
     if args.as_of is not None:
+        if args.resume:
+            raise PlanError("--resume 用于完整运行,不能与 --as-of(中期检查)同时使用")
         if args.pdf:
             raise PlanError("--pdf 只用于复盘报告,不能与 --as-of(中期检查)同时使用")
         return _pulse(args)
+    if args.resume and args.stage:
+        raise PlanError("--resume 跳过没有变化的整个计划,--stage 只重跑某个阶段;请只用其中一个")
     code = 0
     for plan in args.plans:
+        if args.resume:
+            from planlib.run.batch import resume_reason
+
+            reason = resume_reason(Path(plan).resolve(), args.output_root)
+            if reason is None:
+                print(f"跳过 {plan}:输入与上次成功运行相同(包括数据库中的数据),沿用上次的报告")
+                continue
+            print(f"重新运行 {plan}:{escape_controls(reason)}")
         print(f"运行计划 {plan}")
         result = run_plan(plan, stages=args.stage, output_root=args.output_root,
                           log=lambda line: print(line, flush=True), log_output=args.log_output)
@@ -297,6 +311,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "lab":
         parser.error(f"无法识别的参数: {' '.join(extra)}")
+    from planlib.run.signals import sigterm_as_ctrl_c
+
+    # `kill`, a service manager or a CI timeout stops any command the way Ctrl-C does: the kernel
+    # is shut down, the staging folder removed, the last good report kept, exit code 130
+    with sigterm_as_ctrl_c():
+        return _dispatch(args, extra)
+
+
+def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
     try:
         if args.command == "validate":
             return _validate(args.plans)

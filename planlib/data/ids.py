@@ -69,15 +69,29 @@ def check_ids_match(customers: pd.DataFrame, transactions: pd.DataFrame, *,
     tx_ids = normalise_ids(transactions["customer_id"].astype("str"))
     known = normalise_ids(customers["customer_id"].dropna().astype("str").drop_duplicates())
     unmatched = ~tx_ids.isin(pd.Index(known))
-    count, total = int(unmatched.sum()), len(tx_ids)
+    _stop_if_unmatched(known, tx_ids[unmatched].drop_duplicates(), int(unmatched.sum()), len(tx_ids),
+                       transactions.attrs.get("source", "交易表"), customers.attrs.get("source", "客户表"), limit)
+
+
+def check_id_counts(customers: pd.DataFrame, tx_ids: pd.Series, rows, *, tx_label: str,
+                    limit: float = MAX_UNMATCHED_SHARE) -> None:
+    """:func:`check_ids_match` for orders counted underneath: ``tx_ids`` the distinct customer IDs of
+    the transactions and ``rows`` how many rows each has (stage 02 on a large or database source)."""
+    tx = normalise_ids(tx_ids.astype("str")).reset_index(drop=True)
+    rows = pd.Series(rows, dtype="int64").reset_index(drop=True)
+    known = normalise_ids(customers["customer_id"].dropna().astype("str").drop_duplicates())
+    unmatched = ~tx.isin(pd.Index(known))
+    _stop_if_unmatched(known, tx[unmatched].drop_duplicates(), int(rows[unmatched].sum()), int(rows.sum()),
+                       tx_label, customers.attrs.get("source", "客户表"), limit)
+
+
+def _stop_if_unmatched(known: pd.Series, missing: pd.Series, count: int, total: int, tx_label: str,
+                       cu_label: str, limit: float) -> None:
     if not total or count <= limit * total:
         return
-    missing = tx_ids[unmatched].drop_duplicates()
     cause, fix, pairs = _diagnose(known, missing)
     if not pairs:
         pairs = list(zip(missing.head(_EXAMPLES), known.head(_EXAMPLES), strict=False))
-    tx_label = transactions.attrs.get("source", "交易表")
-    cu_label = customers.attrs.get("source", "客户表")
     shown = "、".join(f"交易表 {a!r} ↔ 客户表 {b!r}" for a, b in pairs)
     raise DataError([Problem(
         tx_label, "",

@@ -69,7 +69,7 @@ class LoadResult:
     columns: dict[str, str] = field(default_factory=dict)  # canonical column → header in the file
     absent: tuple[str, ...] = ()  # optional canonical columns the file lacks (filled with NA)
     rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # row of each frame row
-    # database sources: {"source": masked URL and table, "rows": n, "sha256": content hash} for the manifest
+    # database sources: what was read (data.sql.fingerprint_of: masked source and query, rows, content hash)
     fingerprint: dict | None = None
     derived_from: str | None = None  # "transactions" for a customer list made from the orders
 
@@ -97,9 +97,9 @@ def load_source(name: str, source: DataSource, base_dir: Path, *, max_bytes: int
         from planlib.data import sql
 
         label, path = sql.label_of(name, source), None
-        raw = sql.read_raw_sql(name, source, Path(base_dir), label)
+        raw, fingerprint = sql.read_raw_sql(name, source, Path(base_dir), label)
     else:
-        label = source.path
+        label, fingerprint = source.path, None
         path = (Path(base_dir) / source.path).resolve()
         raw = read_raw(path, label, name, source, max_bytes=max_bytes)
     positions = _map_columns(name, raw, label, source)
@@ -150,11 +150,6 @@ def load_source(name: str, source: DataSource, base_dir: Path, *, max_bytes: int
     if name == "customers":
         orders_like = {"order_date", "amount"} <= set(match_headers("transactions", raw.headers, {}).values())
         _check_unique(label, out["customer_id"], rows, raw.headers[positions["customer_id"]], orders_like)
-    fingerprint = None
-    if source.url is not None:
-        from planlib.data import sql
-
-        fingerprint = {"source": sql.describe(source), **sql.frame_fingerprint(out)}
     return LoadResult(
         name=name, path=path, frame=out, excluded=excluded, encoding=raw.encoding,
         header_row=raw.header_row,

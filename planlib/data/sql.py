@@ -14,8 +14,10 @@
   (:class:`~planlib.errors.DataError`, no traceback, no password).
 * :func:`check_sources` is what ``planlib validate`` asks of each database source: it answers
   and has the needed columns (``LIMIT 0``: no rows are read).
-* :func:`frame_fingerprint` — row count and a content hash of the canonical table — is recorded
-  in :class:`planlib.data.load.LoadResult` ``.fingerprint`` for the run manifest.
+* :func:`fingerprint_of` — the query run, row count and an order-free content hash, computed in
+  the database (PostgreSQL, DuckDB) in the same snapshot as the rows — is recorded in
+  :class:`planlib.data.load.LoadResult` ``.fingerprint`` for the stage records and the manifest;
+  :func:`source_fingerprint` is what ``--resume``/``--stage`` compare it with later.
 """
 
 from __future__ import annotations
@@ -109,10 +111,11 @@ def _duckdb_path(url: str, base_dir: Path) -> Path:
 class _Reader:
     """One open connection that runs a SELECT and returns (headers, pandas frame).
 
-    ``dialect`` ("duckdb", "postgresql", "mysql") picks :mod:`planlib.data.aggregate`'s SQL hooks.
+    ``dialect`` ("postgresql", "mysql", "duckdb") picks the in-database fingerprint
+    (:func:`fingerprint_of`) and :mod:`planlib.data.aggregate`'s SQL hooks.
     """
 
-    def __init__(self, run, quote_char: str, dialect: str):
+    def __init__(self, run, quote_char: str, dialect: str = ""):
         self.run, self.quote_char, self.dialect = run, quote_char, dialect
 
     def read(self, source: DataSource, limit0: bool = False) -> pd.DataFrame:
@@ -158,7 +161,9 @@ def connect(name: str, source: DataSource, base_dir: Path) -> Iterator[_Reader]:
         # Chinese column names and values need utf8mb4 (MySQL's "utf8" is 3 bytes: no 𠮷, no emoji)
         sa_url = sa_url.update_query_dict({"charset": "utf8mb4"})
     try:
-        engine = sa.create_engine(sa_url, poolclass=sa.pool.NullPool,
+        # REPEATABLE READ: the fingerprint and the rows of one read see the same snapshot
+        # (:func:`read_raw_sql`), so rows inserted meanwhile are in both or in neither
+        engine = sa.create_engine(sa_url, poolclass=sa.pool.NullPool, isolation_level="REPEATABLE READ",
                                   connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
     except ImportError:
         package = _INSTALL[_DRIVERS[backend]]
@@ -240,16 +245,20 @@ def _database_error(label: str, exc, source: DataSource, secrets: list[str]) -> 
 
 
 # ---------------------------------------------------------------------------------- reading
-def read_raw_sql(name: str, source: DataSource, base_dir: Path, label: str) -> RawTable:
-    """The rows of the source as a typed table (columns are positions into ``headers``)."""
+def read_raw_sql(name: str, source: DataSource, base_dir: Path, label: str) -> tuple[RawTable, dict]:
+    """The rows of the source as a typed table (columns are positions into ``headers``), and the
+    :func:`fingerprint_of` what was read (same connection and snapshot, before the rows)."""
     with connect(name, source, base_dir) as reader:
+        read = fingerprint_of(reader, source)
         frame = reader.read(source)
+        if read is None:  # no in-database hash for this dialect: hash the rows just read
+            read = _rows_fingerprint(reader, source, frame)
     headers = [str(c) for c in frame.columns]
     found = set(match_headers(name, headers, source.columns).values())
     if not set(required(name)) <= found:
         raise header_error(name, label, headers, 1, found)
     frame.columns = range(frame.shape[1])
-    return RawTable(headers, frame, 1, None, typed=True)
+    return RawTable(headers, frame, 1, None, typed=True), read
 
 
 def headers_of(name: str, source: DataSource, base_dir: Path) -> list[str]:
@@ -282,19 +291,116 @@ def check_source(name: str, source: DataSource, base_dir: Path) -> list[Problem]
 
 
 def check_sources(data: Data, base_dir: Path) -> list[Problem]:
-    """:func:`check_source` for every database source of a plan (file sources are not read)."""
-    problems = []
+    """:func:`check_source` for every database source of a plan (file sources are not read).
+
+    Each database is first connected to once: when it cannot be reached (server down, wrong
+    password, unset variable), every source on it gets that one line, without waiting for the
+    connection timeout once per source.
+    """
+    import dataclasses
+
+    problems: list[Problem] = []
+    unreachable: dict[str, list[Problem]] = {}
     for name in TABLES:
         source = getattr(data, name)
-        if source is not None and source.url is not None:
-            problems += check_source(name, source, base_dir)
+        if source is None or source.url is None:
+            continue
+        if source.url not in unreachable:
+            try:
+                with connect(name, source, base_dir):
+                    unreachable[source.url] = []
+            except DataError as exc:
+                unreachable[source.url] = exc.problems
+                problems += exc.problems
+                continue
+        elif unreachable[source.url]:
+            problems += [dataclasses.replace(p, file=label_of(name, source)) for p in unreachable[source.url]]
+            continue
+        problems += check_source(name, source, base_dir)
     return problems
 
 
-def frame_fingerprint(frame: pd.DataFrame) -> dict:
-    """Row count and a SHA-256 over the canonical table's values (row order matters)."""
-    digest = hashlib.sha256()
-    if len(frame):
-        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    digest.update(",".join(map(str, frame.columns)).encode())
-    return {"rows": int(len(frame)), "sha256": digest.hexdigest()}
+# ---------------------------------------------------------------------------------- fingerprints
+# What ``--resume`` and ``--stage`` compare to know whether a database source changed since a stage
+# read it. Row count and a content hash computed *in the database*: one aggregate pass, no rows
+# sent back, so checking a 10-million-row table costs a scan, not a transfer.
+#
+# The hash is order-free — a sum of per-row hashes, as exact integers — because a table or a query
+# without ORDER BY has no row order: the same rows in another order are the same data.
+# PostgreSQL: the 128-bit md5 of ``row::text`` (two 64-bit halves summed), stable across versions.
+# DuckDB: its built-in 64-bit ``hash()`` of the row, fast but not promised stable across DuckDB
+# versions — after an upgrade a source may look changed once, and the plan runs again (the safe
+# side: never a skip on changed data).
+#
+# No last-modified marker is used: PostgreSQL keeps none per row or table by default
+# (``track_commit_timestamp`` is off; ``pg_stat_user_tables`` counters are statistics, reset by a
+# crash, and say nothing about a query over several tables); a DuckDB file's mtime moves on every
+# checkpoint without the data changing; MySQL's ``information_schema.TABLES.UPDATE_TIME`` is empty
+# after a restart for InnoDB. A content hash is right for all of them and cheap enough.
+_FINGERPRINT_SQL = {
+    "postgresql": ("SELECT count(*) AS n, "
+                   "sum(('x' || substr(h, 1, 16))::bit(64)::bigint::numeric) AS hi, "
+                   "sum(('x' || substr(h, 17, 16))::bit(64)::bigint::numeric) AS lo "
+                   "FROM (SELECT md5(planlib_row::text) AS h FROM ({select}) AS planlib_row) AS planlib_hashes"),
+    # DuckDB's own 64-bit hash of each row: ~13x faster than md5 of the row's text, which took
+    # longer than reading all rows (benchmarks/bench_fingerprint.py); see the note above on versions
+    "duckdb": ("SELECT count(*) AS n, sum(hash(planlib_row)) AS hi, 0 AS lo FROM ({select}) AS planlib_row"),
+}
+_SECRET_IN_SQL = re.compile(r"\b(password|passwd|pwd)(\s*=\s*)('[^']*'|\"[^\"]*\"|[^\s;&'\")]+)", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s'\"]*):([^@\s'\"]*)@")
+
+
+def shown_query(source: DataSource, quote_char: str = '"') -> str:
+    """The SELECT planlib runs for ``source``, safe to record: a password (``password=…`` in a
+    connection string, ``user:pw@`` in a URL, or the value of a variable the URL names) is ``***``."""
+    text = _select(source, quote_char)
+    text = _URL_PASSWORD.sub(r"\1:***@", text)
+    text = _SECRET_IN_SQL.sub(r"\1\2***", text)
+    for secret in _secrets(source.url or ""):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _record(source: DataSource, quote_char: str, method: str, rows: int, parts: tuple) -> dict:
+    digest = hashlib.sha256("|".join(map(str, (method, rows, *parts))).encode()).hexdigest()
+    return {"source": describe(source), "query": shown_query(source, quote_char), "rows": int(rows),
+            "sha256": digest, "method": method}
+
+
+def fingerprint_of(reader: _Reader, source: DataSource) -> dict | None:
+    """Row count and content hash of what ``source`` returns now, computed in its database;
+    ``None`` for a dialect without an in-database hash here (MySQL: see :func:`_rows_fingerprint`).
+
+    ``{"source": masked URL and table, "query": the SELECT (masked), "rows": n, "sha256": hash
+    of the count and the summed row hashes, "method": how it was computed}``.
+    """
+    template = _FINGERPRINT_SQL.get(reader.dialect)
+    if template is None:
+        return None
+    found = reader.run(template.format(select=_select(source, reader.quote_char)))
+    n, hi, lo = (found.iloc[0, i] for i in range(3))
+    parts = tuple(str(int(v)) if v is not None and not pd.isna(v) else "0" for v in (hi, lo))
+    method = {"postgresql": "count(*) + sum(md5(row::text))", "duckdb": "count(*) + sum(hash(row))"}[reader.dialect]
+    return _record(source, reader.quote_char, f"{reader.dialect}: {method}", int(n), parts)
+
+
+def _rows_fingerprint(reader: _Reader, source: DataSource, frame: pd.DataFrame | None = None) -> dict:
+    """The same record from the rows themselves (read here unless ``frame`` is given): for a
+    dialect without an in-database hash in :data:`_FINGERPRINT_SQL`. Order-free like the others
+    (pandas' row hashes summed modulo 2**64 under two keys)."""
+    if frame is None:
+        frame = reader.read(source)
+    parts = []
+    for key in ("planlibfp-hi-000", "planlibfp-lo-000"):  # 16 bytes each, as pandas wants
+        rows = pd.util.hash_pandas_object(frame, index=False, hash_key=key) if len(frame) else pd.Series([], dtype="uint64")
+        parts.append(str(int(rows.to_numpy().sum(dtype="uint64"))))
+    names = ",".join(map(str, frame.columns))
+    return _record(source, reader.quote_char, f"{reader.dialect or 'rows'}: rows read, hashed", len(frame),
+                   (*parts, names))
+
+
+def source_fingerprint(name: str, source: DataSource, base_dir: Path) -> dict:
+    """:func:`fingerprint_of` the database source as it is now (what ``--resume`` compares with a
+    stage's record). Failures are one-line :class:`DataError`\\ s like any read of the source."""
+    with connect(name, source, base_dir) as reader:
+        return fingerprint_of(reader, source) or _rows_fingerprint(reader, source)

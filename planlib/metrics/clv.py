@@ -56,9 +56,11 @@ Choices
   plan's annual rate, up to the plan's horizon. Customers who never bought have no CLV (NaN).
 * The fit runs on distinct ``(x, t_x, T)`` rows (distinct ``(x, m)`` for Gamma-Gamma) weighted
   by their counts, sorted, so a per-customer fit and a fit on pre-counted rows return the same
-  numbers; the gamma functions are evaluated per distinct ``x``. Above 200,000 customers the
-  fit runs on a systematic sample of 200,000 (:func:`fit_sample`); predictions are made for
-  every customer.
+  numbers; the gamma functions are evaluated per distinct ``x``. :func:`predict_clv` counts the
+  rows first (:func:`fit_rows`), so every customer enters the fit however many there are; only
+  when a model's distinct rows exceed :data:`MAX_FIT_ROWS` (a base of millions with spend in
+  fen, say) does it fit a systematic sample of customers (:func:`fit_sample`). The cost of a fit
+  follows the distinct rows, not the customers. Predictions are made for every customer.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ from scipy import optimize, special
 from planlib.metrics.purchases import PurchaseArrays, purchase_arrays
 
 MIN_REPEAT_BUYERS = 20  # fewer repeat buyers than this cannot pin down four parameters
-MAX_FIT_CUSTOMERS = 200_000  # the fit's sample size; predictions are made for every customer
+MAX_FIT_ROWS = 200_000  # distinct rows a fit takes whole; beyond, a sample of this many customers
+MAX_FIT_CUSTOMERS = MAX_FIT_ROWS  # the sample's size; predictions are made for every customer
 LL_TIE = 1e-6  # model "auto": a log-likelihood gain below this is a tie, kept by BG/NBD
 GTOL = 1e-6  # converged: max |dLL/dlog θ| / max(1, |LL|) at most this
 GTOL_LOOSE = 1e-4  # … or this, when two optimisers end at the same LL
@@ -459,7 +462,10 @@ def purchase_history(customer_ids: pd.Index, transactions: pd.DataFrame, as_of: 
         if positions is None:
             positions = customer_ids.get_indexer(transactions["customer_id"])
         bought = purchase_arrays(transactions, positions, as_of)
-    pos, day, amount = bought.pos, bought.day, bought.amount
+    pos, day = bought.pos, bought.day
+    # in whole cents (exact in a float64), so the sums and the mean below are the very numbers the
+    # per-customer path computes in the database (planlib.data.aggregate: cents summed, / 100, / x)
+    amount = np.rint(bought.amount * 100)
     today = np.datetime64(as_of, "D").astype(np.int64)
     # one entry per (customer, purchase day) with that day's net spend
     low = day.min() if len(day) else 0
@@ -480,13 +486,25 @@ def purchase_history(customer_ids: pd.Index, transactions: pd.DataFrame, as_of: 
     has = purchase_days > 0
     x = np.where(has, purchase_days - 1, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_repeat = np.where(x > 0, (total - first_spend) / x, np.nan)
+        mean_repeat = np.where(x > 0, (total - first_spend) / 100 / x, np.nan)
     return pd.DataFrame({
         "x": x,
         "t_x": np.where(has, last - first, np.nan).astype(float),
         "T": np.where(has, today - first, np.nan).astype(float),
         "mean_spend": mean_repeat,
     }, index=customer_ids)
+
+
+def history_from_purchases(customer_ids: pd.Index, purchases: pd.DataFrame) -> pd.DataFrame:
+    """:func:`purchase_history`'s frame from per-customer figures computed underneath.
+
+    ``purchases`` is :func:`planlib.data.aggregate.customer_figures`' frame (x, t_x, T in days
+    and ``mean_spend`` by the same purchase definition); customers without a row get NaN, rows of
+    customers not in ``customer_ids`` are ignored.
+    """
+    per = purchases.set_index("customer_id").reindex(customer_ids)
+    return pd.DataFrame({c: per[c].to_numpy(dtype=float) for c in ("x", "t_x", "T", "mean_spend")},
+                        index=customer_ids)
 
 
 @dataclass
@@ -536,19 +554,40 @@ def monthly_discount(annual_percent: float) -> float:
     return (1 + annual_percent / 100) ** (1 / 12) - 1
 
 
-def _fit_both(sample: pd.DataFrame, model: str, methods) -> tuple[PurchaseModel | None, GammaGamma | None, dict]:
-    """Both fits, each in its own try: a failed spend model spoils only the CLV."""
+def fit_rows(history: pd.DataFrame, columns: tuple[str, ...], *, repeat_only: bool = False,
+             limit: int | None = None) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """The distinct rows of ``history[columns]`` and how many customers each holds (``repeat_only``:
+    customers with a repeat purchase day and positive mean spend, Gamma-Gamma's).
+
+    Every customer counts, compressed; only when the distinct rows exceed ``limit`` are they taken
+    from a systematic sample of ``limit`` customers (:func:`fit_sample`) instead.
+    """
+    def counted(part: pd.DataFrame):
+        if repeat_only:
+            part = part[(part["x"] > 0) & (part["mean_spend"] > 0)]
+        return compress(*(part[c].to_numpy(dtype=float) for c in columns))
+
+    limit = MAX_FIT_ROWS if limit is None else limit
+    cols, weights = counted(history)
+    if len(weights) > limit:
+        cols, weights = counted(fit_sample(history, limit))
+    return cols, weights
+
+
+def _fit_both(history: pd.DataFrame, model: str, methods) -> tuple[PurchaseModel | None, GammaGamma | None, dict]:
+    """Both fits on counted distinct rows, each in its own try: a failed spend model spoils only the CLV."""
     problems, purchases, spend = {}, None, None
-    x, t_x, T = (sample[c].to_numpy(dtype=float) for c in ("x", "t_x", "T"))
     reason = "" if model == "auto" else f"计划指定 segmentation.clv.model: {model}"
     try:
-        purchases = fit_purchases(x, t_x, T, model=model, methods=methods, reason=reason)
+        (x, t_x, T), w = fit_rows(history, ("x", "t_x", "T"))
+        purchases = fit_purchases(x, t_x, T, weights=w, model=model, methods=methods, reason=reason)
         if not purchases.converged:
             problems["purchases"] = f"{purchases.name} 购买模型拟合未收敛:{purchases.message}"
     except FitError as exc:
         problems["purchases"] = str(exc)
     try:
-        spend = fit_gamma_gamma(x, sample["mean_spend"].to_numpy(dtype=float), methods=methods)
+        (x, m), w = fit_rows(history, ("x", "mean_spend"), repeat_only=True)
+        spend = fit_gamma_gamma(x, m, weights=w, methods=methods)
         if not spend.converged:
             problems["spend"] = f"Gamma-Gamma 客单价模型拟合未收敛:{spend.message}"
     except FitError as exc:
@@ -570,7 +609,7 @@ def predict_clv(history: pd.DataFrame, *, horizon_days: int, annual_discount_per
     h = history[known]
     if not len(h):
         return ClvResult(out, problems={"purchases": "没有任何客户有消费记录"})
-    purchases, spend, problems = _fit_both(fit_sample(h), model, methods)
+    purchases, spend, problems = _fit_both(h, model, methods)
     result = ClvResult(out, purchases, spend, problems)
     discounted = None
     if result.purchases_ok:

@@ -1,5 +1,15 @@
 """Stage 02 as one call: RFM, complaints, lifetime value, tiers and scope for every customer.
 
+Two paths give the same result. :func:`analyse` takes every order as a pandas frame (small files:
+the loader names every bad cell). :func:`analyse_source` takes the transactions *source* and lets
+:func:`planlib.data.aggregate.customer_figures` compute one row per customer underneath — in the
+source database, or in DuckDB for large CSV/Parquet files — so pandas never holds the orders;
+:func:`engine_for` says which path a plan's source takes (:func:`planlib.data.aggregate.choose_engine`)
+and :func:`analyse_data` follows it. Both paths feed the same scoring
+(:func:`~planlib.metrics.segment.scored`), the same lifetime fit (:func:`~planlib.metrics.clv.predict_clv`)
+and the same coverage table; ``tests/metrics/test_customers.py`` checks tiers, RFM and CLV are
+identical on the demo with the engine forced both ways.
+
 :func:`analyse` joins the pieces that live in their own modules — RFM scores and tier rules
 (:mod:`planlib.metrics.segment`), BG/NBD or MBG/NBD + Gamma-Gamma (:mod:`planlib.metrics.clv`) — into the ``customers``
 result, and says what it did with every transaction row (:func:`transaction_coverage`), so
@@ -16,18 +26,22 @@ expected_spend/clv are NaN.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from planlib.data.ids import check_ids_match
+from planlib.data.aggregate import CustomerFigures, choose_engine, customer_figures
+from planlib.data.ids import check_id_counts, check_ids_match
 from planlib.errors import PlanError
 from planlib.metrics import clv as lifetime
 from planlib.metrics.purchases import purchase_arrays
+from planlib.metrics.rfm_inputs import rfm_from_purchases
 from planlib.metrics.segment import _positions, assign_tiers, mark_scope, rfm_as_of, rfm_table, rule_fields
-from planlib.plan.schema import Plan
+from planlib.plan.schema import DataSource, Plan
 
 _CLV_FIELDS = {"clv", "p_alive", "churn_probability"}
 
@@ -39,20 +53,26 @@ class NeedsAnalysis:
     customers: pd.DataFrame
     lifetime: lifetime.ClvResult
     coverage: pd.DataFrame  # item, rows, note — what happened to each transaction row
+    engine: str = "pandas"  # who read the orders: "pandas" (all rows), "duckdb" or "database" (per customer)
+    # the per-customer path: what was read, for the stage's load report and sentinel (see source_note)
+    source_note: dict | None = None
 
     @property
     def clv_problem(self) -> str:
         return self.lifetime.problem
 
 
+def _check_rules(plan: Plan, tickets: pd.DataFrame | None) -> None:
+    if "complaints" in rule_fields(plan.segmentation.tiers) and tickets is None:
+        raise PlanError("segmentation.tiers: 分层规则用到投诉次数(complaints),但计划没有配置 data.tickets"
+                        " — 在 data: 下添加 tickets,或删除 complaints 条件")
+
+
 def analyse(customers: pd.DataFrame, transactions: pd.DataFrame, plan: Plan,
             tickets: pd.DataFrame | None = None) -> NeedsAnalysis:
     """The ``customers`` result with RFM, complaints, p_alive, CLV, tier, scope and control."""
     seg = plan.segmentation
-    used = rule_fields(seg.tiers)
-    if "complaints" in used and tickets is None:
-        raise PlanError("segmentation.tiers: 分层规则用到投诉次数(complaints),但计划没有配置 data.tickets"
-                        " — 在 data: 下添加 tickets,或删除 complaints 条件")
+    _check_rules(plan, tickets)
     check_ids_match(customers, transactions)  # one clear stop instead of silently dropped orders
     as_of = rfm_as_of(plan)
     ids = pd.Index(customers["customer_id"].drop_duplicates())
@@ -60,9 +80,102 @@ def analyse(customers: pd.DataFrame, transactions: pd.DataFrame, plan: Plan,
     bought = purchase_arrays(transactions, positions, as_of)  # one purchase definition for RFM and CLV
     table = rfm_table(customers, transactions, as_of=as_of, window_days=seg.rfm.window_days,
                       levels=seg.rfm.levels, positions=positions, bought=bought)
+    history = lifetime.purchase_history(ids, transactions, as_of, bought=bought)
+    coverage = transaction_coverage(transactions, positions, as_of, seg.rfm.window_days)
+    return _complete(table, ids, history, coverage, plan, tickets)
+
+
+def engine_for(plan: Plan, base_dir: Path, engine: str = "auto") -> str:
+    """Which path stage 02 takes for the plan's transactions: ``"pandas"`` (every order loaded),
+    or ``"duckdb"``/``"database"`` (one row per customer computed underneath)."""
+    return choose_engine(plan.data.transactions, Path(base_dir), engine)
+
+
+def sources_underneath(plan: Plan, base_dir: Path, engine: str = "auto") -> tuple[str, ...]:
+    """The sources stage 02 does not load whole (``("transactions",)`` on the per-customer path)."""
+    return () if engine_for(plan, base_dir, engine) == "pandas" else ("transactions",)
+
+
+def analyse_data(data: MutableMapping[str, pd.DataFrame], plan: Plan, base_dir: Path,
+                 engine: str = "auto") -> NeedsAnalysis:
+    """Stage 02's call: :func:`analyse` when ``data`` holds the orders, else :func:`analyse_source`.
+
+    ``data`` is the stage's loaded frames (``transactions`` left out on the per-customer path,
+    see :func:`engine_for`). Without a ``customers`` frame — a plan without ``data.customers`` on
+    the per-customer path — the customer list is the IDs of the orders, and it is put into
+    ``data["customers"]`` for the sections after (names and phones are not read on that path).
+    """
+    if "transactions" in data:
+        return analyse(data["customers"], data["transactions"], plan, data.get("tickets"))
+    analysis = analyse_source(data.get("customers"), plan.data.transactions, base_dir, plan, data.get("tickets"),
+                              engine=engine)
+    if "customers" not in data:
+        data["customers"] = analysis.source_note["customer_list"]
+    return analysis
+
+
+def analyse_source(customers: pd.DataFrame | None, transactions: DataSource, base_dir: Path, plan: Plan,
+                   tickets: pd.DataFrame | None = None, *, engine: str = "auto") -> NeedsAnalysis:
+    """:func:`analyse` from the transactions *source*, pandas holding one row per customer.
+
+    The orders are aggregated where they are (:func:`planlib.data.aggregate.customer_figures`:
+    the database, DuckDB, or pandas when the source is small or the fast path declines) into
+    per-customer purchases, the lifetime model's inputs (x, t_x, T, repeat mean spend) and row
+    counts; RFM, CLV, tiers, scope and coverage follow exactly as in :func:`analyse`.
+    ``customers`` None: the customer list is the IDs of the orders (no names). ``engine`` as in
+    :func:`~planlib.data.aggregate.choose_engine`.
+    """
+    seg = plan.segmentation
+    _check_rules(plan, tickets)
+    as_of = rfm_as_of(plan)
+    figures = customer_figures(transactions, Path(base_dir), as_of=as_of, window_days=seg.rfm.window_days,
+                               engine=engine)
+    label = _source_label(transactions)
+    if customers is None:
+        customers = customer_list(figures, label)
+    seen = figures.rows["customer_id"]
+    check_id_counts(customers, seen.where(seen.notna(), ""), figures.rows["rows_read"].to_numpy(), tx_label=label)
+    ids = pd.Index(customers["customer_id"].drop_duplicates())
+    table = rfm_from_purchases(customers, figures.purchases, levels=seg.rfm.levels)
+    history = lifetime.history_from_purchases(ids, figures.purchases)
+    coverage = coverage_from_counts(ids, figures.rows, as_of, seg.rfm.window_days)
+    analysis = _complete(table, ids, history, coverage, plan, tickets)
+    analysis.engine = figures.engine
+    analysis.source_note = {"name": "transactions", "path": label, "rows": int(figures.rows["rows_read"].sum()),
+                            "engine": figures.engine, "fingerprint": figures.fingerprint,
+                            "customer_list": customers}
+    return analysis
+
+
+def _source_label(source: DataSource) -> str:
+    if source.url is None:
+        return str(source.path)
+    from planlib.data import sql
+
+    return sql.describe(source)
+
+
+def customer_list(figures: CustomerFigures, label: str) -> pd.DataFrame:
+    """The customer list of a plan without ``data.customers`` on the per-customer path: every
+    customer ID of the orders, sorted; the other customer columns are absent (NA), never invented."""
+    from planlib.data.tables import TABLES
+
+    seen = figures.rows["customer_id"].dropna().astype(str)
+    out = pd.DataFrame({"customer_id": pd.Series(seen.to_numpy(), dtype="str")})
+    for column in TABLES["customers"]:
+        if column.name != "customer_id":
+            out[column.name] = pd.Series(pd.NA, index=out.index, dtype="str" if column.kind == "text" else object)
+    out.attrs["source"] = f"{label}(由交易表生成的客户名单)"
+    return out
+
+
+def _complete(table: pd.DataFrame, ids: pd.Index, history: pd.DataFrame, coverage: pd.DataFrame, plan: Plan,
+              tickets: pd.DataFrame | None) -> NeedsAnalysis:
+    """Complaints, the lifetime model, tiers and scope on the RFM table: the part both paths share."""
+    seg = plan.segmentation
+    as_of = rfm_as_of(plan)
     table["complaints"] = (complaint_counts(ids, tickets, as_of, seg.rfm.window_days)
                            if tickets is not None else np.nan)
-    history = lifetime.purchase_history(ids, transactions, as_of, bought=bought)
     result = lifetime.predict_clv(history, horizon_days=seg.clv.horizon_days,
                                   annual_discount_percent=seg.clv.discount_rate, model=seg.clv.model)
     predicted = result.frame.to_numpy()
@@ -70,7 +183,6 @@ def analyse(customers: pd.DataFrame, transactions: pd.DataFrame, plan: Plan,
         table[column] = predicted[:, i]
     table["churn_probability"] = 1 - table["p_alive"]
     out = mark_scope(assign_tiers(table, seg), plan)
-    coverage = transaction_coverage(transactions, positions, as_of, seg.rfm.window_days)
     return NeedsAnalysis(out, result, coverage)
 
 
@@ -95,17 +207,40 @@ def transaction_coverage(transactions: pd.DataFrame, positions: np.ndarray, as_o
     after = known & (day > today)
     before = known & (day <= today - np.timedelta64(window_days, "D"))
     in_window = known & ~after & ~before
-    unknown_ids = pd.unique(transactions["customer_id"].to_numpy()[~known])
-    examples = "、".join(map(str, unknown_ids[:5])) + ("…" if len(unknown_ids) > 5 else "")
+    unknown_ids = pd.Series(pd.unique(transactions["customer_id"].to_numpy()[~known]))
+    return _coverage_table(
+        len(transactions), int((in_window & (amount > 0)).sum()), int((in_window & (amount < 0)).sum()),
+        int((known & ~after & (amount == 0)).sum()), int((before & (amount != 0)).sum()), int(after.sum()),
+        int((~known).sum()), unknown_ids, as_of)
+
+
+def coverage_from_counts(ids: pd.Index, rows: pd.DataFrame, as_of, window_days: int) -> pd.DataFrame:
+    """:func:`transaction_coverage` from the row counts per customer of the per-customer path
+    (:data:`planlib.data.aggregate.ROW_COUNTS`, counted over the same window)."""
+    known = rows["customer_id"].isin(ids).to_numpy()
+
+    def total(column: str, where: np.ndarray = known) -> int:
+        return int(rows[column].to_numpy()[where].sum())
+
+    return _coverage_table(total("rows_read", np.ones(len(rows), dtype=bool)), total("rows_window_purchase"),
+                           total("rows_window_refund"), total("rows_zero"), total("rows_before"), total("rows_after"),
+                           total("rows_read", ~known), rows["customer_id"][~known], as_of)
+
+
+def _coverage_table(read: int, window_purchase: int, window_refund: int, zero: int, before: int, after: int,
+                    unknown_rows: int, unknown_ids: pd.Series, as_of) -> pd.DataFrame:
+    # examples sorted, so both paths name the same ones
+    shown = sorted(unknown_ids.dropna().astype(str).unique())
+    examples = "、".join(shown[:5]) + ("…" if len(shown) > 5 else "")
     rows = [
-        ("交易记录", len(transactions), "读入的全部交易行"),
-        ("统计窗口内的消费", int((in_window & (amount > 0)).sum()), "计入 R/F/M"),
-        ("统计窗口内的退款", int((in_window & (amount < 0)).sum()), "冲减同一订单的金额;全额退款的订单不算购买,找不到原订单的退款不计"),
-        ("金额为 0", int((known & ~after & (amount == 0)).sum()), "不算购买"),
-        ("统计窗口之前", int((before & (amount != 0)).sum()), "只用于最近消费天数 R 与终身价值模型"),
-        ("基准日之后", int(after.sum()), f"晚于 {as_of},不计入本次分析"),
-        ("客户表中没有的客户", int((~known).sum()),
-         f"{len(unknown_ids)} 个客户编号不在客户表中,未计入" + (f"(例如 {examples})" if len(unknown_ids) else "")),
+        ("交易记录", read, "读入的全部交易行"),
+        ("统计窗口内的消费", window_purchase, "计入 R/F/M"),
+        ("统计窗口内的退款", window_refund, "冲减同一订单的金额;全额退款的订单不算购买,找不到原订单的退款不计"),
+        ("金额为 0", zero, "不算购买"),
+        ("统计窗口之前", before, "只用于最近消费天数 R 与终身价值模型"),
+        ("基准日之后", after, f"晚于 {as_of},不计入本次分析"),
+        ("客户表中没有的客户", unknown_rows,
+         f"{len(shown)} 个客户编号不在客户表中,未计入" + (f"(例如 {examples})" if len(shown) else "")),
     ]
     return pd.DataFrame(rows, columns=["item", "rows", "note"])
 

@@ -20,17 +20,16 @@ import json
 import multiprocessing
 import re
 import signal
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from planlib.errors import PlanError, PlanValidationError
-from planlib.run.folder import changed_input, output_error
+from planlib.run.folder import CurrentFingerprints, changed_database, changed_input, output_error
+from planlib.run.signals import sigterm_as_ctrl_c
 
 STAGE_IN_LINE = re.compile(r"\] (\d\d_\w+)")
 
@@ -78,23 +77,6 @@ class BatchInterrupted(KeyboardInterrupt):
         self.result = result
 
 
-def _interrupt(*_args: Any) -> None:
-    raise KeyboardInterrupt
-
-
-@contextmanager
-def _sigterm_as_ctrl_c() -> Iterator[None]:
-    """While a batch runs, SIGTERM unwinds like Ctrl-C (workers and kernels stopped on the way)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def expand_plans(patterns: Iterable[str | Path]) -> list[Path]:
     """Plan files named by paths or globs (``parameters/*/2024Q2.yaml``), each once, in order."""
     found: dict[Path, None] = {}
@@ -112,10 +94,18 @@ def expand_plans(patterns: Iterable[str | Path]) -> list[Path]:
 
 
 def _unchanged_since_success(plan_path: Path, output_root: Path | None) -> bool:
-    """The last published run succeeded and every stage's recorded inputs are unchanged.
+    """The last published run succeeded and every stage's recorded inputs are unchanged."""
+    return resume_reason(plan_path, output_root) is None
 
-    Each stage recorded the plan files, data files and workbook it read with their hashes; one
-    stage without a record (an older manifest) or with one changed file means the plan runs.
+
+def resume_reason(plan_path: Path, output_root: Path | None) -> str | None:
+    """Why ``--resume`` runs the plan again (one Chinese line), or ``None`` to skip it.
+
+    Skipped only when the last published run succeeded with this planlib version and every
+    stage's recorded inputs are unchanged: the plan files, data files and workbook it read (their
+    hashes), and the database sources it read (their fingerprints: count and content hash,
+    asked of each database once — new or changed rows make the plan run). A stage without a
+    record (an older manifest), or a database that does not answer, means the plan runs.
     """
     from planlib import __version__
     from planlib.data.results import STAGES
@@ -128,12 +118,36 @@ def _unchanged_since_success(plan_path: Path, output_root: Path | None) -> bool:
     manifest = Path(root) / meta.unit / meta.quarter / "manifest.json"
     try:
         recorded = json.loads(manifest.read_text(encoding="utf-8"))
-        stages = {s["stage"]: s.get("inputs") for s in recorded["stages"]}
+        stages = {s["stage"]: s for s in recorded["stages"]}
     except (OSError, ValueError, KeyError, TypeError):
-        return False
-    if recorded.get("status") != "ok" or recorded.get("versions", {}).get("planlib", "0+unknown") != __version__:
-        return False
-    return all(stages.get(stage) and changed_input(loaded, stages[stage]) is None for stage in STAGES)
+        return f"{manifest.parent}: 还没有成功运行过(或运行记录无法读取)"
+    if recorded.get("status") != "ok":
+        return f"{manifest.parent}: 上次运行没有成功"
+    version = recorded.get("versions", {}).get("planlib", "0+unknown")
+    if version != __version__:
+        return f"planlib 版本与上次运行不同({version} → {__version__})"
+    for stage in STAGES:
+        inputs = stages.get(stage, {}).get("inputs")
+        if not inputs:
+            return f"{manifest.parent}: 上次运行没有记录阶段 {stage} 读取了哪些文件"
+        changed = changed_input(loaded, inputs)
+        if changed is not None:
+            return f"{changed}: 自阶段 {stage} 上次运行以来已修改"
+    current = CurrentFingerprints(loaded)
+    if not current.sources:
+        return None
+    try:
+        for stage in STAGES:
+            sources = stages[stage].get("sources")
+            if sources is None:
+                return f"{manifest.parent}: 上次运行没有记录阶段 {stage} 读取的数据库数据"
+            changed = changed_database(sources, current)
+            if changed is not None:
+                label, what = changed
+                return f"{label}: 自阶段 {stage} 上次运行以来{what}"
+    except PlanError as exc:  # the database does not answer (one line, password masked)
+        return f"无法确认数据库中的数据是否变化:{exc}"
+    return None
 
 
 # ------------------------------------------------------------------------------ workers
@@ -233,7 +247,7 @@ def run_batch(
     stages together run longer; the other plans go on.
     """
     plans = expand_plans(patterns)
-    with _sigterm_as_ctrl_c():
+    with sigterm_as_ctrl_c():
         if scheduler is None and (len(plans) == 1 or workers <= 1):
             _worker_kernel().launch()  # runs in this process: its kernel starts while plans are checked
         try:
@@ -256,11 +270,14 @@ def _validate_and_run(plans: list[Path], workers: int, resume: bool, scheduler: 
     outcomes: dict[str, PlanOutcome] = {}
     todo: list[str] = []
     for plan in plans:
-        if resume and _unchanged_since_success(plan, output_root):
+        reason = resume_reason(plan, output_root) if resume else ""
+        if reason is None:
             skipped = _skipped(plan, output_root)
             outcomes[str(plan)] = skipped
             emit({"kind": "done", "outcome": skipped})
         else:
+            if reason:
+                emit({"kind": "rerun", "plan": str(plan), "reason": reason})
             todo.append(str(plan))
     emit({"kind": "start", "total": len(plans), "todo": len(todo)})
 

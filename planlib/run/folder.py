@@ -23,6 +23,7 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from planlib.errors import PlanError
 from planlib.plan.planfile import LoadedPlan
@@ -165,15 +166,21 @@ def recover_publish(unit_dir: Path, quarter: str) -> None:
             _sync_dir(unit_dir)
 
 
-def data_files(loaded: LoadedPlan) -> list[dict]:
+def data_files(loaded: LoadedPlan, read: dict[str, dict] | None = None) -> list[dict]:
+    """The manifest's list of data sources: files with size and mtime; databases with the masked
+    URL, the query run and — from ``read``, the fingerprints the stages recorded — rows and hash."""
     files = []
     for name in ("customers", "transactions", "interactions", "surveys", "tickets"):
         source = getattr(loaded.plan.data, name)
         if source is None:
             continue
-        if source.url is not None:  # a database: where it is (password masked); its fingerprint is in the stage
-            from planlib.data.sql import describe
-            files.append({"source": name, "url": describe(source)})
+        if source.url is not None:  # a database: where it is (password masked) and what was read
+            from planlib.data.sql import describe, shown_query
+
+            entry = {"source": name, "url": describe(source), "query": shown_query(source)}
+            if read and name in read:
+                entry.update({k: v for k, v in read[name].items() if k != "source"})
+            files.append(entry)
             continue
         path = loaded.resolve(source.path)
         stat = path.stat() if path.exists() else None
@@ -217,7 +224,7 @@ def inputs_digest(plan_path: Path, loaded: LoadedPlan | None = None) -> str:
         source = getattr(loaded.plan.data, name)
         path = loaded.resolve(source.path) if source and source.path else None
         digest.update(f"{name}:".encode())
-        if source and source.url:  # the database's content is not hashed here (see data.sql.fingerprint)
+        if source and source.url:  # the database's content is not hashed here (each stage records data.sql.fingerprint_of)
             digest.update(source.model_dump_json().encode())
             continue
         digest.update(file_sha256(path).encode() if path and path.exists() else b"missing")
@@ -289,6 +296,58 @@ def changed_input(loaded: LoadedPlan, recorded: dict[str, str]) -> Path | None:
         except (OSError, PlanError):
             return path
     return None
+
+
+def database_sources(loaded: LoadedPlan) -> dict[str, Any]:
+    """The plan's sources that live in a database (``url``), by name."""
+    found = {name: getattr(loaded.plan.data, name) for name in DATA_SOURCES}
+    return {name: source for name, source in found.items() if source is not None and source.url is not None}
+
+
+class CurrentFingerprints:
+    """What each database source of a plan holds now (:func:`planlib.data.sql.source_fingerprint`),
+    asked of the database at most once per source: ``--resume`` compares every stage's record
+    with the same answer. An unreachable database raises its one-line :class:`~planlib.errors.DataError`."""
+
+    def __init__(self, loaded: LoadedPlan):
+        self.loaded = loaded
+        self.sources = database_sources(loaded)
+        self._found: dict[str, dict] = {}
+
+    def of(self, name: str) -> dict:
+        if name not in self._found:
+            from planlib.data.sql import source_fingerprint
+
+            self._found[name] = source_fingerprint(name, self.sources[name], self.loaded.base_dir)
+        return self._found[name]
+
+
+def changed_database(recorded: dict[str, dict], current: CurrentFingerprints) -> tuple[str, str] | None:
+    """The first database source a stage read (``recorded``: its fingerprints by source name)
+    whose data is not the same now: ``(source as shown, what changed)``, or ``None``.
+
+    A stage record without ``sources`` (from before fingerprints were kept) is the caller's to
+    refuse when the plan has database sources: nothing says what that stage read.
+    """
+    from planlib.data.sql import label_of
+
+    for name, before in recorded.items():
+        if name not in current.sources:
+            continue  # the plan reads a file now: the plan file's own hash has changed
+        label = label_of(name, current.sources[name])
+        now = current.of(name)
+        if (now["source"], now["query"]) != (before.get("source"), before.get("query")):
+            return label, "读取的表或查询语句不同了"
+        if now["sha256"] != before.get("sha256"):
+            return label, f"数据库中的数据已变化({rows_change(before, now)})"
+    return None
+
+
+def rows_change(before: dict, now: dict) -> str:
+    """How two fingerprints of one source differ, for a planner: the row counts, or same count."""
+    if now.get("rows") != before.get("rows"):
+        return f"行数 {before.get('rows')} → {now.get('rows')}"
+    return f"行数仍为 {now.get('rows')},但内容不同"
 
 
 def carry_over(published: Path, staging: Path) -> None:

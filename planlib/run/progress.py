@@ -27,6 +27,8 @@ class BatchProgress:
         if kind == "start":
             self.total, self.todo = event["total"], event["todo"]
             self._line(f"共 {self.total} 个计划,需运行 {self.todo} 个({self.workers} 个并行)", keep=True)
+        elif kind == "rerun":  # --resume: why this plan runs again (a changed file or database source)
+            self._line(f"重新运行 {event['plan']}:{event['reason']}", keep=True)
         elif kind == "stage":
             self.running[event["plan"]] = event["stage"]
             self._status()

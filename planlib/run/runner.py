@@ -8,8 +8,11 @@ from interleaving.
 
 The plan, data and workbook files are hashed once as the run starts. Each stage records the
 hashes of the files it read (its sentinel, then the manifest); a file that changed before the
-run ends fails the run, so no report mixes two versions of an input. ``--stage`` re-runs one
-stage only while every other stage's recorded inputs are unchanged.
+run ends fails the run, so no report mixes two versions of an input. A database source is
+recorded by its fingerprint (:func:`planlib.data.sql.fingerprint_of`: count and content hash
+computed in the database); two stages of one run that read different data fail it too.
+``--stage`` re-runs one stage only while every other stage's recorded inputs — files and
+database sources — are unchanged.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from planlib.errors import PlanError
 from planlib.plan.planfile import LoadedPlan, load_plan
 from planlib.run import paths
 from planlib.run.folder import (
+    CurrentFingerprints,
     carry_over,
+    changed_database,
     changed_input,
     copy_run,
     cover,
@@ -43,6 +48,7 @@ from planlib.run.folder import (
     plan_lock,
     publish,
     refuse_links,
+    rows_change,
 )
 from planlib.run.kernel import KernelSession, workbook_imports
 from planlib.run.paths import input_file, input_key, project_root
@@ -61,6 +67,8 @@ class StageRun:
     notebook: str = ""
     error: str = ""
     inputs: dict[str, str] = field(default_factory=dict)  # path → sha256 of each file the stage read
+    # database source → what the stage read there (data.sql.fingerprint_of: masked query, rows, hash)
+    sources: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass
@@ -265,10 +273,13 @@ def _clear_disk_errors(unit_dir: Path, staging: Path) -> Iterator[None]:
 
 
 def _check_reused(staging: Path, runs: list[StageRun], published: Path, loaded: LoadedPlan) -> None:
-    """Refuse ``--stage`` when a stage it reuses read a file that has changed since it ran.
+    """Refuse ``--stage`` when a stage it reuses read a file, or a database source, that has
+    changed since it ran.
 
-    The reused stages' records (the files they read and their hashes) carry over to the new
-    manifest, so ``--resume`` still compares what each stage really read.
+    The reused stages' records (the files they read and their hashes, the database sources and
+    their fingerprints) carry over to the new manifest, so ``--resume`` still compares what each
+    stage really read. Each database source is asked for its fingerprint once (a count and a hash
+    computed in the database; no rows are read).
     """
     try:
         recorded = {s["stage"]: s for s in json.loads((staging / "manifest.json").read_text(encoding="utf-8"))["stages"]}
@@ -276,6 +287,7 @@ def _check_reused(staging: Path, runs: list[StageRun], published: Path, loaded: 
         recorded = {}
     fix = "请完整运行所有阶段(去掉 --stage)"
     root = paths.project_root(loaded.path.parent)
+    current = CurrentFingerprints(loaded)
     for run in runs:
         if run.status != "reused":
             continue
@@ -287,7 +299,30 @@ def _check_reused(staging: Path, runs: list[StageRun], published: Path, loaded: 
             raise PlanError(f"{changed}: 阶段 {run.stage} 上次运行时读取的不是这个计划文件 — {fix}")
         if changed:
             raise PlanError(f"{changed}: 自阶段 {run.stage} 上次运行以来已修改,沿用它的结果会混用新旧输入 — {fix}")
-        run.inputs = dict(inputs)
+        sources = recorded.get(run.stage, {}).get("sources")
+        if current.sources and sources is None:
+            raise PlanError(f"{published}: 上次运行没有记录阶段 {run.stage} 读取的数据库数据,无法确认它的结果仍然有效 — {fix}")
+        if current.sources:
+            database = changed_database(sources, current)
+            if database:
+                label, what = database
+                raise PlanError(f"{label}: 自阶段 {run.stage} 上次运行以来{what},沿用它的结果会混用新旧数据 — {fix}")
+        run.inputs, run.sources = dict(inputs), dict(sources or {})
+
+
+def _database_changed_during_run(run: StageRun, seen: dict[str, dict], loaded: LoadedPlan) -> str | None:
+    """A database source this stage read with other data than an earlier stage of the same run
+    (``seen``: the first fingerprint of each source in this run, updated here)."""
+    from planlib.data.sql import label_of
+
+    for name, found in run.sources.items():
+        first = seen.setdefault(name, found)
+        if first.get("sha256") != found.get("sha256"):
+            source = getattr(loaded.plan.data, name)
+            return (f"{label_of(name, source)}: 在运行期间数据库中的数据发生了变化({rows_change(first, found)}),"
+                    "各阶段读到的不一致 — 请等写入结束后重新运行,"
+                    "或在 query 中用截止日期限定读取的数据(例如 WHERE order_date < '2024-07-01')")
+    return None
 
 
 def _changed_during_run(run: StageRun, hashes: dict[str, str], root: Path) -> Path | None:
@@ -311,6 +346,11 @@ def _run_stages(runs: list[StageRun], loaded: LoadedPlan, staging: Path, kernel:
     plan_text = (f"计划运行超过 {plan_timeout:g} 秒被中止(批量运行的 --plan-timeout)— 检查数据量,"
                  "或调大 --plan-timeout") if plan_timeout else ""
     last = None
+    seen: dict[str, dict] = {}  # database source → the fingerprint the first stage to read it recorded
+    for run in runs:
+        if run.status == "reused":  # checked against the database as the run started (_check_reused)
+            for name, found in run.sources.items():
+                seen.setdefault(name, found)
     for index, run in enumerate(runs, start=1):
         if run.status == "reused":
             run.notebook = f"{run.stage}.ipynb"
@@ -333,11 +373,15 @@ def _run_stages(runs: list[StageRun], loaded: LoadedPlan, staging: Path, kernel:
             if not sentinel.exists():
                 raise PlanError("工作簿没有执行到最后一个单元格(中途退出或被跳过)")
             workbook = input_key(paths.workbook_path(run.stage), root)
-            run.inputs = {**json.loads(sentinel.read_text(encoding="utf-8")).get("inputs", {}),
-                          workbook: hashes[workbook]}
+            record = json.loads(sentinel.read_text(encoding="utf-8"))
+            run.inputs = {**record.get("inputs", {}), workbook: hashes[workbook]}
+            run.sources = record.get("sources", {})
             changed = _changed_during_run(run, hashes, root)
             if changed:
                 raise PlanError(f"{changed}: 在运行期间被修改,本阶段读到的与运行开始时不同 — 请等文件不再变动后重新运行")
+            database = _database_changed_during_run(run, seen, loaded)
+            if database:
+                raise PlanError(database)
             run.status = "ok"
             last = run
         except Exception as exc:  # noqa: BLE001 — any failure of a stage fails the run, visibly
@@ -383,7 +427,7 @@ def _write_manifest(run_dir: Path, loaded: LoadedPlan, runs: list[StageRun], sta
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now().isoformat(timespec="seconds"),
         "stages": [run.__dict__ for run in runs],
-        "data": data_files(loaded),
+        "data": data_files(loaded, read={name: found for run in reversed(runs) for name, found in run.sources.items()}),
         "versions": facts["versions"],
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -7,6 +7,7 @@ tell a stage that ran to the end from one that stopped early (``sys.exit``, a ki
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -140,6 +141,9 @@ class StageContext:
         self.started = time.perf_counter()
         self._frames: dict[str, pd.DataFrame] = {}
         self.load_notes: dict[str, Any] = {}
+        # database sources read without loading their rows (:meth:`source`): their fingerprints
+        self._fingerprints: dict[str, dict] = {}
+        self._underneath: dict[str, dict] = {}  # sources aggregated where they are (record_source)
         # path → sha256 of every file this stage read (plan files, data): kept in the sentinel,
         # so the runner and --resume know which inputs each stage's results depend on
         self.inputs: dict[str, str] = _plan_hashes(loaded)
@@ -186,8 +190,47 @@ class StageContext:
             self.load_notes[name] = loaded
         return self._frames[name]
 
-    def all_data(self) -> dict[str, pd.DataFrame]:
-        return {name: self.data(name) for name in ("customers", *self._sources) if self.has_data(name)}
+    def source(self, name: str) -> Any:
+        """The plan's data source ``name`` for a reader that does not load it through :meth:`data`
+        (the per-customer figures pushed down into the database, :mod:`planlib.data.aggregate`).
+
+        A database source's fingerprint (count and content hash, computed in the database) is
+        recorded here as :meth:`data` records it, so ``--resume`` and ``--stage`` know this stage
+        depends on that source's rows.
+        """
+        if name not in self._sources:
+            raise PlanError(f"{self.loaded.path}: data.{name}: 计划未配置该数据源 — 请在 data: 下添加 {name}")
+        source = self._sources[name]
+        if source.url is not None and name not in self._fingerprints:
+            from planlib.data.sql import source_fingerprint
+
+            self._fingerprints[name] = source_fingerprint(name, source, self.loaded.base_dir)
+        return source
+
+    def all_data(self, skip: tuple[str, ...] = ()) -> dict[str, pd.DataFrame]:
+        """Every source's frame, but those in ``skip``: sources read underneath instead (stage 02's
+        per-customer path, ``metrics.customers.engine_for``). A skipped file is still hashed as
+        this stage's input (``--resume`` must notice it changed); a customer list that would be
+        derived from skipped transactions is left out too."""
+        for name in skip:
+            self._hash_input(name)
+        return {name: self.data(name) for name in ("customers", *self._sources)
+                if self.has_data(name) and name not in skip and not (self._derived(name) and "transactions" in skip)}
+
+    def _hash_input(self, name: str) -> None:
+        source = self._sources.get(name)
+        if source is None or source.url is not None:
+            return
+        path = self.loaded.resolve(source.path)
+        with contextlib.suppress(OSError):  # the reader names a missing file
+            self.inputs[input_key(path, project_root(self.loaded.path.parent))] = file_sha256(path)
+
+    def record_source(self, note: dict | None) -> None:
+        """A source read underneath (``NeedsAnalysis.source_note``): a row of the load report, and
+        its database fingerprint in the sentinel. None (the orders were loaded) records nothing."""
+        if note is not None:
+            self._underneath[note["name"]] = note
+            self.source(note["name"])  # a database source: its fingerprint as --resume compares it
 
     def load_report(self) -> pd.DataFrame:
         """What each loaded source held: rows kept, encoding and rows set aside with why."""
@@ -201,6 +244,15 @@ class StageContext:
                 "path": loaded.path.name if loaded.path is not None else loaded.fingerprint["source"],
                 "encoding": loaded.encoding or "—", "excluded": len(loaded.excluded),
                 "excluded_reasons": ";".join(f"{r} {n} 行" for r, n in dict(reasons).items()) or "—",
+            })
+        for name, note in self._underneath.items():
+            how = {"database": "由数据库按客户汇总,未整表读入", "duckdb": "由 DuckDB 按客户汇总,未整表读入"}.get(
+                note["engine"], "读入全部行后按客户汇总")  # pandas: the fast path declined the file
+            rows.append({
+                "source": f"{Data.model_fields[name].title or name}({how})",
+                "rows": note["rows"], "path": Path(note["path"]).name if note["engine"] != "database" else note["path"],
+                "encoding": "—", "excluded": "无数据",
+                "excluded_reasons": "按客户汇总时合计行、空行直接排除,不单独计数",
             })
         import pandas as pd
 
@@ -222,8 +274,11 @@ class StageContext:
             "finished_at": datetime.now().isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - self.started, 3),
             "figures": figures,
-            # database sources this stage read: masked URL, rows, content hash (for the manifest)
-            "sources": {name: note.fingerprint for name, note in self.load_notes.items() if note.fingerprint},
+            # database sources this stage read: masked URL and query, rows, content hash — the one
+            # fingerprint ``--resume``/``--stage`` compare (data.sql.fingerprint_of, computed in the
+            # database); rows loaded win over a bare fingerprint
+            "sources": {**self._fingerprints,
+                        **{name: note.fingerprint for name, note in self.load_notes.items() if note.fingerprint}},
             "inputs": self.inputs,
         }
         folder = results.results_dir(self.run_dir)

@@ -60,17 +60,24 @@ def test_the_purchase_definition_by_hand(tmp_path, engine, kind):
                                                                           pd.Timestamp("2024-02-01"))
     assert tuple(r.loc["A", ["x", "t_x", "T", "recency_days"]]) == (1, 22, 81, 59)
     assert (r.loc["B", "frequency"], r.loc["B", "monetary"], r.loc["B", "x"]) == (1, 100.1, 0)
-    assert (r.loc["C", "frequency"], r.loc["C", "monetary"]) == (0, -20.0) and math.isnan(r.loc["C", "recency_days"])
+    assert (r.loc["C", "frequency"], r.loc["C", "monetary"]) == (0, 0.0) and math.isnan(r.loc["C", "recency_days"])
     assert tuple(r.loc["D", ["frequency", "monetary", "x", "t_x", "T"]]) == (2, 22.0, 1, 33, 91)
     assert (r.loc["E", "frequency"], r.loc["E", "monetary"]) == (0, 0.0) and math.isnan(r.loc["E", "x"])
-    assert (r.loc["007", "frequency"], r.loc["007", "monetary"]) == (0, -5.0)
+    assert (r.loc["007", "frequency"], r.loc["007", "monetary"]) == (0, 0.0)  # refunds without a purchase: nothing
 
 
-def test_a_window_counts_purchases_in_it_and_subtracts_refunds_dated_in_it(tmp_path):
+def test_a_window_counts_purchases_dated_in_it_with_their_own_refunds(tmp_path):
+    """M is rfm_table's: the nets of the purchases dated in the window. A refund dated in the window
+    lowers its order bought before it, which is outside — it does not lower M (it did, wrongly,
+    before stage 02 used this path: M was 30 here and rfm_table's 70)."""
     rows = [("o1", "A", "2023-01-10", "100"), ("o1", "A", "2024-03-01", "-40"), ("o2", "A", "2024-03-10", "70")]
+    source = write(tmp_path, rows)
+    expected = rfm_table(pd.DataFrame({"customer_id": ["A"]}), load_source("transactions", source, tmp_path).frame,
+                         as_of=AS_OF, window_days=90, levels=5)
+    assert tuple(expected.iloc[0][["frequency", "monetary"]]) == (1, 70.0)
     for engine in ("pandas", "duckdb"):
-        out, _ = customer_purchases(write(tmp_path, rows), tmp_path, as_of=AS_OF, window_days=90, engine=engine)
-        assert tuple(out.iloc[0][["frequency", "monetary", "x", "T"]]) == (1, 30.0, 1, 446)
+        out, _ = customer_purchases(source, tmp_path, as_of=AS_OF, window_days=90, engine=engine)
+        assert tuple(out.iloc[0][["frequency", "monetary", "x", "T"]]) == (1, 70.0, 1, 446)
 
 
 def test_a_messy_gbk_export_keeps_its_meaning_in_duckdb(tmp_path):
@@ -164,6 +171,47 @@ def test_the_definition_is_the_one_of_metrics_purchases(tmp_path):
     got = ours[ours["frequency"] > 0].set_index("customer_id")[["frequency", "first_purchase", "last_purchase"]]
     assert list(got.index) == ["A", "B", "D"]
     pd.testing.assert_frame_equal(got, expected, check_dtype=False, check_names=False)
+
+
+# ---------------------------------------------------------------------------------- stage 02's figures
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_stage_02s_figures_in_duckdb_equal_the_pandas_reference(tmp_path, kind):
+    """customer_figures: the purchases plus the lifetime model's repeat spend and what happened to
+    every row, in the one scan; equal to figures_pandas, and by hand on the tricky rows."""
+    from planlib.data.aggregate import OUTPUT, customer_figures, figures_pandas
+
+    source = write(tmp_path, TRICKY, kind)
+    frame = load_source("transactions", source, tmp_path).frame
+    for window in (None, 30):
+        got = customer_figures(source, tmp_path, as_of=AS_OF, window_days=window, engine="duckdb")
+        assert got.engine == "duckdb" and got.fingerprint is None
+        purchases, rows = figures_pandas(frame, as_of=AS_OF, window_days=window)
+        pd.testing.assert_frame_equal(got.purchases, purchases)
+        pd.testing.assert_frame_equal(got.rows, rows)
+        plain, _ = customer_purchases(source, tmp_path, as_of=AS_OF, window_days=window, engine="duckdb")
+        pd.testing.assert_frame_equal(got.purchases[list(OUTPUT)], plain)
+    p, r = got.purchases.set_index("customer_id"), got.rows.set_index("customer_id")  # window of 30 days
+    assert (p.loc["A", "mean_spend"], p.loc["D", "mean_spend"]) == (50.0, 12.0)  # repeat days only (o3 net 50)
+    assert p[["mean_spend"]].drop(index=["A", "D"]).isna().all().all()  # no repeat purchase day
+    assert r["rows_read"].sum() == len(TRICKY)
+    assert tuple(r.loc["E", ["rows_window_purchase", "rows_window_refund", "rows_zero"]]) == (2, 1, 0)
+    assert tuple(r.loc["D", ["rows_before", "rows_after"]]) == (3, 1)
+    assert tuple(r.loc["A", ["rows_before", "rows_window_purchase"]]) == (4, 0)
+
+
+def test_stage_02s_figures_pushed_down_into_postgres_equal_the_pandas_reference(pg_demo, db_password, tmp_path):
+    from planlib.data.aggregate import customer_figures, figures_pandas
+
+    loaded = load_plan(pg_demo.csv_plan)
+    as_of, window = rfm_as_of(loaded.plan), loaded.plan.segmentation.rfm.window_days
+    tx = load_source("transactions", loaded.plan.data.transactions, loaded.base_dir).frame
+    got = customer_figures(DataSource(url=pg_demo.url, table="orders"), tmp_path, as_of=as_of, window_days=window)
+    assert got.engine == "database"
+    purchases, rows = figures_pandas(tx, as_of=as_of, window_days=window)
+    pd.testing.assert_frame_equal(got.purchases, purchases)
+    pd.testing.assert_frame_equal(got.rows, rows)
+    assert got.fingerprint["rows"] == len(tx) and len(got.fingerprint["sha256"]) == 64
+    assert db_password not in repr(got.fingerprint)
 
 
 def test_postgres_rows_the_loader_reads_differently_are_left_to_it(pg_demo, db_password, tmp_path):

@@ -139,13 +139,14 @@ def test_the_purchase_definition_holds_in_mysql(mysql_demo, mysql_password, tmp_
 
 
 @pytest.mark.parametrize(("rows", "monetary"), [
-    ([("o1", "A", "2024-01-10", "￥1,200元"), ("o2", "A", "2024-02-01", "80"), ("o3", "B", "2024-02-03", "(30)")],
-     {"A": 1280.0, "B": -30.0}),
-    ([("o1", "A", "2024年1月10日", "1200"), ("o2", "A", "2024-02-01", "80"), ("o3", "B", "2024/2/3", "-30")],
-     {"A": 1280.0, "B": -30.0}),
+    ([("o1", "A", "2024-01-10", "￥1,200元"), ("o2", "A", "2024-02-01", "80"), ("o3", "B", "2024-02-03", "1,000.50"),
+      ("o3", "B", "2024-02-04", "(0.50)")],
+     {"A": 1280.0, "B": 1000.0}),
+    ([("o1", "A", "2024年1月10日", "1200"), ("o2", "A", "2024-02-01", "80"), ("o3", "B", "2024/2/3", "30")],
+     {"A": 1280.0, "B": 30.0}),
 ], ids=["amounts", "dates"])
 def test_text_mysql_cannot_cast_exactly_is_read_by_the_loader(mysql_demo, mysql_password, tmp_path, rows, monetary):
-    """MySQL casts '￥1,200元' and '(30)' to 0 and '2024年1月10日' to NULL with a warning, not an
+    """MySQL casts '￥1,200元' and '(0.50)' to 0, '1,000.50' to 1 and '2024年1月10日' to NULL with a warning, not an
     error: such a table is not aggregated in MySQL but read by the loader, which reads them all."""
     types = {"订单编号": "VARCHAR(32)", "客户编号": "VARCHAR(32)", "下单日期": "VARCHAR(32)", "消费金额": "VARCHAR(32)"}
     source = _tricky_table(mysql_demo, "tricky_yuan", types, rows)
@@ -263,3 +264,19 @@ def test_the_test_server_is_its_own_and_not_root(mysql_server):
     status = Path(f"/proc/{mysql_server.process.pid}/status").read_text()
     uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
     assert uid != 0 and (os.geteuid() != 0 or uid == pwd.getpwnam("mysql").pw_uid)
+
+
+def test_stage_02s_figures_pushed_down_into_mysql_equal_the_pandas_reference(mysql_demo, mysql_password, tmp_path):
+    """customer_figures (stage 02: lifetime spend by a window function, row counts) in MariaDB."""
+    from planlib.data.aggregate import customer_figures, figures_pandas
+
+    loaded = load_plan(mysql_demo.csv_plan)
+    as_of, window = rfm_as_of(loaded.plan), loaded.plan.segmentation.rfm.window_days
+    tx = load_source("transactions", loaded.plan.data.transactions, loaded.base_dir).frame
+    purchases, rows = figures_pandas(tx, as_of=as_of, window_days=window)
+    for table in ("订单", "订单原文"):
+        got = customer_figures(DataSource(url=mysql_demo.url, table=table), tmp_path, as_of=as_of, window_days=window)
+        assert got.engine == "database", table
+        pd.testing.assert_frame_equal(got.purchases, purchases, obj=table)
+        pd.testing.assert_frame_equal(got.rows, rows, obj=table)
+        assert got.fingerprint["rows"] == len(tx) and mysql_password not in repr(got.fingerprint)

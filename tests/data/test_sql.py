@@ -235,6 +235,11 @@ def test_planlib_run_from_postgres_publishes_what_the_csv_run_does(pg_demo, db_p
     assert len(needs["sources"]["transactions"]["sha256"]) == 64 and needs["sources"]["transactions"]["rows"] > 1000
     report = (result.folder / "report.html").read_text(encoding="utf-8")
     assert "crm_customers" in report  # the load report names the table the customers came from
+    # stage 02 took the per-customer path: the orders were aggregated in PostgreSQL, not loaded
+    assert "交易表(由数据库按客户汇总,未整表读入)" in report
+    csv = load_plan(pg_demo.csv_plan)
+    assert needs["sources"]["transactions"]["rows"] == len(
+        load_source("transactions", csv.plan.data.transactions, csv.base_dir).frame)
 
 
 def test_the_run_folder_records_a_database_source_without_its_password(pg_demo, db_password):
@@ -242,7 +247,9 @@ def test_the_run_folder_records_a_database_source_without_its_password(pg_demo, 
 
     loaded = load_plan(pg_demo.pg_plan)
     files = {f["source"]: f for f in data_files(loaded)}
-    assert files["transactions"] == {"source": "transactions", "url": f"{mask_url(pg_demo.url)} 查询"}
+    assert files["transactions"] == {"source": "transactions", "url": f"{mask_url(pg_demo.url)} 查询",
+                                     "query": "SELECT * FROM (SELECT order_id AS 订单编号, customer_id, order_date, "
+                                              "amount FROM orders) AS planlib_source"}
     assert files["customers"]["url"].endswith("表 crm_customers")
     assert db_password not in repr(files) and "${" not in repr(files)
     assert inputs_digest(pg_demo.pg_plan, loaded) != inputs_digest(pg_demo.csv_plan)

@@ -162,6 +162,30 @@ def test_fit_on_counted_distinct_rows_is_identical(cdnow, model):
     assert (gg.p, gg.q, gg.gamma) == (gg_w.p, gg_w.q, gg_w.gamma)
 
 
+def test_a_base_beyond_the_sample_size_is_fitted_whole_on_its_counted_rows(cdnow, monkeypatch):
+    """With more customers than the sample size (here 2,000; 200,000 in use) but few distinct
+    histories (CDNOW: 1,016 of 2,357), predict_clv fits every customer through the counted rows —
+    the very fit of the distinct rows weighted by their counts — where a sample would drop some."""
+    monkeypatch.setattr(clv, "MAX_FIT_ROWS", 2000)
+    history = pd.DataFrame({"x": cdnow["x"], "t_x": cdnow["t_x"], "T": cdnow["T"],
+                            "mean_spend": cdnow["zbar"].where(cdnow["x"] > 0)}, dtype=float)
+    (ux, ut, uT), w = clv.fit_rows(history, ("x", "t_x", "T"))
+    assert len(ux) == 1016 and w.sum() == len(history) > clv.MAX_FIT_ROWS
+    (gx, gm), gw = clv.fit_rows(history, ("x", "mean_spend"), repeat_only=True)
+    assert gw.sum() == int((cdnow["x"] > 0).sum())
+    result = clv.predict_clv(history, horizon_days=365, annual_discount_percent=10, model="bgnbd")
+    whole = clv.fit_purchases(ux, ut, uT, weights=w, model="bgnbd")
+    assert (result.purchases.r, result.purchases.alpha, result.purchases.a, result.purchases.b) == (
+        whole.r, whole.alpha, whole.a, whole.b)
+    sampled = clv.fit_purchases(*_xtT(clv.fit_sample(history, 2000)), model="bgnbd")
+    assert abs(sampled.r - whole.r) > 1e-6 * whole.r  # the sample is a different fit: this test can tell
+    spend = clv.fit_gamma_gamma(gx, gm, weights=gw)
+    assert (result.spend.p, result.spend.q, result.spend.gamma) == (spend.p, spend.q, spend.gamma)
+    # more distinct rows than the limit: a systematic sample of customers, counted
+    _, few = clv.fit_rows(history, ("x", "t_x", "T"), limit=500)
+    assert few.sum() == 500
+
+
 # ------------------------------------------------------------------------------ convergence
 def _bfgs_saying_it_failed(neg_ll, theta0):
     """Reaches the optimum but reports failure — what TNC/BFGS do when the LL is flat to the last digits."""

@@ -13,6 +13,7 @@ from conftest import ROOT, make_small_demo
 from planlib.cli import main
 from planlib.errors import PlanValidationError
 from planlib.run.batch import expand_plans, run_batch
+from run.processes import alive, descendants, processes_mentioning
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +47,7 @@ def three_units(tmp_path_factory):
 def test_no_kernel_is_left_running_after_the_batch(three_units):
     folder, _, _ = three_units
     assert (folder / "runtime").is_dir()  # kernels did start there
-    assert _processes_mentioning(str(folder / "runtime")) == []
+    assert processes_mentioning(str(folder / "runtime")) == []
 
 
 def test_one_broken_plan_fails_alone(three_units):
@@ -104,12 +105,12 @@ def test_a_one_plan_batch_starts_its_kernel_early_and_never_leaves_it(tmp_path, 
     with pytest.raises(PlanValidationError):
         run_batch([str(plan)], output_root=tmp_path / "out")
     assert runtime.is_dir()  # its kernel was starting while the plan was checked …
-    assert _processes_mentioning(str(runtime)) == []  # … and was stopped when the plan failed the check
+    assert processes_mentioning(str(runtime)) == []  # … and was stopped when the plan failed the check
     plan.write_text(text, encoding="utf-8")
     assert run_batch([str(plan)], output_root=tmp_path / "out").outcomes[0].status == "ok"
     resumed = run_batch([str(plan)], resume=True, output_root=tmp_path / "out")
     assert [o.status for o in resumed.outcomes] == ["skipped"]
-    assert _processes_mentioning(str(runtime)) == []
+    assert processes_mentioning(str(runtime)) == []
 
 
 def test_dask_local_cluster_runs_one_task_per_plan(tmp_path):
@@ -123,18 +124,6 @@ def test_dask_local_cluster_runs_one_task_per_plan(tmp_path):
     assert [o.status for o in result.outcomes] == ["ok", "ok"]
     assert (tmp_path / "out/2024Q2/index.html").exists()
 
-
-def _processes_mentioning(marker: str) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if marker in cmdline:
-                found.append(int(proc.name))
-    return found
 
 
 def test_ctrl_c_leaves_no_kernel_or_worker_behind(tmp_path):
@@ -152,16 +141,16 @@ def test_ctrl_c_leaves_no_kernel_or_worker_behind(tmp_path):
            "--workers", "2", "--output-root", str(tmp_path / "out")]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 120
-    while not _processes_mentioning(str(runtime)) and time.monotonic() < deadline:
+    while not processes_mentioning(str(runtime)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _processes_mentioning(str(runtime)), "no kernel started"
+    assert processes_mentioning(str(runtime)), "no kernel started"
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode != 0
     deadline = time.monotonic() + 30
-    while _processes_mentioning(str(runtime)) and time.monotonic() < deadline:
+    while processes_mentioning(str(runtime)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _processes_mentioning(str(runtime)) == [], out.decode(errors="replace")[-2000:]
+    assert processes_mentioning(str(runtime)) == [], out.decode(errors="replace")[-2000:]
     assert "已中断" in out.decode(errors="replace")
 
 
@@ -197,29 +186,6 @@ def test_a_plan_over_its_time_or_with_a_read_only_folder_fails_alone(tmp_path, m
     assert not (out / "slow/2024Q2").exists()
 
 
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(proc.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_sigterm_stops_workers_and_kernels_and_prints_the_summary(tmp_path):
@@ -237,16 +203,16 @@ def test_sigterm_stops_workers_and_kernels_and_prints_the_summary(tmp_path):
            "--workers", "2", "--output-root", str(tmp_path / "out")]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 120
-    while len(_processes_mentioning(str(runtime))) < 2 and time.monotonic() < deadline:
+    while len(processes_mentioning(str(runtime))) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
-    family = _descendants(proc.pid)
-    assert len(_processes_mentioning(str(runtime))) == 2 and set(_processes_mentioning(str(runtime))) <= family
+    family = descendants(proc.pid)
+    assert len(processes_mentioning(str(runtime))) == 2 and set(processes_mentioning(str(runtime))) <= family
     proc.send_signal(signal.SIGTERM)  # what a service manager or `kill` sends: to the batch alone
     out, _ = proc.communicate(timeout=120)
     text = out.decode(errors="replace")
     assert proc.returncode == 130, text[-2000:]
     deadline = time.monotonic() + 30
-    while any(_alive(pid) for pid in family) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in family) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert [pid for pid in family if _alive(pid)] == [], text[-2000:]
+    assert [pid for pid in family if alive(pid)] == [], text[-2000:]
     assert "已中断" in text and "共 3 个计划" in text and "未完成" in text

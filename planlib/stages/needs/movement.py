@@ -47,18 +47,26 @@ def previous_result_path(run_dir: Path, quarter: str) -> Path:
     return Path(run_dir).resolve().parent / previous_quarter(quarter) / "results" / "customers.parquet"
 
 
+def _shown(path: Path, run_dir: Path) -> str:
+    """``path`` as a reviewer can find it: from the outputs folder on (``outputs/demo/2024Q1/…``), not the
+    absolute path of the machine the report was made on."""
+    outputs = Path(run_dir).resolve().parent.parent
+    return (Path(outputs.name) / path.relative_to(outputs)).as_posix()
+
+
 def load_previous(run_dir: Path, quarter: str) -> tuple[pd.DataFrame | None, str]:
     """Last quarter's customers result and a sentence saying where it came from (or why none)."""
     path = previous_result_path(run_dir, quarter)
     prev = previous_quarter(quarter)
     if not path.exists():
-        return None, (f"没有找到上一季度({prev})的运行结果({path.parent.parent}),本季度不做层级变动比较;"
+        return None, (f"没有找到上一季度({prev})的运行结果({_shown(path.parent.parent, run_dir)}),"
+                      "本季度不做层级变动比较;"
                       f"先运行 {prev} 的计划即可在此看到升级、降级、新增风险与流失客户。")
     frame = pd.read_parquet(path)
     missing = {"customer_id", "tier"} - set(frame.columns)
     if missing:
         return None, f"上一季度({prev})的结果缺少列 {'、'.join(sorted(missing))},无法比较层级变动。"
-    return frame, f"与上一季度({prev})的分层结果比较:{path}"
+    return frame, f"与上一季度({prev})的分层结果比较:{_shown(path, run_dir)}"
 
 
 def tier_order(segmentation: Segmentation) -> list[str]:

@@ -83,6 +83,8 @@ def test_compare_without_a_previous_run_says_so(tmp_path):
     plan = seg()
     result = movement.compare(tmp_path / "demo" / "2024Q3", "2024Q3", current, plan.segmentation)
     assert not result.found and "2024Q2" in result.note and result.matrix.empty
+    # where to look, as a reviewer reading the report elsewhere can find it: no machine path
+    assert f"{tmp_path.name}/demo/2024Q2" in result.note and str(tmp_path.parent) not in result.note
     assert result.examples(people).empty
     charts_needs.tier_transition(result.matrix)  # an empty matrix still draws a "no data" chart
 
@@ -95,6 +97,8 @@ def test_compare_with_a_synthetic_previous_result(tmp_path):
     plan = seg()
     result = movement.compare(tmp_path / "demo" / ".2024Q3.staging", "2024Q3", current, plan.segmentation)
     assert result.found and result.summary.set_index("movement").loc["升级", "customers"] == 1
+    assert result.note.endswith(f"{tmp_path.name}/demo/2024Q2/results/customers.parquet")
+    assert str(tmp_path.parent) not in result.note
     examples = result.examples(people)
     assert set(examples["movement"]) == {"升级", "降级", "流失"}
     fig = charts_needs.tier_transition(result.matrix)
