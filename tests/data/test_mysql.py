@@ -280,3 +280,24 @@ def test_stage_02s_figures_pushed_down_into_mysql_equal_the_pandas_reference(mys
         pd.testing.assert_frame_equal(got.purchases, purchases, obj=table)
         pd.testing.assert_frame_equal(got.rows, rows, obj=table)
         assert got.fingerprint["rows"] == len(tx) and mysql_password not in repr(got.fingerprint)
+
+
+# ---------------------------------------------------------------------------------- a whole run
+@pytest.mark.slow
+def test_planlib_run_from_mysql_publishes_what_the_csv_run_does(mysql_demo, mysql_password, demo_run, tmp_path):
+    """``planlib run`` with customers and transactions in MariaDB under Chinese column names:
+    tiers, CLV, segments and KPIs equal the CSV run; stage 02 aggregated the orders in MariaDB;
+    no published file holds the password."""
+    from planlib.data.results import load
+    from planlib.run.runner import run_plan
+
+    csv_result = demo_run[0]
+    result = run_plan(mysql_demo.mysql_plan, output_root=tmp_path / "outputs", log=lambda line: None)
+    assert result.status == "ok" == csv_result.status, result.stages
+    for name in ("customers", "tier_summary", "segments", "kpi_values"):
+        pd.testing.assert_frame_equal(load(result.folder, name), load(csv_result.folder, name), obj=name)
+    for path in result.folder.rglob("*"):
+        if path.is_file():
+            assert mysql_password.encode() not in path.read_bytes(), path
+    report = (result.folder / "report.html").read_text(encoding="utf-8")
+    assert "交易表(由数据库按客户汇总,未整表读入)" in report and "planlib:***@" in report
