@@ -10,17 +10,17 @@ CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 CHROMIUM := /usr/bin/chromium
 # Debian packages: a CJK font for the charts, pango for WeasyPrint (the proposal's PDF), headless
 # Chromium for the browser tests, poppler-utils (pdftotext, pdffonts, pdftoppm) for the PDF tests,
-# PostgreSQL for the database-source tests (they start their own throwaway server; the system
-# cluster is never used).
+# PostgreSQL and MariaDB (MySQL-compatible) for the database-source tests (they start their own
+# throwaway servers in temp folders; the system cluster/service is never used).
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT     := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: demo test setup lint fonts pango chromium poppler postgres clean
+.PHONY: demo test setup lint fonts pango chromium poppler postgres mariadb clean
 
 demo: setup
 	$(BIN)/planlib run $(PLAN)
 
-test: setup chromium poppler postgres
+test: setup chromium poppler postgres mariadb
 	$(BIN)/python -m planlib.run.floors --pyproject pyproject.toml --extra test
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
@@ -52,6 +52,9 @@ poppler:
 
 postgres:
 	@test -x "$$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | head -1)" || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends postgresql; }
+
+mariadb:
+	@test -x /usr/sbin/mariadbd || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends mariadb-server; }
 
 lint: setup
 	$(BIN)/ruff check .

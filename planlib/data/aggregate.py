@@ -4,7 +4,8 @@ Only one row per customer comes back to pandas, so stage 02's RFM inputs of 10 m
 in a small memory. The engine is chosen per source (:func:`choose_engine`):
 
 * a database source (``url``) — the GROUP BY is pushed down into the database (PostgreSQL, MySQL
-  through SQLAlchemy; a DuckDB file directly);
+  through SQLAlchemy; a DuckDB file directly): the same SQL, with the few differences (quoting,
+  cast types, MySQL's case-insensitive text and silent casts) in one :class:`Dialect` each;
 * a Parquet or CSV file of at least :data:`DUCKDB_MIN_BYTES` — DuckDB reads it;
 * anything else (small files, XLSX) — pandas on the canonical table of
   :func:`planlib.data.load.load_source`.
@@ -86,9 +87,49 @@ class FastPathDeclined(Exception):  # noqa: N818 - a signal, not an error: use t
     """The source holds something only the pandas loader reads exactly (and explains)."""
 
 
+# ---------------------------------------------------------------------------------- dialects
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the engines the one aggregation SQL runs on (:func:`aggregation_sql`).
+
+    Everything else — the two GROUP BY levels, DATE literals, CASE, COUNT DISTINCT, CTEs — is
+    the same SQL in DuckDB, PostgreSQL and MySQL/MariaDB.
+    """
+
+    name: str
+    quote: str = '"'  # identifier quote
+    text: str = "VARCHAR"  # CAST target for text
+    double: str = "DOUBLE PRECISION"  # CAST target for a float
+    exact: str = "{}"  # wraps a text cast so that = and GROUP BY compare it character for character
+    byte_length: str = "octet_length"  # bytes of a text; differs from char_length for non-ASCII
+    tab: str = "chr(9)"
+    regex: str = "{x} ~ '{pattern}'"  # the patterns are anchored (^…$)
+    # A cast of text that is not a date/number gives NULL or 0 with a warning, not an error:
+    # text date/amount columns are checked against plain patterns first (see _database_checks).
+    casts_silently: bool = False
+    # A DATE the database holds but no calendar has (MySQL's '0000-00-00', '2024-00-10'): the
+    # driver hands it over as text, so such rows are left to the loader, which names them.
+    impossible_date: str = ""
+
+    def quote_name(self, name: str) -> str:
+        return self.quote + name.replace(self.quote, self.quote * 2) + self.quote
+
+
+DUCKDB = Dialect("duckdb", byte_length="strlen", regex="regexp_full_match({x}, '{pattern}')")
+POSTGRESQL = Dialect("postgresql", text="TEXT")
+# MySQL and MariaDB: CAST(… AS CHAR) in the connection's utf8mb4 with a binary collation, since the
+# default collations (utf8mb4_general_ci, utf8mb4_0900_ai_ci) make 'a' = 'A' — two customers would
+# become one; no DOUBLE PRECISION in CAST; and '￥1,200' casts to 0, '2024年4月1日' to NULL silently.
+MYSQL = Dialect("mysql", quote="`", text="CHAR CHARACTER SET utf8mb4", double="DOUBLE",
+                exact="{} COLLATE utf8mb4_bin", byte_length="LENGTH", tab="CHAR(9 USING utf8mb4)",
+                regex="{x} REGEXP '{pattern}'", casts_silently=True,
+                impossible_date="MONTH({day}) = 0 OR DAYOFMONTH({day}) = 0")
+DIALECTS = {d.name: d for d in (DUCKDB, POSTGRESQL, MYSQL)}
+
+
 # ---------------------------------------------------------------------------------- the SQL
 def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    return DUCKDB.quote_name(name)
 
 
 def _as_date(value) -> date:
@@ -99,11 +140,12 @@ def _as_date(value) -> date:
     return pd.Timestamp(value).date()
 
 
-def _rows_sql(relation: str, exprs: Mapping[str, str], keep: str, bad: str, as_of: date, extra: str = "") -> str:
+def _rows_sql(relation: str, exprs: Mapping[str, str], keep: str, bad: str, as_of: date, extra: str = "",
+              dialect: Dialect | None = None) -> str:
     """The ``tx`` CTE: the kept rows as customer_id, order_id, day, amount in cents, bad, ok (usable)."""
     return f"""
 WITH tx AS (
-    SELECT customer_id, order_id, day, CAST(amount * 100 AS DOUBLE PRECISION) AS amount, bad,
+    SELECT customer_id, order_id, day, CAST(amount * 100 AS {(dialect or DUCKDB).double}) AS amount, bad,
            CASE WHEN customer_id IS NOT NULL AND day IS NOT NULL AND amount IS NOT NULL
                      AND day <= DATE '{as_of}' THEN 1 ELSE 0 END AS ok{extra}
     FROM (SELECT {exprs['customer_id']} AS customer_id, {exprs['order_id']} AS order_id,
@@ -114,7 +156,7 @@ WITH tx AS (
 
 
 def aggregation_sql(relation: str, exprs: Mapping[str, str], *, as_of, window_days: int | None = None,
-                    keep: str = "1 = 1", bad: str = "0", full: bool = False, dialect: str = "duckdb") -> str:
+                    keep: str = "1 = 1", bad: str = "0", full: bool = False, dialect: Dialect | None = None) -> str:
     """The two-level GROUP BY as one SELECT, for DuckDB, PostgreSQL and MySQL alike.
 
     ``exprs`` maps customer_id, order_id (VARCHAR or NULL), day (DATE) and amount (DECIMAL) to SQL
@@ -125,10 +167,11 @@ def aggregation_sql(relation: str, exprs: Mapping[str, str], *, as_of, window_da
     ``full`` (stage 02's whole analysis, :func:`customer_figures`) groups the orders by purchase
     day before the customers, for the lifetime model's spend: ``spend`` (cents of all purchases)
     and ``first_spend`` (cents of the first purchase day's) — DuckDB's ``arg_min``, or a window
-    in other databases (``dialect``; in DuckDB the window made the query 2.6× the CPU time on 1M
-    orders).
+    in other databases (``dialect``, DuckDB by default; in DuckDB the window made the query 2.6× the
+    CPU time on 1M orders). The expressions are the caller's, built for the same dialect.
     Dates are literals of a validated ``date``; nothing user-typed is inlined.
     """
+    dialect = dialect or DUCKDB
     as_of = _as_date(as_of)
     start = f"DATE '{as_of - timedelta(days=window_days)}'" if window_days is not None else None
     in_window = f"day > {start}" if start is not None else "1 = 1"
@@ -137,7 +180,7 @@ def aggregation_sql(relation: str, exprs: Mapping[str, str], *, as_of, window_da
     # where a DECIMAL sum takes 16 — the order level has one group per order), so "net <= 0" and
     # the totals do not depend on summation order (threads) and agree between engines. Rows that
     # cannot be used stay in the groups but add nothing (so ``bad`` is counted in this scan).
-    orders = _rows_sql(relation, exprs, keep, bad, as_of) + """,
+    orders = _rows_sql(relation, exprs, keep, bad, as_of, dialect=dialect) + """,
 orders AS (
     SELECT customer_id,
            MIN(CASE WHEN ok = 1 AND amount > 0 THEN day END) AS day,
@@ -160,7 +203,7 @@ GROUP BY customer_id
 """
     # Purchase days (orders that are not purchases share one NULL day per customer): the lifetime
     # model counts days, and its spend leaves the first purchase day out.
-    if dialect == "duckdb":
+    if dialect.name == "duckdb":
         ranked, first_spend = "days", "arg_min(spend, day)"  # the spend of the earliest (non-NULL) day
     else:  # MIN … OVER: PostgreSQL and MySQL 8 alike
         ranked = "(SELECT days.*, MIN(day) OVER (PARTITION BY customer_id) AS first_day FROM days) AS ranked"
@@ -186,7 +229,7 @@ GROUP BY customer_id
 
 
 def row_counts_sql(relation: str, exprs: Mapping[str, str], *, as_of, window_days: int | None = None,
-                   keep: str = "1 = 1") -> str:
+                   keep: str = "1 = 1", dialect: Dialect | None = None) -> str:
     """What happened to the rows of each customer (:data:`ROW_COUNTS`), in one GROUP BY.
 
     A query of its own rather than sums carried through the orders and days of
@@ -206,23 +249,26 @@ def row_counts_sql(relation: str, exprs: Mapping[str, str], *, as_of, window_day
              "rows_before": f"{before} AND NOT COALESCE(amount = 0, FALSE)",
              "rows_after": after}
     sums = ", ".join(f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS {name}" for name, cond in flags.items())
-    return _rows_sql(relation, exprs, keep, "0", as_of) + f"""
+    return _rows_sql(relation, exprs, keep, "0", as_of, dialect=dialect) + f"""
 SELECT customer_id, COUNT(*) AS rows_read, {sums}
 FROM tx
 GROUP BY customer_id
 """
 
 
-def _typed_exprs(cols: Mapping[str, str], varchar: str = "VARCHAR") -> dict[str, str]:
+def _typed_exprs(cols: Mapping[str, str], dialect: Dialect = DUCKDB) -> dict[str, str]:
     """Expressions for typed columns (Parquet, database tables, DataFrames)."""
-    q = {k: _quote(v) for k, v in cols.items()}
+    q = {k: dialect.quote_name(v) for k, v in cols.items()}
+
+    def text(x: str) -> str:
+        return "NULLIF(TRIM(" + dialect.exact.format(f"CAST({x} AS {dialect.text})") + "), '')"
+
     return {
-        "customer_id": f"NULLIF(TRIM(CAST({q['customer_id']} AS {varchar})), '')",
-        "order_id": (f"NULLIF(TRIM(CAST({q['order_id']} AS {varchar})), '')" if "order_id" in q
-                     else f"CAST(NULL AS {varchar})"),
+        "customer_id": text(q["customer_id"]),
+        "order_id": text(q["order_id"]) if "order_id" in q else f"CAST(NULL AS {dialect.text})",
         "day": f"CAST({q['order_date']} AS DATE)",
         # through DOUBLE, as the loader holds amounts: half away from zero on the float's value
-        "amount": f"CAST(CAST({q['amount']} AS DOUBLE PRECISION) AS DECIMAL(18, 2))",
+        "amount": f"CAST(CAST({q['amount']} AS {dialect.double}) AS DECIMAL(18, 2))",
     }
 
 
@@ -559,26 +605,60 @@ def _typed_checks(cols: Mapping[str, str], types: Mapping[str, str]) -> str:
 
 
 # ---------------------------------------------------------------------------------- databases
+# A text date or amount MySQL casts exactly as the loader reads it (else the loader reads the table).
+_PLAIN_DATE_RE = r"^[0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}([ T][0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2}([.][0-9]+)?)?)?$"
+_PLAIN_NUMBER_RE = r"^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$"
+# _SCIENTIFIC_RE without backslashes: MySQL reads '\d' in a string literal as 'd'.
+_PLAIN_SCIENTIFIC_RE = r"^[+-]?[0-9]+([.][0-9]+)?[eE][+-]?[0-9]+$"
+
+
+def _database_checks(cols: Mapping[str, str], exprs: Mapping[str, str], dialect: Dialect) -> str:
+    """A row the database would read differently from the loader (their count must be 0):
+
+    a required cell missing (the loader names it), an ID the loader rewrites (non-ASCII, spaces,
+    tabs — ``normalise_ids``) or refuses (Excel's scientific notation); in MySQL, a zero date and a
+    date or amount that is not plainly written (it casts silently). A typed DATETIME or DECIMAL
+    column passes the plain patterns as the database writes it out as text.
+    """
+    q = {k: dialect.quote_name(v) for k, v in cols.items()}
+
+    def ids(x: str) -> list[str]:
+        return [f"{dialect.byte_length}({x}) <> char_length({x}) OR {x} LIKE '% %' "
+                f"OR {x} LIKE CONCAT('%', {dialect.tab}, '%')",
+                f"({x} LIKE '%E+%' OR {x} LIKE '%e+%') AND "
+                + dialect.regex.format(x=x, pattern=_PLAIN_SCIENTIFIC_RE)]
+
+    bad = [f"{exprs['customer_id']} IS NULL", *ids(exprs["customer_id"]),
+           f"{q['order_date']} IS NULL OR {exprs['day']} IS NULL", f"{q['amount']} IS NULL"]
+    if "order_id" in cols:
+        bad += ids(exprs["order_id"])
+    if dialect.impossible_date:
+        bad.append(dialect.impossible_date.format(day=exprs["day"]))
+    if dialect.casts_silently:
+        for column, pattern in (("order_date", _PLAIN_DATE_RE), ("amount", _PLAIN_NUMBER_RE)):
+            text = f"TRIM(CAST({q[column]} AS {dialect.text}))"
+            bad.append("NOT (" + dialect.regex.format(x=text, pattern=pattern) + ")")
+    return _as_flag(bad)
+
+
 def _database(source: DataSource, base_dir: Path, as_of, window_days, full: bool = False
               ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The aggregation pushed down into the source's database; one row per customer comes back."""
     from planlib.data import sql
 
     with sql.connect("transactions", source, base_dir) as reader:
+        dialect = DIALECTS[reader.dialect]
         headers = [str(c) for c in reader.read(source, limit0=True).columns]
         cols = _mapping(headers, source)
-        relation = (sql._quote(source.table, reader.quote_char) if source.table is not None
+        relation = (sql._quote(source.table, dialect.quote) if source.table is not None
                     else f"({source.query.strip().rstrip(';')}) AS planlib_source")
-        if reader.quote_char != '"':
-            raise FastPathDeclined("MySQL quoting: read through pandas")
-        duck = sql._is_duckdb(source.url or "")
-        exprs = _typed_exprs(cols, "VARCHAR" if duck else "TEXT")
+        exprs = _typed_exprs(cols, dialect)
         query = aggregation_sql(relation, exprs, as_of=as_of, window_days=window_days, full=full,
-                                dialect="duckdb" if duck else "sql")
+                                bad=_database_checks(cols, exprs, dialect), dialect=dialect)
         try:
             agg = reader.run(query)
-            counts = (reader.run(row_counts_sql(relation, exprs, as_of=as_of, window_days=window_days))
-                      if full else None)
+            counts = (reader.run(row_counts_sql(relation, exprs, as_of=as_of, window_days=window_days,
+                                                dialect=dialect)) if full else None)
         except Exception as exc:  # a text date or ￥ amount the database cannot cast: the loader reads it
             raise FastPathDeclined(str(exc)[:200]) from None
     return _finish(agg, as_of), (_row_counts(counts) if full else None)

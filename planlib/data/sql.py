@@ -111,7 +111,8 @@ def _duckdb_path(url: str, base_dir: Path) -> Path:
 class _Reader:
     """One open connection that runs a SELECT and returns (headers, pandas frame).
 
-    ``dialect`` ("postgresql", "mysql", "duckdb") picks the in-database fingerprint (:func:`fingerprint_of`).
+    ``dialect`` ("postgresql", "mysql", "duckdb") picks the in-database fingerprint
+    (:func:`fingerprint_of`) and :mod:`planlib.data.aggregate`'s SQL hooks.
     """
 
     def __init__(self, run, quote_char: str, dialect: str = ""):
@@ -156,6 +157,9 @@ def connect(name: str, source: DataSource, base_dir: Path) -> Iterator[_Reader]:
                    "可用: postgresql+psycopg://、mysql+pymysql://、duckdb:///文件路径")
     if sa_url.get_driver_name() != _DRIVERS[backend]:
         sa_url = sa_url.set(drivername=f"{backend}+{_DRIVERS[backend]}")
+    if backend == "mysql" and "charset" not in sa_url.query:
+        # Chinese column names and values need utf8mb4 (MySQL's "utf8" is 3 bytes: no 𠮷, no emoji)
+        sa_url = sa_url.update_query_dict({"charset": "utf8mb4"})
     try:
         # REPEATABLE READ: the fingerprint and the rows of one read see the same snapshot
         # (:func:`read_raw_sql`), so rows inserted meanwhile are in both or in neither
@@ -206,6 +210,12 @@ def _missing(label: str, source: DataSource, detail: str) -> DataError:
     return fail(label, f"查询引用了不存在的表或列: {detail.splitlines()[0][:160]}", "检查 query 中的表名和列名")
 
 
+def _database_name(detail: str) -> str:
+    """The database a driver message names ('…database "crm"…', "Unknown database 'crm'")."""
+    found = re.search(r"database ['\"`]([^'\"`]+)['\"`]", detail)
+    return found[1] if found else ""
+
+
 def _database_error(label: str, exc, source: DataSource, secrets: list[str]) -> DataError:
     """One line for what a planner (or the database administrator) can fix."""
     orig = getattr(exc, "orig", exc)
@@ -215,12 +225,15 @@ def _database_error(label: str, exc, source: DataSource, secrets: list[str]) -> 
     low = detail.lower()
     if state in ("42P01", "42703") or code in (1146, 1054):
         return _missing(label, source, detail)
-    if state == "42501" or code in (1142, 1143, 1044):
+    if state == "42501" or code in (1142, 1143):
         return fail(label, "数据库用户没有读取权限", "请数据库管理员授予该用户对此表的 SELECT 权限")
     if state in ("28P01", "28000") or code == 1045 or "password authentication failed" in low:
         return fail(label, "数据库拒绝了用户名或密码", "检查 url 中的用户名和密码环境变量的值")
+    if code == 1044:  # MySQL answers so for a database the user may not use *or that does not exist*
+        return fail(label, f"数据库用户不能访问库 {_database_name(detail)}(或者这个库不存在)",
+                    "检查 url 最后的库名;库名无误时,请数据库管理员授予该用户对此库的 SELECT 权限")
     if state == "3D000" or code == 1049:
-        return fail(label, "数据库中没有这个库", "检查 url 最后的库名")
+        return fail(label, f"数据库中没有这个库 {_database_name(detail)}".rstrip(), "检查 url 最后的库名")
     if state.startswith("42") or code == 1064:
         return fail(label, f"查询语句有错误: {detail}", "检查 query(只写一条 SELECT 语句)")
     if "timeout" in low or "timed out" in low:

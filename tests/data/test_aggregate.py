@@ -214,3 +214,21 @@ def test_stage_02s_figures_pushed_down_into_postgres_equal_the_pandas_reference(
     # where and how many rows; the content hash --resume compares is the stage's (StageContext.source)
     assert got.fingerprint == {"source": f"{mask_url(pg_demo.url)} 表 orders", "rows": len(tx)}
     assert db_password not in repr(got.fingerprint)
+
+
+def test_postgres_rows_the_loader_reads_differently_are_left_to_it(pg_demo, db_password, tmp_path):
+    """The pushdown's row checks (planlib.data.aggregate._database_checks) in PostgreSQL: an ID the
+    loader rewrites ('C 001' is C001) gives the loader's customers, a missing date its message."""
+    pg_demo.server.psql(
+        "DROP TABLE IF EXISTS orders_odd; CREATE TABLE orders_odd (订单编号 text, 客户编号 text, 下单日期 timestamp, "
+        "消费金额 numeric(12, 2)); INSERT INTO orders_odd VALUES ('o1', 'C001', '2024-01-10', 10), "
+        "('o2', 'C 001', '2024-02-10', 20), ('o3', 'C002', '2024-02-11', 5); ALTER TABLE orders_odd OWNER TO planlib")
+    source = DataSource(url=pg_demo.url, table="orders_odd")
+    got, used = customer_purchases(source, tmp_path, as_of=AS_OF, window_days=None)
+    assert used == "pandas"
+    pd.testing.assert_frame_equal(got, purchases_pandas(load_source("transactions", source, tmp_path).frame,
+                                                        as_of=AS_OF, window_days=None))
+    assert got.set_index("customer_id").loc["C001", "frequency"] == 2
+    pg_demo.server.psql("UPDATE orders_odd SET 客户编号 = 'C001', 下单日期 = NULL WHERE 订单编号 = 'o2'")
+    with pytest.raises(DataError, match="列「下单日期」.*缺少值"):
+        customer_purchases(source, tmp_path, as_of=AS_OF, window_days=None)
