@@ -282,12 +282,43 @@ def _merge_map(old: CommentedMap, new: dict) -> None:
         merge_into(old, key, value)
 
 
+def _trailing(node: Any) -> tuple[Any, Any] | None:
+    """Where ruamel keeps what follows a block (blank lines, a comment before the next key): on the
+    last key of its last mapping, nested as deep as the block ends. (container, key) or None."""
+    while isinstance(node, CommentedMap | CommentedSeq) and len(node):
+        key = next(reversed(node)) if isinstance(node, CommentedMap) else len(node) - 1
+        child = node[key]
+        if not isinstance(child, CommentedMap | CommentedSeq) or not len(child):
+            return node, key
+        node = child
+    return None
+
+
+def _move_trailing(source: Any, target: Any) -> None:
+    """Move the blank lines/comment that end ``source`` to the end of ``target`` (a row appended
+    after it): otherwise the new row lands after the gap, and the gap before the next section goes."""
+    old, new = _trailing(source), _trailing(target)
+    if old is None or new is None:
+        return
+    (container, key), (to, to_key) = old, new
+    entry = container.ca.items.get(key)
+    if not entry or len(entry) < 3 or entry[2] is None:
+        return
+    to.ca.items.setdefault(to_key, [None, None, None, None])[2] = entry[2]
+    entry[2] = None
+
+
 def _merge_seq(old: CommentedSeq, new: list) -> None:
     while len(old) > len(new):
+        removed = old[len(old) - 1]
         del old[len(old) - 1]
+        if len(old):
+            _move_trailing(removed, old[len(old) - 1])
     for i, value in enumerate(new):
         if i >= len(old):
             old.append(_fresh(value))
+            if i:
+                _move_trailing(old[i - 1], old[i])
         elif isinstance(old[i], CommentedMap) and isinstance(value, dict):
             _merge_map(old[i], value)
         elif isinstance(old[i], CommentedSeq) and isinstance(value, list):

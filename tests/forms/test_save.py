@@ -169,3 +169,34 @@ def test_a_file_of_comments_only_keeps_them(tmp_path):
     path.write_text("# 新计划\n# 第二行\n", encoding="utf-8")
     modify_yaml(path, lambda doc: merge_into(doc, "review", {"campaign": "x"}), expected_digest=file_digest(path))
     assert path.read_text(encoding="utf-8") == "# 新计划\n# 第二行\nreview:\n  campaign: x\n"
+
+
+GOALS = """goals:
+  - id: G1
+    name: 复购
+    target: 12
+
+  - id: G2
+    name: 满意度
+    target: 4.5
+
+# 渠道计划(手写注释)
+channels:
+  budget: 100
+"""
+
+
+@pytest.mark.parametrize("rows, expected", [
+    # a row added: it goes inside the list, the blank line and comment before the next section stay
+    ([{"id": "G1", "name": "复购", "target": 12}, {"id": "G2", "name": "满意度", "target": 4.5},
+      {"id": "G3", "name": "新目标", "target": 1}],
+     GOALS.replace("    target: 4.5\n", "    target: 4.5\n  - id: G3\n    name: 新目标\n    target: 1\n")),
+    # the last row deleted: the gap before the next section stays too
+    ([{"id": "G1", "name": "复购", "target": 12}],
+     GOALS.replace("\n  - id: G2\n    name: 满意度\n    target: 4.5\n", "")),
+])
+def test_rows_added_or_deleted_at_the_end_keep_the_gap_before_the_next_section(tmp_path, rows, expected):
+    path = tmp_path / "plan.yaml"
+    path.write_text(GOALS, encoding="utf-8")
+    modify_yaml(path, lambda doc: merge_into(doc, "goals", rows), check=False)
+    assert path.read_text(encoding="utf-8") == expected
