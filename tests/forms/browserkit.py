@@ -38,6 +38,12 @@ def open_form(page, lab: str, project: Path, nb_root: Path, stage: str, before_r
     page.locator(".jp-NotebookPanel-toolbar").wait_for(timeout=60_000)
     expect(page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"^Python 3.*\| Idle$"))
            ).to_be_visible(timeout=60_000)
+    # JupyterLab's widget manager loads the kernel's widgets once it has connected (restoreWidgets).
+    # Cells run before that load has finished race with it: its list of the kernel's widgets arrives
+    # while their comm_open messages are still being handled, and it re-creates models whose views
+    # are then never drawn (seen as "widget model not found" / "Could not create child view" and a
+    # form with whole tables missing). Wait for it, as a planner's Run All a moment later does.
+    assert page.evaluate(WIDGETS_RESTORED), "JupyterLab's widget manager never finished loading the kernel's widgets"
     if before_run:
         page.evaluate(before_run)
     page.evaluate("""async () => {
@@ -50,6 +56,18 @@ def open_form(page, lab: str, project: Path, nb_root: Path, stage: str, before_r
     form = page.locator(".pl-form")
     form.wait_for(timeout=90_000)
     return form
+
+
+WIDGETS_RESTORED = """async () => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    await panel.sessionContext.ready;
+    // the notebook's widget renderer holds its widget manager (jupyterlab_widgets' WidgetRenderer)
+    const renderer = panel.content.rendermime.createRenderer('application/vnd.jupyter.widget-view+json');
+    const manager = await renderer._manager.promise;
+    const until = Date.now() + 60000;
+    while (!manager.restoredStatus && Date.now() < until) await new Promise(r => setTimeout(r, 100));
+    return manager.restoredStatus;
+}"""
 
 
 # what the kernel built: the model ids and classes of every pl-f-* widget under form.widget
