@@ -210,3 +210,17 @@ def test_a_folder_with_other_files_or_no_parts_is_refused_in_one_line(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="没有 Parquet 文件"):
         customer_purchases(DataSource(path="empty"), tmp_path, as_of=AS_OF, window_days=None)
+
+
+def test_duckdb_running_out_of_memory_is_not_handed_to_the_loader(tmp_path, monkeypatch):
+    """An engine failure keeps its traceback; the loader would answer with something unrelated (at
+    100M orders: "file over 2 GB") or, on a small file, silently compute on another path."""
+    import duckdb
+
+    def out_of_memory(*args, **kwargs):
+        raise duckdb.OutOfMemoryException("could not allocate block")
+
+    monkeypatch.setattr(aggregate, "_duckdb_file", out_of_memory)
+    with pytest.raises(duckdb.OutOfMemoryException):
+        customer_purchases(write(tmp_path, TRICKY, "parquet"), tmp_path, as_of=AS_OF, window_days=None,
+                           engine="duckdb")
