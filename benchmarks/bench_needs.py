@@ -379,7 +379,13 @@ def main_aggregate(rows_list: list[int], folder: Path, sources: list[str], engin
                     if engine == "agg-pandas" and rows > PANDAS_MAX_ROWS:
                         cells = _cells(rows, source, engine, n, None, None, _pandas_skipped(rows, pandas_peaks))
                     else:
-                        figures = _median_run(engine, target, str(inputs.customers), n)
+                        try:
+                            figures = _median_run(engine, target, str(inputs.customers), n)
+                        except SystemExit as failed:  # a failed cell is a line of the table, not the end of it
+                            cells = _cells(rows, source, engine, n, None, None, f"FAILED: {_last_line(failed)}")
+                            table.append(cells)
+                            print(_line(cells), flush=True)
+                            continue
                         figures["load"] = os.getloadavg()[0]
                         if engine in ("agg-duckdb", "agg-postgres"):
                             ref = figures
@@ -392,6 +398,12 @@ def main_aggregate(rows_list: list[int], folder: Path, sources: list[str], engin
                 if server is not None:
                     server.stop()
     return table
+
+
+def _last_line(failed: SystemExit) -> str:
+    """The exception line of a failed run's stderr (its traceback's last line)."""
+    lines = [ln for ln in str(failed).splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else "failed"
 
 
 def _role(engine: str) -> str:
