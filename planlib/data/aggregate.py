@@ -102,9 +102,7 @@ def aggregation_sql(relation: str, exprs: Mapping[str, str], *, as_of, window_da
     """
     as_of = _as_date(as_of)
     in_window = f"day > DATE '{as_of - timedelta(days=window_days)}'" if window_days is not None else "1 = 1"
-    # Three levels, each read once: rows -> orders -> (customer, purchase day) -> customers. The
-    # middle level replaces COUNT(DISTINCT day): DuckDB does not spill DISTINCT aggregates, and at
-    # 100M orders it ran out of memory at any limit tried (1 GB, 2 GB; bench_needs.py). Amounts are summed as whole cents
+    # Two levels, each read once: rows -> orders -> customers. Amounts are summed as whole cents
     # (rounded through DECIMAL(18, 2), held in a DOUBLE: exact below 2^53 cents, and an 8-byte sum
     # where a DECIMAL sum takes 16 — the order level has one group per order), so "net <= 0" and
     # the totals do not depend on summation order (threads) and agree between engines. Rows that
@@ -127,23 +125,15 @@ orders AS (
            MAX(ok) AS usable, MAX(bad) AS bad
     FROM tx
     GROUP BY customer_id, order_id, CASE WHEN order_id IS NULL THEN day END
-),
-days AS (
-    SELECT customer_id, day,
-           MAX(CASE WHEN net > 0 THEN 1 ELSE 0 END) AS bought,
-           COUNT(CASE WHEN net > 0 AND {in_window} THEN 1 END) AS frequency,
-           SUM(window_amount) AS window_amount, MAX(usable) AS usable, SUM(bad) AS bad
-    FROM orders
-    GROUP BY customer_id, day
 )
 SELECT customer_id,
-       SUM(frequency) AS frequency,
+       COUNT(CASE WHEN net > 0 AND {in_window} THEN 1 END) AS frequency,
        SUM(window_amount) / 100 AS monetary,
-       MIN(CASE WHEN bought = 1 THEN day END) AS first_purchase,
-       MAX(CASE WHEN bought = 1 THEN day END) AS last_purchase,
-       SUM(bought) AS purchase_days,
+       MIN(CASE WHEN net > 0 THEN day END) AS first_purchase,
+       MAX(CASE WHEN net > 0 THEN day END) AS last_purchase,
+       COUNT(DISTINCT CASE WHEN net > 0 THEN day END) AS purchase_days,
        MAX(usable) AS usable, SUM(bad) AS bad
-FROM days
+FROM orders
 GROUP BY customer_id
 """
 
