@@ -1,4 +1,4 @@
-"""Benchmark of stage 02 at 1M and 10M transaction rows: time and peak memory, against plain pandas.
+"""Benchmark of stage 02 at 1M, 10M and 100M transaction rows: time and peak memory, against plain pandas.
 
 Generates a CRM export like the ones planners have (UTF-8 with BOM, Chinese headers, order IDs,
 customer IDs with leading letters, timestamps, 2 % refunds; one customer per ten orders) and
@@ -13,19 +13,28 @@ runs, each in a fresh subprocess so peak memory is that run's own (``os.wait4`` 
   planlib dependencies; put them on PYTHONPATH to compare).
 
 With ``--aggregate`` it measures instead stage 02's per-customer data work (customers loaded,
-purchases by the one definition, RFM scores) the way ``planlib.metrics.rfm_inputs`` does it —
-DuckDB underneath for CSV/Parquet, pushed down into PostgreSQL — against two references doing the
-same aggregation without planlib's checks: plain DuckDB (``duckdb-ref``) and plain pandas
-(``pandas-ref``, :func:`planlib.data.aggregate.purchases_pandas` on ``pd.read_csv``/``read_parquet``
-or all rows of the table). Ratios are to ``duckdb-ref`` of the same rows and source; ``check``
-(customers with a purchase, purchases, monetary sum) shows every engine found the same figures.
-``--sources postgres`` starts a throwaway PostgreSQL (``tests/pgserver.py``) and COPYs the orders in.
+purchases by the one definition, RFM scores) through ``planlib.metrics.rfm_inputs.rfm_table_from_source``
+(:func:`planlib_rfm`: one line to swap in stage 02's own entry point) — DuckDB underneath for CSV,
+Parquet and a folder of Parquet files, pushed down into PostgreSQL — against references doing the
+same aggregation without planlib's checks: plain DuckDB (``duckdb-ref``, DuckDB's defaults), the
+same SQL sent to PostgreSQL by hand (``postgres-ref``) and plain pandas (``pandas-ref``,
+:func:`planlib.data.aggregate.purchases_pandas` on ``pd.read_csv``/``read_parquet`` or all rows of
+the table; not run above :data:`PANDAS_MAX_ROWS`, the table says why). One invocation prints rows
+× source (csv, parquet, folder, postgres) × engine: median wall time of N fresh processes, peak
+RSS, ratios to the line's reference (duckdb-ref for files, postgres-ref for PostgreSQL), the load
+average, and ``check`` (buyers/purchases/monetary/recency sums) showing every engine found the
+same figures. ``postgres`` starts a throwaway PostgreSQL (``tests/pgserver.py``) per row count and
+COPYs the orders in (1M/10M only).
 
-Inputs go to ``--dir`` (default /tmp/bench_needs) and are reused when present. Usage::
+Inputs (:mod:`benchmarks.needs_inputs`: CSV, Parquet, a folder of Parquet parts and customers,
+written in chunks so 100M orders generate in a few hundred MB) go to ``--dir`` (default
+/tmp/bench_needs) and are reused when present. Usage::
 
     .venv/bin/python benchmarks/bench_needs.py            # 1M and 10M
     .venv/bin/python benchmarks/bench_needs.py --rows 1000000
-    .venv/bin/python benchmarks/bench_needs.py --aggregate --rows 1000000 --sources csv parquet postgres
+    # the table in README.md: 1M/10M from every source (median of 3), 100M from Parquet once
+    .venv/bin/python benchmarks/bench_needs.py --aggregate --rows 1000000 10000000 100000000 \\
+        --sources csv parquet folder postgres --repeat 3 --large-sources parquet folder --markdown
 """
 
 from __future__ import annotations
@@ -40,50 +49,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks import needs_inputs  # noqa: E402 - run as a script: the repository root first
+
 PLAN = ROOT / "parameters" / "demo" / "2024Q2.yaml"  # its tiers and as_of (2024-03-31)
 TIME_BOUND_S, MEMORY_BOUND_MB = 60, 4096
 
 
 def generate(folder: Path, rows: int) -> tuple[Path, Path]:
-    """Write transactions and customers CSVs for ``rows`` orders (reused when present)."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    folder.mkdir(parents=True, exist_ok=True)
-    customers = max(rows // 10, 100)
-    tx_path, cust_path = folder / f"transactions_{rows}.csv", folder / f"customers_{rows}.csv"
-    if tx_path.exists() and cust_path.exists():
-        return tx_path, cust_path
-    rng = np.random.default_rng(20240401)
-    ids = np.char.add("C", np.char.zfill(np.arange(customers).astype("U8"), 8))
-    # a few heavy buyers and many occasional ones, as in retail
-    weights = rng.gamma(0.6, 1.0, customers)
-    cust = rng.choice(customers, size=rows, p=weights / weights.sum())
-    day = np.datetime64("2022-01-01") + rng.integers(0, 820, rows).astype("timedelta64[D]")
-    stamp = day.astype("datetime64[s]") + rng.integers(8 * 3600, 22 * 3600, rows).astype("timedelta64[s]")
-    amount = np.round(rng.gamma(2.0, 150.0, rows), 2)
-    amount[rng.random(rows) < 0.02] *= -1
-    table = pa.table({
-        "订单编号": pa.array(np.char.add("O", np.arange(rows).astype("U10"))),
-        "客户编号": pa.array(ids[cust]),
-        "下单日期": pa.array(stamp).cast(pa.string()),
-        "消费金额": pa.array(amount).cast(pa.string()),
-    })
-    people = pa.table({
-        "客户编号": pa.array(ids),
-        "客户名称": pa.array(np.char.add("张", (np.arange(customers) % 97).astype("U2"))),
-        "手机号": pa.array(np.char.add("138", np.char.zfill((np.arange(customers) % 10**8).astype("U8"), 8))),
-        "地区": pa.array(np.array(["华东", "华南", "华北", "西南"])[np.arange(customers) % 4]),
-        "注册日期": pa.array(np.full(customers, "2021-06-01")),
-    })
-    for path, data in ((tx_path, table), (cust_path, people)):
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
-            fh.write(b"\xef\xbb\xbf")  # Excel's "CSV UTF-8"
-            pacsv.write_csv(data, fh, pacsv.WriteOptions(quoting_style="none"))
-        tmp.replace(path)
-    return tx_path, cust_path
+    """Transactions and customers CSVs for ``rows`` orders (written in chunks, reused when present)."""
+    inputs = needs_inputs.generate(folder, rows)
+    return inputs.csv, inputs.customers
 
 
 # ---------------------------------------------------------------------------------- the runs
@@ -184,62 +160,95 @@ def run_polars(tx: str, cust: str) -> dict:
 AS_OF, WINDOW_DAYS, LEVELS = "2024-03-31", 365, 5
 PG_TABLE, PG_PASSWORD_VAR = "orders", "PLANLIB_BENCH_PG_PASSWORD"
 _CANONICAL = {"订单编号": "order_id", "客户编号": "customer_id", "下单日期": "order_date", "消费金额": "amount"}
+SOURCES = ("csv", "parquet", "folder", "postgres")
+# Above this many orders pandas-ref is not run: all rows in one pandas frame. Measured here: 10M
+# orders from CSV peak at ≈ 3 GB, so 100M would need ≈ 30 GB — more than this 24 GB machine has.
+PANDAS_MAX_ROWS = 20_000_000
+# PostgreSQL is measured at 1M and 10M orders (the issue's scope): COPYing 100M rows in would
+# take longer than the rest of the table together.
+POSTGRES_MAX_ROWS = 10_000_000
 
 
-def parquet_of(tx: Path) -> Path:
-    """The transactions as typed Parquet (text IDs, timestamps, float amounts), written once."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
+def planlib_rfm(customers, source):
+    """planlib's per-customer work of stage 02 on ``source`` → (a frame with frequency, monetary
+    and recency_days per customer, the engine used). When stage 02's own entry point lands
+    (e.g. ``planlib.metrics.customers.analyse_source``), swap it in on the marked line."""
+    from datetime import date
 
-    path = tx.with_suffix(".parquet")
-    if not path.exists():
-        types = {"订单编号": pa.string(), "客户编号": pa.string(), "下单日期": pa.timestamp("s"), "消费金额": pa.float64()}
-        table = pacsv.read_csv(tx, convert_options=pacsv.ConvertOptions(column_types=types))
-        pq.write_table(table, path.with_suffix(".tmp"))
-        path.with_suffix(".tmp").replace(path)
-    return path
+    from planlib.metrics.rfm_inputs import rfm_table_from_source
+
+    return rfm_table_from_source(customers, source, Path("/"), as_of=date.fromisoformat(AS_OF),  # ← the entry point
+                                 window_days=WINDOW_DAYS, levels=LEVELS)
 
 
-def _check(purchases) -> str:
-    bought = purchases[purchases["frequency"] > 0]
-    return f"{len(bought)}/{int(purchases['frequency'].sum())}/{purchases['monetary'].sum():.0f}"
+def _check(frame) -> str:
+    """buyers/purchases/monetary/recency: customers with a purchase in the window, their purchases,
+    net spend (refunds included) and the sum of days since each buyer's last purchase."""
+    bought = frame[frame["frequency"] > 0]
+    return (f"{len(bought)}/{int(frame['frequency'].sum())}/{frame['monetary'].sum():.0f}/"
+            f"{frame['recency_days'].sum():.0f}")
+
+
+def _pg_url(url: str) -> str:
+    return url.replace("${" + PG_PASSWORD_VAR + "}", os.environ.get(PG_PASSWORD_VAR, ""))
 
 
 def agg_planlib(tx: str, cust: str) -> dict:
-    from datetime import date
-
-    from planlib.data.aggregate import customer_purchases
     from planlib.data.load import load_source
-    from planlib.metrics.rfm_inputs import rfm_from_purchases
     from planlib.plan.schema import DataSource
 
     t0 = time.perf_counter()
     customers = load_source("customers", DataSource(path=cust), Path("/")).frame
     source = DataSource(url=tx, table=PG_TABLE) if "://" in tx else DataSource(path=tx)
-    purchases, used = customer_purchases(source, Path("/"), as_of=date.fromisoformat(AS_OF), window_days=WINDOW_DAYS)
-    rfm = rfm_from_purchases(customers, purchases, levels=LEVELS)
-    return {"stage_s": time.perf_counter() - t0, "customers": len(rfm), "engine": used, "check": _check(purchases)}
+    rfm, used = planlib_rfm(customers, source)
+    return {"stage_s": time.perf_counter() - t0, "customers": len(rfm), "engine": used, "check": _check(rfm)}
+
+
+def _ref_exprs(varchar: str = "VARCHAR") -> dict:
+    from planlib.data.aggregate import _typed_exprs
+
+    return _typed_exprs({v: k for k, v in _CANONICAL.items()}, varchar)
 
 
 def agg_duckdb_ref(tx: str, cust: str) -> dict:
-    """Plain DuckDB: the same GROUP BY over the file, customers read by DuckDB, no checks."""
+    """Plain DuckDB (its defaults: all cores, 80 % of RAM): the same GROUP BY over the file or
+    folder, customers read by DuckDB, no checks."""
     import duckdb
 
-    from planlib.data.aggregate import _finish, _typed_exprs, aggregation_sql
+    from planlib.data.aggregate import _finish, aggregation_sql
 
     t0 = time.perf_counter()
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
-    reader = "read_parquet" if tx.endswith(".parquet") else "read_csv"
-    relation = f"{reader}('{tx}')" if reader == "read_parquet" else \
-        f"read_csv('{tx}', header = true, types = {{'订单编号': 'VARCHAR', '客户编号': 'VARCHAR'}})"
-    exprs = _typed_exprs({v: k for k, v in _CANONICAL.items()})
-    agg = con.execute(aggregation_sql(relation, exprs, as_of=AS_OF, window_days=WINDOW_DAYS)).df()
+    if os.path.isdir(tx):
+        relation = f"read_parquet('{tx}/*.parquet')"
+    elif tx.endswith(".parquet"):
+        relation = f"read_parquet('{tx}')"
+    else:
+        relation = f"read_csv('{tx}', header = true, types = {{'订单编号': 'VARCHAR', '客户编号': 'VARCHAR'}})"
+    agg = con.execute(aggregation_sql(relation, _ref_exprs(), as_of=AS_OF, window_days=WINDOW_DAYS)).df()
     purchases = _finish(agg, AS_OF)
     customers = con.execute(f"SELECT * FROM read_csv('{cust}', header = true, all_varchar = true)").df()
     n = len(purchases.set_index("customer_id").reindex(customers["客户编号"]))
     return {"stage_s": time.perf_counter() - t0, "customers": n, "engine": "duckdb", "check": _check(purchases)}
+
+
+def agg_postgres_ref(tx: str, cust: str) -> dict:
+    """Plain PostgreSQL: the same GROUP BY sent by hand (psycopg, no planlib source checks), the
+    reference for the pushed-down path (DuckDB's postgres extension is a download, not offline)."""
+    import pandas as pd
+    import psycopg
+
+    from planlib.data.aggregate import _finish, aggregation_sql
+
+    t0 = time.perf_counter()
+    customers = pd.read_csv(cust, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    with psycopg.connect(_pg_url(tx).replace("postgresql+psycopg://", "postgresql://")) as conn:
+        cur = conn.execute(aggregation_sql(PG_TABLE, _ref_exprs("TEXT"), as_of=AS_OF, window_days=WINDOW_DAYS))
+        agg = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    purchases = _finish(agg, AS_OF)
+    n = len(purchases.set_index("customer_id").reindex(customers["客户编号"]))
+    return {"stage_s": time.perf_counter() - t0, "customers": n, "engine": "database", "check": _check(purchases)}
 
 
 def agg_pandas_ref(tx: str, cust: str) -> dict:
@@ -253,11 +262,11 @@ def agg_pandas_ref(tx: str, cust: str) -> dict:
     if "://" in tx:
         import sqlalchemy as sa
 
-        engine = sa.create_engine(tx.replace("${" + PG_PASSWORD_VAR + "}", os.environ[PG_PASSWORD_VAR]))
+        engine = sa.create_engine(_pg_url(tx))
         with engine.connect() as conn:
             result = conn.execute(sa.text(f"SELECT * FROM {PG_TABLE}"))
             frame = pd.DataFrame.from_records(result.fetchall(), columns=list(result.keys())).rename(columns=_CANONICAL)
-    elif tx.endswith(".parquet"):
+    elif os.path.isdir(tx) or tx.endswith(".parquet"):
         frame = pd.read_parquet(tx).rename(columns=_CANONICAL)
     else:
         frame = pd.read_csv(tx, dtype={"订单编号": str, "客户编号": str, "消费金额": float}, encoding="utf-8-sig",
@@ -267,13 +276,18 @@ def agg_pandas_ref(tx: str, cust: str) -> dict:
     return {"stage_s": time.perf_counter() - t0, "customers": n, "engine": "pandas", "check": _check(purchases)}
 
 
-def start_postgres(tx: Path):
-    """A throwaway server with the orders COPYed in; returns (server, URL with ${password var})."""
-    sys.path.insert(0, str(ROOT / "tests"))
+def start_postgres(inputs: needs_inputs.Inputs):
+    """A throwaway server with the orders COPYed in; returns (server, URL with ${password var}, s)."""
+    import io
+
+    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
     import sqlalchemy as sa
+
+    sys.path.insert(0, str(ROOT / "tests"))
     from pgserver import start
 
+    t0 = time.perf_counter()
     server = start()
     engine = sa.create_engine(server.url)
     raw = engine.raw_connection()
@@ -281,8 +295,10 @@ def start_postgres(tx: Path):
         with raw.cursor() as cur:
             cur.execute(f"CREATE TABLE {PG_TABLE} (订单编号 text, 客户编号 text, 下单日期 timestamp, 消费金额 float8)")
             with cur.copy(f"COPY {PG_TABLE} FROM STDIN WITH (FORMAT csv)") as copy:
-                for batch in pq.ParquetFile(parquet_of(tx)).iter_batches(200_000):
-                    copy.write(batch.to_pandas().to_csv(index=False, header=False))
+                for batch in pq.ParquetFile(inputs.parquet).iter_batches(500_000):
+                    buf = io.BytesIO()
+                    pacsv.write_csv(batch, buf, pacsv.WriteOptions(include_header=False))
+                    copy.write(buf.getvalue())
             cur.execute(f"ANALYZE {PG_TABLE}")
         raw.commit()
     finally:
@@ -290,7 +306,8 @@ def start_postgres(tx: Path):
         engine.dispose()
     password = server.url.split(":")[2].split("@")[0]
     os.environ[PG_PASSWORD_VAR] = password
-    return server, server.url.replace(f":{password}@", ":${" + PG_PASSWORD_VAR + "}@")
+    url = server.url.replace(f":{password}@", ":${" + PG_PASSWORD_VAR + "}@")
+    return server, url, time.perf_counter() - t0
 
 
 def _median_run(engine: str, target: str, cust: str, repeat: int) -> dict:
@@ -299,40 +316,119 @@ def _median_run(engine: str, target: str, cust: str, repeat: int) -> dict:
     return runs[len(runs) // 2]
 
 
+NAMES = {"agg-duckdb": "duckdb-ref", "agg-postgres": "postgres-ref", "agg-pandas": "pandas-ref",
+         "agg-planlib": "planlib"}
+HEADER = ("rows", "source", "engine", "used", "N", "work s", "wall s", "peak MB", "time × ref", "memory × ref",
+          "load", "check: buyers/purchases/monetary/recency")
+
+
+def _cells(rows: int, source: str, engine: str, n: int, figures: dict | None, ref: dict | None,
+           note: str = "") -> list[str]:
+    if figures is None:
+        return [f"{rows:,}", source, NAMES[engine], "—", "—", "—", "—", "—", "—", "—", "—", note]
+    ratio_t = f"{figures['wall_s'] / ref['wall_s']:.2f}" if ref else "—"
+    ratio_m = f"{figures['peak_mb'] / ref['peak_mb']:.2f}" if ref else "—"
+    return [f"{rows:,}", source, NAMES[engine], figures["engine"], str(n), f"{figures['stage_s']:.2f}",
+            f"{figures['wall_s']:.2f}", f"{figures['peak_mb']:.0f}", ratio_t, ratio_m, f"{figures['load']:.1f}",
+            figures["check"]]
+
+
+_WIDTHS = (11, 8, 12, 8, 2, 8, 8, 8, 10, 12, 5, 0)
+
+
+def _line(cells: list[str]) -> str:
+    return " ".join(c.rjust(w) if i not in (1, 2, 3, 11) else c.ljust(w)
+                    for i, (c, w) in enumerate(zip(cells, _WIDTHS, strict=True))).rstrip()
+
+
 def main_aggregate(rows_list: list[int], folder: Path, sources: list[str], engines_wanted: list[str],
-                   repeat: int = 1) -> None:
-    print(f"{'rows':>11} {'source':9} {'engine':11} {'used':9} {'stage s':>8} {'wall s':>7} {'peak MB':>8}"
-          f" {'time × duckdb-ref':>17} {'memory × duckdb-ref':>19}  check (buyers/purchases/monetary)")
+                   repeat: int = 1, large_rows: int = 20_000_000, large_sources: tuple[str, ...] = ("parquet",),
+                   large_repeat: int = 1) -> list[list[str]]:
+    """Print the table line by line (and return its cells): rows × source × engine.
+
+    ``repeat`` runs per cell (the median is shown) up to ``large_rows`` orders; above it only
+    ``large_sources``, ``large_repeat`` runs each. The reference of a line (``× ref``) is
+    duckdb-ref for files and postgres-ref for PostgreSQL, on the same rows.
+    """
+    print(f"# {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB RAM;"
+          f" load = 1-minute load average after the cell; wall s = median of N fresh processes (start-up"
+          f" included), work s = that run's time inside the process", flush=True)
+    print(_line(list(HEADER)), flush=True)
+    table = []
+    pandas_peaks: dict[int, float] = {}
     for rows in rows_list:
-        tx, cust = generate(folder, rows)
-        for source in sources:
+        inputs = needs_inputs.generate(folder, rows)
+        large = rows > large_rows
+        n = large_repeat if large else repeat
+        for source in (s for s in sources if not large or s in large_sources):
             server = None
             if source == "postgres":
-                server, target = start_postgres(tx)
-                engines = ("agg-pandas", "agg-planlib")
+                if rows > POSTGRES_MAX_ROWS:
+                    continue
+                server, target, copy_s = start_postgres(inputs)
+                print(f"# {rows:,} orders COPYed into PostgreSQL in {copy_s:.0f} s", flush=True)
+                engines = ("agg-postgres", "agg-planlib", "agg-pandas")
             else:
-                target = str(parquet_of(tx) if source == "parquet" else tx)
-                engines = ("agg-duckdb", "agg-pandas", "agg-planlib")
-            engines = [e for e in engines if e.removeprefix("agg-") in engines_wanted]
+                target = str(inputs.source(source))
+                engines = ("agg-duckdb", "agg-planlib", "agg-pandas")
             try:
-                results = {}
+                ref = None
                 for engine in engines:
-                    figures = _median_run(engine, target, str(cust), repeat)
-                    results[engine] = figures
-                    ref = results.get("agg-duckdb")
-                    ratio_t = f"{figures['wall_s'] / ref['wall_s']:17.2f}" if ref else f"{'—':>17}"
-                    ratio_m = f"{figures['peak_mb'] / ref['peak_mb']:19.2f}" if ref else f"{'—':>19}"
-                    name = {"agg-duckdb": "duckdb-ref", "agg-pandas": "pandas-ref", "agg-planlib": "planlib"}[engine]
-                    print(f"{rows:>11,} {source:9} {name:11} {figures['engine']:9} {figures['stage_s']:8.2f} "
-                          f"{figures['wall_s']:7.2f} {figures['peak_mb']:8.0f} {ratio_t} {ratio_m}  "
-                          f"{figures['check']}", flush=True)
+                    if _role(engine) not in engines_wanted:
+                        continue
+                    if engine == "agg-pandas" and rows > PANDAS_MAX_ROWS:
+                        cells = _cells(rows, source, engine, n, None, None, _pandas_skipped(rows, pandas_peaks))
+                    else:
+                        try:
+                            figures = _median_run(engine, target, str(inputs.customers), n)
+                        except SystemExit as failed:  # a failed cell is a line of the table, not the end of it
+                            cells = _cells(rows, source, engine, n, None, None, f"FAILED: {_last_line(failed)}")
+                            table.append(cells)
+                            print(_line(cells), flush=True)
+                            continue
+                        figures["load"] = os.getloadavg()[0]
+                        if engine in ("agg-duckdb", "agg-postgres"):
+                            ref = figures
+                        if engine == "agg-pandas":
+                            pandas_peaks[rows] = max(pandas_peaks.get(rows, 0), figures["peak_mb"])
+                        cells = _cells(rows, source, engine, n, figures, ref)
+                    table.append(cells)
+                    print(_line(cells), flush=True)
             finally:
                 if server is not None:
                     server.stop()
+    return table
+
+
+def _last_line(failed: SystemExit) -> str:
+    """The exception line of a failed run's stderr (its traceback's last line)."""
+    lines = [ln for ln in str(failed).splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else "failed"
+
+
+def _role(engine: str) -> str:
+    return {"agg-duckdb": "ref", "agg-postgres": "ref"}.get(engine, engine.removeprefix("agg-"))
+
+
+def _pandas_skipped(rows: int, peaks: dict[int, float]) -> str:
+    """Why pandas-ref is not run at ``rows``: its measured peak scaled, or the bound."""
+    if peaks:
+        base = max(peaks)
+        estimate = peaks[base] * rows / base / 1024
+        return (f"skipped: all rows in one pandas frame ≈ {estimate:.0f} GB (its {base:,}-row peak × "
+                f"{rows / base:.0f}) — over this machine's RAM")
+    return f"skipped: all rows in one pandas frame; above {PANDAS_MAX_ROWS:,} rows that exceeds this machine's RAM"
+
+
+def markdown(table: list[list[str]]) -> str:
+    """The table for README.md."""
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in table)])
 
 
 RUNNERS = {"planlib": run_planlib, "pandas": run_pandas, "duckdb": run_duckdb, "polars": run_polars,
-           "agg-planlib": agg_planlib, "agg-duckdb": agg_duckdb_ref, "agg-pandas": agg_pandas_ref}
+           "agg-planlib": agg_planlib, "agg-duckdb": agg_duckdb_ref, "agg-pandas": agg_pandas_ref,
+           "agg-postgres": agg_postgres_ref}
 
 
 def measure(engine: str, tx: Path, cust: str) -> dict | None:
@@ -362,13 +458,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, nargs="*", default=[1_000_000, 10_000_000])
     parser.add_argument("--dir", type=Path, default=Path("/tmp/bench_needs"))
     parser.add_argument("--aggregate", action="store_true", help="per-customer data work: planlib vs references")
-    parser.add_argument("--sources", nargs="*", default=["csv", "parquet"], choices=["csv", "parquet", "postgres"])
-    parser.add_argument("--engines", nargs="*", default=["duckdb", "pandas", "planlib"],
-                        choices=["duckdb", "pandas", "planlib"], help="--aggregate: which of the three to run")
+    parser.add_argument("--sources", nargs="*", default=["csv", "parquet"], choices=SOURCES,
+                        help=f"--aggregate: folder = the Parquet rows as {needs_inputs.PARTS} files in a folder")
+    parser.add_argument("--engines", nargs="*", default=["ref", "pandas", "planlib"],
+                        choices=["ref", "pandas", "planlib"],
+                        help="--aggregate: which to run (ref: duckdb-ref for files, postgres-ref for PostgreSQL)")
     parser.add_argument("--repeat", type=int, default=1, help="--aggregate: runs per cell, the median is shown")
+    parser.add_argument("--large-rows", type=int, default=20_000_000,
+                        help="--aggregate: above this many orders only --large-sources, --large-repeat runs each")
+    parser.add_argument("--large-sources", nargs="*", default=["parquet"], choices=SOURCES)
+    parser.add_argument("--large-repeat", type=int, default=1)
+    parser.add_argument("--markdown", action="store_true", help="--aggregate: also print the table as Markdown")
     args = parser.parse_args(argv)
     if args.aggregate:
-        main_aggregate(args.rows, args.dir, args.sources, args.engines, args.repeat)
+        table = main_aggregate(args.rows, args.dir, args.sources, args.engines, args.repeat, args.large_rows,
+                               tuple(args.large_sources), args.large_repeat)
+        if args.markdown:
+            print("\n" + markdown(table))
         return
     print(f"{'rows':>11} {'engine':8} {'load s':>7} {'analyse s':>9} {'stage s':>8} {'wall s':>7} {'peak MB':>8}"
           f" {'time × pandas':>13} {'memory × pandas':>15}")

@@ -6,7 +6,8 @@ in a small memory. The engine is chosen per source (:func:`choose_engine`):
 * a database source (``url``) — the GROUP BY is pushed down into the database (PostgreSQL, MySQL
   through SQLAlchemy; a DuckDB file directly): the same SQL, with the few differences (quoting,
   cast types, MySQL's case-insensitive text and silent casts) in one :class:`Dialect` each;
-* a Parquet or CSV file of at least :data:`DUCKDB_MIN_BYTES` — DuckDB reads it;
+* a Parquet or CSV file of at least :data:`DUCKDB_MIN_BYTES` — DuckDB reads it; a folder of
+  Parquet files (a warehouse export in parts, Spark/Hive style) is one source, read as one table;
 * anything else (small files, XLSX) — pandas on the canonical table of
   :func:`planlib.data.load.load_source`.
 
@@ -358,7 +359,9 @@ def _finish(agg: pd.DataFrame, as_of) -> pd.DataFrame:
     if "usable" in agg.columns:
         if pd.to_numeric(agg["bad"]).sum() > 0:
             raise FastPathDeclined(f"{int(pd.to_numeric(agg['bad']).sum())} rows the loader reads differently")
-        agg = agg[pd.to_numeric(agg["usable"]) > 0]
+        usable = pd.to_numeric(agg["usable"]) > 0
+        if not usable.all():  # a copy of every column otherwise
+            agg = agg[usable]
     if agg.empty:
         agg = pd.DataFrame({c: pd.Series(dtype=object) for c in
                             ("customer_id", "frequency", "monetary", "first_purchase", "last_purchase",
@@ -379,6 +382,8 @@ def _finish(agg: pd.DataFrame, as_of) -> pd.DataFrame:
         repeat = (agg["spend"].astype(float) - agg["first_spend"].astype(float)).to_numpy() / 100
         with np.errstate(invalid="ignore", divide="ignore"):
             out["mean_spend"] = np.where(days > 1, repeat / (days - 1), np.nan)
+    if out["customer_id"].is_monotonic_increasing:  # DuckDB sorted it (byte order, as pandas sorts)
+        return out.reset_index(drop=True)
     return out.sort_values("customer_id", ignore_index=True)
 
 
@@ -473,6 +478,46 @@ def _row_counts_pandas(df: pd.DataFrame, as_of: pd.Timestamp, start: pd.Timestam
     return _row_counts(summed)
 
 
+# ---------------------------------------------------------------------------------- a folder of Parquet
+def parquet_parts(folder: Path, label: str) -> list[Path]:
+    """The Parquet files of a folder source, sorted; a folder with anything else is refused.
+
+    Parts may sit in subfolders (``year=2024/month=03/part-0.parquet``); files and folders whose
+    names start with ``.`` or ``_`` are bookkeeping of the writer (``_SUCCESS``, ``.crc``) and are
+    skipped. Any other file (a CSV left beside the parts, say) is refused rather than ignored, so no
+    orders silently go missing.
+    """
+    from planlib.data.readers import fail
+
+    parts, others = [], []
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder).parts
+        if not p.is_file() or any(x.startswith((".", "_")) for x in rel):
+            continue
+        (parts if p.suffix.lower() == ".parquet" else others).append(p)
+    if others:
+        raise fail(label, f"文件夹 {folder} 里除了 Parquet 文件还有 {others[0].relative_to(folder)}"
+                          f"{f' 等 {len(others)} 个文件' if len(others) > 1 else ''}",
+                   "文件夹数据源只能放同一张表的 Parquet 分片;把其他文件移出这个文件夹")
+    if not parts:
+        raise fail(label, f"文件夹 {folder} 里没有 Parquet 文件",
+                   "写出数据文件的路径,或把这张表的 Parquet 分片放进这个文件夹")
+    return parts
+
+
+def _load_rows(source: DataSource, base_dir: Path, label: str = "transactions") -> pd.DataFrame:
+    """The canonical rows through the loader; a folder's parts one by one (each named in its own
+    errors), concatenated — the pandas path for what the fast path declines."""
+    from planlib.data.load import load_source
+
+    path = (Path(base_dir) / source.path).resolve() if source.path is not None else None
+    if path is None or not path.is_dir():
+        return load_source(label, source, base_dir).frame
+    frames = [load_source(label, source.model_copy(update={"path": str(p), "format": "parquet"}), base_dir).frame
+              for p in parquet_parts(path, label)]
+    return pd.concat(frames, ignore_index=True)
+
+
 # ---------------------------------------------------------------------------------- DuckDB
 def connect(threads: int | None = None, memory_limit: str | None = DUCKDB_MEMORY_LIMIT, database: str = ":memory:",
             read_only: bool = False):
@@ -550,7 +595,8 @@ def _duckdb_file(con, path: Path, source: DataSource, kind: str, as_of, window_d
     cleanup: list[Path] = []
     try:
         if kind == "parquet":
-            relation = f"read_parquet({_sql_string(str(path))})"
+            files = parquet_parts(path, "transactions") if path.is_dir() else [path]
+            relation = f"read_parquet([{', '.join(_sql_string(str(p)) for p in files)}])"
             described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
             headers = [r[0] for r in described]
             types = {r[0]: r[1].upper() for r in described}
@@ -680,8 +726,11 @@ def choose_engine(source: DataSource, base_dir: Path, engine: str = "auto",
 
     path = (Path(base_dir) / source.path).resolve()
     try:
-        kind = file_format(path, source, source.path)
-        size = path.stat().st_size
+        if path.is_dir():  # a folder of Parquet parts: their total size
+            kind, size = "parquet", sum(p.stat().st_size for p in parquet_parts(path, source.path))
+        else:
+            kind = file_format(path, source, source.path)
+            size = path.stat().st_size
     except OSError:
         return "pandas"  # the loader says what is missing
     if kind not in ("csv", "parquet"):
@@ -734,7 +783,7 @@ def _compute(source: DataSource, base_dir: Path, as_of, window_days: int | None,
             from planlib.data.readers import file_format
 
             path = (Path(base_dir) / source.path).resolve()
-            kind = file_format(path, source, source.path)
+            kind = "parquet" if path.is_dir() else file_format(path, source, source.path)
             con = connect()
             try:
                 return (*_duckdb_file(con, path, source, kind, as_of, window_days, full), "duckdb")
@@ -745,9 +794,11 @@ def _compute(source: DataSource, base_dir: Path, as_of, window_days: int | None,
     except Exception as exc:  # DuckDB's CSV reader refusing a ragged row, say: the loader explains
         import duckdb
 
-        if not isinstance(exc, duckdb.Error):
+        # Running out of memory or temp space is not a data problem the loader could explain: handed
+        # on, a 100M-row file came back as the loader's "file over 2 GB" (bench_needs.py, 100M).
+        resource = (duckdb.OutOfMemoryException, duckdb.InterruptException, duckdb.FatalException,
+                    duckdb.InternalException)
+        if not isinstance(exc, duckdb.Error) or isinstance(exc, resource):
             raise
-    from planlib.data.load import load_source
-
-    frame = load_source("transactions", source, base_dir).frame
+    frame = _load_rows(source, Path(base_dir))
     return (*_pandas(frame, as_of=as_of, window_days=window_days, full=full), "pandas")

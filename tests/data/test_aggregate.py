@@ -232,3 +232,63 @@ def test_postgres_rows_the_loader_reads_differently_are_left_to_it(pg_demo, db_p
     pg_demo.server.psql("UPDATE orders_odd SET 客户编号 = 'C001', 下单日期 = NULL WHERE 订单编号 = 'o2'")
     with pytest.raises(DataError, match="列「下单日期」.*缺少值"):
         customer_purchases(source, tmp_path, as_of=AS_OF, window_days=None)
+
+
+def _folder(tmp_path, rows, parts=3):
+    """TRICKY split over Parquet parts in a folder (one in a Hive-style subfolder), plus a writer's
+    bookkeeping files that must be skipped."""
+    folder = tmp_path / "orders"
+    (folder / "year=2024").mkdir(parents=True)
+    frame = pd.DataFrame(rows, columns=HEADERS, dtype=str)
+    step = -(-len(frame) // parts)
+    for i in range(parts):
+        where = folder / "year=2024" if i == 0 else folder
+        frame.iloc[i * step:(i + 1) * step].to_parquet(where / f"part-{i}.parquet")
+    (folder / "_SUCCESS").write_text("")
+    (folder / ".part-1.parquet.crc").write_text("x")
+    return DataSource(path="orders")
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb", "auto"])
+def test_a_folder_of_parquet_parts_is_one_source(tmp_path, engine):
+    """A folder of parts gives exactly the single file's purchases, on either path; an order whose
+    refund sits in another part still nets against it (o3, o4, o11 cross the part boundaries)."""
+    whole, _ = customer_purchases(write(tmp_path, TRICKY, "parquet"), tmp_path, as_of=AS_OF, window_days=90,
+                                  engine="pandas")
+    out, used = customer_purchases(_folder(tmp_path, TRICKY), tmp_path, as_of=AS_OF, window_days=90,
+                                   engine=engine, min_bytes=0 if engine == "auto" else None)
+    assert used == ("pandas" if engine == "pandas" else "duckdb")
+    pd.testing.assert_frame_equal(out, whole)
+
+
+def test_a_folder_source_declined_by_duckdb_goes_to_the_loader_part_by_part(tmp_path):
+    rows = [*TRICKY, ("o13", "Ａ", "2024-03-01", "5")]  # full-width A: only the loader reads it as A
+    out, used = customer_purchases(_folder(tmp_path, rows), tmp_path, as_of=AS_OF, window_days=None,
+                                   engine="duckdb")
+    assert used == "pandas"
+    assert out.set_index("customer_id").loc["A", "frequency"] == 4
+
+
+def test_a_folder_with_other_files_or_no_parts_is_refused_in_one_line(tmp_path):
+    source = _folder(tmp_path, TRICKY)
+    (tmp_path / "orders" / "notes.csv").write_text("a,b\n")
+    for engine in ("auto", "pandas"):
+        with pytest.raises(DataError, match=r"orders.*notes\.csv.*把其他文件移出这个文件夹"):
+            customer_purchases(source, tmp_path, as_of=AS_OF, window_days=None, engine=engine)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="没有 Parquet 文件"):
+        customer_purchases(DataSource(path="empty"), tmp_path, as_of=AS_OF, window_days=None)
+
+
+def test_duckdb_running_out_of_memory_is_not_handed_to_the_loader(tmp_path, monkeypatch):
+    """An engine failure keeps its traceback; the loader would answer with something unrelated (at
+    100M orders: "file over 2 GB") or, on a small file, silently compute on another path."""
+    import duckdb
+
+    def out_of_memory(*args, **kwargs):
+        raise duckdb.OutOfMemoryException("could not allocate block")
+
+    monkeypatch.setattr(aggregate, "_duckdb_file", out_of_memory)
+    with pytest.raises(duckdb.OutOfMemoryException):
+        customer_purchases(write(tmp_path, TRICKY, "parquet"), tmp_path, as_of=AS_OF, window_days=None,
+                           engine="duckdb")
