@@ -10,7 +10,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from planlib.cli import EXIT_INVALID, main
 from planlib.data.aggregate import customer_purchases, purchases_pandas
 from planlib.data.load import load_source
 from planlib.data.sql import check_source
@@ -219,19 +218,6 @@ def test_a_mysql_table_without_select_permission(mysql_demo, mysql_password, tmp
     with pytest.raises(DataError, match="没有读取权限"):  # the pushdown says the same
         customer_purchases(DataSource(url=mysql_demo.url, table="finance.orders"), tmp_path, as_of=AS_OF,
                            window_days=None)
-
-
-def test_validate_checks_each_mysql_source(mysql_demo, mysql_password, capsys):
-    assert main(["validate", str(mysql_demo.mysql_plan)]) == 0
-    base = mysql_demo.mysql_plan.parent / "base.yaml"
-    text = base.read_text(encoding="utf-8")
-    try:
-        base.write_text(text.replace("table: 客户", "table: 客户表"), encoding="utf-8")
-        assert main(["validate", str(mysql_demo.mysql_plan)]) == EXIT_INVALID
-    finally:
-        base.write_text(text, encoding="utf-8")
-    err = capsys.readouterr().err
-    assert "数据库中没有表 客户表" in err and mysql_password not in err
 
 
 def test_a_zero_date_is_named_not_a_traceback(mysql_demo, mysql_password, tmp_path):

@@ -178,17 +178,22 @@ def test_check_source_reads_no_rows_and_names_missing_columns(pg_demo, db_passwo
     assert missing == ["缺少必需的列 amount", "缺少必需的列 order_date"]
 
 
-def test_validate_checks_each_database_source(pg_demo, db_password, capsys):
-    assert main(["validate", str(pg_demo.pg_plan)]) == 0
-    base = pg_demo.pg_plan.parent / "base.yaml"
+@pytest.mark.parametrize("demo, password, plan, table, wrong", [
+    ("pg_demo", "db_password", "pg_plan", "crm_customers", "crm_kunden"),
+    ("mysql_demo", "mysql_password", "mysql_plan", "客户", "客户表"),
+])
+def test_validate_checks_each_database_source(demo, password, plan, table, wrong, request, capsys):
+    plan, password = getattr(request.getfixturevalue(demo), plan), request.getfixturevalue(password)
+    assert main(["validate", str(plan)]) == 0
+    base = plan.parent / "base.yaml"
     text = base.read_text(encoding="utf-8")
     try:
-        base.write_text(text.replace("table: crm_customers", "table: crm_kunden"), encoding="utf-8")
-        assert main(["validate", str(pg_demo.pg_plan)]) == EXIT_INVALID
+        base.write_text(text.replace(f"table: {table}", f"table: {wrong}"), encoding="utf-8")
+        assert main(["validate", str(plan)]) == EXIT_INVALID
     finally:
         base.write_text(text, encoding="utf-8")
     err = capsys.readouterr().err
-    assert "数据库中没有表 crm_kunden" in err and db_password not in err
+    assert f"数据库中没有表 {wrong}" in err and password not in err
 
 
 # ---------------------------------------------------------------------------------- DuckDB files
