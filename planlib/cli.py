@@ -140,18 +140,22 @@ def _validate(plans: Sequence[Path]) -> int:
     problems = validate_files(plans, audiences=audience_data, notes=notes)  # the same checks as the forms
     if not problems:
         problems = _database_problems(plans)
-    for note in dict.fromkeys(notes):
-        print(escape_controls(f"注意: {note}"), file=sys.stderr)
-    for problem in problems:
-        print(problem, file=sys.stderr)
+        notes = []  # a database that does not answer: its line says why, the note would say it again
     if problems:
+        for note in dict.fromkeys(notes):
+            print(escape_controls(f"注意: {note}"), file=sys.stderr)
+        for problem in problems:
+            print(problem, file=sys.stderr)
         print(f"共 {len(problems)} 个问题,计划未通过校验。", file=sys.stderr)
         return EXIT_INVALID
-    return _readiness(plans)
+    return _readiness(plans, notes)
 
 
-def _readiness(plans: Sequence[Path]) -> int:
-    """After the plan checks: which sections and KPIs each plan's data can feed (headers and a sample only)."""
+def _readiness(plans: Sequence[Path], notes: Sequence[str] = ()) -> int:
+    """After the plan checks: which sections and KPIs each plan's data can feed (headers and a sample only).
+
+    ``notes`` (checks the data did not allow) are said when the data is readable; when a data file is
+    broken, its one line already says why, and the note would say it a second time."""
     from planlib.data.contract import readiness, readiness_lines
     from planlib.plan.planfile import load_plan
     from planlib.proposal.build import check_detectability
@@ -166,6 +170,9 @@ def _readiness(plans: Sequence[Path]) -> int:
         if len(broken):
             code = EXIT_INVALID
             continue
+        for note in dict.fromkeys(notes):
+            print(escape_controls(f"注意: {note}"), file=sys.stderr)
+        notes = ()
         for row in table[table["stage"] == "数据提示"].itertuples():
             print(f"{escape_controls(plan)}: 注意: {escape_controls(row.part)}: {escape_controls(row.reason)}", file=sys.stderr)
         print(f"{escape_controls(plan)}: 校验通过;数据可支持的内容(只读了表头和前几行):")

@@ -26,6 +26,17 @@ def audience_data(plan: Plan, base_dir: Path) -> AudienceData | str:
 
     if plan.data.transactions is None:
         return "渠道成本与触达上限未核对:计划没有配置交易数据(data.transactions),无法得知各对象的客户数"
+    if any(src is not None and src.url is not None for src in (plan.data.customers, plan.data.transactions)):
+        # validate only asks a database whether it answers (LIMIT 0): reading whole tables here would
+        # make it as slow as stage 02, and a server that is down would be waited for twice
+        return "渠道成本与触达上限未核对:客户数据来自数据库,validate 不读取整表;阶段 03 运行时核对"
+    try:
+        from planlib.metrics.customers import engine_for
+
+        if engine_for(plan, base_dir) != "pandas":  # a large file: stage 02 aggregates it underneath
+            return "渠道成本与触达上限未核对:交易数据量大,validate 不读取全部订单;阶段 03 运行时核对"
+    except (PlanError, OSError) as exc:
+        return f"渠道成本与触达上限未核对:读取客户数据失败({exc})"
     try:
         ensure_demo_data(plan.data, base_dir)
         sources = {name: load_source(name, src, base_dir) for name in ("customers", "transactions", "tickets")

@@ -268,3 +268,24 @@ def test_peek_reads_a_database_sources_columns_without_rows(pg_demo, db_password
     assert found.sample.empty and "planlib:***@" in found.label
     missing = peek("transactions", DataSource(url=pg_demo.url, table="no_orders"), tmp_path)
     assert "数据库中没有表 no_orders" in missing.problem and db_password not in missing.problem
+
+
+def test_validate_reads_no_whole_table_or_large_file_for_the_channel_checks(pg_demo, monkeypatch):
+    """The channel-cost and contact-cap checks need audience sizes; validate gets them from small
+    files only — a database is asked whether it answers (LIMIT 0), a large file is left to stage 03."""
+    from planlib.data import aggregate, sql
+    from planlib.plan.planfile import load_plan
+    from planlib.run.audiences import audience_data
+
+    def no_connection(*_args, **_kwargs):
+        raise AssertionError("audience_data connected to the database")
+
+    monkeypatch.setattr(sql, "connect", no_connection)
+    loaded = load_plan(pg_demo.pg_plan)
+    note = audience_data(loaded.plan, loaded.base_dir)
+    assert isinstance(note, str) and "客户数据来自数据库" in note and "阶段 03" in note
+    files = load_plan(pg_demo.csv_plan)
+    assert not isinstance(audience_data(files.plan, files.base_dir), str)  # small files: sizes read
+    monkeypatch.setattr(aggregate, "DUCKDB_MIN_BYTES", {"csv": 0, "parquet": 0})
+    note = audience_data(files.plan, files.base_dir)
+    assert isinstance(note, str) and "交易数据量大" in note
