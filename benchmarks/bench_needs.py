@@ -204,10 +204,10 @@ def agg_planlib(tx: str, cust: str) -> dict:
     return {"stage_s": time.perf_counter() - t0, "customers": len(rfm), "engine": used, "check": _check(rfm)}
 
 
-def _ref_exprs(varchar: str = "VARCHAR") -> dict:
-    from planlib.data.aggregate import _typed_exprs
+def _ref_exprs(dialect: str = "duckdb") -> dict:
+    from planlib.data import aggregate
 
-    return _typed_exprs({v: k for k, v in _CANONICAL.items()}, varchar)
+    return aggregate._typed_exprs({v: k for k, v in _CANONICAL.items()}, getattr(aggregate, dialect.upper()))
 
 
 def agg_duckdb_ref(tx: str, cust: str) -> dict:
@@ -239,12 +239,13 @@ def agg_postgres_ref(tx: str, cust: str) -> dict:
     import pandas as pd
     import psycopg
 
-    from planlib.data.aggregate import _finish, aggregation_sql
+    from planlib.data.aggregate import POSTGRESQL, _finish, aggregation_sql
 
     t0 = time.perf_counter()
     customers = pd.read_csv(cust, dtype=str, encoding="utf-8-sig", keep_default_na=False)
     with psycopg.connect(_pg_url(tx).replace("postgresql+psycopg://", "postgresql://")) as conn:
-        cur = conn.execute(aggregation_sql(PG_TABLE, _ref_exprs("TEXT"), as_of=AS_OF, window_days=WINDOW_DAYS))
+        cur = conn.execute(aggregation_sql(PG_TABLE, _ref_exprs("postgresql"), as_of=AS_OF,
+                                           window_days=WINDOW_DAYS, dialect=POSTGRESQL))
         agg = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
     purchases = _finish(agg, AS_OF)
     n = len(purchases.set_index("customer_id").reindex(customers["客户编号"]))
