@@ -14,23 +14,14 @@ from planlib.data.aggregate import customer_purchases, purchases_pandas
 from planlib.data.load import load_source
 from planlib.data.sql import check_source
 from planlib.errors import DataError
-from planlib.metrics.customers import analyse
-from planlib.metrics.measure import compute_kpis
 from planlib.metrics.rfm_inputs import rfm_table_from_source
 from planlib.metrics.segment import rfm_as_of, rfm_table
 from planlib.plan.planfile import load_plan
 from planlib.plan.schema import DataSource
 from tests.data.test_aggregate import AS_OF, TRICKY
+from tests.data.test_sql import _frames
 
 CANONICAL_TX = ["order_id", "customer_id", "order_date", "amount"]
-SOURCES = ("customers", "transactions", "interactions", "surveys", "tickets")
-
-
-def _frames(plan_path):
-    loaded = load_plan(plan_path)
-    return loaded, {name: load_source(name, getattr(loaded.plan.data, name), loaded.base_dir) for name in SOURCES}
-
-
 def _url(mysql_demo, database: str = "planlib") -> str:
     return mysql_demo.url.replace("/planlib?", f"/{database}?")
 
@@ -53,21 +44,6 @@ def test_mysql_tables_load_like_the_csv_files(mysql_demo, mysql_password, tmp_pa
                        columns={"时间": "order_date", "钱": "amount"})
     pd.testing.assert_frame_equal(load_source("transactions", query, tmp_path).frame[CANONICAL_TX], tx_csv)
     assert mysql_password not in repr(from_mysql["transactions"].fingerprint)
-
-
-def test_tiers_clv_and_kpis_from_mysql_equal_those_from_csv(mysql_demo, mysql_password):
-    loaded, from_csv = _frames(mysql_demo.csv_plan)
-    _, from_mysql = _frames(mysql_demo.mysql_plan)
-    results = []
-    for frames in (from_csv, from_mysql):
-        data = {name: r.frame for name, r in frames.items()}
-        needs = analyse(data["customers"], data["transactions"], loaded.plan, data["tickets"])
-        results.append((needs.customers, compute_kpis(loaded.plan, data, needs.customers)))
-    (cust_csv, kpis_csv), (cust_mysql, kpis_mysql) = results
-    pd.testing.assert_frame_equal(cust_mysql, cust_csv)
-    assert cust_csv["tier"].nunique() > 1 and cust_csv["clv"].notna().any()
-    assert {k: (v.value, v.parts) for k, v in kpis_mysql.items()} == {k: (v.value, v.parts)
-                                                                      for k, v in kpis_csv.items()}
 
 
 def test_a_table_name_that_needs_backticks(mysql_demo, mysql_password, tmp_path):

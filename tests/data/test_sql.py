@@ -96,9 +96,13 @@ def test_postgres_tables_load_like_the_csv_files(pg_demo, db_password):
     assert db_password not in repr(from_pg["transactions"].fingerprint)
 
 
-def test_tiers_clv_and_kpis_from_postgres_equal_those_from_csv(pg_demo, db_password):
-    loaded, from_csv = _frames(pg_demo.csv_plan)
-    _, from_pg = _frames(pg_demo.pg_plan)
+@pytest.mark.parametrize("demo, plan, password", [("pg_demo", "pg_plan", "db_password"),
+                                                   ("mysql_demo", "mysql_plan", "mysql_password")])
+def test_tiers_clv_and_kpis_from_the_database_equal_those_from_csv(demo, plan, password, request):
+    demo = request.getfixturevalue(demo)
+    request.getfixturevalue(password)  # the password in the environment variable the URL names
+    loaded, from_csv = _frames(demo.csv_plan)
+    _, from_pg = _frames(getattr(demo, plan))
     results = []
     for frames in (from_csv, from_pg):
         data = {name: r.frame for name, r in frames.items()}
