@@ -89,6 +89,50 @@ TRACE = """() => {
 }"""
 
 
+# every comm message between the page and the kernel (opened models, their references, closes, what
+# the page sent), to find which referenced model never reached the page, and why
+TRACE_COMMS = """() => {
+    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+    const t0 = performance.now();
+    const log = window.__plComms = {opened: {}, closed: [], refs: [], sent: []};
+    const refsOf = (x) => (JSON.stringify(x || {}).match(/IPY_MODEL_[0-9a-f]+/g) || []).map(r => r.slice(10));
+    kernel.anyMessage.connect((_, {msg, direction}) => {
+        const type = msg.header.msg_type, c = msg.content || {}, ms = Math.round(performance.now() - t0);
+        const d = c.data || {};
+        if (type === 'comm_open' && direction === 'recv') {
+            log.opened[c.comm_id] = [ms, (d.state && d.state._model_name) || c.target_name];
+            const refs = refsOf(d.state);
+            if (refs.length) log.refs.push([ms, c.comm_id, 'open', refs]);
+        } else if (type === 'comm_open') {
+            log.sent.push([ms, 'open', c.comm_id, c.target_name]);
+        } else if (type === 'comm_close') {
+            log.closed.push([ms, direction, c.comm_id]);
+        } else if (type === 'comm_msg' && direction === 'send') {
+            log.sent.push([ms, d.method, c.comm_id, JSON.stringify(d.state || {}).slice(0, 120)]);
+        } else if (type === 'comm_msg') {
+            const refs = refsOf(d.state);
+            if (refs.length) log.refs.push([ms, c.comm_id, d.method, refs]);
+        }
+    });
+}"""
+
+UNKNOWN_REFS = """() => {
+    const log = window.__plComms;
+    if (!log) return null;
+    const closed = Object.fromEntries(log.closed.map(([ms, dir, id]) => [id, [ms, dir]]));
+    const bad = [];
+    for (const [ms, from, how, refs] of log.refs) {
+        for (const id of refs) {
+            const o = log.opened[id];
+            if (!o || o[0] > ms || (closed[id] && closed[id][0] <= ms))
+                bad.push({at: ms, from, how, ref: id, opened: o || null, closed: closed[id] || null});
+        }
+    }
+    return {opened: Object.keys(log.opened).length, closes: log.closed.slice(0, 20), bad: bad.slice(0, 20),
+            sent: log.sent.slice(0, 40)};
+}"""
+
+
 def _api(lab: str, path: str, method: str = "GET"):
     req = urllib.request.Request(f"{lab}{path}", method=method, headers={"Authorization": f"token {TOKEN}"})
     with urllib.request.urlopen(req) as r:
@@ -110,6 +154,57 @@ def wait_rendered(page, built: int, wait: float, settle: float) -> list[str]:
         time.sleep(0.25)
 
 
+def server_pids(nb_root: Path) -> list[int]:
+    """The Jupyter server's process (its command line names the notebook root)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if "jupyter" in cmd and str(nb_root) in cmd and "ipykernel" not in cmd:
+                pids.append(int(proc.name))
+    return pids
+
+
+class Staller:
+    """Stop the Jupyter server for ``stop`` s out of every ``stop + go`` s (SIGSTOP/SIGCONT): a server
+    that falls behind the kernel, as on a machine whose cores are taken — without waiting for luck."""
+
+    def __init__(self, pids: list[int], stop: float, go: float):
+        import threading
+
+        self.pids, self.stop_s, self.go_s = pids, stop, go
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        import os
+
+        while not self.done.is_set():
+            for pid in self.pids:
+                os.kill(pid, signal.SIGSTOP)
+            self.done.wait(self.stop_s)
+            for pid in self.pids:
+                os.kill(pid, signal.SIGCONT)
+            self.done.wait(self.go_s)
+
+    def __enter__(self):
+        if self.stop_s > 0:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        import os
+
+        self.done.set()
+        if self.thread.is_alive():
+            self.thread.join()
+        for pid in self.pids:
+            os.kill(pid, signal.SIGCONT)
+
+
 def one_opening(browser, lab: str, project: Path, nb_root: Path, stage: str, args, i: int) -> dict:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(120_000)
@@ -120,7 +215,14 @@ def one_opening(browser, lab: str, project: Path, nb_root: Path, stage: str, arg
         page.context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": args.throttle})
     t0 = time.monotonic()
     try:
-        open_form(page, lab, project, nb_root, stage, before_run=TRACE)
+        # the form cell runs last: stalling from the start of the run covers its burst of messages
+        stalls = Staller(server_pids(nb_root), args.stall, args.stall_go) if args.stall else None
+        trace = f"() => {{ ({TRACE})(); ({TRACE_COMMS})(); }}"
+        if stalls:
+            with stalls:
+                open_form(page, lab, project, nb_root, stage, before_run=trace)
+        else:
+            open_form(page, lab, project, nb_root, stage, before_run=trace)
         if args.restore_race:  # the form again, with the widget manager reloading meanwhile
             page.evaluate(RESTORE_DURING_FORM)
         out = page.evaluate(ASK_KERNEL, KERNEL_COUNT)
@@ -134,10 +236,14 @@ def one_opening(browser, lab: str, project: Path, nb_root: Path, stage: str, arg
         result["restored"], result["stale_models"] = health.get("restored"), health.get("stale")
         result["cell_outputs"] = health.get("outputs")  # the form alone: one widget output
         result["events"] = page.evaluate("() => window.__plEvents || []")
+        comms = page.evaluate(UNKNOWN_REFS) or {}
+        result["comms_sent"] = sorted({f"{m[1]}" for m in comms.get("sent", [])})
+        result["comms_closed"], result["unknown_refs"] = len(comms.get("closes", [])), len(comms.get("bad", []))
         if len(rendered) < len(ids) or health.get("problems") or health.get("error") or \
                 len(health.get("outputs") or []) != 1:
             result["diagnosis"] = health
             result["console"] = console
+            result["comms"] = page.evaluate(UNKNOWN_REFS)
             SHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SHOTS / f"{stage}-{i}.png"))
         return result
@@ -160,6 +266,10 @@ def main() -> None:
     parser.add_argument("--throttle", type=float, default=1,
                         help="slow Chromium's JavaScript down this many times (CDP CPU throttling), "
                              "as a starved browser on a loaded machine")
+    parser.add_argument("--stall", type=float, default=0,
+                        help="stop the Jupyter server this many seconds at a time while the cells run "
+                             "(a server that falls behind the kernel's messages)")
+    parser.add_argument("--stall-go", type=float, default=0.5, help="seconds the server runs between stalls")
     parser.add_argument("--restore-race", action="store_true",
                         help="run the form cell once more while the widget manager reloads from the kernel")
     parser.add_argument("--wait", type=float, default=90, help="longest wait for all fields (s)")

@@ -230,10 +230,9 @@ class Editor:
 
 
 def _error_label(path: KeyPath) -> w.HTML:
-    label = w.HTML("")
-    label.add_class("pl-error")
-    label.add_class(css(path, "pl-e"))
-    return label
+    # classes given at construction travel in the widget's comm_open; add_class afterwards would send
+    # one more message per class, and a form sends thousands (see forms/kernelio.py)
+    return w.HTML("", _dom_classes=("pl-error", css(path, "pl-e")))
 
 
 def _label(info: FieldInfo, name: str, note: str, required: bool) -> w.HTML:
@@ -279,14 +278,14 @@ class Scalar(Editor):
             if info.description:
                 widget.tooltip = info.description
             self.box = w.VBox([widget, self.error], layout=w.Layout(width=cell_width(info, path), flex="0 0 auto",
-                                                                     margin="1px 4px 1px 0"))
-            self.box.add_class(css(path))
+                                                                     margin="1px 4px 1px 0"),
+                              _dom_classes=(css(path),))
             return
         wide = self.kind in ("text", "dict") or not compact
         self.box = w.VBox([_label(info, str(path[-1]), note, self.required), widget, *help_text, self.error],
                           layout=w.Layout(width="100%" if self.kind == "text" else ("420px" if wide else "190px"),
-                                          margin="2px 8px 2px 0"))
-        self.box.add_class(css(path))
+                                          margin="2px 8px 2px 0"),
+                          _dom_classes=(css(path),))
 
     def _widget(self, inner: Any, info: FieldInfo, tp: Any, value: Any) -> tuple[str, w.Widget]:
         """The editor's kind and its input widget, chosen from the field's type and metadata."""
@@ -410,15 +409,17 @@ class Model(Editor):
         }
         self.error = _error_label(path)
         children = [f.box for f in self.fields.values()]
-        if compact == TABLE:
-            body = w.HBox(children, layout=w.Layout(flex_flow="row nowrap", align_items="flex-start"))
+        classes = (css(path),)
+        if compact == TABLE:  # the row itself is the field's box
+            body = w.HBox(children, layout=w.Layout(flex_flow="row nowrap", align_items="flex-start"),
+                          _dom_classes=classes)
         elif compact:
             body = w.HBox(children, layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
         else:
             body = w.VBox(children)
         head = [w.HTML(f"<h4 style='margin:6px 0 2px'>{html.escape(title)}</h4>")] if title else []
-        self.box = body if compact == TABLE else w.VBox([*head, body, self.error])  # a row shows the error
-        self.box.add_class(css(path))
+        # a row shows the error
+        self.box = body if compact == TABLE else w.VBox([*head, body, self.error], _dom_classes=classes)
 
     def value(self) -> Any:
         out = {}
@@ -490,12 +491,12 @@ class ListOf(Editor):
 
     def _buttons(self, i: int) -> list[w.Button]:
         up = w.Button(icon="arrow-up", tooltip="上移一行", disabled=i == 0,
-                      layout=w.Layout(width=_BUTTON_WIDTH, flex="0 0 auto"))
-        up.add_class(css((*self.path, i), "pl-up"))
+                      layout=w.Layout(width=_BUTTON_WIDTH, flex="0 0 auto"),
+                      _dom_classes=(css((*self.path, i), "pl-up"),))
         up.on_click(lambda _b: self.move_up(i))
         delete = w.Button(description="" if self.table else "删除", icon="trash", tooltip="删除这一行",
-                          layout=w.Layout(width=_BUTTON_WIDTH if self.table else "80px", flex="0 0 auto"))
-        delete.add_class(css((*self.path, i), "pl-del"))
+                          layout=w.Layout(width=_BUTTON_WIDTH if self.table else "80px", flex="0 0 auto"),
+                          _dom_classes=(css((*self.path, i), "pl-del"),))
         delete.on_click(lambda _b: self.remove(i))
         self.delete_buttons.append(delete)
         return [up, delete]

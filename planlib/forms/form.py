@@ -91,8 +91,10 @@ def stage_form(stage: str, plan_path: str | Path, run_dir: Any = None) -> PlanFo
         return None
     from IPython.display import display
 
+    from planlib.forms.kernelio import lossless_iopub
     from planlib.run.stage import resolve_plan_path
 
+    lossless_iopub()  # before the form's widgets are sent (see kernelio: a burst must not be dropped)
     form = PlanForm(resolve_plan_path(plan_path), sections_for(stage), stage=stage)
     display(form.widget)
     return form

@@ -38,11 +38,10 @@ def open_form(page, lab: str, project: Path, nb_root: Path, stage: str, before_r
     page.locator(".jp-NotebookPanel-toolbar").wait_for(timeout=60_000)
     expect(page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"^Python 3.*\| Idle$"))
            ).to_be_visible(timeout=60_000)
-    # JupyterLab's widget manager loads the kernel's widgets once it has connected (restoreWidgets).
-    # Cells run before that load has finished race with it: its list of the kernel's widgets arrives
-    # while their comm_open messages are still being handled, and it re-creates models whose views
-    # are then never drawn (seen as "widget model not found" / "Could not create child view" and a
-    # form with whole tables missing). Wait for it, as a planner's Run All a moment later does.
+    # JupyterLab's widget manager loads the kernel's widgets once it has connected (restoreWidgets);
+    # wait for that, as a planner's Run All a moment after opening does. (Forms that showed without
+    # their tabs — "widget model not found" — were traced to the kernel dropping part of the form's
+    # burst of comm_open messages, not to this load: see planlib/forms/kernelio.py.)
     assert page.evaluate(WIDGETS_RESTORED), "JupyterLab's widget manager never finished loading the kernel's widgets"
     if before_run:
         page.evaluate(before_run)
