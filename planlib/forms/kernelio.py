@@ -6,9 +6,11 @@ a ZeroMQ XPUB socket with ZeroMQ's default high-water mark of 1,000 messages per
 XPUB socket *drops* what it cannot queue. When the Jupyter server reads slower than the kernel
 writes — a busy machine, a starved browser tab — some ``comm_open`` messages never reach the page:
 JupyterLab's widget manager then fails the parents that refer to them ("widget model not found",
-"Could not create child view") and the form shows without its tabs. Measured with
-``benchmarks/bench_form_render.py --trace`` (the page's record of every comm message): in a failed
-opening the page received 1,333 ``comm_open`` messages and never the four its boxes referred to.
+"Could not create child view") and the form shows without its tabs. Traced with
+``benchmarks/bench_form_render.py`` (the page's record of every comm message): in a failed opening
+the page received 1,333 of the form's ``comm_open`` messages and never four that its boxes referred
+to. Stage 04's form sends ≈2,100 messages (1,570 ``comm_open``, the rest updates) — about what the
+two 1,000-message queues and the loopback socket buffers between kernel and server hold.
 The same loss was traced upstream in voila-dashboards/voila#534 ("Many widgets fail to render").
 
 The fix here: set ``ZMQ_XPUB_NODROP`` on the kernel's IOPub socket, so a full queue makes the kernel's
