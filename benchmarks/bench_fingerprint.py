@@ -8,8 +8,8 @@ amount, like a CRM export). Measured, each once, wall time in this process:
   summed md5 of every row, computed in the database; one row comes back;
 * ``read rows``   — the same connection reading every row into pandas (what a stage's
   :func:`planlib.data.load.load_source` starts with, before any checks);
-* ``hash in pandas`` — the fallback for dialects without an in-database hash
-  (:func:`planlib.data.sql._rows_fingerprint` on the rows already read).
+* ``hash in pandas`` — the rows hashed in Python instead (what MySQL sources did before they were
+  hashed in the database; :func:`planlib.data.sql._rows_fingerprint` on the rows already read).
 
 The ratio fingerprint / read rows is what checking instead of re-reading saves. With ``--mariadb``
 the same for a throwaway MariaDB (``tests/mysqlserver.py``; the table from its ``seq_1_to_N``
@@ -78,7 +78,7 @@ def _mariadb(row_counts: list[int]) -> None:
                 server.execute(
                     "DROP TABLE IF EXISTS orders; CREATE TABLE orders AS SELECT CONCAT('O', seq) AS order_id, "
                     f"CONCAT('C', seq % {max(rows // 10, 1)}) AS customer_id, "
-                    "TIMESTAMP '2024-01-01' + INTERVAL (seq % 365) DAY AS order_date, "
+                    "TIMESTAMP '2024-01-01 00:00:00' + INTERVAL (seq % 365) DAY AS order_date, "
                     f"(seq % 1000) * 1.25 - 10 AS amount FROM seq_1_to_{rows}")
                 source = DataSource(url=url, table="orders")
                 sql.source_fingerprint("transactions", source, base)  # warm: imports, connection, buffer pool

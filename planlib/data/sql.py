@@ -331,8 +331,8 @@ def check_sources(data: Data, base_dir: Path) -> list[Problem]:
 # The hash is order-free — a sum of per-row hashes, as exact integers — because a table or a query
 # without ORDER BY has no row order: the same rows in another order are the same data.
 # PostgreSQL: the 128-bit md5 of ``row::text`` (two 64-bit halves summed), stable across versions.
-# MySQL/MariaDB: the same md5 halves, of the row written out as its quoted columns (there is no
-# ``row::text``; see :func:`_mysql_fingerprint_sql` for why not CHECKSUM TABLE or CRC32).
+# MySQL/MariaDB: the first 64 bits of the md5 of the row written out as its quoted columns (there
+# is no ``row::text``; see :func:`_mysql_fingerprint_sql` for why not CHECKSUM TABLE or CRC32).
 # DuckDB: its built-in 64-bit ``hash()`` of the row, fast but not promised stable across DuckDB
 # versions — after an upgrade a source may look changed once, and the plan runs again (the safe
 # side: never a skip on changed data).
@@ -373,31 +373,39 @@ def _record(source: DataSource, quote_char: str, method: str, rows: int, parts: 
 
 
 _METHODS = {"postgresql": "count(*) + sum(md5(row::text))", "duckdb": "count(*) + sum(hash(row))",
-            "mysql": "count(*) + sum(md5(quoted columns))"}
+            "mysql": "count(*) + sum(md5(quoted columns)[:64 bits])"}
 
 
 def _mysql_fingerprint_sql(select: str, columns: list[str], quote_char: str) -> str:
-    """The PostgreSQL fingerprint in MySQL/MariaDB: md5 of each row's columns, halves summed.
+    """The fingerprint in MySQL/MariaDB: the first 64 bits of each row's md5, summed exactly.
 
-    The row is its columns as binary strings, each passed through ``QUOTE`` (``NULL`` unquoted, a quote or
-    backslash inside escaped), joined by commas: unambiguous, so ``('a,b', NULL)`` and
+    The row is its columns as binary strings, each passed through ``QUOTE`` (``NULL`` unquoted, a
+    quote or backslash inside escaped), joined by commas: unambiguous, so ``('a,b', NULL)`` and
     ``('a', 'b,NULL')`` differ, and free of "illegal mix of collations" between columns. ``SUM``
     of ``BIGINT UNSIGNED`` is an exact DECIMAL in MySQL and MariaDB.
 
-    Not ``CHECKSUM TABLE``: it works for a table only (not a ``query:``), runs outside the
-    transaction's snapshot, and its value changes with the row format and server version. Not
-    ``BIT_XOR(CRC32(…))``: XOR cancels pairs, so adding two identical rows (an order exported
-    twice) would leave it unchanged; and ``SUM(CRC32(…))`` keeps 32 bits of each row where md5 keeps
-    128 — measured on MariaDB, md5 costs about the same as the scan (benchmarks/bench_fingerprint.py).
+    Why this hash (1M rows in MariaDB on the shared 2-core machine, load average ~12, so ranges:
+    ``benchmarks/bench_fingerprint.py --mariadb`` gives this fingerprint 4.2–7.3 s, ``SUM(CRC32)``
+    of the same rows 1.4–2.2 s, reading the rows 33–45 s; the bare queries: COUNT(*) 0.5 s,
+    SUM(CRC32) 1.2 s, this 3.9 s, both md5 halves as PostgreSQL sums them 13.5 s — MariaDB
+    computes the md5 once per use of a merged derived column):
+
+    * not ``CHECKSUM TABLE``: it works for a table only (not a ``query:``), runs outside the
+      transaction's snapshot, and its value changes with the row format and server version;
+    * not ``BIT_XOR(CRC32(…))``: XOR cancels pairs, so two identical rows added (an order exported
+      twice) would leave it unchanged;
+    * not ``SUM(CRC32(…))``: about 3× cheaper, but 32 bits per row, and CRC is affine, so a second
+      CRC of a salted row adds no independent bits; a missed change publishes stale results, while
+      a few seconds per million rows only delay a ``--resume`` check that still costs under a
+      fifth of reading the rows.
     """
     def q(name: str) -> str:
         return quote_char + name.replace(quote_char, quote_char * 2) + quote_char
 
     row = ", ".join(f"QUOTE(CAST({q(c)} AS CHAR CHARACTER SET binary))" for c in columns) or "''"
     return ("SELECT COUNT(*) AS n, "
-            "SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)) AS hi, "
-            "SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)) AS lo "
-            f"FROM (SELECT MD5(CONCAT_WS(',', {row})) AS h FROM ({select}) AS planlib_row) AS planlib_hashes")
+            f"SUM(CAST(CONV(SUBSTRING(MD5(CONCAT_WS(',', {row})), 1, 16), 16, 10) AS UNSIGNED)) AS hi, 0 AS lo "
+            f"FROM ({select}) AS planlib_row")
 
 
 def fingerprint_of(reader: _Reader, source: DataSource) -> dict:
