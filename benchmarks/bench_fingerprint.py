@@ -64,7 +64,6 @@ def _mariadb(row_counts: list[int]) -> None:
     """The MariaDB rows: in-database md5 fingerprint, sum(crc32) over the same rows, rows read."""
     from mysqlserver import start
 
-    from planlib.data import sql
     from planlib.plan.schema import DataSource
 
     print(f"{'source':<10} {'rows':>11} {'fingerprint':>12} {'sum(crc32)':>11} {'read rows':>10} {'ratio':>8}")
@@ -80,27 +79,31 @@ def _mariadb(row_counts: list[int]) -> None:
                     f"CONCAT('C', seq % {max(rows // 10, 1)}) AS customer_id, "
                     "TIMESTAMP '2024-01-01 00:00:00' + INTERVAL (seq % 365) DAY AS order_date, "
                     f"(seq % 1000) * 1.25 - 10 AS amount FROM seq_1_to_{rows}")
-                source = DataSource(url=url, table="orders")
-                sql.source_fingerprint("transactions", source, base)  # warm: imports, connection, buffer pool
-                fp_s, found = _time(lambda: sql.source_fingerprint("transactions", source, base))
-                assert found["rows"] == rows, found
-                crc = ("SELECT COUNT(*), SUM(CRC32(CONCAT_WS(',', QUOTE(order_id), QUOTE(customer_id), "
-                       "QUOTE(order_date), QUOTE(amount)))) FROM orders")
-
-                def crc32():
-                    with sql.connect("transactions", source, base) as reader:
-                        return reader.run(crc)
-
-                def read():
-                    with sql.connect("transactions", source, base) as reader:
-                        return reader.read(source)
-
-                crc_s, _ = _time(crc32)
-                read_s, _ = _time(read)
-                print(f"{'mariadb':<10} {rows:>11,} {fp_s:>12.2f} {crc_s:>11.2f} {read_s:>10.2f} {fp_s / read_s:>8.2f}",
-                      flush=True)
+                _measure_mariadb(DataSource(url=url, table="orders"), base, rows)
     finally:
         server.stop()
+
+
+def _measure_mariadb(source, base: Path, rows: int) -> None:
+    from planlib.data import sql
+
+    sql.source_fingerprint("transactions", source, base)  # warm: imports, connection, buffer pool
+    fp_s, found = _time(lambda: sql.source_fingerprint("transactions", source, base))
+    assert found["rows"] == rows, found
+    crc = ("SELECT COUNT(*), SUM(CRC32(CONCAT_WS(',', QUOTE(order_id), QUOTE(customer_id), "
+           "QUOTE(order_date), QUOTE(amount)))) FROM orders")
+
+    def crc32():
+        with sql.connect("transactions", source, base) as reader:
+            return reader.run(crc)
+
+    def read():
+        with sql.connect("transactions", source, base) as reader:
+            return reader.read(source)
+
+    crc_s, _ = _time(crc32)
+    read_s, _ = _time(read)
+    print(f"{'mariadb':<10} {rows:>11,} {fp_s:>12.2f} {crc_s:>11.2f} {read_s:>10.2f} {fp_s / read_s:>8.2f}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
