@@ -161,8 +161,9 @@ def connect(name: str, source: DataSource, base_dir: Path) -> Iterator[_Reader]:
         # Chinese column names and values need utf8mb4 (MySQL's "utf8" is 3 bytes: no 𠮷, no emoji)
         sa_url = sa_url.update_query_dict({"charset": "utf8mb4"})
     try:
-        # REPEATABLE READ: the fingerprint and the rows of one read see the same snapshot
-        # (:func:`read_raw_sql`), so rows inserted meanwhile are in both or in neither
+        # REPEATABLE READ: everything one connection runs sees one snapshot — the fingerprint and the
+        # rows (:func:`read_raw_sql`), or the per-customer figures, row counts and fingerprint
+        # (planlib.data.aggregate._database) — so rows inserted meanwhile are in all or in none
         engine = sa.create_engine(sa_url, poolclass=sa.pool.NullPool, isolation_level="REPEATABLE READ",
                                   connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
     except ImportError:
