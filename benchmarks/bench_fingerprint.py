@@ -8,12 +8,16 @@ amount, like a CRM export). Measured, each once, wall time in this process:
   summed md5 of every row, computed in the database; one row comes back;
 * ``read rows``   — the same connection reading every row into pandas (what a stage's
   :func:`planlib.data.load.load_source` starts with, before any checks);
-* ``hash in pandas`` — the fallback for dialects without an in-database hash
-  (:func:`planlib.data.sql._rows_fingerprint` on the rows already read).
+* ``hash in pandas`` — the rows hashed in Python instead (what MySQL sources did before they were
+  hashed in the database; :func:`planlib.data.sql._rows_fingerprint` on the rows already read).
 
-The ratio fingerprint / read rows is what checking instead of re-reading saves. Usage::
+The ratio fingerprint / read rows is what checking instead of re-reading saves. With ``--mariadb``
+the same for a throwaway MariaDB (``tests/mysqlserver.py``; the table from its ``seq_1_to_N``
+sequence), plus ``sum(crc32)`` — the cheaper hash :func:`planlib.data.sql._mysql_fingerprint_sql`
+did not choose — run on the same rows, to show what md5 costs over it. Usage::
 
     .venv/bin/python benchmarks/bench_fingerprint.py --rows 1000000 10000000
+    .venv/bin/python benchmarks/bench_fingerprint.py --rows 1000000 --mariadb
 """
 
 from __future__ import annotations
@@ -56,11 +60,61 @@ def _measure(label: str, source, base: Path, rows: int) -> None:
     print(f"{label:<10} {rows:>11,} {fp_s:>12.2f} {read_s:>10.2f} {hash_s:>15.2f} {fp_s / read_s:>8.2f}", flush=True)
 
 
+def _mariadb(row_counts: list[int]) -> None:
+    """The MariaDB rows: in-database md5 fingerprint, sum(crc32) over the same rows, rows read."""
+    from mysqlserver import start
+
+    from planlib.plan.schema import DataSource
+
+    print(f"{'source':<10} {'rows':>11} {'fingerprint':>12} {'sum(crc32)':>11} {'read rows':>10} {'ratio':>8}")
+    server = start()
+    try:
+        os.environ[PASSWORD_VAR] = server.password
+        url = server.url.replace(f":{server.password}@", ":${" + PASSWORD_VAR + "}@")
+        with tempfile.TemporaryDirectory() as tmp:
+            base = Path(tmp)
+            for rows in row_counts:
+                server.execute(
+                    "DROP TABLE IF EXISTS orders; CREATE TABLE orders AS SELECT CONCAT('O', seq) AS order_id, "
+                    f"CONCAT('C', seq % {max(rows // 10, 1)}) AS customer_id, "
+                    "TIMESTAMP '2024-01-01 00:00:00' + INTERVAL (seq % 365) DAY AS order_date, "
+                    f"(seq % 1000) * 1.25 - 10 AS amount FROM seq_1_to_{rows}")
+                _measure_mariadb(DataSource(url=url, table="orders"), base, rows)
+    finally:
+        server.stop()
+
+
+def _measure_mariadb(source, base: Path, rows: int) -> None:
+    from planlib.data import sql
+
+    sql.source_fingerprint("transactions", source, base)  # warm: imports, connection, buffer pool
+    fp_s, found = _time(lambda: sql.source_fingerprint("transactions", source, base))
+    assert found["rows"] == rows, found
+    crc = ("SELECT COUNT(*), SUM(CRC32(CONCAT_WS(',', QUOTE(order_id), QUOTE(customer_id), "
+           "QUOTE(order_date), QUOTE(amount)))) FROM orders")
+
+    def crc32():
+        with sql.connect("transactions", source, base) as reader:
+            return reader.run(crc)
+
+    def read():
+        with sql.connect("transactions", source, base) as reader:
+            return reader.read(source)
+
+    crc_s, _ = _time(crc32)
+    read_s, _ = _time(read)
+    print(f"{'mariadb':<10} {rows:>11,} {fp_s:>12.2f} {crc_s:>11.2f} {read_s:>10.2f} {fp_s / read_s:>8.2f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, nargs="*", default=[1_000_000])
+    parser.add_argument("--mariadb", action="store_true", help="measure a throwaway MariaDB instead")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT / "tests"))
+    if args.mariadb:
+        _mariadb(args.rows)
+        return
     import duckdb
     from pgserver import start
 

@@ -61,6 +61,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from planlib.data.parts import folder_parts, parquet_parts
 from planlib.data.tables import match_headers, required
 from planlib.plan.schema import DataSource
 
@@ -479,45 +480,6 @@ def _row_counts_pandas(df: pd.DataFrame, as_of: pd.Timestamp, start: pd.Timestam
 
 
 # ---------------------------------------------------------------------------------- a folder of Parquet
-def parquet_parts(folder: Path, label: str) -> list[Path]:
-    """The Parquet files of a folder source, sorted; a folder with anything else is refused.
-
-    Parts may sit in subfolders (``year=2024/month=03/part-0.parquet``); files and folders whose
-    names start with ``.`` or ``_`` are bookkeeping of the writer (``_SUCCESS``, ``.crc``) and are
-    skipped. Any other file (a CSV left beside the parts, say) is refused rather than ignored, so no
-    orders silently go missing.
-    """
-    from planlib.data.readers import fail
-
-    parts, others = [], []
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder).parts
-        if not p.is_file() or any(x.startswith((".", "_")) for x in rel):
-            continue
-        (parts if p.suffix.lower() == ".parquet" else others).append(p)
-    if others:
-        raise fail(label, f"文件夹 {folder} 里除了 Parquet 文件还有 {others[0].relative_to(folder)}"
-                          f"{f' 等 {len(others)} 个文件' if len(others) > 1 else ''}",
-                   "文件夹数据源只能放同一张表的 Parquet 分片;把其他文件移出这个文件夹")
-    if not parts:
-        raise fail(label, f"文件夹 {folder} 里没有 Parquet 文件",
-                   "写出数据文件的路径,或把这张表的 Parquet 分片放进这个文件夹")
-    return parts
-
-
-def _load_rows(source: DataSource, base_dir: Path, label: str = "transactions") -> pd.DataFrame:
-    """The canonical rows through the loader; a folder's parts one by one (each named in its own
-    errors), concatenated — the pandas path for what the fast path declines."""
-    from planlib.data.load import load_source
-
-    path = (Path(base_dir) / source.path).resolve() if source.path is not None else None
-    if path is None or not path.is_dir():
-        return load_source(label, source, base_dir).frame
-    frames = [load_source(label, source.model_copy(update={"path": str(p), "format": "parquet"}), base_dir).frame
-              for p in parquet_parts(path, label)]
-    return pd.concat(frames, ignore_index=True)
-
-
 # ---------------------------------------------------------------------------------- DuckDB
 def connect(threads: int | None = None, memory_limit: str | None = DUCKDB_MEMORY_LIMIT, database: str = ":memory:",
             read_only: bool = False):
@@ -595,7 +557,7 @@ def _duckdb_file(con, path: Path, source: DataSource, kind: str, as_of, window_d
     cleanup: list[Path] = []
     try:
         if kind == "parquet":
-            files = parquet_parts(path, "transactions") if path.is_dir() else [path]
+            files = folder_parts(path, source.path)[0] if path.is_dir() else [path]
             relation = f"read_parquet([{', '.join(_sql_string(str(p)) for p in files)}])"
             described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
             headers = [r[0] for r in described]
@@ -688,8 +650,15 @@ def _database_checks(cols: Mapping[str, str], exprs: Mapping[str, str], dialect:
 
 
 def _database(source: DataSource, base_dir: Path, as_of, window_days, full: bool = False
-              ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """The aggregation pushed down into the source's database; one row per customer comes back."""
+              ) -> tuple[pd.DataFrame, pd.DataFrame | None, dict | None]:
+    """The aggregation pushed down into the source's database; one row per customer comes back.
+
+    With ``full`` (stage 02) also the row counts and the source's fingerprint
+    (:func:`planlib.data.sql.fingerprint_of`: row count and content hash), all on one connection
+    in one transaction — REPEATABLE READ in PostgreSQL, a consistent snapshot in MySQL, DuckDB's
+    own — so rows written meanwhile are in all three or in none, and the manifest describes the
+    rows the figures were computed from.
+    """
     from planlib.data import sql
 
     with sql.connect("transactions", source, base_dir) as reader:
@@ -707,7 +676,9 @@ def _database(source: DataSource, base_dir: Path, as_of, window_days, full: bool
                                                 dialect=dialect)) if full else None)
         except Exception as exc:  # a text date or ￥ amount the database cannot cast: the loader reads it
             raise FastPathDeclined(str(exc)[:200]) from None
-    return _finish(agg, as_of), (_row_counts(counts) if full else None)
+        purchases = _finish(agg, as_of)  # declines before the fingerprint when the loader must read it
+        fingerprint = sql.fingerprint_of(reader, source) if full else None
+    return purchases, (_row_counts(counts) if full else None), fingerprint
 
 
 # ---------------------------------------------------------------------------------- the switch
@@ -746,7 +717,7 @@ def customer_purchases(source: DataSource, base_dir: Path, *, as_of, window_days
     The engine is :func:`choose_engine`'s; when the fast path declines (see the module
     docstring) the pandas path runs, and its loader reports the planner's mistakes.
     """
-    purchases, _, used = _compute(source, base_dir, as_of, window_days, engine, min_bytes, full=False)
+    purchases, _, used, _ = _compute(source, base_dir, as_of, window_days, engine, min_bytes, full=False)
     return purchases, used
 
 
@@ -757,28 +728,28 @@ class CustomerFigures:
     purchases: pd.DataFrame  # OUTPUT + mean_spend: one row per customer with a usable row
     rows: pd.DataFrame  # customer_id (NA: rows without one) + ROW_COUNTS: every id seen
     engine: str  # "database", "duckdb" or "pandas"
-    fingerprint: dict | None = None  # database sources: where (masked URL) and how many rows
+    # database sources: data.sql.fingerprint_of (masked source and query, rows, content hash) of the
+    # snapshot the figures were computed from — what the stage records and --resume compares
+    fingerprint: dict | None = None
 
 
 def customer_figures(source: DataSource, base_dir: Path, *, as_of, window_days: int | None,
                      engine: str = "auto", min_bytes: int | None = None) -> CustomerFigures:
     """:func:`customer_purchases` plus the lifetime model's spend (``mean_spend``) and what
-    happened to every row (:data:`ROW_COUNTS` per customer id), computed in the same scan."""
-    purchases, rows, used = _compute(source, base_dir, as_of, window_days, engine, min_bytes, full=True)
-    fingerprint = None
-    if source.url is not None:  # where it was read (masked) and how many rows; the content hash that
-        from planlib.data import sql  # --resume compares is the stage's (StageContext.source)
-
-        fingerprint = {"source": sql.describe(source), "rows": int(rows["rows_read"].sum())}
+    happened to every row (:data:`ROW_COUNTS` per customer id), computed in the same scan; for a
+    database source its fingerprint from the same snapshot (``fingerprint``)."""
+    purchases, rows, used, fingerprint = _compute(source, base_dir, as_of, window_days, engine, min_bytes, full=True)
     return CustomerFigures(purchases, rows, used, fingerprint)
 
 
 def _compute(source: DataSource, base_dir: Path, as_of, window_days: int | None, engine: str,
-             min_bytes: int | None, full: bool) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
+             min_bytes: int | None, full: bool) -> tuple[pd.DataFrame, pd.DataFrame | None, str, dict | None]:
+    """(purchases, row counts or None, engine used, fingerprint of a database source or None)."""
     chosen = choose_engine(source, base_dir, engine, min_bytes)
     try:
         if chosen == "database":
-            return (*_database(source, Path(base_dir), as_of, window_days, full), "database")
+            purchases, counts, fingerprint = _database(source, Path(base_dir), as_of, window_days, full)
+            return purchases, counts, "database", fingerprint
         if chosen == "duckdb":
             from planlib.data.readers import file_format
 
@@ -786,7 +757,7 @@ def _compute(source: DataSource, base_dir: Path, as_of, window_days: int | None,
             kind = "parquet" if path.is_dir() else file_format(path, source, source.path)
             con = connect()
             try:
-                return (*_duckdb_file(con, path, source, kind, as_of, window_days, full), "duckdb")
+                return (*_duckdb_file(con, path, source, kind, as_of, window_days, full), "duckdb", None)
             finally:
                 con.close()
     except FastPathDeclined:
@@ -800,5 +771,7 @@ def _compute(source: DataSource, base_dir: Path, as_of, window_days: int | None,
                     duckdb.InternalException)
         if not isinstance(exc, duckdb.Error) or isinstance(exc, resource):
             raise
-    frame = _load_rows(source, Path(base_dir))
-    return (*_pandas(frame, as_of=as_of, window_days=window_days, full=full), "pandas")
+    from planlib.data.load import load_source
+
+    loaded = load_source("transactions", source, Path(base_dir))  # a database: rows and fingerprint in one snapshot
+    return (*_pandas(loaded.frame, as_of=as_of, window_days=window_days, full=full), "pandas", loaded.fingerprint)

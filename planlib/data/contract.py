@@ -27,7 +27,7 @@ import pandas as pd
 
 from planlib.data.readers import AUTO_ENCODINGS, HEADER_SEARCH_ROWS, check_data_file, file_format, find_header
 from planlib.data.tables import TABLES, match_headers
-from planlib.errors import PlanError
+from planlib.errors import DataError, PlanError
 from planlib.plan.kpis import CATALOGUE
 from planlib.plan.schema import Data, Plan
 
@@ -201,7 +201,17 @@ def peek(name: str, source, base_dir: Path, demo: bool = False) -> Peek:
     label = source.path
     path = (Path(base_dir) / source.path).resolve()
     empty = Peek(name, label, [], set(), pd.DataFrame())
-    if not path.is_file():
+    if path.is_dir():  # a folder of Parquet parts: the folder checked, the first part with rows peeked
+        from planlib.data.parts import folder_parts
+
+        try:
+            parts, _ = folder_parts(path, label)
+        except DataError as exc:  # the line without the label the readiness row already shows
+            empty.problem = "; ".join(f"{p.message} — {p.hint}" if p.hint else p.message for p in exc.problems)
+            return empty
+        path = _first_with_rows(parts)
+        source = source.model_copy(update={"format": "parquet"})
+    elif not path.is_file():
         if demo:  # the demo generator writes it on the first run, with every column
             return Peek(name, label, [], {c.name for c in TABLES[name]}, pd.DataFrame())
         empty.problem = f"找不到数据文件 {path} — 检查计划中的路径(相对于计划文件所在的目录)"
@@ -271,6 +281,13 @@ def peek(name: str, source, base_dir: Path, demo: bool = False) -> Peek:
     body = [(r + [""] * len(headers))[:len(headers)] for r in rows[idx + 1: idx + 1 + PEEK_ROWS]]
     sample = pd.DataFrame({target: [r[i] for r in body] for i, target in found.items()}, dtype="str")
     return Peek(name, label, headers, set(found.values()), sample)
+
+
+def _first_with_rows(parts: list[Path]) -> Path:
+    """The first Parquet part that has rows (Spark writes empty parts), else the first part."""
+    import pyarrow.parquet as pq
+
+    return next((p for p in parts if pq.ParquetFile(p).metadata.num_rows), parts[0])
 
 
 def _peek_database(name: str, source, base_dir: Path) -> Peek:

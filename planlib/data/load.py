@@ -89,10 +89,20 @@ def load_source(name: str, source: DataSource, base_dir: Path, *, max_bytes: int
 
     ``source.path`` is resolved against ``base_dir``, the plan file's folder; ``max_bytes`` bounds
     the file's size (default :func:`max_data_bytes`). A ``url`` source is read from its database
-    (:mod:`planlib.data.sql`) and then checked exactly like a file.
+    (:mod:`planlib.data.sql`) and then checked exactly like a file; a folder of Parquet parts
+    (:mod:`planlib.data.parts`) part by part, each exactly like a Parquet file (:func:`_load_folder`).
     """
     if name not in TABLES:
         raise ValueError(f"unknown data source {name!r}")  # a caller's bug, not the planner's
+    if source.url is None and (Path(base_dir) / source.path).resolve().is_dir():
+        return _load_folder(name, source, Path(base_dir), max_bytes)
+    return _load_one(name, source, base_dir, max_bytes=max_bytes)
+
+
+def _load_one(name: str, source: DataSource, base_dir: Path, *, max_bytes: int | None = None,
+              part_of_folder: bool = False) -> LoadResult:
+    """:func:`load_source` of one file or database table; ``part_of_folder``: one Parquet part,
+    which may be empty (Spark writes empty parts) — the folder as a whole must have rows."""
     if source.url is not None:
         from planlib.data import sql
 
@@ -112,7 +122,7 @@ def load_source(name: str, source: DataSource, base_dir: Path, *, max_bytes: int
             texts[pos] = _as_text(frame[pos])
         return texts[pos]
 
-    if not len(frame) and name in NEEDS_ROWS:
+    if not len(frame) and name in NEEDS_ROWS and not part_of_folder:
         raise DataError([Problem(label, f"第 {raw.header_row} 行(表头)", "文件只有表头,没有数据行",
                                  "确认导出时选择了数据范围(或筛选条件没有把数据全部过滤掉)")])
     keep, excluded = _set_aside(frame, positions, rows, text_of)
@@ -147,7 +157,7 @@ def load_source(name: str, source: DataSource, base_dir: Path, *, max_bytes: int
     out = pd.DataFrame(columns)
     _add_extras(out, raw, frame, positions)
     out.attrs["source"] = label  # the file a frame came from, for messages comparing two files
-    if name == "customers":
+    if name == "customers" and not part_of_folder:  # a folder's customers are checked across its parts
         orders_like = {"order_date", "amount"} <= set(match_headers("transactions", raw.headers, {}).values())
         _check_unique(label, out["customer_id"], rows, raw.headers[positions["customer_id"]], orders_like)
     return LoadResult(
@@ -157,6 +167,57 @@ def load_source(name: str, source: DataSource, base_dir: Path, *, max_bytes: int
         absent=tuple(c.name for c in TABLES[name] if c.name not in positions),
         rows=rows, fingerprint=fingerprint,
     )
+
+
+def _load_folder(name: str, source: DataSource, base_dir: Path, max_bytes: int | None) -> LoadResult:
+    """A folder of Parquet parts as one source: the folder checked (:func:`planlib.data.parts.folder_parts`:
+    only Parquet, same columns), its columns mapped once — a missing column or a wrong ``columns:``
+    entry is one line naming the folder, not one per part — then each part loaded as a Parquet file
+    (its bad cells named with the part and its row), every part's problems reported together.
+
+    Parts are loaded one by one rather than as one ``pyarrow.dataset`` table so that a message
+    names the part a planner has to open, and its row there; the frames are then concatenated
+    (the whole table is in memory, as for one file: ``max_bytes`` bounds the folder's total).
+    """
+    from planlib.data.parts import folder_parts
+    from planlib.data.readers import max_data_bytes, size_text
+
+    label = source.path
+    folder = (base_dir / source.path).resolve()
+    parts, headers = folder_parts(folder, label)
+    total, limit = sum(p.stat().st_size for p in parts), max_data_bytes() if max_bytes is None else max_bytes
+    if total > limit:
+        raise DataError([Problem(label, "", f"文件夹中的 Parquet 分片共有 {size_text(total)},超过上限 {size_text(limit)}",
+                                 "缩小导出的时间范围;确需读取时设置环境变量 PLANLIB_MAX_DATA_MB(兆字节),"
+                                 "或让阶段 02 按客户汇总(交易表较大时自动使用 DuckDB)")])
+    _map_columns(name, RawTable(headers, pd.DataFrame(), 1, None, typed=True), label, source)
+    loaded, problems = [], []
+    for part in parts:
+        relative = (Path(source.path) / part.relative_to(folder)).as_posix()
+        try:
+            loaded.append(_load_one(name, source.model_copy(update={"path": relative, "format": "parquet"}), base_dir,
+                                    max_bytes=limit, part_of_folder=True))
+        except DataError as exc:
+            problems += exc.problems
+    if problems:
+        raise DataError(problems)
+    first = loaded[0]
+    frame = pd.concat([r.frame for r in loaded], ignore_index=True)
+    frame.attrs["source"] = label
+    rows = np.concatenate([r.rows for r in loaded])
+    if not len(frame) and name in NEEDS_ROWS:
+        raise DataError([Problem(label, "", f"文件夹中的 {len(parts)} 个 Parquet 分片都没有数据行",
+                                 "确认导出时选择了数据范围(或筛选条件没有把数据全部过滤掉)")])
+    if name == "customers":
+        places = np.concatenate([np.array([f"{Path(r.path).relative_to(folder).as_posix()} 第 {n} 行" for n in r.rows],
+                                          dtype=object) for r in loaded])
+        orders_like = {"order_date", "amount"} <= set(match_headers("transactions", headers, {}).values())
+        _check_unique(label, frame["customer_id"], rows, first.columns["customer_id"], orders_like, places=places)
+    excluded = pd.concat([r.excluded.assign(reason=[f"{why}({Path(r.path).relative_to(folder).as_posix()})"
+                                                    for why in r.excluded["reason"]]).astype({"reason": str})
+                          for r in loaded], ignore_index=True)
+    return LoadResult(name=name, path=folder, frame=frame, excluded=excluded, encoding=None, header_row=1,
+                      columns=first.columns, absent=first.absent, rows=rows)
 
 
 def load_all(data: Data, base_dir: Path) -> dict[str, LoadResult]:
@@ -407,21 +468,23 @@ def _formula_problems(label: str, raw: RawTable, positions: dict[str, int], kept
 
 
 def _check_unique(label: str, ids: pd.Series, rows: np.ndarray, header: str = "客户编号",
-                  orders_like: bool = False) -> None:
+                  orders_like: bool = False, places: np.ndarray | None = None) -> None:
     """Every customer once; IDs are compared after :func:`planlib.data.parsing.normalise_ids`.
 
     ``orders_like``: the file has order dates and amounts — most likely an order export named as
-    the customer table, which a plan does not need.
+    the customer table, which a plan does not need. ``places``: where each row is, when row
+    numbers alone do not say it (a folder's parts: "part-1.parquet 第 3 行").
     """
     dup = ids.duplicated(keep=False).to_numpy()
     if not dup.any():
         return
-    groups = pd.Series(rows[dup]).groupby(ids[dup].to_numpy(), sort=False).agg(list)
+    where_rows = places[dup] if places is not None else rows[dup]
+    groups = pd.Series(where_rows).groupby(ids[dup].to_numpy(), sort=False).agg(list)
     hint = ("这看起来是订单文件(有下单日期和金额列):没有客户表时删除计划中的 data.customers,"
             "客户名单会由交易表生成" if orders_like else "每个客户只能出现一次;请删除重复行,或检查导出条件")
     problems = [Problem(label, "", f"客户编号重复: {groups.size} 个编号出现不止一次"
                                    "(去掉空格、全角字符统一为半角后比较)", hint)]
     for cid, where in groups.head(MAX_EXAMPLES).items():
-        problems.append(Problem(label, f"客户编号 {cid}",
-                                f"出现在第 {'、'.join(map(str, where))} 行(列「{header}」)"))
+        shown = "、".join(where) if places is not None else f"第 {'、'.join(map(str, where))} 行"
+        problems.append(Problem(label, f"客户编号 {cid}", f"出现在{shown}(列「{header}」)"))
     raise DataError(problems)

@@ -15,7 +15,7 @@
 * :func:`check_sources` is what ``planlib validate`` asks of each database source: it answers
   and has the needed columns (``LIMIT 0``: no rows are read).
 * :func:`fingerprint_of` — the query run, row count and an order-free content hash, computed in
-  the database (PostgreSQL, DuckDB) in the same snapshot as the rows — is recorded in
+  the database (PostgreSQL, MySQL/MariaDB, DuckDB) in the same snapshot as the rows — is recorded in
   :class:`planlib.data.load.LoadResult` ``.fingerprint`` for the stage records and the manifest;
   :func:`source_fingerprint` is what ``--resume``/``--stage`` compare it with later.
 """
@@ -161,8 +161,9 @@ def connect(name: str, source: DataSource, base_dir: Path) -> Iterator[_Reader]:
         # Chinese column names and values need utf8mb4 (MySQL's "utf8" is 3 bytes: no 𠮷, no emoji)
         sa_url = sa_url.update_query_dict({"charset": "utf8mb4"})
     try:
-        # REPEATABLE READ: the fingerprint and the rows of one read see the same snapshot
-        # (:func:`read_raw_sql`), so rows inserted meanwhile are in both or in neither
+        # REPEATABLE READ: everything one connection runs sees one snapshot — the fingerprint and the
+        # rows (:func:`read_raw_sql`), or the per-customer figures, row counts and fingerprint
+        # (planlib.data.aggregate._database) — so rows inserted meanwhile are in all or in none
         engine = sa.create_engine(sa_url, poolclass=sa.pool.NullPool, isolation_level="REPEATABLE READ",
                                   connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
     except ImportError:
@@ -171,6 +172,11 @@ def connect(name: str, source: DataSource, base_dir: Path) -> Iterator[_Reader]:
     secrets = _secrets(url)
     try:
         with engine.connect() as conn:
+            if backend == "mysql":
+                # InnoDB's REPEATABLE READ takes its snapshot at the first read; starting it here makes
+                # every statement of this connection (figures, row counts, fingerprint) see one snapshot
+                conn.execute(sa.text("START TRANSACTION WITH CONSISTENT SNAPSHOT"))
+
             def run(sql: str) -> pd.DataFrame:
                 try:
                     result = conn.execute(sa.text(sql))
@@ -251,8 +257,6 @@ def read_raw_sql(name: str, source: DataSource, base_dir: Path, label: str) -> t
     with connect(name, source, base_dir) as reader:
         read = fingerprint_of(reader, source)
         frame = reader.read(source)
-        if read is None:  # no in-database hash for this dialect: hash the rows just read
-            read = _rows_fingerprint(reader, source, frame)
     headers = [str(c) for c in frame.columns]
     found = set(match_headers(name, headers, source.columns).values())
     if not set(required(name)) <= found:
@@ -328,6 +332,8 @@ def check_sources(data: Data, base_dir: Path) -> list[Problem]:
 # The hash is order-free — a sum of per-row hashes, as exact integers — because a table or a query
 # without ORDER BY has no row order: the same rows in another order are the same data.
 # PostgreSQL: the 128-bit md5 of ``row::text`` (two 64-bit halves summed), stable across versions.
+# MySQL/MariaDB: the first 64 bits of the md5 of the row written out as its quoted columns (there
+# is no ``row::text``; see :func:`_mysql_fingerprint_sql` for why not CHECKSUM TABLE or CRC32).
 # DuckDB: its built-in 64-bit ``hash()`` of the row, fast but not promised stable across DuckDB
 # versions — after an upgrade a source may look changed once, and the plan runs again (the safe
 # side: never a skip on changed data).
@@ -367,27 +373,67 @@ def _record(source: DataSource, quote_char: str, method: str, rows: int, parts: 
             "sha256": digest, "method": method}
 
 
-def fingerprint_of(reader: _Reader, source: DataSource) -> dict | None:
-    """Row count and content hash of what ``source`` returns now, computed in its database;
-    ``None`` for a dialect without an in-database hash here (MySQL: see :func:`_rows_fingerprint`).
+_METHODS = {"postgresql": "count(*) + sum(md5(row::text))", "duckdb": "count(*) + sum(hash(row))",
+            "mysql": "count(*) + sum(md5(quoted columns)[:64 bits])"}
+
+
+def _mysql_fingerprint_sql(select: str, columns: list[str], quote_char: str) -> str:
+    """The fingerprint in MySQL/MariaDB: the first 64 bits of each row's md5, summed exactly.
+
+    The row is its columns as binary strings, each passed through ``QUOTE`` (``NULL`` unquoted, a
+    quote or backslash inside escaped), joined by commas: unambiguous, so ``('a,b', NULL)`` and
+    ``('a', 'b,NULL')`` differ, and free of "illegal mix of collations" between columns. ``SUM``
+    of ``BIGINT UNSIGNED`` is an exact DECIMAL in MySQL and MariaDB.
+
+    Why this hash (1M rows in MariaDB on the shared 2-core machine, load average ~12, so ranges:
+    ``benchmarks/bench_fingerprint.py --mariadb`` gives this fingerprint 4.2–7.3 s, ``SUM(CRC32)``
+    of the same rows 1.4–2.2 s, reading the rows 33–45 s; the bare queries: COUNT(*) 0.5 s,
+    SUM(CRC32) 1.2 s, this 3.9 s, both md5 halves as PostgreSQL sums them 13.5 s — MariaDB
+    computes the md5 once per use of a merged derived column):
+
+    * not ``CHECKSUM TABLE``: it works for a table only (not a ``query:``), runs outside the
+      transaction's snapshot, and its value changes with the row format and server version;
+    * not ``BIT_XOR(CRC32(…))``: XOR cancels pairs, so two identical rows added (an order exported
+      twice) would leave it unchanged;
+    * not ``SUM(CRC32(…))``: about 3× cheaper, but 32 bits per row, and CRC is affine, so a second
+      CRC of a salted row adds no independent bits; a missed change publishes stale results, while
+      a few seconds per million rows only delay a ``--resume`` check that still costs under a
+      fifth of reading the rows.
+    """
+    def q(name: str) -> str:
+        return quote_char + name.replace(quote_char, quote_char * 2) + quote_char
+
+    row = ", ".join(f"QUOTE(CAST({q(c)} AS CHAR CHARACTER SET binary))" for c in columns) or "''"
+    return ("SELECT COUNT(*) AS n, "
+            f"SUM(CAST(CONV(SUBSTRING(MD5(CONCAT_WS(',', {row})), 1, 16), 16, 10) AS UNSIGNED)) AS hi, 0 AS lo "
+            f"FROM ({select}) AS planlib_row")
+
+
+def fingerprint_of(reader: _Reader, source: DataSource) -> dict:
+    """Row count and content hash of what ``source`` returns now, computed in its database
+    (one aggregate row comes back), in the reader's transaction: the same snapshot as whatever
+    else the reader runs (rows, per-customer figures).
 
     ``{"source": masked URL and table, "query": the SELECT (masked), "rows": n, "sha256": hash
     of the count and the summed row hashes, "method": how it was computed}``.
     """
-    template = _FINGERPRINT_SQL.get(reader.dialect)
-    if template is None:
-        return None
-    found = reader.run(template.format(select=_select(source, reader.quote_char)))
+    select = _select(source, reader.quote_char)
+    if reader.dialect == "mysql":  # the columns are named one by one: ask for them (LIMIT 0)
+        columns = [str(c) for c in reader.read(source, limit0=True).columns]
+        query = _mysql_fingerprint_sql(select, columns, reader.quote_char)
+    else:
+        query = _FINGERPRINT_SQL[reader.dialect].format(select=select)
+    found = reader.run(query)
     n, hi, lo = (found.iloc[0, i] for i in range(3))
     parts = tuple(str(int(v)) if v is not None and not pd.isna(v) else "0" for v in (hi, lo))
-    method = {"postgresql": "count(*) + sum(md5(row::text))", "duckdb": "count(*) + sum(hash(row))"}[reader.dialect]
-    return _record(source, reader.quote_char, f"{reader.dialect}: {method}", int(n), parts)
+    return _record(source, reader.quote_char, f"{reader.dialect}: {_METHODS[reader.dialect]}", int(n), parts)
 
 
 def _rows_fingerprint(reader: _Reader, source: DataSource, frame: pd.DataFrame | None = None) -> dict:
-    """The same record from the rows themselves (read here unless ``frame`` is given): for a
-    dialect without an in-database hash in :data:`_FINGERPRINT_SQL`. Order-free like the others
-    (pandas' row hashes summed modulo 2**64 under two keys)."""
+    """The same record from the rows themselves (read here unless ``frame`` is given), pulled
+    into Python: not used by planlib any more (every dialect hashes in its database); kept as
+    the reference benchmarks/bench_fingerprint.py compares the in-database hashes with.
+    Order-free like the others (pandas' row hashes summed modulo 2**64 under two keys)."""
     if frame is None:
         frame = reader.read(source)
     parts = []
@@ -403,4 +449,4 @@ def source_fingerprint(name: str, source: DataSource, base_dir: Path) -> dict:
     """:func:`fingerprint_of` the database source as it is now (what ``--resume`` compares with a
     stage's record). Failures are one-line :class:`DataError`\\ s like any read of the source."""
     with connect(name, source, base_dir) as reader:
-        return fingerprint_of(reader, source) or _rows_fingerprint(reader, source)
+        return fingerprint_of(reader, source)

@@ -268,8 +268,10 @@ def _at(source: _Source, path: KeyPath, message: str, hint: str) -> Problem:
 
 
 def _check_data_files(plan: Plan, base_dir: Path) -> list[tuple[str, str, str]]:
-    """Every data file exists and is a regular file (a FIFO or ``/dev/zero`` would hang the run);
-    its size is checked when it is read (:func:`planlib.data.load.check_data_file`)."""
+    """Every data file exists and is a regular file (a FIFO or ``/dev/zero`` would hang the run)
+    or a folder (of Parquet parts: what it holds is checked where it is read,
+    :mod:`planlib.data.parts`); a file's size is checked when it is read
+    (:func:`planlib.data.load.check_data_file`)."""
     found = []
     for name in get_args(Canonical):
         src = getattr(plan.data, name)
@@ -283,10 +285,7 @@ def _check_data_files(plan: Plan, base_dir: Path) -> list[tuple[str, str, str]]:
                 found.append((f"data.{name}.path", f"数据文件不存在: {path}",
                               f"检查路径(相对于计划文件所在目录 {base_dir});或设置 data.demo 使用演示数据"))
             continue
-        if stat.S_ISDIR(mode):
-            found.append((f"data.{name}.path", f"{path} 是一个文件夹,不是数据文件",
-                          "写出文件夹里某个 CSV、XLSX 或 Parquet 文件的路径"))
-        elif not stat.S_ISREG(mode):
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
             found.append((f"data.{name}.path", f"{path} 不是普通文件(管道、设备或套接字),不会读取",
                           "请指向导出的 CSV、XLSX 或 Parquet 文件"))
     return found

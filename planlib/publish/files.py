@@ -52,6 +52,23 @@ def file_sha256(path: Path) -> str:
     return _DIGESTS[key]
 
 
+def data_sha256(path: Path) -> str:
+    """:func:`file_sha256` of a data file; for a folder source (Parquet parts) one hash of every
+    file under it — its path inside the folder and its :func:`file_sha256` — so a part added,
+    removed, renamed or rewritten changes it (what ``--resume`` and the stages' caches compare).
+
+    Every file counts, the writer's ``_SUCCESS`` too: a hash that moves without the data changing
+    only costs a run; one that stayed while a part changed would publish stale results.
+    """
+    path = Path(path)
+    if not stat.S_ISDIR(path.stat().st_mode):
+        return file_sha256(path)
+    digest = hashlib.sha256(b"planlib folder\n")
+    for item in sorted(p for p in path.rglob("*") if not p.is_dir()):
+        digest.update(f"{item.relative_to(path).as_posix()}\0{file_sha256(item)}\n".encode())
+    return digest.hexdigest()
+
+
 def write_text_atomic(path: Path, text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically (same-folder temp file, then rename)."""
     path = Path(path)

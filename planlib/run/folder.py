@@ -183,9 +183,10 @@ def data_files(loaded: LoadedPlan, read: dict[str, dict] | None = None) -> list[
             files.append(entry)
             continue
         path = loaded.resolve(source.path)
-        stat = path.stat() if path.exists() else None
-        files.append({"source": name, "path": str(path), "bytes": stat.st_size if stat else None,
-                      "mtime": stat.st_mtime if stat else None})
+        found = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
+        stats = [p.stat() for p in found]  # a folder of Parquet parts: all its files together
+        files.append({"source": name, "path": str(path), "bytes": sum(s.st_size for s in stats) if stats else None,
+                      "mtime": max(s.st_mtime for s in stats) if stats else None})
     return files
 
 
@@ -213,7 +214,7 @@ def inputs_digest(plan_path: Path, loaded: LoadedPlan | None = None) -> str:
     ``loaded`` is the plan already loaded from ``plan_path``, if the caller has it."""
     from planlib import __version__
     from planlib.plan.planfile import load_plan
-    from planlib.publish.files import file_sha256
+    from planlib.publish.files import data_sha256, file_sha256
     from planlib.run.paths import workbooks_dir
 
     loaded = loaded if loaded is not None else load_plan(plan_path)
@@ -227,7 +228,7 @@ def inputs_digest(plan_path: Path, loaded: LoadedPlan | None = None) -> str:
         if source and source.url:  # the database's content is not hashed here (each stage records data.sql.fingerprint_of)
             digest.update(source.model_dump_json().encode())
             continue
-        digest.update(file_sha256(path).encode() if path and path.exists() else b"missing")
+        digest.update(data_sha256(path).encode() if path and path.exists() else b"missing")
     for book in sorted(workbooks_dir().glob("*.ipynb")):
         digest.update(file_sha256(book).encode())
     return digest.hexdigest()
@@ -249,9 +250,10 @@ def input_hashes(loaded: LoadedPlan, workbooks: list[Path]) -> dict[str, str]:
     each under its :func:`~planlib.run.paths.input_key`.
 
     A data file that does not exist is left out (the stage that reads it says so); one that is
-    not a regular file stops the run here with one line, before anything opens it.
+    not a regular file stops the run here with one line, before anything opens it. A folder of
+    Parquet parts is hashed as one input (:func:`~planlib.publish.files.data_sha256`).
     """
-    from planlib.publish.files import file_sha256
+    from planlib.publish.files import data_sha256
     from planlib.run.paths import input_key, project_root
 
     root = project_root(loaded.path.parent)
@@ -263,25 +265,27 @@ def input_hashes(loaded: LoadedPlan, workbooks: list[Path]) -> dict[str, str]:
             path = loaded.resolve(source.path)
             if path.exists() or path.is_symlink():
                 paths.append(path)
-    return {input_key(path, root): file_sha256(path) for path in paths}
+    return {input_key(path, root): data_sha256(path) for path in paths}
 
 
 def refuse_special_files(loaded: LoadedPlan) -> None:
-    """Stop with one line when a data path is a pipe or a device: reading it would block or never end."""
+    """Stop with one line when a data path is a pipe or a device: reading it would block or never end.
+    A folder is a source of Parquet parts (:mod:`planlib.data.parts`), which says what it may hold."""
     from planlib.publish.files import NotARegularFile
 
     for name in DATA_SOURCES:
         source = getattr(loaded.plan.data, name)
         path = loaded.resolve(source.path) if source is not None and source.path is not None else None
-        if path is not None and path.exists() and not stat.S_ISREG(path.stat().st_mode):
-            raise NotARegularFile(f"{path}: 不是普通文件(可能是命名管道、设备或文件夹),无法读取 — "
+        mode = path.stat().st_mode if path is not None and path.exists() else None
+        if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            raise NotARegularFile(f"{path}: 不是普通文件(可能是命名管道或设备),无法读取 — "
                                   "请把数据导出为普通文件后在计划中引用")
 
 
 def changed_input(loaded: LoadedPlan, recorded: dict[str, str]) -> Path | None:
     """The first file of ``recorded`` (input key → hash) that is gone or has other bytes now,
     or the first of the plan's own files that was not read at all (another plan file)."""
-    from planlib.publish.files import file_sha256
+    from planlib.publish.files import data_sha256
     from planlib.run.paths import input_file, input_key, project_root
 
     root = project_root(loaded.path.parent)
@@ -291,7 +295,7 @@ def changed_input(loaded: LoadedPlan, recorded: dict[str, str]) -> Path | None:
     for key, digest in recorded.items():
         path = input_file(key, root)
         try:
-            if file_sha256(path) != digest:
+            if data_sha256(path) != digest:
                 return path
         except (OSError, PlanError):
             return path

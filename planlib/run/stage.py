@@ -22,7 +22,7 @@ from planlib.data import results
 from planlib.errors import PlanError
 from planlib.plan.planfile import LoadedPlan, load_plan
 from planlib.plan.schema import Data
-from planlib.publish.files import file_sha256
+from planlib.publish.files import data_sha256, file_sha256
 from planlib.run.paths import input_key, project_root
 
 if TYPE_CHECKING:  # imported where used: the runner imports this module for paths only
@@ -68,7 +68,7 @@ def _load_cached(name: str, source: Any, base_dir: Path) -> tuple[Any, str | Non
         return load_source(name, source, base_dir), None  # a database is read each time (it may change)
     path = (Path(base_dir) / source.path).expanduser().resolve()
     try:
-        digest = file_sha256(path)
+        digest = data_sha256(path)  # a folder of Parquet parts: all its files
     except OSError:
         return load_source(name, source, base_dir), None  # its own clear message for a missing file
     key = (name, source.model_dump_json(), f"{path}:{digest}")
@@ -223,14 +223,21 @@ class StageContext:
             return
         path = self.loaded.resolve(source.path)
         with contextlib.suppress(OSError):  # the reader names a missing file
-            self.inputs[input_key(path, project_root(self.loaded.path.parent))] = file_sha256(path)
+            self.inputs[input_key(path, project_root(self.loaded.path.parent))] = data_sha256(path)
 
     def record_source(self, note: dict | None) -> None:
         """A source read underneath (``NeedsAnalysis.source_note``): a row of the load report, and
-        its database fingerprint in the sentinel. None (the orders were loaded) records nothing."""
+        its database fingerprint in the sentinel. None (the orders were loaded) records nothing.
+
+        The fingerprint is the one computed with the figures, in their snapshot
+        (:func:`planlib.data.aggregate.customer_figures`): asking the database again here would
+        count rows written after the figures were computed, and the manifest would describe data
+        the stage never aggregated."""
         if note is not None:
             self._underneath[note["name"]] = note
-            self.source(note["name"])  # a database source: its fingerprint as --resume compares it
+            if note.get("fingerprint"):
+                self._fingerprints[note["name"]] = note["fingerprint"]
+            self.source(note["name"])  # checks the source exists (and fingerprints one read without figures)
 
     def load_report(self) -> pd.DataFrame:
         """What each loaded source held: rows kept, encoding and rows set aside with why."""

@@ -8,7 +8,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from planlib.data import aggregate
+from planlib.data import aggregate, sql
 from planlib.data.aggregate import choose_engine, customer_purchases, purchases_pandas
 from planlib.data.load import load_source
 from planlib.data.sql import mask_url
@@ -211,8 +211,10 @@ def test_stage_02s_figures_pushed_down_into_postgres_equal_the_pandas_reference(
     purchases, rows = figures_pandas(tx, as_of=as_of, window_days=window)
     pd.testing.assert_frame_equal(got.purchases, purchases)
     pd.testing.assert_frame_equal(got.rows, rows)
-    # where and how many rows; the content hash --resume compares is the stage's (StageContext.source)
-    assert got.fingerprint == {"source": f"{mask_url(pg_demo.url)} 表 orders", "rows": len(tx)}
+    # the fingerprint --resume compares, computed with the figures (same snapshot)
+    assert got.fingerprint == sql.source_fingerprint("transactions", DataSource(url=pg_demo.url, table="orders"),
+                                                     tmp_path)
+    assert got.fingerprint["rows"] == len(tx) and got.fingerprint["source"] == f"{mask_url(pg_demo.url)} 表 orders"
     assert db_password not in repr(got.fingerprint)
 
 

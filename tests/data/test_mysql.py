@@ -139,6 +139,60 @@ def test_a_missing_required_cell_is_left_to_the_loader_which_names_it(mysql_demo
         customer_purchases(source, tmp_path, as_of=AS_OF, window_days=None)
 
 
+# ---------------------------------------------------------------------------------- the fingerprint
+def test_mysql_fingerprint_is_computed_in_the_database_and_follows_the_rows(mysql_demo, mysql_password, tmp_path,
+                                                                           monkeypatch):
+    """Count and content hash computed in MariaDB (the column names, then one aggregate row come
+    back — no order is pulled into Python); it stays while nothing changes and moves when a row is
+    added, a value changes, a value becomes NULL, or two identical rows are added (XOR would cancel them)."""
+    from planlib.data import sql
+    from tests.data.test_sql_fingerprint import _counting_rows
+
+    mysql_demo.server.execute("DROP TABLE IF EXISTS 订单_fp; CREATE TABLE 订单_fp AS SELECT * FROM 订单")
+    source = DataSource(url=mysql_demo.url, table="订单_fp")
+    loaded = load_source("transactions", source, tmp_path)
+    with _counting_rows(monkeypatch) as pulled:
+        now = sql.source_fingerprint("transactions", source, tmp_path)
+    assert pulled == [0, 1]  # LIMIT 0 for the column names, then the one aggregate row
+    assert now == loaded.fingerprint  # what --resume compares equals what the stage recorded
+    assert now["rows"] == len(loaded.frame) > 1000 and now["method"].startswith("mysql: count(*)")
+    assert now["query"] == "SELECT * FROM `订单_fp`" and mysql_password not in repr(now)
+    assert sql.source_fingerprint("transactions", source, tmp_path) == now  # nothing changed
+
+    def fingerprint_after(statement: str) -> dict:
+        mysql_demo.server.execute(statement)
+        return sql.source_fingerprint("transactions", source, tmp_path)
+
+    added = fingerprint_after("INSERT INTO 订单_fp VALUES ('o-new', 'C0001', '2024-05-01 10:00:00', 12.50)")
+    assert added["rows"] == now["rows"] + 1 and added["sha256"] != now["sha256"]
+    assert fingerprint_after("DELETE FROM 订单_fp WHERE 订单编号 = 'o-new'") == now  # the content, not a write marker
+    first = mysql_demo.server.execute("SELECT MIN(订单编号) FROM 订单_fp")[0][0]
+    changed = fingerprint_after(f"UPDATE 订单_fp SET 消费金额 = 消费金额 + 0.01 WHERE 订单编号 = '{first}'")
+    assert changed["rows"] == now["rows"] and changed["sha256"] not in (now["sha256"], added["sha256"])
+    nulled = fingerprint_after(f"UPDATE 订单_fp SET 客户编号 = NULL WHERE 订单编号 = '{first}'")
+    assert nulled["rows"] == now["rows"] and nulled["sha256"] != changed["sha256"]
+    twice = fingerprint_after("INSERT INTO 订单_fp VALUES ('o-2', 'C1', '2024-05-01', 1), ('o-2', 'C1', '2024-05-01', 1)")
+    assert twice["rows"] == now["rows"] + 2 and twice["sha256"] != nulled["sha256"]
+
+
+def test_mysql_fingerprint_tells_null_from_text_and_ignores_row_order(mysql_demo, mysql_password, tmp_path):
+    """Columns are quoted before joining: ('a,b', NULL) is not ('a', 'b,NULL'); a query with
+    ORDER BY is the same data in any order."""
+    from planlib.data import sql
+
+    mysql_demo.server.execute("DROP TABLE IF EXISTS fp_pairs; CREATE TABLE fp_pairs (x VARCHAR(8), y VARCHAR(8)); "
+                              "INSERT INTO fp_pairs VALUES ('a,b', NULL), ('c', 'd')")
+
+    def of(query: str) -> dict:
+        return sql.source_fingerprint("transactions", DataSource(url=mysql_demo.url, query=query), tmp_path)
+
+    one = of("SELECT x, y FROM fp_pairs")
+    mysql_demo.server.execute("UPDATE fp_pairs SET x = 'a', y = 'b,NULL' WHERE x = 'a,b'")
+    assert of("SELECT x, y FROM fp_pairs")["sha256"] != one["sha256"]
+    forward, backward = of("SELECT * FROM 订单 ORDER BY 订单编号"), of("SELECT * FROM 订单 ORDER BY 订单编号 DESC")
+    assert {k: v for k, v in forward.items() if k != "query"} == {k: v for k, v in backward.items() if k != "query"}
+
+
 # ---------------------------------------------------------------------------------- errors
 def _one_line_error(source: DataSource, tmp_path, *secrets: str) -> str:
     with pytest.raises(DataError) as caught:

@@ -310,6 +310,84 @@ def test_a_stage_records_a_source_it_reads_without_loading_its_rows(pg_demo, db_
     assert set(record["sources"]) == set(ctx.finish()["sources"]) == {"transactions"}
 
 
+@contextlib.contextmanager
+def _writing_after_the_figures(monkeypatch, write):
+    """``write()`` (from another connection) right after the per-customer aggregation query returns,
+    before anything else the stage asks of the database: the moment a writer could slip in."""
+    real = sql.connect
+    done: list[str] = []
+
+    @contextlib.contextmanager
+    def spying(*args, **kwargs):
+        with real(*args, **kwargs) as reader:
+            run = reader.run
+
+            def then_write(text):
+                frame = run(text)
+                if not done and "GROUP BY customer_id, order_id" in text:
+                    write()
+                    done.append(text)
+                return frame
+            reader.run = then_write
+            yield reader
+    monkeypatch.setattr(sql, "connect", spying)
+    yield done
+
+
+@pytest.mark.parametrize("server", ["postgresql", "mysql"])
+def test_the_manifest_describes_the_rows_stage_02_aggregated(server, request, tmp_path, monkeypatch):
+    """Rows inserted by another connection between stage 02's figures and its fingerprint: the
+    row count and hash the stage records (and the manifest shows) are those of the snapshot the
+    figures came from — one REPEATABLE READ (PostgreSQL) / consistent-snapshot (MariaDB)
+    transaction — not of the table a moment later."""
+    from planlib.metrics.customers import analyse_data
+    from planlib.plan.planfile import load_plan
+    from planlib.run.folder import data_files
+    from planlib.run.stage import StageContext
+
+    if server == "postgresql":
+        demo = request.getfixturevalue("pg_demo")
+        request.getfixturevalue("db_password")
+        _copy_table(demo.server, "orders_snap")
+        source = DataSource(url=demo.url, table="orders_snap")
+
+        def write():
+            demo.server.psql("INSERT INTO orders_snap SELECT order_id || '-late', customer_id, order_date, amount "
+                             "FROM orders_snap LIMIT 3")
+
+        def count() -> int:
+            return int(demo.server.psql("SELECT count(*) FROM orders_snap").strip().splitlines()[-1])
+        plan = demo.pg_plan
+    else:
+        demo = request.getfixturevalue("mysql_demo")
+        request.getfixturevalue("mysql_password")
+        demo.server.execute("DROP TABLE IF EXISTS 订单_snap; CREATE TABLE 订单_snap AS SELECT * FROM 订单")
+        source = DataSource(url=demo.url, table="订单_snap")
+
+        def write():
+            demo.server.execute("INSERT INTO 订单_snap SELECT CONCAT(订单编号, '-late'), 客户编号, 下单日期, 消费金额 "
+                                "FROM 订单_snap LIMIT 3")
+
+        def count() -> int:
+            return int(demo.server.execute("SELECT COUNT(*) FROM 订单_snap")[0][0])
+        plan = demo.mysql_plan
+    loaded = load_plan(plan)
+    loaded.plan.data.transactions = source
+    before = count()
+    ctx = StageContext("02_needs", loaded, tmp_path)
+    with _writing_after_the_figures(monkeypatch, write) as written:
+        analysis = analyse_data({}, loaded.plan, loaded.base_dir)  # no orders loaded: the per-customer path
+        ctx.record_source(analysis.source_note)
+    assert written and analysis.engine == "database" and count() == before + 3
+    aggregated = int(analysis.coverage.set_index("item").loc["交易记录", "rows"])
+    recorded = ctx.finish()["sources"]["transactions"]
+    assert recorded["rows"] == aggregated == analysis.source_note["rows"] == before
+    manifest = next(e for e in data_files(loaded, {"transactions": recorded}) if e["source"] == "transactions")
+    assert manifest["rows"] == aggregated and manifest["sha256"] == recorded["sha256"]
+    # the hash is the one of those rows: the table as it is now (3 rows more) has another
+    assert sql.source_fingerprint("transactions", source, tmp_path)["sha256"] != recorded["sha256"]
+
+
 def test_a_stage_reading_other_data_than_an_earlier_stage_fails_the_run(pg_demo):
     from planlib.plan.planfile import load_plan
     from planlib.run.runner import StageRun, _database_changed_during_run
