@@ -152,24 +152,66 @@ def budget_lines_vs_cost(plan: Plan, cost: dict[str, float]) -> list[Found]:
     return found
 
 
-def contact_caps(plan: Plan, audiences: AudienceData) -> list[Found]:
-    """The share of each capped tier the channel plan contacts, as stage 03 computes it: an
-    audience's contacted share is its largest coverage, spread over its tiers by composition."""
+@dataclass(frozen=True)
+class CapShare:
+    """How much of one capped tier the channel plan contacts."""
+
+    tier: str
+    cap: float  # percent of the tier
+    tier_size: int
+    contacted: float  # customers of the tier the plan contacts (expected)
+    share: float  # percent of the tier; 0 for a tier without customers
+    ok: bool
+
+
+def cap_shares(plan: Plan, coverage: dict[str, float], sizes: dict[str, int],
+               composition: dict[str, dict[str, int]] | None,
+               tier_sizes: dict[str, int]) -> tuple[list[CapShare], list[str], list[str]]:
+    """The one formula for contact caps, used by stage 03 and by :func:`contact_caps`.
+
+    ``coverage``: each audience's largest coverage in the channel plan, as a share (0–1) — the
+    nested-groups assumption: one audience's rows reach the same customers first. An audience's
+    contacted customers are spread over the tiers by ``composition`` (customers per tier); without
+    one, an audience named after a tier counts as that tier. Returns the capped tiers' shares, the
+    capped names that are not tiers, and the audiences whose tiers are unknown.
+    """
+    tiers = {rule.name for rule in plan.segmentation.tiers} | {plan.segmentation.default_tier.name}
+    out, not_tiers, unknown = [], [], []
+    for tier, cap in plan.channels.contact_caps.items():
+        if tier not in tiers:
+            not_tiers.append(tier)
+            continue
+        contacted = 0.0
+        for aud, share in coverage.items():
+            if composition is not None and aud in composition:
+                contacted += share * composition[aud].get(tier, 0)
+            elif aud == tier:
+                contacted += share * sizes.get(aud, 0)
+            elif aud not in tiers and aud not in unknown:
+                unknown.append(aud)
+        size = int(tier_sizes.get(tier, 0))
+        pct = min(contacted, size) / size * 100 if size else 0.0
+        out.append(CapShare(tier, float(cap), size, float(contacted), float(pct), pct <= cap + 1e-9))
+    return out, not_tiers, unknown
+
+
+def largest_coverage(plan: Plan) -> dict[str, float]:
+    """Each audience's largest coverage in the channel plan, as a share (0–1)."""
     coverage: dict[str, float] = {}
     for row in plan.channels.plan:
         coverage[row.audience] = max(coverage.get(row.audience, 0.0), float(row.coverage) / 100)
-    found = []
-    for tier, cap in plan.channels.contact_caps.items():
-        size = audiences.tier_sizes.get(tier, 0)
-        if not size:
-            continue
-        contacted = sum(share * audiences.composition.get(aud, {}).get(tier, 0) for aud, share in coverage.items())
-        pct = min(contacted, size) / size * 100
-        if pct > cap + 1e-9:
-            found.append((f"channels.contact_caps.{tier}",
-                          f"渠道计划触达{tier}约 {pct:.1f}%(约 {contacted:,.0f} / {size:,} 人),超过触达上限 {cap:g}%",
-                          "降低涉及该层级的对象的覆盖比例,或提高触达上限"))
-    return found
+    return coverage
+
+
+def contact_caps(plan: Plan, audiences: AudienceData) -> list[Found]:
+    """The capped tiers the channel plan contacts beyond their cap (:func:`cap_shares`)."""
+    shares, _not_tiers, _unknown = cap_shares(plan, largest_coverage(plan), audiences.sizes,
+                                              audiences.composition, audiences.tier_sizes)
+    return [(f"channels.contact_caps.{c.tier}",
+             f"渠道计划触达{c.tier}约 {c.share:.1f}%(约 {c.contacted:,.0f} / {c.tier_size:,} 人),"
+             f"超过触达上限 {c.cap:g}%",
+             "降低涉及该层级的对象的覆盖比例,或提高触达上限")
+            for c in shares if c.tier_size and not c.ok]
 
 
 def _yuan(amount: float) -> str:

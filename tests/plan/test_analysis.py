@@ -89,6 +89,16 @@ def test_contact_caps_use_the_audience_composition():
     assert where == "channels.contact_caps.中价值客户" and "30.0%" in message
 
 
+def test_stage_03_caps_and_the_check_are_one_formula():
+    """Stage 03's caps table and the form/validate check come from cap_shares: same shares, same verdict."""
+    plan = demo_plan(channels={"contact_caps": {"中价值客户": 20, "流失风险客户": 90}})
+    table = channel_plan_table(plan, SIZES.sizes)
+    caps = {c["tier"]: c for c in channel_summary(plan, table, SIZES.tier_sizes, SIZES.composition)["caps"]}
+    flagged = {where.rsplit(".", 1)[1] for where, _m, _h in contact_caps(plan, SIZES)}
+    assert flagged == {tier for tier, c in caps.items() if not c["ok"]} == {"中价值客户"}
+    assert caps["中价值客户"]["share"] == 30.0 and caps["流失风险客户"]["share"] == 41 / 500 * 100
+
+
 def test_check_data_runs_the_data_checks_or_says_why_not():
     data = demo_plan().model_dump(exclude_defaults=True)
     data["channels"]["plan"][0]["contacts_per_customer"] = 12

@@ -27,7 +27,7 @@ import pandas as pd
 
 from planlib.errors import PlanError
 from planlib.metrics.segment import find_segment, segment_mask, tier_names
-from planlib.plan.analysis import budget_lines_vs_cost
+from planlib.plan.analysis import budget_lines_vs_cost, cap_shares
 from planlib.plan.budget_lines import is_promotion
 from planlib.plan.schema import Plan
 from planlib.stages.channels.rates import audiences
@@ -135,31 +135,16 @@ def channel_plan_table(plan: Plan, audience_sizes: dict[str, int], rates: pd.Dat
 
 def _caps(plan: Plan, table: pd.DataFrame, tier_sizes: dict[str, int],
           composition: dict[str, dict[str, int]] | None, warnings: list[str]) -> list[dict]:
-    tiers = set(tier_names(plan.segmentation))
-    # nested-groups assumption: an audience's contacted share is its largest coverage
-    coverage = table.groupby("audience", sort=False)["coverage"].max() / 100
-    sizes = table.groupby("audience", sort=False)["audience_size"].first()
-    out = []
-    for tier, cap in plan.channels.contact_caps.items():
-        if tier not in tiers:
-            warnings.append(f"触达上限中的层级 {tier!r} 不在分层规则中,已忽略。")
-            continue
-        contacted = 0.0
-        for aud, share in coverage.items():
-            if composition is not None and aud in composition:
-                contacted += share * composition[aud].get(tier, 0)
-            elif aud == tier:
-                contacted += share * sizes[aud]
-            elif aud not in tiers:
-                warnings.append(f"未提供对象 {aud!r} 的层级构成,无法核对其对 {tier} 的触达上限。")
-        size = int(tier_sizes.get(tier, 0))
-        pct = min(contacted, size) / size * 100 if size else 0.0
-        ok = pct <= cap + 1e-9
-        if not ok:
-            warnings.append(f"{tier}的触达比例约 {pct:.1f}%,超过上限 {cap:g}%;请降低覆盖比例,避免过度打扰。")
-        out.append({"tier": tier, "cap": float(cap), "tier_size": size,
-                     "contacted": float(contacted), "share": float(pct), "ok": bool(ok)})
-    return out
+    """The caps table and its warnings, by the one formula :func:`planlib.plan.analysis.cap_shares`."""
+    coverage = (table.groupby("audience", sort=False)["coverage"].max() / 100).to_dict()
+    sizes = table.groupby("audience", sort=False)["audience_size"].first().astype(int).to_dict()
+    shares, not_tiers, unknown = cap_shares(plan, coverage, sizes, composition, tier_sizes)
+    warnings += [f"触达上限中的层级 {tier!r} 不在分层规则中,已忽略。" for tier in not_tiers]
+    warnings += [f"未提供对象 {aud!r} 的层级构成,无法核对其触达上限。" for aud in unknown]
+    warnings += [f"{c.tier}的触达比例约 {c.share:.1f}%,超过上限 {c.cap:g}%;请降低覆盖比例,避免过度打扰。"
+                 for c in shares if not c.ok]
+    return [{"tier": c.tier, "cap": c.cap, "tier_size": c.tier_size, "contacted": c.contacted,
+             "share": c.share, "ok": c.ok} for c in shares]
 
 
 def channel_summary(plan: Plan, table: pd.DataFrame, tier_sizes: dict[str, int],
