@@ -258,3 +258,16 @@ def test_personal_data_in_any_published_file_fails_the_run_and_later_plans_still
     for path in published:
         assert not phone.search(path.read_bytes().decode("utf-8", "replace")), path
     assert (out / "east" / "2024Q2" / "report.html").exists()
+
+
+def test_names_the_plan_itself_writes_are_not_scanned_for_as_customers():
+    """A customer named like a word of the plan (a task owner 王芳, a segment name) is the planner's
+    text (its cost — one pass over the plan's text, not one search per customer — is not timed here)."""
+    import pandas as pd
+
+    from planlib.run.runner import names_written
+
+    names = pd.Series(["王芳", " 李雷 ", "张三丰", "三丰", None, "", *[f"客户{i:07d}" for i in range(200_000)]])
+    plan_text = ["负责人:王芳", "目标:唤醒张三丰们", "客户0000007 是示例"]
+    assert names_written(names, plan_text) == {"王芳", "张三丰", "三丰", "客户0000007"}
+    assert names_written(names, ["无关的文字"]) == set()
