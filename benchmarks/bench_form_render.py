@@ -11,6 +11,10 @@ what the kernel built with what the page shows:
 An opening with rendered < built is counted as *partial*; for each, the widget models of the form
 that have no view (asked from JupyterLab's widget manager through ``window.jupyterapp``) and the
 browser console are printed, and a screenshot is kept under test-artifacts/forms/bench/.
+Every opening also records each comm message the page received or sent (``unknown_refs``: models a
+widget referred to whose ``comm_open`` never reached the page — how the kernel dropping part of the
+form's burst was found; see planlib/forms/kernelio.py). ``--stall`` stops the Jupyter server in
+turns while the cells run (a server falling behind; it did not reproduce the loss on demand).
 
 ``--load N`` starts N busy-loop processes for the run (the loaded machine of the reports);
 ``--windowing default`` leaves JupyterLab's notebook windowing as a planner gets it from
