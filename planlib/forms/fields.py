@@ -57,6 +57,10 @@ CHOICE_LABELS: dict[Any, str] = {
 UNKNOWN = "(不在可选范围)"  # marks a saved value the options do not hold: kept, never dropped
 
 TABLE = "table"  # ``compact`` for the cells of a table row: no label (the header names the column)
+# A row's number and first column (its name or id) stay at the left edge of a table scrolled
+# sideways (``position: sticky`` in the form's style, :data:`planlib.forms.form.STYLE`): channel
+# plan and budget lines are wider than the notebook, and a row's cells mean little without it.
+STICKY_NUMBER, STICKY_FIRST = "pl-sticky-num", "pl-sticky-first"
 _NUM_WIDTH, _BUTTON_WIDTH = "30px", "36px"
 
 OnChange = Callable[[], None]
@@ -207,7 +211,10 @@ def table_header(model: type[BaseModel], lead: list[w.Widget] | None = None, row
         cells.append(w.HTML(f"<b{tip}>{html.escape(info.title or name)}</b>{star}",
                             layout=w.Layout(width=cell_width(info, (*row, name) if row else None), flex="0 0 auto",
                                             margin="0 4px 0 0")))
-    head = w.HBox([w.HTML("", layout=w.Layout(width=_NUM_WIDTH, flex="0 0 auto")), *(lead or []), *cells],
+    number = w.HTML("", layout=w.Layout(width=_NUM_WIDTH, flex="0 0 auto", margin="0"))
+    number.add_class(STICKY_NUMBER)
+    (lead or cells)[0].add_class(STICKY_FIRST)
+    head = w.HBox([number, *(lead or []), *cells],
                   layout=w.Layout(border_bottom="1px solid #c5cfdb", flex="0 0 auto"))
     head.add_class("pl-table-head")
     return head
@@ -503,6 +510,10 @@ class ListOf(Editor):
     def _line(self, i: int, lead: list[w.Widget], row: Model) -> w.Widget:
         number = w.HTML(f"<b>{i + 1}.</b>", layout=w.Layout(width=_NUM_WIDTH, flex="0 0 auto"))
         if self.table:
+            number.layout.margin = "0"  # the first column sticks at the number's width (form STYLE)
+            number.add_class(STICKY_NUMBER)
+            first = lead[0] if lead else next(iter(row.fields.values())).box
+            first.add_class(STICKY_FIRST)
             line = w.HBox([number, *lead, row.box, *self._buttons(i)],
                           layout=w.Layout(align_items="flex-start", flex="0 0 auto"))
             return w.VBox([line, row.error], layout=w.Layout(border_bottom="1px solid #eee", flex="0 0 auto",

@@ -30,7 +30,17 @@ import ipywidgets as w
 from planlib.errors import PlanError
 from planlib.forms import choices, previews
 from planlib.forms.draft import DraftWriter, read_draft
-from planlib.forms.fields import MISSING, Editor, ListOf, Model, Scalar, build_editor, css, walk
+from planlib.forms.fields import (
+    MISSING,
+    Editor,
+    ListOf,
+    Model,
+    OptionalModel,
+    Scalar,
+    build_editor,
+    css,
+    walk,
+)
 from planlib.forms.save import merge_into, modify_yaml
 from planlib.forms.source import PlanSource, overrides
 from planlib.forms.types import is_model, strip
@@ -58,6 +68,8 @@ TECHNICAL_FIELDS: dict[str, tuple[str, ...]] = {
     "segmentation": ("clv", "movement"),
     "channels": ("estimate", "optimizer"),
 }
+# What a data source's line shows: where it is read from; its other settings are folded beside it.
+SOURCE_LINE = ("path", "url", "table", "query")
 # A section too long for one tab: its fields split over tabs (the folded settings go to the last).
 SPLIT: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "channels": (("分层渠道计划", ("plan", "rules", "contact_caps")), ("渠道目录", ("catalogue",))),
@@ -216,6 +228,8 @@ class PlanForm:
                     editor.box.children = editor.box.children[1:]
             if isinstance(editor, Model) and name in TECHNICAL_FIELDS:
                 self._fold(editor, TECHNICAL_FIELDS[name])
+            if isinstance(editor, Model) and name == "data":
+                self._fold_sources(editor)
             title = info.title or name
             if isinstance(editor, Model) and name in SPLIT:
                 pages += self._split(editor, SPLIT[name])
@@ -250,6 +264,35 @@ class PlanForm:
         body.children = [f.box for n, f in editor.fields.items() if n not in names] + [fold]
         for f in technical:
             self.folds[f.path] = fold
+
+    def _fold_sources(self, data: Model) -> None:
+        """One line per data source: where it is read from (the file path, or the database it
+        names), then its own settings — format, encoding, sheet, column mapping, ID padding —
+        folded beside it. A planner checks which files feed the plan at a glance; those settings
+        matter only for a file that does not read as expected, and the fold's title says which
+        are set. Without this the tab listed nine fields per source (about a screen each)."""
+        for field in data.fields.values():
+            model = field.inner if isinstance(field, OptionalModel) else field
+            if not isinstance(model, Model) or not {"path", "url"} <= set(model.fields):
+                continue
+            where = [n for n in SOURCE_LINE if model.fields[n].value() is not MISSING] or ["path"]
+            folded = [f for n, f in model.fields.items() if n not in where]
+            set_now = [f.info.title or str(f.path[-1]) for f in folded
+                       if isinstance(f, Scalar) and f.value() is not MISSING]
+            title = f"更多设置(已设置:{'、'.join(set_now)})" if set_now else "更多设置(格式、编码、工作表、列名映射…)"
+            inner = w.Box([f.box for f in folded], layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
+            fold = w.Accordion([inner], titles=(title,), selected_index=None,
+                               layout=w.Layout(flex="1 1 320px", min_width="320px", margin="2px 0"))
+            fold.add_class("pl-source-more")
+            fold.add_class(css(model.path, "pl-more"))
+            body = model.box.children[-2]  # Model.box is [heading?, fields, error]
+            body.layout.flex_flow = "row wrap"
+            body.layout.align_items = "flex-start"
+            body.children = [*(model.fields[n].box for n in where), fold]
+            if isinstance(field, OptionalModel) and len(model.box.children) == 3:
+                model.box.children = model.box.children[1:]  # the tick box 填写<source> names it already
+            for f in folded:
+                self.folds[f.path] = fold
 
     def _split(self, editor: Model, groups: tuple[tuple[str, tuple[str, ...]], ...]
                ) -> list[tuple[list[KeyPath], w.Widget, str]]:
@@ -499,6 +542,13 @@ STYLE = """<style>
 .pl-bar .pl-state, .pl-bar .pl-status { margin-left: 10px; }
 .pl-form .widget-box { min-width: 0; }
 .pl-form .pl-table { overflow-x: auto !important; max-width: 100%; }
+/* a row's number and first column stay in view while the table scrolls sideways: boxes between
+   them and the table must not clip (overflow visible), and they cover what scrolls under them */
+.pl-form .pl-table .widget-hbox { overflow: visible !important; }
+.pl-form .pl-table .pl-sticky-num { position: sticky; left: 0; z-index: 3;
+  background: var(--jp-layout-color0, #fff); }
+.pl-form .pl-table .pl-sticky-first { position: sticky; left: 30px; z-index: 3;  /* 30px: the number's width */
+  background: var(--jp-layout-color0, #fff); box-shadow: 3px 0 3px -2px #c5cfdb; }
 /* a message under a table cell reads along the row instead of down a narrow column */
 .pl-form .pl-table .widget-vbox { overflow: visible !important; }
 .pl-form .pl-table .pl-error { width: max-content !important; max-width: 560px; position: relative; z-index: 1; }

@@ -151,8 +151,8 @@ def test_a_template_audience_stage_02_does_not_define_is_flagged_and_kept(demo):
 def test_the_template_audiences_are_the_demo_plans():
     """The names offered on an empty plan are the template's (the demo plan ``planlib new`` copies)."""
     segmentation = load_plan(ROOT / "parameters" / "demo" / "2024Q2.yaml").plan.segmentation
-    assert choices.TEMPLATE_TIERS == tuple(t.name for t in segmentation.tiers)
-    assert choices.TEMPLATE_SEGMENTS == tuple(s.name for s in segmentation.segments)
+    assert tuple(t.name for t in segmentation.tiers) == choices.TEMPLATE_TIERS
+    assert tuple(s.name for s in segmentation.segments) == choices.TEMPLATE_SEGMENTS
 
 
 def test_a_task_phase_is_one_of_the_work_phases(demo):

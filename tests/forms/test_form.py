@@ -551,3 +551,31 @@ def test_the_form_says_when_the_channel_checks_cannot_read_the_data(demo):
     form = PlanForm(demo, sections_for("03_channels"), stage="03_channels")
     assert form.notes and "渠道成本与触达上限未核对" in form.notes[0]
     assert "渠道成本与触达上限未核对" in form.summary.value
+
+
+def test_each_data_source_is_one_line_with_its_settings_folded_beside_it(demo):
+    """02's data tab: per source its file path, and a fold 更多设置 holding format, encoding, sheet,
+    column mapping and ID padding (collapsed; its title names what is set). A problem in a folded
+    setting opens the data tab and that fold."""
+    text = demo.read_text(encoding="utf-8").replace(
+        "\nmeta:", "\ndata:\n  transactions: {path: ../../outputs/demo_data/demo/transactions.csv, encoding: gbk, "
+                   "pad_ids: 1}\nmeta:", 1)
+    demo.write_text(text, encoding="utf-8")
+    form = PlanForm(demo, sections_for("02_needs"), stage="02_needs")
+    data = form.tops["data"]
+    sources = {"customers", "transactions", "interactions", "surveys", "tickets"}
+    for name in sources:
+        source = data.fields[name]
+        model = getattr(source, "inner", source)
+        fold = form.folds[("data", name, "encoding")]
+        line = [box for box in model.box.children[-2].children]
+        assert line == [model.fields["path"].box, fold], name  # one line: the path and the fold
+        assert fold.selected_index is None
+        assert {f.box for f in model.fields.values() if f.path[-1] != "path"} == set(fold.children[0].children)
+    assert form.folds[("data", "transactions", "pad_ids")].titles == ("更多设置(已设置:编码、编号补零位数)",)
+    assert form.folds[("data", "customers", "sheet")].titles == ("更多设置(格式、编码、工作表、列名映射…)",)
+    # pad_ids 1 is below the allowed 2: its summary button opens the data tab and the fold
+    line = next(x for x in form.jumps.children if "编号补零" in x.children[0].description)
+    line.children[0].click()
+    assert form.tabs.selected_index == form.tab_of[("data",)]
+    assert form.folds[("data", "transactions", "pad_ids")].selected_index == 0
