@@ -28,14 +28,13 @@ from typing import Any, get_args
 import ipywidgets as w
 
 from planlib.errors import PlanError
-from planlib.forms import choices, previews
+from planlib.forms import choices, datatab, previews
 from planlib.forms.draft import DraftWriter, read_draft
 from planlib.forms.fields import (
     MISSING,
     Editor,
     ListOf,
     Model,
-    OptionalModel,
     Scalar,
     build_editor,
     css,
@@ -68,8 +67,6 @@ TECHNICAL_FIELDS: dict[str, tuple[str, ...]] = {
     "segmentation": ("clv", "movement"),
     "channels": ("estimate", "optimizer"),
 }
-# What a data source's line shows: where it is read from; its other settings are folded beside it.
-SOURCE_LINE = ("path", "url", "table", "query")
 # A section too long for one tab: its fields split over tabs (the folded settings go to the last).
 SPLIT: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "channels": (("分层渠道计划", ("plan", "rules", "contact_caps")), ("渠道目录", ("catalogue",))),
@@ -229,7 +226,7 @@ class PlanForm:
             if isinstance(editor, Model) and name in TECHNICAL_FIELDS:
                 self._fold(editor, TECHNICAL_FIELDS[name])
             if isinstance(editor, Model) and name == "data":
-                self._fold_sources(editor)
+                self.folds.update(datatab.fold_sources(editor))
             title = info.title or name
             if isinstance(editor, Model) and name in SPLIT:
                 pages += self._split(editor, SPLIT[name])
@@ -264,35 +261,6 @@ class PlanForm:
         body.children = [f.box for n, f in editor.fields.items() if n not in names] + [fold]
         for f in technical:
             self.folds[f.path] = fold
-
-    def _fold_sources(self, data: Model) -> None:
-        """One line per data source: where it is read from (the file path, or the database it
-        names), then its own settings — format, encoding, sheet, column mapping, ID padding —
-        folded beside it. A planner checks which files feed the plan at a glance; those settings
-        matter only for a file that does not read as expected, and the fold's title says which
-        are set. Without this the tab listed nine fields per source (about a screen each)."""
-        for field in data.fields.values():
-            model = field.inner if isinstance(field, OptionalModel) else field
-            if not isinstance(model, Model) or not {"path", "url"} <= set(model.fields):
-                continue
-            where = [n for n in SOURCE_LINE if model.fields[n].value() is not MISSING] or ["path"]
-            folded = [f for n, f in model.fields.items() if n not in where]
-            set_now = [f.info.title or str(f.path[-1]) for f in folded
-                       if isinstance(f, Scalar) and f.value() is not MISSING]
-            title = f"更多设置(已设置:{'、'.join(set_now)})" if set_now else "更多设置(格式、编码、工作表、列名映射…)"
-            inner = w.Box([f.box for f in folded], layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
-            fold = w.Accordion([inner], titles=(title,), selected_index=None,
-                               layout=w.Layout(flex="1 1 320px", min_width="320px", margin="2px 0"))
-            fold.add_class("pl-source-more")
-            fold.add_class(css(model.path, "pl-more"))
-            body = model.box.children[-2]  # Model.box is [heading?, fields, error]
-            body.layout.flex_flow = "row wrap"
-            body.layout.align_items = "flex-start"
-            body.children = [*(model.fields[n].box for n in where), fold]
-            if isinstance(field, OptionalModel) and len(model.box.children) == 3:
-                model.box.children = model.box.children[1:]  # the tick box 填写<source> names it already
-            for f in folded:
-                self.folds[f.path] = fold
 
     def _split(self, editor: Model, groups: tuple[tuple[str, tuple[str, ...]], ...]
                ) -> list[tuple[list[KeyPath], w.Widget, str]]:

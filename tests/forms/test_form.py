@@ -568,8 +568,8 @@ def test_each_data_source_is_one_line_with_its_settings_folded_beside_it(demo):
         source = data.fields[name]
         model = getattr(source, "inner", source)
         fold = form.folds[("data", name, "encoding")]
-        line = [box for box in model.box.children[-2].children]
-        assert line == [model.fields["path"].box, fold], name  # one line: the path and the fold
+        line = _holder(source.box, model.fields["path"].box)
+        assert list(line.children) == [model.fields["path"].box, fold], name  # one line: the path and the fold
         assert fold.selected_index is None
         assert {f.box for f in model.fields.values() if f.path[-1] != "path"} == set(fold.children[0].children)
     assert form.folds[("data", "transactions", "pad_ids")].titles == ("更多设置(已设置:编码、编号补零位数)",)
@@ -579,3 +579,11 @@ def test_each_data_source_is_one_line_with_its_settings_folded_beside_it(demo):
     line.children[0].click()
     assert form.tabs.selected_index == form.tab_of[("data",)]
     assert form.folds[("data", "transactions", "pad_ids")].selected_index == 0
+
+
+def _holder(root, widget):
+    """The box among ``root``'s descendants whose children include ``widget``."""
+    children = list(getattr(root, "children", ()) or ())
+    if widget in children:
+        return root
+    return next((found for child in children if (found := _holder(child, widget)) is not None), None)
