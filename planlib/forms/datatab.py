@@ -37,6 +37,11 @@ def fold_sources(data: Model) -> dict[KeyPath, w.Accordion]:
         body.layout.flex = "1 1 auto"
         if {"path", "url"} <= set(model.fields):
             folds.update(_source_line(model, body))
+        else:  # the demo data's three settings side by side
+            for shown in model.fields.values():
+                if isinstance(shown, Scalar):
+                    _help_as_tooltip(shown)
+                    shown.box.layout.width = "240px"
         _one_line(field, model, body, Data.model_fields[name].title or name)
     return folds
 
@@ -52,13 +57,18 @@ def _source_line(model: Model, body: w.Box) -> dict[KeyPath, w.Accordion]:
                        layout=w.Layout(flex="1 1 320px", min_width="320px", margin="22px 0 2px"))
     fold.add_class("pl-source-more")
     fold.add_class(css(model.path, "pl-more"))
-    for name in where:  # its help (相对于本计划文件所在目录) is already the empty box's placeholder
-        shown = model.fields[name]
-        if isinstance(shown, Scalar) and len(shown.box.children) == 4:
-            shown.box.children = (shown.box.children[0], shown.box.children[1], shown.box.children[3])
-            shown.input.tooltip = shown.info.description
+    for name in where:
+        if isinstance(model.fields[name], Scalar):
+            _help_as_tooltip(model.fields[name])
     body.children = [*(model.fields[n].box for n in where), fold]
     return {f.path: fold for f in folded}
+
+
+def _help_as_tooltip(shown: Scalar) -> None:
+    """A field's help line (相对于本计划文件所在目录 …) as its input's tooltip: the line stays one line."""
+    if len(shown.box.children) == 4:  # [label, input, help, error]
+        shown.box.children = (shown.box.children[0], shown.box.children[1], shown.box.children[3])
+        shown.input.tooltip = shown.info.description
 
 
 def _one_line(field: Model | OptionalModel, model: Model, body: w.Box, title: str) -> None:
