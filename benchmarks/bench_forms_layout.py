@@ -199,10 +199,11 @@ def _enter_seed_tasks(page, form) -> tuple[int, float]:
             clicks += 1
             box.fill(value)  # a date box takes the typed yyyy-mm-dd too
             box.press("Tab")  # text widgets send their value on leaving
-            # a planner's pause before the next cell: without it, text typed into a 完成标准/依赖资源
-            # cell (a Textarea) just before 添加一行 was pressed was missing from the saved rows (the
-            # table forms of 6937e71: five of six rows lost 依赖资源, two 完成标准; text boxes and dates
-            # never) — a defect to fix in the forms, not hidden here; the counts do not depend on it
+            # a planner's pace between cells. Without it, on the forms of 6937e71, text typed into a
+            # 完成标准/依赖资源 cell just before 添加一行 was lost (five of six rows lost 依赖资源):
+            # ipywidgets holds a widget's next change until the kernel answered its last, and the
+            # add rebuilt every row. ListOf.add now leaves the rows above alone (no loss without the
+            # pause either); the click counts do not depend on it
             page.wait_for_timeout(PAUSE_MS)
     save = form.locator(".pl-save")
     into_view(save)

@@ -478,7 +478,7 @@ class ListOf(Editor):
             self.rows_box.add_class("pl-table")  # scrolls sideways on its own when wider than the form
         self.add_button = add = w.Button(description="添加一行", icon="plus", layout=w.Layout(width="auto"))
         add.add_class(css(path, "pl-add"))
-        add.on_click(lambda _b: self._rebuild([*self._items(), {}]))
+        add.on_click(lambda _b: self.add())
         self.undo_button = undo = w.Button(description="撤销删除", icon="undo",
                                            layout=w.Layout(width="auto", display="none"))
         undo.add_class(css(path, "pl-undo"))
@@ -536,6 +536,25 @@ class ListOf(Editor):
         if notify:
             self.on_change()
 
+    def add(self) -> None:
+        """Append an empty row, leaving the rows above as they are (the same widgets).
+
+        Rebuilding every row would replace the widgets the planner has just typed into, and the
+        browser sends a widget's new text only once the kernel has answered that widget's last
+        message (ipywidgets' per-widget message throttle): text typed into a cell just before
+        添加一行 then arrived at a discarded widget and was lost (bench_forms_layout saw five of
+        six rows lose their 依赖资源).
+        """
+        if not self.rows:
+            self._rebuild([{}])
+            return
+        i = len(self.rows)
+        row = Model((*self.path, i), self.model, {}, True, self.on_change, self.note,
+                    compact=TABLE if self.table else True)
+        self.rows.append(row)
+        self.rows_box.children = [*self.rows_box.children, self._line(i, [], row)]
+        self.on_change()
+
     def remove(self, i: int) -> None:
         items = self._items()
         self.deleted = (i, items[i])
@@ -568,6 +587,9 @@ class ListOf(Editor):
 
 class DictOf(ListOf):
     """A name → sub-model mapping (``dict[str, Model]``): a 名称 box and the model's fields per row."""
+
+    def add(self) -> None:
+        self._rebuild([*self._items(), {}])  # a row's path holds its name: the rows are rebuilt
 
     def _items(self) -> list:
         return [(key.value, row.value()) for key, row in zip(self.keys, self.rows, strict=True)]

@@ -497,6 +497,21 @@ def test_list_rows_are_one_line_table_rows_with_move_up_and_undo_of_the_last_del
     assert len(cell.box.children) == 2 and cell.box.layout.width == "100px"
 
 
+def test_adding_a_row_keeps_the_rows_above_and_their_widgets(demo):
+    """添加一行 appends a row and leaves the rows above alone: text the browser sends late (it holds
+    a widget's next change until the kernel answered its last) still reaches a live widget."""
+    form = PlanForm(demo, sections_for("04_execution"), stage="04_execution")
+    tasks = form.tops["tasks"]
+    cells = [row.fields["resources"].input for row in tasks.rows]
+    tasks.add_button.click()
+    assert len(tasks.rows) == 7
+    assert all(row.fields["resources"].input is cell for row, cell in zip(tasks.rows, cells, strict=False))
+    cells[0].value = "迟到的修改"  # the browser's message for row 1 arrives after the click
+    assert form.values()["tasks"][0]["resources"] == "迟到的修改"
+    assert form.tops["tasks"].rows[6].fields["id"].input.value == ""
+    assert "pl-f-tasks-6" in tasks.rows[6].box._dom_classes and tasks.delete_buttons[6] is not None
+
+
 # ----------------------------------------------------------------------------- layout, live analysis checks, jumps
 def test_sections_are_tabs_with_technical_settings_last_and_folded(demo):
     needs = PlanForm(demo, sections_for("02_needs"), stage="02_needs")
