@@ -40,8 +40,10 @@ $(STAMP): pyproject.toml
 fonts:
 	@test -f $(CJK_FONT) || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends fonts-noto-cjk; }
 
+# chromium-l10n: the browser tests run Chromium in zh-CN, as Chinese planners do (date fields read 2024/04/01)
 chromium:
 	@test -x $(CHROMIUM) || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends chromium; }
+	@test -f /usr/lib/chromium/locales/zh-CN.pak || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends chromium-l10n; }
 
 # WeasyPrint loads pango at import; a minimal Debian (e.g. the python:3.11-slim image) does not have it.
 pango:

@@ -53,6 +53,28 @@ def _segments(data: dict) -> list[Option]:
     return _named(_items(data, "segmentation", "segments"))
 
 
+# The tiers and segments of the template plan (``parameters/demo/base.yaml``, which ``planlib new``
+# carries from quarter to quarter; the seed's tier table plus its 中价值 and 沉睡 examples). Written
+# here because the package cannot read a project's files to fill a drop-down; a test keeps the two
+# equal. Offered to a goal or the scope while the plan defines no tiers or segments of its own —
+# a planner starting with stage 01 on an empty file has something to pick — and marked, because
+# stage 02 must still define the one picked: until it does, the same check as ``planlib validate``
+# (「目标客群 … 没有定义」) flags it; nothing is dropped.
+TEMPLATE_TIERS: tuple[str, ...] = ("高价值客户", "潜力客户", "新客户", "流失风险客户", "中价值客户")
+TEMPLATE_SEGMENTS: tuple[str, ...] = ("沉睡中价值客户",)
+TEMPLATE_MARK = "(模板)"
+
+
+def _audiences(data: dict) -> list[Option]:
+    """A goal's or the scope's choices: the plan's tiers and segments, or the template's while
+    the plan defines none (:data:`TEMPLATE_TIERS`)."""
+    if _items(data, "segmentation", "tiers") or _items(data, "segmentation", "segments"):
+        return [*_tiers(data), *_segments(data)]
+    default = _section(data, "segmentation", "default_tier").get("name") or DefaultTier().name
+    template = [name for name in (*TEMPLATE_TIERS, DefaultTier().name, *TEMPLATE_SEGMENTS) if name != default]
+    return [(str(default), default), *((f"{name}{TEMPLATE_MARK}", name) for name in template)]
+
+
 def _channels(data: dict) -> list[Option]:
     """``短信(sms)``: the Chinese name a planner knows, and the code the plan keeps."""
     out = []
@@ -109,7 +131,7 @@ _CATEGORIES = [("budget", "lines", None, "category"), ("budget", "channel_catego
 # each kind of name and how to read its options from the plan data
 NAMED: dict[str, Callable[[dict], list[Option]]] = {
     "tier": _tiers,
-    "audience": lambda d: [*_tiers(d), *_segments(d)],  # a goal, the scope or a channel row: tier or segment
+    "audience": _audiences,  # a goal, the scope or a channel row: tier or segment
     "channel": _channels,
     "task": _tasks,
     "work_phase": _work_phases,

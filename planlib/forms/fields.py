@@ -57,6 +57,10 @@ CHOICE_LABELS: dict[Any, str] = {
 UNKNOWN = "(不在可选范围)"  # marks a saved value the options do not hold: kept, never dropped
 
 TABLE = "table"  # ``compact`` for the cells of a table row: no label (the header names the column)
+# A row's number and first column (its name or id) stay at the left edge of a table scrolled
+# sideways (``position: sticky`` in the form's style, :data:`planlib.forms.form.STYLE`): channel
+# plan and budget lines are wider than the notebook, and a row's cells mean little without it.
+STICKY_NUMBER, STICKY_FIRST = "pl-sticky-num", "pl-sticky-first"
 _NUM_WIDTH, _BUTTON_WIDTH = "30px", "36px"
 
 OnChange = Callable[[], None]
@@ -207,7 +211,10 @@ def table_header(model: type[BaseModel], lead: list[w.Widget] | None = None, row
         cells.append(w.HTML(f"<b{tip}>{html.escape(info.title or name)}</b>{star}",
                             layout=w.Layout(width=cell_width(info, (*row, name) if row else None), flex="0 0 auto",
                                             margin="0 4px 0 0")))
-    head = w.HBox([w.HTML("", layout=w.Layout(width=_NUM_WIDTH, flex="0 0 auto")), *(lead or []), *cells],
+    number = w.HTML("", layout=w.Layout(width=_NUM_WIDTH, flex="0 0 auto", margin="0"))
+    number.add_class(STICKY_NUMBER)
+    (lead or cells)[0].add_class(STICKY_FIRST)
+    head = w.HBox([number, *(lead or []), *cells],
                   layout=w.Layout(border_bottom="1px solid #c5cfdb", flex="0 0 auto"))
     head.add_class("pl-table-head")
     return head
@@ -472,7 +479,7 @@ class ListOf(Editor):
             self.rows_box.add_class("pl-table")  # scrolls sideways on its own when wider than the form
         self.add_button = add = w.Button(description="添加一行", icon="plus", layout=w.Layout(width="auto"))
         add.add_class(css(path, "pl-add"))
-        add.on_click(lambda _b: self._rebuild([*self._items(), {}]))
+        add.on_click(lambda _b: self.add())
         self.undo_button = undo = w.Button(description="撤销删除", icon="undo",
                                            layout=w.Layout(width="auto", display="none"))
         undo.add_class(css(path, "pl-undo"))
@@ -504,6 +511,10 @@ class ListOf(Editor):
     def _line(self, i: int, lead: list[w.Widget], row: Model) -> w.Widget:
         number = w.HTML(f"<b>{i + 1}.</b>", layout=w.Layout(width=_NUM_WIDTH, flex="0 0 auto"))
         if self.table:
+            number.layout.margin = "0"  # the first column sticks at the number's width (form STYLE)
+            number.add_class(STICKY_NUMBER)
+            first = lead[0] if lead else next(iter(row.fields.values())).box
+            first.add_class(STICKY_FIRST)
             line = w.HBox([number, *lead, row.box, *self._buttons(i)],
                           layout=w.Layout(align_items="flex-start", flex="0 0 auto"))
             return w.VBox([line, row.error], layout=w.Layout(border_bottom="1px solid #eee", flex="0 0 auto",
@@ -525,6 +536,25 @@ class ListOf(Editor):
         self.undo_button.layout.display = None if self.deleted is not None else "none"
         if notify:
             self.on_change()
+
+    def add(self) -> None:
+        """Append an empty row, leaving the rows above as they are (the same widgets).
+
+        Rebuilding every row would replace the widgets the planner has just typed into, and the
+        browser sends a widget's new text only once the kernel has answered that widget's last
+        message (ipywidgets' per-widget message throttle): text typed into a cell just before
+        添加一行 then arrived at a discarded widget and was lost (bench_forms_layout saw five of
+        six rows lose their 依赖资源).
+        """
+        if not self.rows:
+            self._rebuild([{}])
+            return
+        i = len(self.rows)
+        row = Model((*self.path, i), self.model, {}, True, self.on_change, self.note,
+                    compact=TABLE if self.table else True)
+        self.rows.append(row)
+        self.rows_box.children = [*self.rows_box.children, self._line(i, [], row)]
+        self.on_change()
 
     def remove(self, i: int) -> None:
         items = self._items()
@@ -558,6 +588,9 @@ class ListOf(Editor):
 
 class DictOf(ListOf):
     """A name → sub-model mapping (``dict[str, Model]``): a 名称 box and the model's fields per row."""
+
+    def add(self) -> None:
+        self._rebuild([*self._items(), {}])  # a row's path holds its name: the rows are rebuilt
 
     def _items(self) -> list:
         return [(key.value, row.value()) for key, row in zip(self.keys, self.rows, strict=True)]

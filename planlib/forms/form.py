@@ -28,9 +28,18 @@ from typing import Any, get_args
 import ipywidgets as w
 
 from planlib.errors import PlanError
-from planlib.forms import choices, previews
+from planlib.forms import choices, datatab, previews
 from planlib.forms.draft import DraftWriter, read_draft
-from planlib.forms.fields import MISSING, Editor, ListOf, Model, Scalar, build_editor, css, walk
+from planlib.forms.fields import (
+    MISSING,
+    Editor,
+    ListOf,
+    Model,
+    Scalar,
+    build_editor,
+    css,
+    walk,
+)
 from planlib.forms.save import merge_into, modify_yaml
 from planlib.forms.source import PlanSource, overrides
 from planlib.forms.types import is_model, strip
@@ -218,6 +227,8 @@ class PlanForm:
                     editor.box.children = editor.box.children[1:]
             if isinstance(editor, Model) and name in TECHNICAL_FIELDS:
                 self._fold(editor, TECHNICAL_FIELDS[name])
+            if isinstance(editor, Model) and name == "data":
+                self.folds.update(datatab.fold_sources(editor))
             title = info.title or name
             if isinstance(editor, Model) and name in SPLIT:
                 pages += self._split(editor, SPLIT[name])
@@ -501,6 +512,13 @@ STYLE = """<style>
 .pl-bar .pl-state, .pl-bar .pl-status { margin-left: 10px; }
 .pl-form .widget-box { min-width: 0; }
 .pl-form .pl-table { overflow-x: auto !important; max-width: 100%; }
+/* a row's number and first column stay in view while the table scrolls sideways: boxes between
+   them and the table must not clip (overflow visible), and they cover what scrolls under them */
+.pl-form .pl-table .widget-hbox { overflow: visible !important; }
+.pl-form .pl-table .pl-sticky-num { position: sticky; left: 0; z-index: 3;
+  background: var(--jp-layout-color0, #fff); }
+.pl-form .pl-table .pl-sticky-first { position: sticky; left: 30px; z-index: 3;  /* 30px: the number's width */
+  background: var(--jp-layout-color0, #fff); box-shadow: 3px 0 3px -2px #c5cfdb; }
 /* a message under a table cell reads along the row instead of down a narrow column */
 .pl-form .pl-table .widget-vbox { overflow: visible !important; }
 .pl-form .pl-table .pl-error { width: max-content !important; max-width: 560px; position: relative; z-index: 1; }

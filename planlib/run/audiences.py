@@ -10,6 +10,7 @@ sentence saying why, and those checks are reported as not done rather than passe
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from planlib.errors import PlanError
@@ -51,9 +52,36 @@ def audience_data(plan: Plan, base_dir: Path) -> AudienceData | str:
     return AudienceData(sizes_of(composition), composition, tier_sizes(customers))
 
 
+def files_key(plan: Plan, base_dir: Path) -> tuple:
+    """What the customer data files are now, as ``(path, size, mtime_ns)`` per file read.
+
+    A planner who replaces ``customers.csv`` keeps the same settings, so a cache keyed on them
+    alone would keep showing the old sizes. The size and modification time in nanoseconds change
+    whenever a file is rewritten, and cost one ``stat`` each (hashing the bytes on every keystroke
+    would cost as much as reading them). A folder of Parquet parts counts each part; a missing
+    file is ``(path, None, None)``, so the sizes are read again once it appears.
+    """
+    out: list[tuple] = []
+    for name in ("customers", "transactions", "tickets"):
+        src = getattr(plan.data, name)
+        if src is None or src.path is None:
+            continue
+        path = (Path(base_dir) / src.path).expanduser()
+        found = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in found:
+            try:
+                st = os.stat(file)
+            except OSError:
+                out.append((str(file), None, None))
+            else:
+                out.append((str(file), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
 class CachedAudiences:
     """:func:`audience_data` for a form: recomputed only when what it depends on changed (the data
-    settings, the segmentation, the period, the channel-plan audiences), not on every keystroke."""
+    settings, the segmentation, the period, the channel-plan audiences, and the data files
+    themselves — :func:`files_key`), not on every keystroke."""
 
     def __init__(self, base_dir: Path):
         self.base_dir = base_dir
@@ -61,8 +89,13 @@ class CachedAudiences:
         self._value: AudienceData | str = ""
 
     def __call__(self, plan: Plan) -> AudienceData | str:
-        key = repr((plan.data, plan.segmentation, plan.meta.period, plan.scope, plan.review.control_share,
-                    sorted({r.audience for r in plan.channels.plan} | {r.audience for r in plan.channels.rules})))
+        settings = (plan.data, plan.segmentation, plan.meta.period, plan.scope, plan.review.control_share,
+                    sorted({r.audience for r in plan.channels.plan} | {r.audience for r in plan.channels.rules}))
+        files = files_key(plan, self.base_dir)
+        key = repr((settings, files))
         if key != self._key:
-            self._value, self._key = audience_data(plan, self.base_dir), key
+            self._value = audience_data(plan, self.base_dir)
+            if any(size is None for _path, size, _mtime in files):  # the demo data may have just been made
+                key = repr((settings, files_key(plan, self.base_dir)))
+            self._key = key
         return self._value

@@ -17,7 +17,12 @@ from forms.labserver import TOKEN
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+               "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic", "--lang=zh-CN"]
+# Chinese planners run a zh-CN browser: the page's locale (Playwright's ``locale``) and Chromium's own
+# (which formats a date field: 2024/07/15 in zh-CN, 07/15/2024 in en-US) read from LANGUAGE on
+# Linux, and only when Debian's chromium-l10n is installed (else Chromium falls back to en-US)
+LOCALE = "zh-CN"
+CHROME_ENV = {"LANGUAGE": "zh_CN"}
 SHOTS = ROOT / "test-artifacts" / "forms"
 STAGES = ["01_goals", "02_needs", "03_channels", "04_execution", "05_review"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import urllib.request
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, make_small_demo
 
-from forms.browserkit import CHROME_ARGS, CHROMIUM, STAGES
+from forms.browserkit import CHROME_ARGS, CHROME_ENV, CHROMIUM, LOCALE, STAGES
 from forms.labserver import TOKEN, lab_settings, running_lab
 
 
@@ -35,7 +36,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROME_ARGS)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROME_ARGS, env={**os.environ, **CHROME_ENV})
         yield browser
         browser.close()
 
@@ -68,7 +69,7 @@ def page(browser):
     # each check waits on a round trip through the kernel (widget sync, validation, reply):
     # Playwright's 5 s default is too short when JupyterLab, the kernel and Chromium share 2 cores
     expect.set_options(timeout=30_000)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale=LOCALE)
     page.set_default_timeout(60_000)
     page.console_errors = []  # what JupyterLab logged, shown when a field never appears
     page.on("console", lambda m: m.type in ("error", "warning") and page.console_errors.append(m.text[:300]))

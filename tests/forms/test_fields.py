@@ -19,7 +19,7 @@ from ruamel.yaml import YAML
 from planlib.forms import choices
 from planlib.forms.fields import UNKNOWN, Scalar, walk
 from planlib.forms.form import PlanForm, sections_for
-from planlib.plan.planfile import load_plan
+from planlib.plan.planfile import load_plan, validate_files
 
 
 @pytest.fixture
@@ -105,6 +105,54 @@ def test_goal_and_scope_pick_their_audience_from_tiers_and_segments(demo):
         at(form, ("goals", i, "segment")).input.value = "潜力客户"
     assert form.save() is True, form.own_problems()
     assert {g["segment"] for g in on_disk(demo)["goals"]} == {"潜力客户"}
+
+
+def test_stage_01_on_an_empty_plan_offers_the_templates_audiences(tmp_path):
+    """A planner who starts with 01 on an empty file picks 目标客群 from the template's tiers and
+    segments (marked 模板): the plan defines none yet, the drop-down is not left empty."""
+    plan = tmp_path / "2024Q2.yaml"
+    plan.write_text("", encoding="utf-8")
+    form = form_of(plan, "01_goals")
+    form.tops["goals"].add_button.click()
+    segment = at(form, ("goals", 0, "segment"))
+    offered = {v: label for label, v in segment.input.options}
+    assert set(choices.TEMPLATE_TIERS) | set(choices.TEMPLATE_SEGMENTS) | {"一般客户"} <= set(offered)
+    assert offered["潜力客户"] == f"潜力客户{choices.TEMPLATE_MARK}" and offered["一般客户"] == "一般客户"
+    segment.input.value = "潜力客户"
+    assert form.values()["goals"][0]["segment"] == "潜力客户"
+    assert at(form, ("scope", "segment")).input.options == segment.input.options
+
+
+def test_a_template_audience_stage_02_does_not_define_is_flagged_and_kept(demo):
+    """Picked from the template before stage 02 existed, then 02 defines tiers without it: the
+    same check as ``planlib validate`` flags the goal's field; the value stays as picked."""
+    base = demo.parent / "base.yaml"
+    text = base.read_text(encoding="utf-8")
+    segmentation = text[text.index("segmentation:"):text.index("channels:")]
+    base.write_text(text.replace(segmentation, ""), encoding="utf-8")  # no tiers or segments yet
+    form = form_of(demo, "01_goals")
+    segment = at(form, ("goals", 0, "segment"))
+    assert segment.input.label == f"沉睡中价值客户{choices.TEMPLATE_MARK}"
+    segment.input.value = "潜力客户"
+    assert form.save() is True, form.own_problems()
+    assert on_disk(demo)["goals"][0]["segment"] == "潜力客户"
+
+    # stage 02 defines its tiers and segment, without 潜力客户
+    base.write_text(text.replace(segmentation, segmentation.replace("name: 潜力客户", "name: 活跃客户")
+                                 .replace("潜力客户, ", "活跃客户, ")), encoding="utf-8")
+    form = form_of(demo, "01_goals")
+    segment = at(form, ("goals", 0, "segment"))
+    assert segment.input.label == f"潜力客户{UNKNOWN}" and segment.value() == "潜力客户"
+    assert "潜力客户 没有定义" in dict((p[0], p[1]) for p in form.own_problems())[("goals", 0, "segment")]
+    assert "没有定义" in segment.error.value and form.save_button.disabled
+    assert "潜力客户 没有定义" in "\n".join(f"{p.where}: {p.message}" for p in validate_files([demo]))
+
+
+def test_the_template_audiences_are_the_demo_plans():
+    """The names offered on an empty plan are the template's (the demo plan ``planlib new`` copies)."""
+    segmentation = load_plan(ROOT / "parameters" / "demo" / "2024Q2.yaml").plan.segmentation
+    assert tuple(t.name for t in segmentation.tiers) == choices.TEMPLATE_TIERS
+    assert tuple(s.name for s in segmentation.segments) == choices.TEMPLATE_SEGMENTS
 
 
 def test_a_task_phase_is_one_of_the_work_phases(demo):

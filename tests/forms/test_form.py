@@ -497,6 +497,21 @@ def test_list_rows_are_one_line_table_rows_with_move_up_and_undo_of_the_last_del
     assert len(cell.box.children) == 2 and cell.box.layout.width == "100px"
 
 
+def test_adding_a_row_keeps_the_rows_above_and_their_widgets(demo):
+    """添加一行 appends a row and leaves the rows above alone: text the browser sends late (it holds
+    a widget's next change until the kernel answered its last) still reaches a live widget."""
+    form = PlanForm(demo, sections_for("04_execution"), stage="04_execution")
+    tasks = form.tops["tasks"]
+    cells = [row.fields["resources"].input for row in tasks.rows]
+    tasks.add_button.click()
+    assert len(tasks.rows) == 7
+    assert all(row.fields["resources"].input is cell for row, cell in zip(tasks.rows, cells, strict=False))
+    cells[0].value = "迟到的修改"  # the browser's message for row 1 arrives after the click
+    assert form.values()["tasks"][0]["resources"] == "迟到的修改"
+    assert form.tops["tasks"].rows[6].fields["id"].input.value == ""
+    assert "pl-f-tasks-6" in tasks.rows[6].box._dom_classes and tasks.delete_buttons[6] is not None
+
+
 # ----------------------------------------------------------------------------- layout, live analysis checks, jumps
 def test_sections_are_tabs_with_technical_settings_last_and_folded(demo):
     needs = PlanForm(demo, sections_for("02_needs"), stage="02_needs")
@@ -551,3 +566,39 @@ def test_the_form_says_when_the_channel_checks_cannot_read_the_data(demo):
     form = PlanForm(demo, sections_for("03_channels"), stage="03_channels")
     assert form.notes and "渠道成本与触达上限未核对" in form.notes[0]
     assert "渠道成本与触达上限未核对" in form.summary.value
+
+
+def test_each_data_source_is_one_line_with_its_settings_folded_beside_it(demo):
+    """02's data tab: per source its file path, and a fold 更多设置 holding format, encoding, sheet,
+    column mapping and ID padding (collapsed; its title names what is set). A problem in a folded
+    setting opens the data tab and that fold."""
+    text = demo.read_text(encoding="utf-8").replace(
+        "\nmeta:", "\ndata:\n  transactions: {path: ../../outputs/demo_data/demo/transactions.csv, encoding: gbk, "
+                   "pad_ids: 1}\nmeta:", 1)
+    demo.write_text(text, encoding="utf-8")
+    form = PlanForm(demo, sections_for("02_needs"), stage="02_needs")
+    data = form.tops["data"]
+    sources = {"customers", "transactions", "interactions", "surveys", "tickets"}
+    for name in sources:
+        source = data.fields[name]
+        model = getattr(source, "inner", source)
+        fold = form.folds[("data", name, "encoding")]
+        line = _holder(source.box, model.fields["path"].box)
+        assert list(line.children) == [model.fields["path"].box, fold], name  # one line: the path and the fold
+        assert fold.selected_index is None
+        assert {f.box for f in model.fields.values() if f.path[-1] != "path"} == set(fold.children[0].children)
+    assert form.folds[("data", "transactions", "pad_ids")].titles == ("更多设置(已设置:编码、编号补零位数)",)
+    assert form.folds[("data", "customers", "sheet")].titles == ("更多设置(格式、编码、工作表、列名映射…)",)
+    # pad_ids 1 is below the allowed 2: its summary button opens the data tab and the fold
+    line = next(x for x in form.jumps.children if "编号补零" in x.children[0].description)
+    line.children[0].click()
+    assert form.tabs.selected_index == form.tab_of[("data",)]
+    assert form.folds[("data", "transactions", "pad_ids")].selected_index == 0
+
+
+def _holder(root, widget):
+    """The box among ``root``'s descendants whose children include ``widget``."""
+    children = list(getattr(root, "children", ()) or ())
+    if widget in children:
+        return root
+    return next((found for child in children if (found := _holder(child, widget)) is not None), None)
