@@ -476,7 +476,7 @@ class ListOf(Editor):
         self.deleted: tuple[int, Any] | None = None  # the last deleted row, for 撤销删除
         self.rows_box = w.VBox()
         if self.table:
-            self.rows_box.add_class("pl-table")  # scrolls sideways on its own when wider than the form
+            self.rows_box.add_class("pl-rows")  # scrolls sideways on its own when wider than the form
         self.add_button = add = w.Button(description="添加一行", icon="plus", layout=w.Layout(width="auto"))
         add.add_class(css(path, "pl-add"))
         add.on_click(lambda _b: self.add())

@@ -511,18 +511,18 @@ STYLE = """<style>
 .pl-bar .pl-summary ul { margin: 2px 0; }
 .pl-bar .pl-state, .pl-bar .pl-status { margin-left: 10px; }
 .pl-form .widget-box { min-width: 0; }
-.pl-form .pl-table { overflow-x: auto !important; max-width: 100%; }
+.pl-form .pl-rows { overflow-x: auto !important; max-width: 100%; }
 /* a row's number and first column stay in view while the table scrolls sideways: boxes between
    them and the table must not clip (overflow visible), and they cover what scrolls under them */
-.pl-form .pl-table .widget-hbox { overflow: visible !important; }
-.pl-form .pl-table .pl-sticky-num { position: sticky; left: 0; z-index: 3;
+.pl-form .pl-rows .widget-hbox { overflow: visible !important; }
+.pl-form .pl-rows .pl-sticky-num { position: sticky; left: 0; z-index: 3;
   background: var(--jp-layout-color0, #fff); }
-.pl-form .pl-table .pl-sticky-first { position: sticky; left: 30px; z-index: 3;  /* 30px: the number's width */
+.pl-form .pl-rows .pl-sticky-first { position: sticky; left: 30px; z-index: 3;  /* 30px: the number's width */
   background: var(--jp-layout-color0, #fff); box-shadow: 3px 0 3px -2px #c5cfdb; }
 /* a message under a table cell reads along the row instead of down a narrow column */
-.pl-form .pl-table .widget-vbox { overflow: visible !important; }
-.pl-form .pl-table .pl-error { width: max-content !important; max-width: 560px; position: relative; z-index: 1; }
-.pl-form .pl-table .pl-error-end { align-self: flex-end; text-align: right; }
+.pl-form .pl-rows .widget-vbox { overflow: visible !important; }
+.pl-form .pl-rows .pl-error { width: max-content !important; max-width: 560px; position: relative; z-index: 1; }
+.pl-form .pl-rows .pl-error-end { align-self: flex-end; text-align: right; }
 .pl-draft { background: #fff4d6; border: 1px solid #e0b84c; padding: 4px 8px; margin: 4px 0; }
 </style>"""
 

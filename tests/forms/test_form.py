@@ -602,3 +602,20 @@ def _holder(root, widget):
     if widget in children:
         return root
     return next((found for child in children if (found := _holder(child, widget)) is not None), None)
+
+
+def test_the_forms_classes_are_not_the_published_tables_classes(demo):
+    """The form and stage tables share a notebook: a class of publish.display's CSS on a form box
+    (the rows box was ``pl-table``: it took the tables' ``min-width: 40%``) restyles the form."""
+    import re
+
+    from ipywidgets.widgets import widget as wmod
+
+    from planlib.publish.display import CSS
+
+    before = set(wmod._instances)
+    for stage in forms.STAGE_SECTIONS:
+        PlanForm(demo, sections_for(stage), stage=stage)
+    used = {c for key in set(wmod._instances) - before for c in getattr(wmod._instances[key], "_dom_classes", ())}
+    assert {c for c in used if c.startswith("pl-f-")}  # the form's own classes were collected
+    assert used & set(re.findall(r"\.(pl-[\w-]+)", CSS)) == set()

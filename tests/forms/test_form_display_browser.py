@@ -22,7 +22,7 @@ def _inside(outer: dict, inner: dict) -> bool:
 
 def _scrolled_right_keeps_the_first_column(form, table_path: str, first: str, last: str, name: str) -> None:
     page = form.page
-    table = form.locator(f".pl-f-{table_path} > .pl-table").first
+    table = form.locator(f".pl-f-{table_path} > .pl-rows").first
     wait_attached(page, table)
     reveal(form, table)
     table.scroll_into_view_if_needed()
