@@ -29,7 +29,8 @@ def rfm_from_purchases(customers: pd.DataFrame, purchases: pd.DataFrame, *, leve
     row there have frequency 0, monetary 0 and no recency; rows of unknown customers are ignored.
     """
     ids = pd.Index(customers["customer_id"].drop_duplicates())
-    per = purchases.set_index("customer_id").reindex(ids)
+    # Only the four columns scored are carried to the customers' order (10M customers: each a copy).
+    per = purchases.set_index("customer_id")[["frequency", "monetary", "recency_days", "last_purchase"]].reindex(ids)
     frequency = per["frequency"].fillna(0).to_numpy(dtype=np.int64)
     monetary = np.round(per["monetary"].fillna(0.0).to_numpy(dtype=float), 2)
     recency = per["recency_days"].to_numpy(dtype=float)
