@@ -8,6 +8,8 @@ in a small memory. The engine is chosen per source (:func:`choose_engine`):
   cast types, MySQL's case-insensitive text and silent casts) in one :class:`Dialect` each;
 * a Parquet or CSV file of at least :data:`DUCKDB_MIN_BYTES` — DuckDB reads it; a folder of
   Parquet files (a warehouse export in parts, Spark/Hive style) is one source, read as one table;
+  a file too large for one pass within :data:`DUCKDB_MEMORY_LIMIT` (100M orders) is aggregated in
+  passes over hash buckets of the customer id (:func:`_passes`), each exact for its customers;
 * anything else (small files, XLSX) — pandas on the canonical table of
   :func:`planlib.data.load.load_source`.
 
@@ -77,10 +79,11 @@ ENGINES = ("auto", "duckdb", "pandas")
 DUCKDB_MIN_BYTES = {"csv": 20 * 2**20, "parquet": 5 * 2**20}
 DUCKDB_MEMORY_LIMIT = "1GB"  # spills to a temp folder beyond it
 # Rows of the source one DuckDB pass may aggregate per MB of the memory limit (see _passes). The
-# GROUP BYs spill, but their per-customer result and COUNT(DISTINCT)'s sets stay in memory: 10M
-# orders (0.8M customers) stopped with "Out of Memory Error" at 100 MB in one pass, as 100M orders
-# (7.2M customers) did at 1 GB, both at this file's shape (bench_needs.py). Measured limit:
-# 1 pass of 10M rows fails at 100 MB, see README "100M"; the constant keeps a 2× margin.
+# GROUP BYs spill, but the per-customer result and COUNT(DISTINCT)'s sets stay in memory: 10M
+# orders (0.8M customers) stop with "Out of Memory Error" at 100 MB in one pass, as 100M orders
+# (7.2M customers) did at 1 GB (bench_needs.py's files); in 2 passes 10M orders complete at 100 MB,
+# i.e. 50,000 rows per MB. Half of that keeps a 2× margin: 10M orders at 1 GB stay one pass, 100M
+# take 4.
 PASS_ROWS_PER_MB = 25_000
 # A CSV's row count is not known before it is read: its size over this (bench_needs' orders CSV
 # has 47 bytes a row; a smaller guess means more passes, never a wrong figure).
