@@ -8,6 +8,8 @@ in a small memory. The engine is chosen per source (:func:`choose_engine`):
   cast types, MySQL's case-insensitive text and silent casts) in one :class:`Dialect` each;
 * a Parquet or CSV file of at least :data:`DUCKDB_MIN_BYTES` — DuckDB reads it; a folder of
   Parquet files (a warehouse export in parts, Spark/Hive style) is one source, read as one table;
+  a file too large for one pass within :data:`DUCKDB_MEMORY_LIMIT` (100M orders) is aggregated in
+  passes over hash buckets of the customer id (:func:`_passes`), each exact for its customers;
 * anything else (small files, XLSX) — pandas on the canonical table of
   :func:`planlib.data.load.load_source`.
 
@@ -52,8 +54,10 @@ from __future__ import annotations
 
 import codecs
 import os
+import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -75,6 +79,16 @@ ENGINES = ("auto", "duckdb", "pandas")
 # reads the file (benchmarks/bench_needs.py --aggregate: 1M orders ≈ 50 MB of CSV, 18 MB of Parquet).
 DUCKDB_MIN_BYTES = {"csv": 20 * 2**20, "parquet": 5 * 2**20}
 DUCKDB_MEMORY_LIMIT = "1GB"  # spills to a temp folder beyond it
+# Rows of the source one DuckDB pass may aggregate per MB of the memory limit (see _passes). The
+# GROUP BYs spill, but the per-customer result and COUNT(DISTINCT)'s sets stay in memory: 10M
+# orders (0.8M customers) stop with "Out of Memory Error" at 100 MB in one pass, as 100M orders
+# (7.2M customers) did at 1 GB (bench_needs.py's files); in 2 passes 10M orders complete at 100 MB,
+# i.e. 50,000 rows per MB. Half of that keeps a 2× margin: 10M orders at 1 GB stay one pass, 100M
+# take 4.
+PASS_ROWS_PER_MB = 25_000
+# A CSV's row count is not known before it is read: its size over this (bench_needs' orders CSV
+# has 47 bytes a row; a smaller guess means more passes, never a wrong figure).
+CSV_BYTES_PER_ROW = 32
 _TOTAL_PREFIXES = ("合计", "总计", "小计")
 # The loader's date pattern (planlib.data.parsing._DATE) in RE2 syntax, groups y, m, d first.
 _DATE_RE = (r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
@@ -481,19 +495,29 @@ def _row_counts_pandas(df: pd.DataFrame, as_of: pd.Timestamp, start: pd.Timestam
 
 # ---------------------------------------------------------------------------------- a folder of Parquet
 # ---------------------------------------------------------------------------------- DuckDB
+@contextmanager
 def connect(threads: int | None = None, memory_limit: str | None = DUCKDB_MEMORY_LIMIT, database: str = ":memory:",
-            read_only: bool = False):
-    """A DuckDB connection with bounded memory (spilling to the temp folder) and no progress bar."""
+            read_only: bool = False) -> Iterator:
+    """A DuckDB connection with bounded memory, spilling to a temp folder of its own, and no
+    progress bar; the folder is removed with the connection (one shared folder grew with every
+    killed run, and two processes spilled into the same place)."""
     import duckdb
 
-    config = {"preserve_insertion_order": False, "temp_directory": os.path.join(tempfile.gettempdir(), "planlib-duckdb")}
+    spill = tempfile.mkdtemp(prefix="planlib-duckdb-")
+    config = {"preserve_insertion_order": False, "temp_directory": spill}
     if threads:
         config["threads"] = threads
     if memory_limit:
         config["memory_limit"] = memory_limit
-    con = duckdb.connect(database, read_only=read_only, config=config)
-    con.execute("SET enable_progress_bar = false")  # it prints to stdout past 2 s; a session option
-    return con
+    try:
+        con = duckdb.connect(database, read_only=read_only, config=config)
+        try:
+            con.execute("SET enable_progress_bar = false")  # it prints to stdout past 2 s; a session option
+            yield con
+        finally:
+            con.close()
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def _sql_string(text: str) -> str:
@@ -552,8 +576,58 @@ def _csv_relation(path: Path, source: DataSource, cleanup: list[Path]) -> tuple[
     return relation, headers
 
 
-def _duckdb_file(con, path: Path, source: DataSource, kind: str, as_of, window_days, full: bool = False
+def memory_bytes(limit: str) -> int:
+    """Bytes of a DuckDB memory limit such as ``"1GB"``, ``"512MB"``, ``"1.5GiB"``."""
+    number = limit.strip().rstrip("iBb").rstrip()
+    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    unit = number[-1:].upper()
+    return int(float(number[:-1]) * units[unit]) if unit in units else int(float(number))
+
+
+def _passes(rows: int, memory_limit: str | None) -> int:
+    """How many passes over hash buckets of the customer id keep one pass within ``memory_limit``.
+
+    DuckDB's hash aggregates spill to the temp folder, but not everything this query holds does
+    (the per-customer result, COUNT(DISTINCT)'s sets): in one pass, 100M orders stopped with "Out
+    of Memory Error" at a 1 GB limit (and at 2 and 3 GB). A customer's rows all hash to one
+    bucket, so each pass computes complete, exact figures for its customers.
+    """
+    if not memory_limit:
+        return 1
+    per_pass = max(1, memory_bytes(memory_limit) // 2**20 * PASS_ROWS_PER_MB)
+    return max(1, -(-rows // per_pass))
+
+
+def _row_estimate(con, kind: str, files: list[Path]) -> int:
+    """Rows of the source: Parquet's footers say; a CSV's is estimated from its size."""
+    if kind == "parquet":
+        listed = ", ".join(_sql_string(str(p)) for p in files)
+        return int(con.execute(f"SELECT COALESCE(SUM(num_rows), 0) FROM parquet_file_metadata([{listed}])"
+                               ).fetchone()[0])
+    return sum(p.stat().st_size for p in files) // CSV_BYTES_PER_ROW
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """One frame of the passes' frames, sorted by customer_id as one pass returns it.
+
+    Empties ``frames`` (the caller's list), so that the parts are freed once concatenated: at 10M
+    customers each copy of the figures is ≈ 0.7 GB, and parts, whole and sorted whole at once
+    would be three.
+    """
+    kept = [f for f in frames if not f.empty] or frames[:1]
+    frames.clear()
+    out = kept[0] if len(kept) == 1 else pd.concat(kept, ignore_index=True)
+    kept.clear()
+    if out["customer_id"].is_monotonic_increasing:
+        return out.reset_index(drop=True)
+    return out.sort_values("customer_id", ignore_index=True, na_position="last")
+
+
+def _duckdb_file(con, path: Path, source: DataSource, kind: str, as_of, window_days, full: bool = False,
+                 passes: int | None = None, memory_limit: str | None = None
                  ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The aggregation of a CSV/Parquet file or folder in DuckDB, in ``passes`` passes over hash
+    buckets of the customer id (None: as many as :func:`_passes` says for ``memory_limit``)."""
     cleanup: list[Path] = []
     try:
         if kind == "parquet":
@@ -576,13 +650,21 @@ def _duckdb_file(con, path: Path, source: DataSource, kind: str, as_of, window_d
             checks = _text_checks(cols, exprs)
         keep = _keep_sql(all_columns, cols, types or None)
         exprs = {k: v for k, v in exprs.items() if not k.startswith("_")}
-        agg = con.execute(aggregation_sql(relation, exprs, as_of=as_of, window_days=window_days, keep=keep,
-                                          bad=checks, full=full)).df()
-        purchases = _finish(agg, as_of)  # declines before the second query when the loader must read it
-        if not full:
-            return purchases, None
-        counts = con.execute(row_counts_sql(relation, exprs, as_of=as_of, window_days=window_days, keep=keep)).df()
-        return purchases, _row_counts(counts)
+        if passes is None:
+            passes = _passes(_row_estimate(con, kind, files if kind == "parquet" else [path]), memory_limit)
+        found, counted = [], []
+        for i in range(passes):
+            # hash() of the grouping key itself: NULL ids hash alike too, so every row is in one pass
+            part = keep if passes == 1 else f"({keep}) AND hash({exprs['customer_id']}) % {passes} = {i}"
+            agg = con.execute(aggregation_sql(relation, exprs, as_of=as_of, window_days=window_days, keep=part,
+                                              bad=checks, full=full)).df()
+            found.append(_finish(agg, as_of))  # declines before the next query when the loader must read it
+            del agg
+            if full:
+                counts = con.execute(row_counts_sql(relation, exprs, as_of=as_of, window_days=window_days,
+                                                    keep=part)).df()
+                counted.append(_row_counts(counts))
+        return _concat(found), (_concat(counted) if full else None)
     finally:
         for p in cleanup:
             p.unlink(missing_ok=True)
@@ -755,11 +837,9 @@ def _compute(source: DataSource, base_dir: Path, as_of, window_days: int | None,
 
             path = (Path(base_dir) / source.path).resolve()
             kind = "parquet" if path.is_dir() else file_format(path, source, source.path)
-            con = connect()
-            try:
-                return (*_duckdb_file(con, path, source, kind, as_of, window_days, full), "duckdb", None)
-            finally:
-                con.close()
+            with connect() as con:
+                return (*_duckdb_file(con, path, source, kind, as_of, window_days, full,
+                                      memory_limit=DUCKDB_MEMORY_LIMIT), "duckdb", None)
     except FastPathDeclined:
         pass
     except Exception as exc:  # DuckDB's CSV reader refusing a ragged row, say: the loader explains

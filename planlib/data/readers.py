@@ -335,7 +335,10 @@ def _odd_sample(text: str | None, size: int = 12) -> str:
 
 
 def _read_csv_body(path: Path, label: str, attempt: _Attempt) -> RawTable:
-    """The rows below the header as strings, parsed by pyarrow (multi-threaded, no inference)."""
+    """The rows below the header as strings, parsed by pyarrow (multi-threaded, no inference).
+
+    As ``large_string``, the type pandas' ``str`` columns hold: read as ``string``, ``to_pandas``
+    copied every column (10M customers: a 1.19 GB peak instead of 1.05 GB)."""
     import pyarrow as pa
     from pyarrow import csv as pacsv
 
@@ -357,7 +360,7 @@ def _read_csv_body(path: Path, label: str, attempt: _Attempt) -> RawTable:
             parse_options=pacsv.ParseOptions(delimiter=attempt.delimiter, newlines_in_values=True,
                                               ignore_empty_lines=False, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                column_types={n: pa.large_string() for n in names}, strings_can_be_null=False,
                 quoted_strings_can_be_null=False, null_values=[]),
         )
 

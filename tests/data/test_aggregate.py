@@ -294,3 +294,83 @@ def test_duckdb_running_out_of_memory_is_not_handed_to_the_loader(tmp_path, monk
     with pytest.raises(duckdb.OutOfMemoryException):
         customer_purchases(write(tmp_path, TRICKY, "parquet"), tmp_path, as_of=AS_OF, window_days=None,
                            engine="duckdb")
+
+
+# ---------------------------------------------------------------------------------- passes over buckets
+def _many_customers(tmp_path, kind: str, n_rows: int = 3000, seed: int = 7) -> DataSource:
+    """TRICKY plus random orders of 300 customers: blank order ids, split lines, refunds, rows after
+    as_of — enough customers that every bucket of a few passes holds some."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    customers = rng.integers(0, 300, n_rows)
+    orders = rng.integers(0, 900, n_rows)
+    days = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 470, n_rows), unit="D")
+    amounts = np.round(rng.normal(80, 60, n_rows), 2)
+    rows = [(("" if o % 7 == 0 else f"o{o}"), f"C{c:04d}", d.strftime("%Y-%m-%d"), f"{a:.2f}")
+            for c, o, d, a in zip(customers, orders, days, amounts, strict=True)]
+    return write(tmp_path, [*TRICKY, *rows], kind)
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_passes_over_customer_buckets_give_exactly_the_one_pass_figures(tmp_path, kind, monkeypatch):
+    """Issue 17: a file too large for one pass within the memory limit is aggregated in passes over
+    hash buckets of the customer id; a customer's rows all land in one bucket, so every figure and
+    every row count is the one pass's (and the pandas reference's)."""
+    from pathlib import Path
+
+    from planlib.data.aggregate import figures_pandas
+
+    source = _many_customers(tmp_path, kind)
+    path = Path((tmp_path / source.path).resolve())
+    expected = figures_pandas(load_source("transactions", source, tmp_path).frame, as_of=AS_OF, window_days=90)
+    per_pass: list[int] = []
+    finish = aggregate._finish
+    monkeypatch.setattr(aggregate, "_finish", lambda agg, as_of: per_pass.append(len(agg)) or finish(agg, as_of))
+    with aggregate.connect() as con:
+        one = aggregate._duckdb_file(con, path, source, kind, AS_OF, 90, full=True, passes=1)
+        four = aggregate._duckdb_file(con, path, source, kind, AS_OF, 90, full=True, passes=4)
+        plain = aggregate._duckdb_file(con, path, source, kind, AS_OF, 90, full=False, passes=4)[0]
+    assert per_pass[0] == 306 and len(per_pass) == 9 and min(per_pass[1:]) >= 40  # the passes split it
+    assert sum(per_pass[1:5]) == 306
+    for got, want in zip((*one, *four), (*expected, *expected), strict=True):
+        pd.testing.assert_frame_equal(got, want)
+    pd.testing.assert_frame_equal(plain, expected[0][list(aggregate.OUTPUT)])
+    assert four[1]["rows_read"].sum() == 3000 + len(TRICKY)
+
+
+def test_the_number_of_passes_follows_the_rows_and_the_memory_limit(tmp_path, monkeypatch):
+    """One pass for what fits (10M orders at 1 GB: the 10M target's single scan), more above; and
+    customer_figures takes the passes the file's size asks for, with the same figures."""
+    from planlib.data.aggregate import _passes, customer_figures, memory_bytes
+
+    assert memory_bytes("1GB") == 2**30 and memory_bytes("512MB") == 2**29 and memory_bytes("1.5GiB") == 3 * 2**29
+    assert _passes(10_000_000, "1GB") == 1 and _passes(1_000, None) == 1
+    assert 2 <= _passes(100_000_000, "1GB") <= 8 and _passes(100_000_000, "4GB") < _passes(100_000_000, "1GB")
+    source = _many_customers(tmp_path, "parquet")
+    before = customer_figures(source, tmp_path, as_of=AS_OF, window_days=90, engine="duckdb")
+    asked = []
+    monkeypatch.setattr(aggregate, "_passes", lambda rows, limit: asked.append(rows) or 3)
+    after = customer_figures(source, tmp_path, as_of=AS_OF, window_days=90, engine="duckdb")
+    assert asked == [3000 + len(TRICKY)]  # the Parquet footers' row count
+    pd.testing.assert_frame_equal(after.purchases, before.purchases)
+    pd.testing.assert_frame_equal(after.rows, before.rows)
+
+
+def test_duckdb_spills_into_a_folder_of_its_own_removed_afterwards():
+    """Each connection spills into its own temp folder (one shared folder grew with every killed
+    run), which goes with the connection — also when the query fails."""
+    import os
+
+    with aggregate.connect() as con:
+        spill = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+        assert os.path.isdir(spill) and os.path.basename(spill).startswith("planlib-duckdb-")
+        with aggregate.connect() as other:
+            assert other.execute("SELECT current_setting('temp_directory')").fetchone()[0] != spill
+    assert not os.path.exists(spill)
+    with pytest.raises(RuntimeError), aggregate.connect(memory_limit="64MB") as con:
+        spill = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+        con.execute("SELECT COUNT(*) FROM (SELECT DISTINCT i::VARCHAR || 'x' FROM range(3000000) t(i))").fetchone()
+        assert os.listdir(spill)  # it spilled there
+        raise RuntimeError("a failing stage")
+    assert not os.path.exists(spill)

@@ -398,3 +398,22 @@ def test_an_order_file_given_as_the_customer_table_says_to_drop_data_customers(t
     with pytest.raises(DataError) as err:
         load_source("customers", DataSource(path="orders.csv"), tmp_path)
     assert "删除计划中的 data.customers" in str(err.value.problems[0])
+
+
+def test_the_duplicate_id_check_agrees_with_pandas_on_sorted_unsorted_and_missing_ids():
+    """The customers loader looks for duplicate IDs in pyarrow (pandas' ``duplicated`` was the
+    loader's peak at 10M customers, issue 17); it answers as pandas does, in every arrangement."""
+    from planlib.data.load import _has_duplicates
+
+    rng = np.random.default_rng(3)
+    unique = [f"C{i:05d}" for i in range(2000)]
+    cases = {
+        "sorted": unique, "shuffled": list(rng.permutation(unique)), "one": ["C1"], "none": [],
+        "dup sorted": [*unique[:10], unique[9], *unique[10:]], "dup shuffled": list(rng.permutation([*unique, "C00042"])),
+        "dup at the ends": ["Z", *unique, "Z"], "case differs": ["a", "A"], "missing twice": ["C1", None, "C2", None],
+        "missing once": ["C2", None, "C1"],
+    }
+    for name, ids in cases.items():
+        series = pd.Series(ids, dtype="str")
+        assert _has_duplicates(series) == bool(series.duplicated().any()), name
+    assert _has_duplicates(pd.Series(["b", "a", "b"], dtype=object))
