@@ -8,7 +8,6 @@ most of a burst this size; with ``lossless_iopub()`` every message arrives.
 from __future__ import annotations
 
 import queue
-import threading
 import time
 from pathlib import Path
 
@@ -45,17 +44,22 @@ def kernel():
         yield Client(session.kc)
 
 
-def drain(kc, seen: set, said: list, pause: float = 0.0) -> None:
-    """Read IOPub until it is quiet for 10 s, ``pause`` seconds per message (a slow server)."""
+def drain(kc, seen: set, said: list, pause: float = 0.0, until: str | None = None) -> None:
+    """Read IOPub, ``pause`` seconds per message (a slow server), until the request ``until`` went
+    idle, or else until IOPub is quiet for 10 s."""
     while True:
         try:
-            msg = kc.get_iopub_msg(timeout=10)
+            msg = kc.get_iopub_msg(timeout=10 if until is None else 600)
         except queue.Empty:
             return
-        if msg["header"]["msg_type"] == "comm_open" and msg["content"].get("target_name") == "pl-burst":
-            seen.add(msg["content"]["data"]["i"])
-        elif msg["header"]["msg_type"] == "stream":
-            said.append(msg["content"]["text"])
+        kind, content = msg["header"]["msg_type"], msg["content"]
+        if kind == "comm_open" and content.get("target_name") == "pl-burst":
+            seen.add(content["data"]["i"])
+        elif kind == "stream":
+            said.append(content["text"])
+        elif (kind == "status" and until is not None and content["execution_state"] == "idle"
+              and msg["parent_header"].get("msg_id") == until):
+            return
         if pause:
             time.sleep(pause)
 
@@ -65,24 +69,22 @@ def run_burst(kc, before: str = "", reader_pause: float | None = None) -> tuple[
 
     ``reader_pause=None``: IOPub is read only once the cell has finished (a server that fell far
     behind); a number: read all along, that long per message (a slow server that keeps reading).
+    Everything runs in this thread: jupyter_client's blocking calls from a second thread would
+    leave an event loop per thread behind.
     """
     if before:
         reply = kc.execute_interactive(before, timeout=60)
         assert reply["content"]["status"] == "ok", reply
     seen: set[int] = set()
     said: list[str] = []
-    reader = None
     if reader_pause is not None:
-        drain(kc, seen, said)  # what ``before`` printed, so the reader starts on the burst
-        reader = threading.Thread(target=drain, args=(kc, seen, said, reader_pause))
-        reader.start()
-    kc.execute(BURST_CODE)
+        drain(kc, seen, said)  # what ``before`` printed, so the reading starts on the burst
+    msg_id = kc.execute(BURST_CODE)
+    if reader_pause is not None:
+        drain(kc, seen, said, reader_pause, until=msg_id)
     reply = kc.get_shell_msg(timeout=600)  # the cell ran to the end
     assert reply["content"]["status"] == "ok", reply
-    if reader is None:
-        drain(kc, seen, said)
-    else:
-        reader.join(timeout=600)
+    drain(kc, seen, said)
     return len(seen), said
 
 
