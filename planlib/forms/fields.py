@@ -496,43 +496,49 @@ class ListOf(Editor):
     def _items(self) -> list:
         return [row.value() for row in self.rows]
 
-    def _buttons(self, i: int) -> list[w.Button]:
+    def _buttons(self, i: int, row: Model) -> list[w.Button]:
         up = w.Button(icon="arrow-up", tooltip="上移一行", disabled=i == 0,
                       layout=w.Layout(width=_BUTTON_WIDTH, flex="0 0 auto"),
                       _dom_classes=(css((*self.path, i), "pl-up"),))
-        up.on_click(lambda _b: self.move_up(i))
+        # the row is found when the button is clicked: rows move without being rebuilt
+        up.on_click(lambda _b: self.move_up(self._index(row)))
         delete = w.Button(description="" if self.table else "删除", icon="trash", tooltip="删除这一行",
                           layout=w.Layout(width=_BUTTON_WIDTH if self.table else "80px", flex="0 0 auto"),
                           _dom_classes=(css((*self.path, i), "pl-del"),))
-        delete.on_click(lambda _b: self.remove(i))
+        delete.on_click(lambda _b: self.remove(self._index(row)))
+        self.up_buttons.append(up)
         self.delete_buttons.append(delete)
         return [up, delete]
 
+    def _index(self, row: Model) -> int:
+        return next(i for i, r in enumerate(self.rows) if r is row)
+
     def _line(self, i: int, lead: list[w.Widget], row: Model) -> w.Widget:
         number = w.HTML(f"<b>{i + 1}.</b>", layout=w.Layout(width=_NUM_WIDTH, flex="0 0 auto"))
+        self.numbers.append(number)
         if self.table:
             number.layout.margin = "0"  # the first column sticks at the number's width (form STYLE)
             number.add_class(STICKY_NUMBER)
             first = lead[0] if lead else next(iter(row.fields.values())).box
             first.add_class(STICKY_FIRST)
-            line = w.HBox([number, *lead, row.box, *self._buttons(i)],
+            line = w.HBox([number, *lead, row.box, *self._buttons(i, row)],
                           layout=w.Layout(align_items="flex-start", flex="0 0 auto"))
             return w.VBox([line, row.error], layout=w.Layout(border_bottom="1px solid #eee", flex="0 0 auto",
                                                              padding="2px 0", width="max-content"))
         row.box.layout.flex = "1 1 auto"
-        return w.HBox([number, *lead, row.box, *self._buttons(i)],
+        return w.HBox([number, *lead, row.box, *self._buttons(i, row)],
                       layout=w.Layout(border="1px solid #ddd", padding="4px", margin="3px 0",
                                       align_items="flex-start"))
 
     def _rebuild(self, items: list, notify: bool = True) -> None:
-        self.rows, self.delete_buttons = [], []
-        boxes: list[w.Widget] = [table_header(self.model, row=(*self.path, 0))] if self.table and items else []
+        self.rows, self.lines, self.numbers, self.up_buttons, self.delete_buttons = [], [], [], [], []
+        self.header = None
         for i, item in enumerate(items):
             row = Model((*self.path, i), self.model, item, isinstance(item, dict),
                         self.on_change, self.note, compact=TABLE if self.table else True)
             self.rows.append(row)
-            boxes.append(self._line(i, [], row))
-        self.rows_box.children = boxes
+            self.lines.append(self._line(i, [], row))
+        self._show()
         self.undo_button.layout.display = None if self.deleted is not None else "none"
         if notify:
             self.on_change()
@@ -549,32 +555,65 @@ class ListOf(Editor):
         if not self.rows:
             self._rebuild([{}])
             return
-        i = len(self.rows)
-        row = Model((*self.path, i), self.model, {}, True, self.on_change, self.note,
-                    compact=TABLE if self.table else True)
-        self.rows.append(row)
-        self.rows_box.children = [*self.rows_box.children, self._line(i, [], row)]
+        self._insert(len(self.rows), {}, present=True)
         self.on_change()
 
+    # Deleting, moving and undoing keep the other rows' widgets too (same reason as :meth:`add`):
+    # the rows after the change get their new number, key paths and CSS classes instead.
+    def _insert(self, i: int, item: Any, present: bool) -> None:
+        row = Model((*self.path, i), self.model, item, present, self.on_change, self.note,
+                    compact=TABLE if self.table else True)
+        line = self._line(i, [], row)  # appends its number and buttons: put them in place
+        for seq in (self.numbers, self.up_buttons, self.delete_buttons):
+            seq.insert(i, seq.pop())
+        self.rows.insert(i, row)
+        self.lines.insert(i, line)
+        self._renumber(i + 1)
+        self._show()
+
+    def _show(self) -> None:
+        """The rows box: the table's header (made once, while there are rows) and the lines."""
+        if self.table and self.rows and self.header is None:
+            self.header = table_header(self.model, row=(*self.path, 0))
+        head = [self.header] if self.table and self.rows else []
+        self.rows_box.children = [*head, *self.lines]
+        self.undo_button.layout.display = None if self.deleted is not None else "none"
+
+    def _renumber(self, start: int) -> None:
+        """Give the rows from ``start`` on the key paths, classes and numbers of their position."""
+        for i in range(start, len(self.rows)):
+            row, old = self.rows[i], self.rows[i].path
+            new = (*self.path, i)
+            self.numbers[i].value = f"<b>{i + 1}.</b>"
+            self.up_buttons[i].disabled = i == 0
+            if old == new:
+                continue
+            for editor in walk(row):
+                editor.path = (*new, *editor.path[len(old):])
+            rename_classes(self.lines[i], css(old, "")[1:], css(new, "")[1:])
+
     def remove(self, i: int) -> None:
-        items = self._items()
-        self.deleted = (i, items[i])
-        self._rebuild([x for j, x in enumerate(items) if j != i])
+        self.deleted = (i, self.rows[i].value())
+        del self.rows[i], self.lines[i], self.numbers[i], self.up_buttons[i], self.delete_buttons[i]
+        self._renumber(i)
+        self._show()
+        self.on_change()
 
     def undo(self) -> None:
         """Put the last deleted row back where it was."""
         if self.deleted is None:
             return
         (i, item), self.deleted = self.deleted, None
-        items = self._items()
-        items.insert(min(i, len(items)), item)
-        self._rebuild(items)
+        self._insert(min(i, len(self.rows)), item, present=isinstance(item, dict))
+        self.on_change()
 
     def move_up(self, i: int) -> None:
-        items = self._items()
-        if 0 < i < len(items):
-            items[i - 1], items[i] = items[i], items[i - 1]
-            self._rebuild(items)
+        if 0 < i < len(self.rows):
+            for seq in (self.rows, self.lines, self.numbers, self.up_buttons, self.delete_buttons):
+                seq[i - 1], seq[i] = seq[i], seq[i - 1]
+            self._renumber(i - 1)
+            self._show()
+            self.on_change()
 
     def editors(self) -> list[Editor]:
         return [e for row in self.rows for e in walk(row)]
@@ -589,8 +628,28 @@ class ListOf(Editor):
 class DictOf(ListOf):
     """A name → sub-model mapping (``dict[str, Model]``): a 名称 box and the model's fields per row."""
 
+    # a row's path holds its name, not its position: the rows are rebuilt
     def add(self) -> None:
-        self._rebuild([*self._items(), {}])  # a row's path holds its name: the rows are rebuilt
+        self._rebuild([*self._items(), {}])
+
+    def remove(self, i: int) -> None:
+        items = self._items()
+        self.deleted = (i, items[i])
+        self._rebuild([x for j, x in enumerate(items) if j != i])
+
+    def undo(self) -> None:
+        if self.deleted is None:
+            return
+        (i, item), self.deleted = self.deleted, None
+        items = self._items()
+        items.insert(min(i, len(items)), item)
+        self._rebuild(items)
+
+    def move_up(self, i: int) -> None:
+        items = self._items()
+        if 0 < i < len(items):
+            items[i - 1], items[i] = items[i], items[i - 1]
+            self._rebuild(items)
 
     def _items(self) -> list:
         return [(key.value, row.value()) for key, row in zip(self.keys, self.rows, strict=True)]
@@ -599,7 +658,7 @@ class DictOf(ListOf):
         if isinstance(items, dict):
             items = list(items.items())
         items = [x if isinstance(x, tuple) else ("", x) for x in items]
-        self.rows, self.keys, self.delete_buttons = [], [], []
+        self.rows, self.keys, self.lines, self.numbers, self.up_buttons, self.delete_buttons = [], [], [], [], [], []
         name_head = w.HTML("<b>名称</b>*", layout=w.Layout(width="160px", flex="0 0 auto", margin="0 4px 0 0"))
         boxes: list[w.Widget] = [table_header(self.model, [name_head])] if self.table and items else []
         for i, (name, item) in enumerate(items):
@@ -628,6 +687,21 @@ class DictOf(ListOf):
         if not out and not self.present and not self.required:
             return MISSING
         return out
+
+
+def rename_classes(widget: w.Widget, old: str, new: str) -> None:
+    """Rewrite the key path ``old`` (``tasks-3``) to ``new`` in the CSS classes of ``widget`` and
+    everything inside it: ``pl-f-tasks-3-name`` → ``pl-f-tasks-2-name``, ``pl-del-tasks-3`` → …;
+    ``pl-f-tasks-30`` is another row and stays. One message per widget whose classes change."""
+    pattern = re.compile(rf"(?<=-){re.escape(old)}(?=-|$)")
+    stack = [widget]
+    while stack:
+        x = stack.pop()
+        classes = tuple(getattr(x, "_dom_classes", ()))
+        renamed = tuple(pattern.sub(new, c, count=1) if c.startswith("pl-") else c for c in classes)
+        if renamed != classes:
+            x._dom_classes = renamed
+        stack.extend(getattr(x, "children", ()) or ())
 
 
 def build_editor(path: KeyPath, info: FieldInfo, value: Any, present: bool, on_change: OnChange,

@@ -512,6 +512,38 @@ def test_adding_a_row_keeps_the_rows_above_and_their_widgets(demo):
     assert "pl-f-tasks-6" in tasks.rows[6].box._dom_classes and tasks.delete_buttons[6] is not None
 
 
+def test_deleting_moving_and_undoing_keep_the_other_rows_widgets(demo):
+    """删除, 上移 and 撤销删除 move the existing rows: a late change to a kept row still counts, and the
+    moved rows carry their new number, key paths and classes (what errors and jumps find them by)."""
+    form = PlanForm(demo, sections_for("04_execution"), stage="04_execution")
+    tasks = form.tops["tasks"]
+    ids = [t["id"] for t in form.values()["tasks"]]
+    cells = [row.fields["resources"].input for row in tasks.rows]
+    tasks.delete_buttons[1].click()  # the second task
+    assert [row.fields["resources"].input for row in tasks.rows] == [cells[0], *cells[2:]]
+    cells[3].value = "迟到的修改"  # the browser's message for (old) row 4 arrives after the click
+    values = form.values()["tasks"]
+    assert [t["id"] for t in values] == [ids[0], *ids[2:]]
+    assert values[2]["resources"] == "迟到的修改"
+    moved = tasks.rows[2]
+    assert moved.path == ("tasks", 2) and moved.fields["name"].path == ("tasks", 2, "name")
+    assert "pl-f-tasks-2" in moved.box._dom_classes
+    assert "pl-f-tasks-2-name" in moved.fields["name"].box._dom_classes
+    assert "pl-e-tasks-2-name" in moved.fields["name"].error._dom_classes
+    assert tasks.numbers[2].value == "<b>3.</b>" and not tasks.up_buttons[2].disabled
+    assert "pl-del-tasks-2" in tasks.delete_buttons[2]._dom_classes
+
+    tasks.up_buttons[2].click()  # row 3 up: swaps with row 2
+    assert [t["id"] for t in form.values()["tasks"]][:3] == [ids[0], ids[3], ids[2]]
+    assert tasks.rows[1] is moved and moved.path == ("tasks", 1) and tasks.up_buttons[0].disabled
+
+    tasks.undo_button.click()  # the deleted task back in its place
+    assert [t["id"] for t in form.values()["tasks"]] == [ids[0], ids[1], ids[3], ids[2], *ids[4:]]
+    assert tasks.rows[2] is moved and "pl-f-tasks-2-name" in moved.fields["name"].box._dom_classes
+    classes = [c for row in tasks.rows for c in row.box._dom_classes if c.startswith("pl-f-tasks-")]
+    assert classes == [f"pl-f-tasks-{i}" for i in range(len(ids))]
+
+
 # ----------------------------------------------------------------------------- layout, live analysis checks, jumps
 def test_sections_are_tabs_with_technical_settings_last_and_folded(demo):
     needs = PlanForm(demo, sections_for("02_needs"), stage="02_needs")

@@ -43,7 +43,7 @@ def _scrolled_right_keeps_the_first_column(form, table_path: str, first: str, la
         hit = page.evaluate("([x, y]) => document.elementFromPoint(x, y).closest('[class*=pl-f-]').className",
                             [cell["x"] + 8, cell["y"] + cell["height"] / 2])
         assert f"pl-f-{table_path}-{row}-{first}" in hit, hit
-    head = form.locator(f".pl-f-{table_path} > .pl-table > .pl-table-head .pl-sticky-first").bounding_box()
+    head = form.locator(f".pl-f-{table_path} > .pl-rows > .pl-table-head .pl-sticky-first").bounding_box()
     assert _inside(box, head), "the first column's header scrolled out of view"
 
 
