@@ -28,10 +28,8 @@ def _copy_table(server, new: str, old: str = "orders") -> None:
                 f"ALTER TABLE {new} OWNER TO planlib")
 
 
-@contextlib.contextmanager
-def _counting_rows(monkeypatch):
-    """Every frame a database connection returns, by its number of rows (to see what was pulled)."""
-    pulled: list[int] = []
+def _after_each_query(monkeypatch, hook) -> None:
+    """Call ``hook(query text, frame)`` after every query a database connection answers."""
     real = sql.connect
 
     @contextlib.contextmanager
@@ -39,13 +37,20 @@ def _counting_rows(monkeypatch):
         with real(*args, **kwargs) as reader:
             run = reader.run
 
-            def counted(text):
+            def hooked(text):
                 frame = run(text)
-                pulled.append(len(frame))
+                hook(text, frame)
                 return frame
-            reader.run = counted
+            reader.run = hooked
             yield reader
     monkeypatch.setattr(sql, "connect", spying)
+
+
+@contextlib.contextmanager
+def _counting_rows(monkeypatch):
+    """Every frame a database connection returns, by its number of rows (to see what was pulled)."""
+    pulled: list[int] = []
+    _after_each_query(monkeypatch, lambda _text, frame: pulled.append(len(frame)))
     yield pulled
 
 
@@ -314,23 +319,13 @@ def test_a_stage_records_a_source_it_reads_without_loading_its_rows(pg_demo, db_
 def _writing_after_the_figures(monkeypatch, write):
     """``write()`` (from another connection) right after the per-customer aggregation query returns,
     before anything else the stage asks of the database: the moment a writer could slip in."""
-    real = sql.connect
     done: list[str] = []
 
-    @contextlib.contextmanager
-    def spying(*args, **kwargs):
-        with real(*args, **kwargs) as reader:
-            run = reader.run
-
-            def then_write(text):
-                frame = run(text)
-                if not done and "GROUP BY customer_id, order_id" in text:
-                    write()
-                    done.append(text)
-                return frame
-            reader.run = then_write
-            yield reader
-    monkeypatch.setattr(sql, "connect", spying)
+    def then_write(text, _frame):
+        if not done and "GROUP BY customer_id, order_id" in text:
+            write()
+            done.append(text)
+    _after_each_query(monkeypatch, then_write)
     yield done
 
 
