@@ -17,6 +17,14 @@ from forms.labserver import TOKEN, lab_settings, running_lab
 
 
 # ----------------------------------------------------------------------------- server and browser
+@pytest.fixture
+def demo(tmp_path) -> Path:
+    """The demo plan (and the base it extends) copied to a folder of the test's own."""
+    for name in ("base.yaml", "2024Q2.yaml"):
+        shutil.copy(ROOT / "parameters" / "demo" / name, tmp_path / name)
+    return tmp_path / "2024Q2.yaml"
+
+
 @pytest.fixture(scope="module")
 def nb_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("forms-lab")

@@ -7,12 +7,10 @@ and marked, and that what is picked reaches the YAML file as the code.
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 
 import ipywidgets as w
-import pytest
 from conftest import ROOT
 from ruamel.yaml import YAML
 
@@ -20,13 +18,6 @@ from planlib.forms import choices
 from planlib.forms.fields import UNKNOWN, Scalar, walk
 from planlib.forms.form import PlanForm, sections_for
 from planlib.plan.planfile import load_plan, validate_files
-
-
-@pytest.fixture
-def demo(tmp_path) -> Path:
-    for name in ("base.yaml", "2024Q2.yaml"):
-        shutil.copy(ROOT / "parameters" / "demo" / name, tmp_path / name)
-    return tmp_path / "2024Q2.yaml"
 
 
 def form_of(plan: Path, stage: str) -> PlanForm:

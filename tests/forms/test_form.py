@@ -5,9 +5,7 @@ The widgets are driven from Python here (the browser suite drives them through J
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
-from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -34,13 +32,6 @@ from planlib.plan.planfile import load_plan
 from planlib.plan.schema import Plan, StrictModel
 
 STAGES = list(forms.STAGE_SECTIONS)
-
-
-@pytest.fixture
-def demo(tmp_path) -> Path:
-    for name in ("base.yaml", "2024Q2.yaml"):
-        shutil.copy(ROOT / "parameters" / "demo" / name, tmp_path / name)
-    return tmp_path / "2024Q2.yaml"
 
 
 def editor_at(form: PlanForm, path: tuple) -> Scalar:

@@ -8,12 +8,9 @@ preview's table and chart where the form should begin, with fields missing.
 from __future__ import annotations
 
 import base64
-import shutil
-from pathlib import Path
 
 import ipywidgets as w
 import pytest
-from conftest import ROOT
 
 from planlib.forms import form as forms
 from planlib.forms import previews
@@ -22,13 +19,6 @@ from planlib.forms.form import PlanForm, sections_for
 
 TITLES = {"01_goals": "目标 SMART 检查", "02_needs": "分层预览", "03_channels": "每客户渠道成本预览",
           "04_execution": "预算预览", "05_review": "KPI 目标预览"}
-
-
-@pytest.fixture
-def demo(tmp_path) -> Path:
-    for name in ("base.yaml", "2024Q2.yaml"):
-        shutil.copy(ROOT / "parameters" / "demo" / name, tmp_path / name)
-    return tmp_path / "2024Q2.yaml"
 
 
 def widgets_in(widget: w.Widget) -> list[w.Widget]:
