@@ -102,7 +102,9 @@ class FrameOrders(Orders):
             inside = ((day >= _day(start)) & (day <= _day(end))).to_numpy()
             n_col, amount_col = window_columns(name)
             out[n_col] = np.bincount(pos[inside], minlength=len(ids)).astype(np.int64)
-            out[amount_col] = np.bincount(pos[inside], weights=p["amount"].to_numpy()[inside], minlength=len(ids))
+            # float also when no purchase falls in the window (bincount of no weights gives int64)
+            out[amount_col] = np.bincount(pos[inside], weights=p["amount"].to_numpy()[inside],
+                                          minlength=len(ids)).astype(float)
         return out
 
     def _dated(self, start: date, end: date) -> pd.DataFrame:
