@@ -156,7 +156,7 @@ def _as_date(value) -> date:
     return pd.Timestamp(value).date()
 
 
-def _rows_sql(relation: str, exprs: Mapping[str, str], keep: str, bad: str, as_of: date, extra: str = "",
+def rows_sql(relation: str, exprs: Mapping[str, str], keep: str, bad: str, as_of: date, extra: str = "",
               dialect: Dialect | None = None) -> str:
     """The ``tx`` CTE: the kept rows as customer_id, order_id, day, amount in cents, bad, ok (usable)."""
     return f"""
@@ -168,6 +168,22 @@ WITH tx AS (
                  {exprs['day']} AS day, {exprs['amount']} AS amount, {bad} AS bad
           FROM {relation}
           WHERE {keep}) AS rows_kept
+)"""
+
+
+def orders_sql(relation: str, exprs: Mapping[str, str], *, as_of, keep: str = "1 = 1", bad: str = "0",
+               dialect: Dialect | None = None) -> str:
+    """The ``tx`` and ``orders`` CTEs: one row per order (steps 1–3 of the definition above) with
+    its customer_id, purchase ``day`` (earliest positive row), ``net`` in cents (> 0: a purchase),
+    ``usable`` and ``bad`` — shared by :func:`aggregation_sql` and :mod:`planlib.data.windows`."""
+    return rows_sql(relation, exprs, keep, bad, _as_date(as_of), dialect=dialect) + """,
+orders AS (
+    SELECT customer_id,
+           MIN(CASE WHEN ok = 1 AND amount > 0 THEN day END) AS day,
+           SUM(CASE WHEN ok = 1 THEN amount END) AS net,
+           MAX(ok) AS usable, MAX(bad) AS bad
+    FROM tx
+    GROUP BY customer_id, order_id, CASE WHEN order_id IS NULL THEN day END
 )"""
 
 
@@ -196,15 +212,7 @@ def aggregation_sql(relation: str, exprs: Mapping[str, str], *, as_of, window_da
     # where a DECIMAL sum takes 16 — the order level has one group per order), so "net <= 0" and
     # the totals do not depend on summation order (threads) and agree between engines. Rows that
     # cannot be used stay in the groups but add nothing (so ``bad`` is counted in this scan).
-    orders = _rows_sql(relation, exprs, keep, bad, as_of, dialect=dialect) + """,
-orders AS (
-    SELECT customer_id,
-           MIN(CASE WHEN ok = 1 AND amount > 0 THEN day END) AS day,
-           SUM(CASE WHEN ok = 1 THEN amount END) AS net,
-           MAX(ok) AS usable, MAX(bad) AS bad
-    FROM tx
-    GROUP BY customer_id, order_id, CASE WHEN order_id IS NULL THEN day END
-)"""
+    orders = orders_sql(relation, exprs, as_of=as_of, keep=keep, bad=bad, dialect=dialect)
     if not full:
         return orders + f"""
 SELECT customer_id,
@@ -265,7 +273,7 @@ def row_counts_sql(relation: str, exprs: Mapping[str, str], *, as_of, window_day
              "rows_before": f"{before} AND NOT COALESCE(amount = 0, FALSE)",
              "rows_after": after}
     sums = ", ".join(f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS {name}" for name, cond in flags.items())
-    return _rows_sql(relation, exprs, keep, "0", as_of, dialect=dialect) + f"""
+    return rows_sql(relation, exprs, keep, "0", as_of, dialect=dialect) + f"""
 SELECT customer_id, COUNT(*) AS rows_read, {sums}
 FROM tx
 GROUP BY customer_id
@@ -607,7 +615,7 @@ def _row_estimate(con, kind: str, files: list[Path]) -> int:
     return sum(p.stat().st_size for p in files) // CSV_BYTES_PER_ROW
 
 
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+def concat_passes(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """One frame of the passes' frames, sorted by customer_id as one pass returns it.
 
     Empties ``frames`` (the caller's list), so that the parts are freed once concatenated: at 10M
@@ -623,11 +631,47 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return out.sort_values("customer_id", ignore_index=True, na_position="last")
 
 
-def _duckdb_file(con, path: Path, source: DataSource, kind: str, as_of, window_days, full: bool = False,
-                 passes: int | None = None, memory_limit: str | None = None
-                 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """The aggregation of a CSV/Parquet file or folder in DuckDB, in ``passes`` passes over hash
-    buckets of the customer id (None: as many as :func:`_passes` says for ``memory_limit``)."""
+@dataclass(frozen=True)
+class Scan:
+    """A transactions source as the fast path reads it, the loader's meaning kept (module docstring).
+
+    ``relation`` is the FROM item; ``exprs`` read customer_id, order_id, day and amount from it
+    (for :func:`rows_sql`); ``bad`` flags (1/0) a row the loader reads differently — every query
+    counts them in its own scan and declines on any; ``keep`` leaves out 合计 and blank rows.
+    ``files`` and ``kind``: the files DuckDB reads, whose row count sizes the passes.
+    """
+
+    relation: str
+    exprs: Mapping[str, str]
+    bad: str
+    keep: str = "1 = 1"
+    dialect: Dialect = DUCKDB
+    files: tuple[Path, ...] = ()
+    kind: str = ""
+
+    def bucket(self, i: int, passes: int) -> str:
+        """``keep`` for pass ``i`` of ``passes``: the rows whose customer id hashes to bucket ``i``
+        (DuckDB). hash() of the grouping key itself: NULL ids hash alike too, so every row is in
+        one pass, and a customer's rows all in the same one."""
+        return self.keep if passes == 1 else f"({self.keep}) AND hash({self.exprs['customer_id']}) % {passes} = {i}"
+
+    def passes(self, con, memory_limit: str | None) -> int:
+        """How many passes over customer buckets keep one within ``memory_limit`` (:func:`_passes`)."""
+        return _passes(_row_estimate(con, self.kind, list(self.files)), memory_limit)
+
+
+def source_file(source: DataSource, base_dir: Path) -> tuple[Path, str]:
+    """The resolved path of a file source and how DuckDB reads it: "csv" or "parquet" (a folder of parts)."""
+    from planlib.data.readers import file_format
+
+    path = (Path(base_dir) / source.path).resolve()
+    return path, ("parquet" if path.is_dir() else file_format(path, source, source.path))
+
+
+@contextmanager
+def file_scan(con, path: Path, source: DataSource, kind: str) -> Iterator[Scan]:
+    """The :class:`Scan` of a CSV/Parquet file or a folder of Parquet parts in DuckDB connection
+    ``con``; a GBK/Big5 CSV is transcoded to a temp file removed afterwards."""
     cleanup: list[Path] = []
     try:
         if kind == "parquet":
@@ -638,6 +682,7 @@ def _duckdb_file(con, path: Path, source: DataSource, kind: str, as_of, window_d
             types = {r[0]: r[1].upper() for r in described}
             positional = dict(zip(headers, headers, strict=True))
         else:
+            files = [path]
             relation, headers = _csv_relation(path, source, cleanup)
             types = {}
             positional = {h: f"c{i}" for i, h in enumerate(headers)}
@@ -650,24 +695,32 @@ def _duckdb_file(con, path: Path, source: DataSource, kind: str, as_of, window_d
             checks = _text_checks(cols, exprs)
         keep = _keep_sql(all_columns, cols, types or None)
         exprs = {k: v for k, v in exprs.items() if not k.startswith("_")}
-        if passes is None:
-            passes = _passes(_row_estimate(con, kind, files if kind == "parquet" else [path]), memory_limit)
-        found, counted = [], []
-        for i in range(passes):
-            # hash() of the grouping key itself: NULL ids hash alike too, so every row is in one pass
-            part = keep if passes == 1 else f"({keep}) AND hash({exprs['customer_id']}) % {passes} = {i}"
-            agg = con.execute(aggregation_sql(relation, exprs, as_of=as_of, window_days=window_days, keep=part,
-                                              bad=checks, full=full)).df()
-            found.append(_finish(agg, as_of))  # declines before the next query when the loader must read it
-            del agg
-            if full:
-                counts = con.execute(row_counts_sql(relation, exprs, as_of=as_of, window_days=window_days,
-                                                    keep=part)).df()
-                counted.append(_row_counts(counts))
-        return _concat(found), (_concat(counted) if full else None)
+        yield Scan(relation, exprs, checks, keep, DUCKDB, tuple(files), kind)
     finally:
         for p in cleanup:
             p.unlink(missing_ok=True)
+
+
+def _duckdb_file(con, path: Path, source: DataSource, kind: str, as_of, window_days, full: bool = False,
+                 passes: int | None = None, memory_limit: str | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The aggregation of a CSV/Parquet file or folder in DuckDB, in ``passes`` passes over hash
+    buckets of the customer id (None: as many as :func:`_passes` says for ``memory_limit``)."""
+    with file_scan(con, path, source, kind) as scan:
+        if passes is None:
+            passes = scan.passes(con, memory_limit)
+        found, counted = [], []
+        for i in range(passes):
+            part = scan.bucket(i, passes)
+            agg = con.execute(aggregation_sql(scan.relation, scan.exprs, as_of=as_of, window_days=window_days,
+                                              keep=part, bad=scan.bad, full=full)).df()
+            found.append(_finish(agg, as_of))  # declines before the next query when the loader must read it
+            del agg
+            if full:
+                counts = con.execute(row_counts_sql(scan.relation, scan.exprs, as_of=as_of, window_days=window_days,
+                                                    keep=part)).df()
+                counted.append(_row_counts(counts))
+        return concat_passes(found), (concat_passes(counted) if full else None)
 
 
 def _typed_enough(types: Mapping[str, str], cols: Mapping[str, str]) -> bool:
@@ -731,6 +784,20 @@ def _database_checks(cols: Mapping[str, str], exprs: Mapping[str, str], dialect:
     return _as_flag(bad)
 
 
+def database_scan(reader, source: DataSource) -> Scan:
+    """The :class:`Scan` of a database table or query, on ``reader`` (:func:`planlib.data.sql.connect`):
+    its columns asked with ``LIMIT 0``, typed expressions and checks in the reader's dialect."""
+    from planlib.data import sql
+
+    dialect = DIALECTS[reader.dialect]
+    headers = [str(c) for c in reader.read(source, limit0=True).columns]
+    cols = _mapping(headers, source)
+    relation = (sql._quote(source.table, dialect.quote) if source.table is not None
+                else f"({source.query.strip().rstrip(';')}) AS planlib_source")
+    exprs = _typed_exprs(cols, dialect)
+    return Scan(relation, exprs, _database_checks(cols, exprs, dialect), dialect=dialect)
+
+
 def _database(source: DataSource, base_dir: Path, as_of, window_days, full: bool = False
               ) -> tuple[pd.DataFrame, pd.DataFrame | None, dict | None]:
     """The aggregation pushed down into the source's database; one row per customer comes back.
@@ -744,18 +811,13 @@ def _database(source: DataSource, base_dir: Path, as_of, window_days, full: bool
     from planlib.data import sql
 
     with sql.connect("transactions", source, base_dir) as reader:
-        dialect = DIALECTS[reader.dialect]
-        headers = [str(c) for c in reader.read(source, limit0=True).columns]
-        cols = _mapping(headers, source)
-        relation = (sql._quote(source.table, dialect.quote) if source.table is not None
-                    else f"({source.query.strip().rstrip(';')}) AS planlib_source")
-        exprs = _typed_exprs(cols, dialect)
-        query = aggregation_sql(relation, exprs, as_of=as_of, window_days=window_days, full=full,
-                                bad=_database_checks(cols, exprs, dialect), dialect=dialect)
+        scan = database_scan(reader, source)
+        query = aggregation_sql(scan.relation, scan.exprs, as_of=as_of, window_days=window_days, full=full,
+                                bad=scan.bad, dialect=scan.dialect)
         try:
             agg = reader.run(query)
-            counts = (reader.run(row_counts_sql(relation, exprs, as_of=as_of, window_days=window_days,
-                                                dialect=dialect)) if full else None)
+            counts = (reader.run(row_counts_sql(scan.relation, scan.exprs, as_of=as_of, window_days=window_days,
+                                                dialect=scan.dialect)) if full else None)
         except Exception as exc:  # a text date or ￥ amount the database cannot cast: the loader reads it
             raise FastPathDeclined(str(exc)[:200]) from None
         purchases = _finish(agg, as_of)  # declines before the fingerprint when the loader must read it
@@ -764,6 +826,24 @@ def _database(source: DataSource, base_dir: Path, as_of, window_days, full: bool
 
 
 # ---------------------------------------------------------------------------------- the switch
+@contextmanager
+def duckdb_declines() -> Iterator[None]:
+    """DuckDB refusing the data (its CSV reader and a ragged row, say) as :class:`FastPathDeclined`:
+    the loader explains. Running out of memory or temp space is not a data problem the loader could
+    explain, so those keep their traceback: handed on, a 100M-row file came back as the loader's
+    "file over 2 GB" (bench_needs.py, 100M)."""
+    import duckdb
+
+    resource = (duckdb.OutOfMemoryException, duckdb.InterruptException, duckdb.FatalException,
+                duckdb.InternalException)
+    try:
+        yield
+    except duckdb.Error as exc:
+        if isinstance(exc, resource):
+            raise
+        raise FastPathDeclined(str(exc)[:200]) from None
+
+
 def choose_engine(source: DataSource, base_dir: Path, engine: str = "auto",
                   min_bytes: int | None = None) -> str:
     """"database", "duckdb" or "pandas" for ``source`` (``engine`` forces duckdb or pandas)."""
@@ -833,24 +913,12 @@ def _compute(source: DataSource, base_dir: Path, as_of, window_days: int | None,
             purchases, counts, fingerprint = _database(source, Path(base_dir), as_of, window_days, full)
             return purchases, counts, "database", fingerprint
         if chosen == "duckdb":
-            from planlib.data.readers import file_format
-
-            path = (Path(base_dir) / source.path).resolve()
-            kind = "parquet" if path.is_dir() else file_format(path, source, source.path)
-            with connect() as con:
+            path, kind = source_file(source, base_dir)
+            with duckdb_declines(), connect() as con:
                 return (*_duckdb_file(con, path, source, kind, as_of, window_days, full,
                                       memory_limit=DUCKDB_MEMORY_LIMIT), "duckdb", None)
     except FastPathDeclined:
         pass
-    except Exception as exc:  # DuckDB's CSV reader refusing a ragged row, say: the loader explains
-        import duckdb
-
-        # Running out of memory or temp space is not a data problem the loader could explain: handed
-        # on, a 100M-row file came back as the loader's "file over 2 GB" (bench_needs.py, 100M).
-        resource = (duckdb.OutOfMemoryException, duckdb.InterruptException, duckdb.FatalException,
-                    duckdb.InternalException)
-        if not isinstance(exc, duckdb.Error) or isinstance(exc, resource):
-            raise
     from planlib.data.load import load_source
 
     loaded = load_source("transactions", source, Path(base_dir))  # a database: rows and fingerprint in one snapshot

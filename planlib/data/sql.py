@@ -113,10 +113,17 @@ class _Reader:
 
     ``dialect`` ("postgresql", "mysql", "duckdb") picks the in-database fingerprint
     (:func:`fingerprint_of`) and :mod:`planlib.data.aggregate`'s SQL hooks.
+
+    ``run(sql, params=None, expanding=())``: values travel as bound parameters, never in the SQL
+    text — ``:name`` in PostgreSQL/MySQL (a list for PostgreSQL's ``= ANY(:name)``; a name in
+    ``expanding`` is a list for ``IN :name``, which PyMySQL writes out escaped on the client, so
+    there is no limit of 65,535 placeholders), ``$name`` in DuckDB. ``register(name, table)``
+    (DuckDB only, else None) makes a pyarrow table or DataFrame a view of this connection, for a
+    long list of values to join with.
     """
 
-    def __init__(self, run, quote_char: str, dialect: str = ""):
-        self.run, self.quote_char, self.dialect = run, quote_char, dialect
+    def __init__(self, run, quote_char: str, dialect: str = "", register=None):
+        self.run, self.quote_char, self.dialect, self.register = run, quote_char, dialect, register
 
     def read(self, source: DataSource, limit0: bool = False) -> pd.DataFrame:
         return self.run(_select(source, self.quote_char, limit0))
@@ -139,7 +146,8 @@ def connect(name: str, source: DataSource, base_dir: Path) -> Iterator[_Reader]:
             raise fail(label, f"无法打开 DuckDB 数据库: {_first_line(exc, [])}",
                        "确认文件是 DuckDB 数据库,且没有被其他程序以写方式占用") from None
         try:
-            yield _Reader(lambda sql: _duckdb_frame(con, sql, name, source), '"', "duckdb")
+            yield _Reader(lambda sql, params=None, expanding=(): _duckdb_frame(con, sql, name, source, params),
+                          '"', "duckdb", register=con.register)
         finally:
             con.close()
         return
@@ -177,9 +185,12 @@ def connect(name: str, source: DataSource, base_dir: Path) -> Iterator[_Reader]:
                 # every statement of this connection (figures, row counts, fingerprint) see one snapshot
                 conn.execute(sa.text("START TRANSACTION WITH CONSISTENT SNAPSHOT"))
 
-            def run(sql: str) -> pd.DataFrame:
+            def run(sql: str, params: dict | None = None, expanding: tuple[str, ...] = ()) -> pd.DataFrame:
+                statement = sa.text(sql)
+                if expanding:
+                    statement = statement.bindparams(*(sa.bindparam(n, expanding=True) for n in expanding))
                 try:
-                    result = conn.execute(sa.text(sql))
+                    result = conn.execute(statement, params) if params else conn.execute(statement)
                     return pd.DataFrame.from_records(result.fetchall(), columns=list(result.keys()))
                 except sa.exc.DBAPIError as exc:
                     raise _database_error(label, exc, source, secrets) from None
@@ -190,11 +201,11 @@ def connect(name: str, source: DataSource, base_dir: Path) -> Iterator[_Reader]:
         engine.dispose()
 
 
-def _duckdb_frame(con, sql: str, name: str, source: DataSource) -> pd.DataFrame:
+def _duckdb_frame(con, sql: str, name: str, source: DataSource, params: dict | None = None) -> pd.DataFrame:
     import duckdb
 
     try:
-        return con.execute(sql).df()
+        return con.execute(sql, params).df() if params else con.execute(sql).df()
     except duckdb.CatalogException as exc:
         raise _missing(label_of(name, source), source, str(exc)) from None
     except duckdb.Error as exc:
