@@ -38,6 +38,7 @@ from planlib.data.aggregate import CustomerFigures, choose_engine, customer_figu
 from planlib.data.ids import check_id_counts, check_ids_match
 from planlib.errors import PlanError
 from planlib.metrics import clv as lifetime
+from planlib.metrics.orders import FrameOrders
 from planlib.metrics.purchases import purchase_arrays
 from planlib.metrics.rfm_inputs import rfm_from_purchases
 from planlib.metrics.segment import _positions, assign_tiers, mark_scope, rfm_as_of, rfm_table, rule_fields
@@ -101,12 +102,16 @@ def analyse_data(data: MutableMapping[str, pd.DataFrame], plan: Plan, base_dir: 
     """Stage 02's call: :func:`analyse` when ``data`` holds the orders, else :func:`analyse_source`.
 
     ``data`` is the stage's loaded frames (``transactions`` left out on the per-customer path,
-    see :func:`engine_for`). Without a ``customers`` frame — a plan without ``data.customers`` on
+    see :func:`engine_for`, or there as :class:`~planlib.metrics.orders.Orders`: loaded ones are
+    analysed in pandas, :class:`~planlib.metrics.orders.SourceOrders` underneath). Without a ``customers`` frame — a plan without ``data.customers`` on
     the per-customer path — the customer list is the IDs of the orders, and it is put into
     ``data["customers"]`` for the sections after (names and phones are not read on that path).
     """
-    if "transactions" in data:
-        return analyse(data["customers"], data["transactions"], plan, data.get("tickets"))
+    orders = data.get("transactions")
+    if isinstance(orders, FrameOrders):
+        orders = orders.frame
+    if isinstance(orders, pd.DataFrame):
+        return analyse(data["customers"], orders, plan, data.get("tickets"))
     analysis = analyse_source(data.get("customers"), plan.data.transactions, base_dir, plan, data.get("tickets"),
                               engine=engine)
     if "customers" not in data:

@@ -127,13 +127,28 @@ class FrameOrders(Orders):
         return out[ROW_COLUMNS].reset_index(drop=True)
 
 
+_WRAPPED: list[FrameOrders] = []  # the last few frames wrapped, newest last (see orders_of)
+_WRAPPED_KEPT = 2
+
+
 def orders_of(data: Mapping[str, object]) -> Orders | None:
     """The ``transactions`` entry of a stage's data as :class:`Orders` (a loaded frame is wrapped;
-    None when the plan has no orders)."""
+    None when the plan has no orders).
+
+    The wrapper of the same frame is reused, so its purchases are computed once for the many
+    figures asked of one frame (every tier, every baseline window, every pulse day); only the last
+    :data:`_WRAPPED_KEPT` frames are kept, to hold no frame the caller has let go for long.
+    """
     found = data.get("transactions")
     if found is None or isinstance(found, Orders):
         return found
-    return FrameOrders(found)
+    for wrapped in _WRAPPED:
+        if wrapped.frame is found:
+            return wrapped
+    wrapped = FrameOrders(found)
+    _WRAPPED.append(wrapped)
+    del _WRAPPED[:-_WRAPPED_KEPT]
+    return wrapped
 
 
 def lookback(window: Window, days: int) -> Window:
