@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planlib.data.aggregate import CustomerFigures, choose_engine, customer_figures
+from planlib.data.aggregate import choose_engine, customer_figures
 from planlib.data.ids import check_id_counts, check_ids_match
 from planlib.errors import PlanError
 from planlib.metrics import clv as lifetime
@@ -137,7 +137,7 @@ def analyse_source(customers: pd.DataFrame | None, transactions: DataSource, bas
                                engine=engine)
     label = _source_label(transactions)
     if customers is None:
-        customers = customer_list(figures, label)
+        customers = customer_list(figures.rows["customer_id"], label)
     seen = figures.rows["customer_id"]
     check_id_counts(customers, seen.where(seen.notna(), ""), figures.rows["rows_read"].to_numpy(), tx_label=label)
     ids = pd.Index(customers["customer_id"].drop_duplicates())
@@ -160,12 +160,15 @@ def _source_label(source: DataSource) -> str:
     return sql.describe(source)
 
 
-def customer_list(figures: CustomerFigures, label: str) -> pd.DataFrame:
+def customer_list(ids: pd.Series, label: str) -> pd.DataFrame:
     """The customer list of a plan without ``data.customers`` on the per-customer path: every
-    customer ID of the orders, sorted; the other customer columns are absent (NA), never invented."""
+    customer ID of the orders (``ids``: :class:`CustomerFigures`' ``rows``, or stage 02's result
+    for the stages after it), sorted; the other customer columns are absent (NA), never invented."""
     from planlib.data.tables import TABLES
 
-    seen = figures.rows["customer_id"].dropna().astype(str)
+    seen = ids.dropna().astype(str)
+    if not (seen.is_monotonic_increasing and seen.is_unique):  # the figures' rows are already both
+        seen = pd.Series(pd.unique(seen.to_numpy()), dtype="str").sort_values(ignore_index=True)
     out = pd.DataFrame({"customer_id": pd.Series(seen.to_numpy(), dtype="str")})
     for column in TABLES["customers"]:
         if column.name != "customer_id":

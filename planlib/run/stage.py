@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planlib.data import results
-from planlib.errors import PlanError
+from planlib.errors import PlanError, ResultMissingError
 from planlib.plan.planfile import LoadedPlan, load_plan
 from planlib.plan.schema import Data
 from planlib.publish.files import data_sha256, file_sha256
@@ -176,6 +176,9 @@ class StageContext:
             if self._derived(name):
                 from planlib.data.load import customers_from_transactions
 
+                if (listed := self._customer_list_underneath()) is not None:
+                    self._frames[name] = listed
+                    return listed
                 self.data("transactions")
                 loaded = customers_from_transactions(self.load_notes["transactions"])
                 self._frames[name], self.load_notes[name] = loaded.frame, loaded
@@ -189,6 +192,24 @@ class StageContext:
             self._frames[name] = loaded.frame
             self.load_notes[name] = loaded
         return self._frames[name]
+
+    def _customer_list_underneath(self) -> pd.DataFrame | None:
+        """The customer list derived from orders that are not loaded (a large file or a database):
+        the IDs of stage 02's ``customers`` result, as stage 02 listed them — loading every order
+        only to list its customers would defeat the per-customer path. None: load the orders."""
+        from planlib.metrics.customers import customer_list, sources_underneath
+
+        if "transactions" not in sources_underneath(self.plan, self.loaded.base_dir):
+            return None
+        try:
+            ids = self.load("customers")["customer_id"]
+        except ResultMissingError:  # stage 02 has not run in this folder: the loader lists them
+            return None
+        self.source("transactions")  # a database source's fingerprint, as reading it would record
+        self._hash_input("transactions")  # a file's hash: the list follows the orders
+        label = _described(self._sources["transactions"]) if self._sources["transactions"].url else str(
+            self._sources["transactions"].path)
+        return customer_list(ids, label)
 
     def source(self, name: str) -> Any:
         """The plan's data source ``name`` for a reader that does not load it through :meth:`data`
