@@ -381,6 +381,8 @@ def table(runs: list[RunFigures]) -> str:
                             f"{_mb(run.setup_peak_kb)} | — |")
         for stage in run.stages.values():
             seconds = stage.seconds if stage.seconds is not None else stage.console_s
+            if stage.status in ("skipped", "not run"):  # the manifest's 0.0 s for a stage that never started
+                seconds = None
             lines.append(head + f"| {stage.stage} | kernel | {stage.status} | {_s(seconds)} | "
                                 f"{_mb(stage.peak_kb)} | {_mb(stage.start_kb)} |")
         lines.append(head + f"| manifest, report, scan, publish | runner | exit {run.exit_code} | {_s(run.finish_s)} | "
