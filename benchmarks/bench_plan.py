@@ -411,12 +411,18 @@ def notes(runs: list[RunFigures]) -> str:
 
 
 def inputs_for(folder: Path, rows: int, generate: bool) -> needs_inputs.Inputs:
-    """The bench inputs for ``rows`` orders; written only up to :data:`GENERATE_MAX_ROWS` unless ``generate``."""
+    """The bench inputs for ``rows`` orders, reused when present; written (or rewritten, when of
+    another :data:`needs_inputs.VERSION`) only up to :data:`GENERATE_MAX_ROWS` unless ``generate``."""
     found = needs_inputs.paths(folder, rows)
-    present = all(p.exists() for p in (found.csv, found.parquet, found.folder, found.customers))
-    if present or generate or rows <= GENERATE_MAX_ROWS:
-        return needs_inputs.generate(folder, rows)  # reused when present and of this version
-    raise SystemExit(f"{folder}: no inputs for {rows:,} orders — write them with benchmarks/needs_inputs.py "
+    try:
+        version = json.loads((folder / f"inputs_{rows}.json").read_text(encoding="utf-8")).get("version")
+    except (OSError, ValueError):
+        version = None
+    current = version == needs_inputs.VERSION and all(
+        p.exists() for p in (found.csv, found.parquet, found.folder, found.customers))
+    if current or generate or rows <= GENERATE_MAX_ROWS:
+        return needs_inputs.generate(folder, rows)  # returns at once when they are current
+    raise SystemExit(f"{folder}: no current inputs for {rows:,} orders — write them with benchmarks/needs_inputs.py "
                      f"(bench_needs.py does) or pass --generate (100M orders take about an hour)")
 
 
