@@ -34,10 +34,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planlib.data.aggregate import CustomerFigures, choose_engine, customer_figures
+from planlib.data.aggregate import choose_engine, customer_figures
 from planlib.data.ids import check_id_counts, check_ids_match
 from planlib.errors import PlanError
 from planlib.metrics import clv as lifetime
+from planlib.metrics.orders import FrameOrders
 from planlib.metrics.purchases import purchase_arrays
 from planlib.metrics.rfm_inputs import rfm_from_purchases
 from planlib.metrics.segment import _positions, assign_tiers, mark_scope, rfm_as_of, rfm_table, rule_fields
@@ -101,12 +102,16 @@ def analyse_data(data: MutableMapping[str, pd.DataFrame], plan: Plan, base_dir: 
     """Stage 02's call: :func:`analyse` when ``data`` holds the orders, else :func:`analyse_source`.
 
     ``data`` is the stage's loaded frames (``transactions`` left out on the per-customer path,
-    see :func:`engine_for`). Without a ``customers`` frame — a plan without ``data.customers`` on
+    see :func:`engine_for`, or there as :class:`~planlib.metrics.orders.Orders`: loaded ones are
+    analysed in pandas, :class:`~planlib.metrics.orders.SourceOrders` underneath). Without a ``customers`` frame — a plan without ``data.customers`` on
     the per-customer path — the customer list is the IDs of the orders, and it is put into
     ``data["customers"]`` for the sections after (names and phones are not read on that path).
     """
-    if "transactions" in data:
-        return analyse(data["customers"], data["transactions"], plan, data.get("tickets"))
+    orders = data.get("transactions")
+    if isinstance(orders, FrameOrders):
+        orders = orders.frame
+    if isinstance(orders, pd.DataFrame):
+        return analyse(data["customers"], orders, plan, data.get("tickets"))
     analysis = analyse_source(data.get("customers"), plan.data.transactions, base_dir, plan, data.get("tickets"),
                               engine=engine)
     if "customers" not in data:
@@ -132,7 +137,7 @@ def analyse_source(customers: pd.DataFrame | None, transactions: DataSource, bas
                                engine=engine)
     label = _source_label(transactions)
     if customers is None:
-        customers = customer_list(figures, label)
+        customers = customer_list(figures.rows["customer_id"], label)
     seen = figures.rows["customer_id"]
     check_id_counts(customers, seen.where(seen.notna(), ""), figures.rows["rows_read"].to_numpy(), tx_label=label)
     ids = pd.Index(customers["customer_id"].drop_duplicates())
@@ -155,12 +160,15 @@ def _source_label(source: DataSource) -> str:
     return sql.describe(source)
 
 
-def customer_list(figures: CustomerFigures, label: str) -> pd.DataFrame:
+def customer_list(ids: pd.Series, label: str) -> pd.DataFrame:
     """The customer list of a plan without ``data.customers`` on the per-customer path: every
-    customer ID of the orders, sorted; the other customer columns are absent (NA), never invented."""
+    customer ID of the orders (``ids``: :class:`CustomerFigures`' ``rows``, or stage 02's result
+    for the stages after it), sorted; the other customer columns are absent (NA), never invented."""
     from planlib.data.tables import TABLES
 
-    seen = figures.rows["customer_id"].dropna().astype(str)
+    seen = ids.dropna().astype(str)
+    if not (seen.is_monotonic_increasing and seen.is_unique):  # the figures' rows are already both
+        seen = pd.Series(pd.unique(seen.to_numpy()), dtype="str").sort_values(ignore_index=True)
     out = pd.DataFrame({"customer_id": pd.Series(seen.to_numpy(), dtype="str")})
     for column in TABLES["customers"]:
         if column.name != "customer_id":

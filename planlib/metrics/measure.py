@@ -23,12 +23,13 @@ from functools import cached_property
 
 import pandas as pd
 
+from planlib.metrics.orders import Orders, lookback, orders_of
 from planlib.metrics.purchases import purchases
 from planlib.plan.kpis import CATALOGUE, small_sample_text, too_small
 from planlib.plan.schema import Plan
 
 Window = tuple[date, date]
-Frames = Mapping[str, pd.DataFrame]
+Frames = Mapping[str, "pd.DataFrame | Orders"]  # transactions: loaded, or answered underneath (metrics.orders)
 
 SOURCE_NAMES = {"customers": "客户表", "transactions": "交易表", "interactions": "互动记录",
                 "surveys": "问卷", "tickets": "服务工单"}
@@ -84,6 +85,20 @@ def within_days(ts: pd.Series, first_day: pd.Series | pd.Timestamp, days: int) -
     return (day >= first_day) & (day < first_day + pd.Timedelta(days=days))
 
 
+def windows_read(window: Window) -> list[Window]:
+    """The purchase windows :func:`compute_kpis` reads for ``window``: the window itself, the one
+    before it (order value) and the lookback that says who was active at its start (churn)."""
+    return [window, previous_window(window), lookback(window, ACTIVE_LOOKBACK_DAYS)]
+
+
+def announce(data: Frames, windows: Iterable[Window]) -> None:
+    """Tell orders answered underneath which windows :func:`compute_kpis` is about to be asked for,
+    so that one pass over the orders serves all of them (the baselines' history, the pulse's days)."""
+    orders = orders_of(data)
+    if orders is not None:
+        orders.prepare([read for window in windows for read in windows_read(window)])
+
+
 def window_label(window: Window) -> str:
     return f"{window[0]:%Y-%m-%d}~{window[1]:%Y-%m-%d}"
 
@@ -120,6 +135,7 @@ class _Ctx:
         self.control = pd.Index(ids[in_scope & control].unique())
         self.sizes = {"in_scope": len(self.in_scope), "treatment": len(self.treatment),
                       "control": len(self.control)}
+        self.orders = orders_of(data)
 
     def frame(self, name: str) -> pd.DataFrame:
         df = self.data.get(name)
@@ -152,19 +168,29 @@ class _Ctx:
                                           "customer_id"].nunique(),
         }
 
+    def need_orders(self) -> Orders:
+        if self.orders is None:
+            raise _NoData(f"缺少{SOURCE_NAMES['transactions']}(transactions)")
+        return self.orders
+
     @cached_property
     def attributed(self) -> pd.DataFrame:
         """Participants' transactions (refunds too) in the attribution_days days from their first response
         day on (that day included: exactly N calendar days)."""
         first = self.funnel["first_response"].dt.normalize().rename("first_day")
-        merged = self.frame("transactions").join(first, on="customer_id", how="inner")
-        return merged[within_days(merged["order_date"], merged["first_day"], self.plan.review.attribution_days)]
+        orders = self.need_orders()
+        days = self.plan.review.attribution_days
+        span = ((first.min(), first.max() + pd.Timedelta(days=days - 1)) if len(first)
+                else (pd.Timestamp(self.window[0]), pd.Timestamp(self.window[0])))
+        rows = orders.rows_of(first.index.astype(str), span[0].date(), span[1].date())
+        merged = rows.join(first, on="customer_id", how="inner")
+        return merged[within_days(merged["order_date"], merged["first_day"], days)]
 
-    @cached_property
-    def scope_orders(self) -> pd.DataFrame:
-        """In-scope customers' purchases (:func:`_purchases`: refunds netted, fully refunded ones dropped), any date."""
-        tx = self.frame("transactions")
-        return _purchases(tx[tx["customer_id"].isin(self.in_scope)])
+    def scope_purchases(self, windows: Mapping[str, Window]) -> pd.DataFrame:
+        """In-scope customers' purchases per window (:meth:`planlib.metrics.orders.Orders.purchases_in`:
+        refunds netted, fully refunded orders dropped): one row per in-scope customer with a purchase."""
+        found = self.need_orders().purchases_in(windows)
+        return found[found["customer_id"].isin(self.in_scope)]
 
 
 def _purchases(tx: pd.DataFrame) -> pd.DataFrame:
@@ -249,37 +275,32 @@ def _budget_variance(c: _Ctx) -> KpiValue:
 
 # ------------------------------------------------------------------ outcome KPIs (目标客群)
 def _repurchase_rate(c: _Ctx) -> KpiValue:
-    orders = c.scope_orders
-    per = orders[c.within(orders["order_date"])].groupby("customer_id").size()
-    return _ratio("repurchase_rate", int((per >= 2).sum()), len(per),
+    n = c.scope_purchases({"w": c.window})["n_w"]
+    return _ratio("repurchase_rate", int((n >= 2).sum()), int((n >= 1).sum()),
                   f"目标客群 {c.label} 内购买≥2次的客户 / 购买客户(有订单编号按订单计,没有按客户+日期计;全额退款不算)",
                   "窗口内没有购买客户")
 
 
 def _churn(c: _Ctx) -> KpiValue:
-    orders = c.scope_orders
-    start = pd.Timestamp(c.window[0])
-    before = (orders["order_date"] >= start - pd.Timedelta(days=ACTIVE_LOOKBACK_DAYS)) & (
-        orders["order_date"] < start)
-    active = pd.Index(orders.loc[before, "customer_id"].unique())
-    lost = active.difference(orders.loc[c.within(orders["order_date"]), "customer_id"].unique())
-    return _ratio("churn_rate", len(lost), len(active),
+    f = c.scope_purchases({"w": c.window, "before": lookback(c.window, ACTIVE_LOOKBACK_DAYS)})
+    active = f["n_before"] > 0
+    lost = active & (f["n_w"] == 0)
+    return _ratio("churn_rate", int(lost.sum()), int(active.sum()),
                   f"期初活跃(前{ACTIVE_LOOKBACK_DAYS}天有消费)且 {c.label} 内未消费的客户 / 期初活跃客户",
                   "期初没有活跃客户")
 
 
 def _aov(c: _Ctx) -> KpiValue:
-    orders = c.scope_orders
-    now = orders[c.within(orders["order_date"])]["amount"]
     prev_window = previous_window(c.window)
-    before = orders[c.within(orders["order_date"], prev_window)]["amount"]
-    if now.empty or before.empty:
-        which = "本窗口" if now.empty else f"前一窗口({window_label(prev_window)})"
+    f = c.scope_purchases({"w": c.window, "prev": prev_window})
+    n_now, n_before = int(f["n_w"].sum()), int(f["n_prev"].sum())
+    if not n_now or not n_before:
+        which = "本窗口" if not n_now else f"前一窗口({window_label(prev_window)})"
         raise _NoData(f"目标客群在{which}内没有订单")
-    after_aov, before_aov = now.mean(), before.mean()
+    after_aov, before_aov = float(f["amount_w"].sum()) / n_now, float(f["amount_prev"].sum()) / n_before
     return KpiValue("aov_uplift", (after_aov - before_aov) / before_aov * 100, after_aov, before_aov,
-                    f"目标客群客单价 {fmt(after_aov)} 元({len(now)} 单) 对比前一窗口 {fmt(before_aov)} 元"
-                    f"({len(before)} 次购买,已扣除退款)", base=min(len(now), len(before)))
+                    f"目标客群客单价 {fmt(after_aov)} 元({n_now} 单) 对比前一窗口 {fmt(before_aov)} 元"
+                    f"({n_before} 次购买,已扣除退款)", base=min(n_now, n_before))
 
 
 def _surveys(c: _Ctx, column: str) -> pd.Series:
@@ -393,6 +414,8 @@ def compute_kpis(plan: Plan, data: Frames, customers_result: pd.DataFrame, *,
     Campaign KPIs are None when the campaign has no interaction in the window at all.
     """
     ctx = _Ctx(plan, data, customers_result, window or period_window(plan))
+    if ctx.orders is not None:
+        ctx.orders.prepare(windows_read(ctx.window))
     values = {}
     wanted = _COMPUTE if kpis is None else {k: _COMPUTE[k] for k in kpis}
     for kpi, compute in wanted.items():

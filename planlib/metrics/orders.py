@@ -129,13 +129,28 @@ class FrameOrders(Orders):
         return out[ROW_COLUMNS].reset_index(drop=True)
 
 
+_WRAPPED: list[FrameOrders] = []  # the last few frames wrapped, newest last (see orders_of)
+_WRAPPED_KEPT = 2
+
+
 def orders_of(data: Mapping[str, object]) -> Orders | None:
     """The ``transactions`` entry of a stage's data as :class:`Orders` (a loaded frame is wrapped;
-    None when the plan has no orders)."""
+    None when the plan has no orders).
+
+    The wrapper of the same frame is reused, so its purchases are computed once for the many
+    figures asked of one frame (every tier, every baseline window, every pulse day); only the last
+    :data:`_WRAPPED_KEPT` frames are kept, to hold no frame the caller has let go for long.
+    """
     found = data.get("transactions")
     if found is None or isinstance(found, Orders):
         return found
-    return FrameOrders(found)
+    for wrapped in _WRAPPED:
+        if wrapped.frame is found:
+            return wrapped
+    wrapped = FrameOrders(found)
+    _WRAPPED.append(wrapped)
+    del _WRAPPED[:-_WRAPPED_KEPT]
+    return wrapped
 
 
 def lookback(window: Window, days: int) -> Window:
@@ -157,6 +172,7 @@ class SourceOrders(Orders):
         self._windows: dict[Window, pd.DataFrame] = {}  # one window's n/amount per customer, by window
         self._wanted: set[Window] = set()
         self._loaded: FrameOrders | None = None
+        self._rows: tuple | None = None  # the last rows_of: (start, end, customers, rows)
 
     def prepare(self, windows: Iterable[Window]) -> None:
         self._wanted.update(tuple(w) for w in windows)
@@ -212,11 +228,21 @@ class SourceOrders(Orders):
         from planlib.data import windows as underneath
         from planlib.data.aggregate import FastPathDeclined
 
-        wanted = list(customers)
+        wanted = pd.Index(pd.unique(pd.Series(list(customers), dtype="str")))
         if self._loaded is None:
+            cached = self._rows
+            if cached is not None and cached[0] <= start and end <= cached[1] and wanted.isin(cached[2]).all():
+                # stage 05 asks for all participants, then for each tier's and channel's: a pass each
+                # over 100M orders for rows already here
+                rows = cached[3]
+                day = rows["order_date"].dt.normalize()
+                return rows[rows["customer_id"].isin(wanted) & (day >= _day(start)) & (day <= _day(end))
+                            ].reset_index(drop=True)
             try:
-                return underneath.rows_of(self.source, self.base_dir, wanted, start, end, until=self.until,
+                rows = underneath.rows_of(self.source, self.base_dir, list(wanted), start, end, until=self.until,
                                           engine=self.engine)
             except FastPathDeclined:
-                pass
+                return self._fallback().rows_of(wanted, start, end)
+            self._rows = (start, end, wanted, rows)
+            return rows
         return self._fallback().rows_of(wanted, start, end)

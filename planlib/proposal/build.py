@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from planlib.errors import PlanError
+from planlib.metrics.orders import Orders
 from planlib.plan.planfile import LoadedPlan, load_plan
 from planlib.proposal.content import as_of_date, build
 from planlib.proposal.evaluation import EvaluationDesign
@@ -22,23 +23,14 @@ from planlib.publish.files import write_text_atomic
 from planlib.publish.scan import PersonalDataFound, scan_html
 from planlib.run.folder import plan_lock
 from planlib.run.paths import project_root
-from planlib.run.pulse import truncate
+from planlib.run.pulse import frames_as_of
 
 
-def load_before_period(loaded: LoadedPlan) -> dict[str, pd.DataFrame]:
-    """Every configured data source (the customer list derived from the orders when the plan has no
-    ``data.customers``, as the stages do), cut at the day before the period."""
-    from planlib.data.demo import ensure_demo_data
-    from planlib.data.load import customers_from_transactions, load_source
-
-    ensure_demo_data(loaded.plan.data, loaded.base_dir)
-    sources = {name: load_source(name, src, loaded.base_dir)
-               for name in ("customers", "transactions", "interactions", "surveys", "tickets")
-               if (src := getattr(loaded.plan.data, name)) is not None}
-    frames = {name: found.frame for name, found in sources.items()}
-    if "customers" not in frames:
-        frames["customers"] = customers_from_transactions(sources["transactions"]).frame
-    return truncate(frames, as_of_date(loaded.plan))  # nothing inside the period is read
+def load_before_period(loaded: LoadedPlan) -> dict[str, pd.DataFrame | Orders]:
+    """Every configured data source as known the day before the period (:func:`planlib.run.pulse.frames_as_of`:
+    the customer list derived from the orders when the plan has no ``data.customers``, large orders
+    answered where they are), so nothing inside the period is read."""
+    return frames_as_of(loaded, as_of_date(loaded.plan))
 
 
 @dataclass

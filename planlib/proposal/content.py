@@ -16,7 +16,6 @@ import pandas as pd
 
 from planlib.data.masking import mask_frame
 from planlib.metrics import segment
-from planlib.metrics.customers import customers_result
 from planlib.plan.kpis import CATALOGUE
 from planlib.plan.labels import COLUMNS
 from planlib.plan.planfile import LoadedPlan
@@ -37,6 +36,7 @@ from planlib.proposal.blocks import (
 )
 from planlib.proposal.evaluation import EvaluationDesign, evaluation_design, template4
 from planlib.publish.display import png_bytes
+from planlib.run.pulse import customers_as_of
 from planlib.stages.channels import charts as channel_charts
 from planlib.stages.channels import plan as channels
 from planlib.stages.channels import rates
@@ -80,7 +80,7 @@ class Facts:
 def compute(loaded: LoadedPlan, frames: dict[str, pd.DataFrame]) -> Facts:
     """Every figure from ``frames`` (already cut at :func:`as_of_date`)."""
     plan = loaded.plan
-    customers = customers_result(frames["customers"], frames["transactions"], plan, frames.get("tickets"))
+    customers = customers_as_of(loaded, frames)
     goal_checks = smart.smart_check(plan, frames, customers)
     tiers = segment.tier_summary(customers, plan.segmentation)
     examples = mask_frame(segment.needs_table(customers, frames["customers"], plan.segmentation, n=2),

@@ -23,6 +23,7 @@ import pandas as pd
 from planlib.data.holdout import control_mask
 from planlib.metrics import power
 from planlib.metrics.measure import period_window, window_label
+from planlib.metrics.orders import Orders, orders_of
 from planlib.plan.kpis import CATALOGUE
 from planlib.plan.schema import Data, Goal, Plan
 from planlib.stages.goals.smart import segment_members
@@ -270,12 +271,12 @@ def _spend_goal(plan: Plan, out: GoalDesign, spend: tuple[float, float] | None) 
     return out
 
 
-def spend_per_customer(transactions: pd.DataFrame, ids: pd.Series, end: date, days: int) -> tuple[float, float]:
+def spend_per_customer(orders: Orders | pd.DataFrame, ids: pd.Series, end: date, days: int) -> tuple[float, float]:
     """Mean and standard deviation of net spend per customer of ``ids`` over the ``days`` days ending on
     ``end`` (customers without an order count as 0), as the review measures spend."""
-    lo, hi = pd.Timestamp(end) - pd.Timedelta(days=days - 1), pd.Timestamp(end) + pd.Timedelta(days=1)
-    tx = transactions[(transactions["order_date"] >= lo) & (transactions["order_date"] < hi)]
-    per = tx.groupby(tx["customer_id"].astype(str))["amount"].sum()
+    orders = orders_of({"transactions": orders})
+    sums = orders.row_sums(end - timedelta(days=days - 1), end)
+    per = sums.set_index("customer_id")["spend"]
     values = per.reindex(ids.astype(str).unique(), fill_value=0.0).to_numpy(dtype=float)
     if len(values) < 2:
         return float(values.mean()) if len(values) else 0.0, 0.0
@@ -364,7 +365,7 @@ def meetings_table(plan: Plan) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------- all
 def evaluation_design(plan: Plan, customers: pd.DataFrame, goal_checks: pd.DataFrame | None = None,
-                      plan_table: pd.DataFrame | None = None, transactions: pd.DataFrame | None = None,
+                      plan_table: pd.DataFrame | None = None, transactions: pd.DataFrame | Orders | None = None,
                       as_of: date | None = None) -> EvaluationDesign:
     """The whole design from the plan, the customers table (as of the day before the period), stage
     01's goal checks (measured baselines), stage 03's channel plan (contacts per channel) and the

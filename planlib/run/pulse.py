@@ -23,7 +23,8 @@ from pathlib import Path
 import pandas as pd
 
 from planlib.errors import PlanError
-from planlib.metrics.measure import Frames, KpiValue, compute_kpis, fmt
+from planlib.metrics.measure import Frames, KpiValue, announce, compute_kpis, fmt
+from planlib.metrics.orders import FrameOrders, Orders, SourceOrders
 from planlib.plan.kpis import CATALOGUE, small_sample_text
 from planlib.plan.planfile import LoadedPlan, load_plan
 from planlib.plan.schema import Plan
@@ -60,6 +61,9 @@ def truncate(frames: Frames, as_of: date) -> dict[str, pd.DataFrame]:
     cut = pd.Timestamp(as_of) + pd.Timedelta(days=1)
     out = {}
     for name, df in frames.items():
+        if not isinstance(df, pd.DataFrame):  # orders answered underneath carry their own cut (``until``)
+            out[name] = df
+            continue
         cols = [c for c in _EVENTS.get(name, ()) if c in df.columns]
         if not cols:
             out[name] = df
@@ -91,6 +95,8 @@ def checkpoint_status(plan: Plan, frames: Frames, customers: pd.DataFrame,
     table = schedule.checkpoints_table(plan)
     wanted = sorted(set(table["kpi"]))
     cache: dict[date, dict[str, KpiValue]] = {}
+    days = {min(as_of, plan.meta.period.end)} | {cp.due for cp in plan.checkpoints if cp.due <= as_of}
+    announce(frames, [(start, day) for day in sorted(days)])  # one pass for all of them, if underneath
 
     def measured(kpi: str, day: date) -> KpiValue:
         if day not in cache:
@@ -151,6 +157,7 @@ def kpi_progress(plan: Plan, frames: Frames, customers: pd.DataFrame, as_of: dat
     days = sorted(set(days) | {end})
     kpis = sorted({cp.kpi for cp in plan.checkpoints})
     rows = []
+    announce(frames, [(start, day) for day in days])
     for day in days:
         values = compute_kpis(plan, frames, customers, window=(start, day), kpis=kpis)
         for cp in plan.checkpoints:
@@ -244,20 +251,46 @@ def _refuse_personal_data(paths: list[Path], customers: pd.DataFrame | None) -> 
         raise PersonalDataFound(findings)
 
 
-def load_frames(loaded: LoadedPlan) -> dict[str, pd.DataFrame]:
-    """Every configured data source as a canonical frame (demo files generated if needed)."""
-    from planlib.data.demo import ensure_demo_data
-    from planlib.data.load import load_all
+def frames_as_of(loaded: LoadedPlan, as_of: date) -> dict[str, pd.DataFrame | Orders]:
+    """Every configured data source as known at the end of ``as_of`` (:func:`truncate`; demo files
+    generated if needed; the customer list derived from the orders when the plan has none).
 
-    ensure_demo_data(loaded.plan.data, loaded.base_dir)
-    # load_all derives the customer list from the orders when the plan has no customer table
-    return {name: result.frame for name, result in load_all(loaded.plan.data, loaded.base_dir).items()}
+    The orders are :class:`~planlib.metrics.orders.Orders`: loaded and cut, or — a large file, a
+    folder of Parquet parts or a database, as stage 02 decides (``metrics.customers.engine_for``) —
+    answered where they are with the same cut (``until``), never loaded whole.
+    """
+    from planlib.data.demo import ensure_demo_data
+    from planlib.data.load import customers_from_transactions, load_source
+    from planlib.metrics.customers import sources_underneath
+
+    plan = loaded.plan
+    ensure_demo_data(plan.data, loaded.base_dir)
+    underneath = sources_underneath(plan, loaded.base_dir)
+    sources = {name: load_source(name, src, loaded.base_dir)
+               for name in ("customers", "transactions", "interactions", "surveys", "tickets")
+               if (src := getattr(plan.data, name)) is not None and name not in underneath}
+    frames: dict[str, pd.DataFrame | Orders] = {name: found.frame for name, found in sources.items()}
+    if "customers" not in frames and "transactions" in sources:
+        frames["customers"] = customers_from_transactions(sources["transactions"]).frame
+    frames = truncate(frames, as_of)
+    if "transactions" in frames:
+        frames["transactions"] = FrameOrders(frames["transactions"])
+    elif underneath:
+        frames["transactions"] = SourceOrders(plan.data.transactions, loaded.base_dir, until=as_of)
+    return frames
+
+
+def customers_as_of(loaded: LoadedPlan, frames: dict) -> pd.DataFrame:
+    """The ``customers`` result (RFM, tiers, CLV, scope and control) from :func:`frames_as_of`'s
+    frames, computed as stage 02 computes it (underneath for orders answered where they are; the
+    customer list of such orders is put into ``frames["customers"]`` when the plan has none)."""
+    from planlib.metrics.customers import analyse_data
+
+    return analyse_data(frames, loaded.plan, loaded.base_dir).customers
 
 
 def run_pulse(plan_path: str | Path, as_of: date, *, output_root: Path | None = None) -> PulseResult:
     """``planlib run PLAN --as-of DATE``: write ``outputs/<unit>/<quarter>/pulse-<date>.html``."""
-    from planlib.metrics.customers import customers_result
-
     loaded = load_plan(plan_path)
     plan = loaded.plan
     if as_of < plan.meta.period.start:
@@ -267,8 +300,8 @@ def run_pulse(plan_path: str | Path, as_of: date, *, output_root: Path | None = 
         raise PlanError(f"{loaded.path}: 计划没有检查点(checkpoints),中期检查无从比较;"
                         "请先在计划中添加检查点(指标、阈值、日期、调整措施)")
     refuse_special_files(loaded)  # a pipe or a device as data file would block the pulse forever
-    frames = load_frames(loaded)
-    customers = customers_result(frames["customers"], frames["transactions"], plan)
+    frames = frames_as_of(loaded, as_of)
+    customers = customers_as_of(loaded, frames)
     root = Path(output_root) if output_root else project_root(loaded.path.parent) / "outputs"
     unit_dir = root / plan.meta.unit
     with output_errors(unit_dir), plan_lock(unit_dir, plan.meta.quarter):

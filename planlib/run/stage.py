@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planlib.data import results
-from planlib.errors import PlanError
+from planlib.errors import PlanError, ResultMissingError
 from planlib.plan.planfile import LoadedPlan, load_plan
 from planlib.plan.schema import Data
 from planlib.publish.files import data_sha256, file_sha256
@@ -176,6 +176,9 @@ class StageContext:
             if self._derived(name):
                 from planlib.data.load import customers_from_transactions
 
+                if (listed := self._customer_list_underneath()) is not None:
+                    self._frames[name] = listed
+                    return listed
                 self.data("transactions")
                 loaded = customers_from_transactions(self.load_notes["transactions"])
                 self._frames[name], self.load_notes[name] = loaded.frame, loaded
@@ -189,6 +192,24 @@ class StageContext:
             self._frames[name] = loaded.frame
             self.load_notes[name] = loaded
         return self._frames[name]
+
+    def _customer_list_underneath(self) -> pd.DataFrame | None:
+        """The customer list derived from orders that are not loaded (a large file or a database):
+        the IDs of stage 02's ``customers`` result, as stage 02 listed them — loading every order
+        only to list its customers would defeat the per-customer path. None: load the orders."""
+        from planlib.metrics.customers import customer_list, sources_underneath
+
+        if "transactions" not in sources_underneath(self.plan, self.loaded.base_dir):
+            return None
+        try:
+            ids = self.load("customers")["customer_id"]
+        except ResultMissingError:  # stage 02 has not run in this folder: the loader lists them
+            return None
+        self.source("transactions")  # a database source's fingerprint, as reading it would record
+        self._hash_input("transactions")  # a file's hash: the list follows the orders
+        label = _described(self._sources["transactions"]) if self._sources["transactions"].url else str(
+            self._sources["transactions"].path)
+        return customer_list(ids, label)
 
     def source(self, name: str) -> Any:
         """The plan's data source ``name`` for a reader that does not load it through :meth:`data`
@@ -216,6 +237,28 @@ class StageContext:
             self._hash_input(name)
         return {name: self.data(name) for name in ("customers", *self._sources)
                 if self.has_data(name) and name not in skip and not (self._derived(name) and "transactions" in skip)}
+
+    def data_with_orders(self) -> dict[str, Any]:
+        """:meth:`all_data`, the orders as :class:`planlib.metrics.orders.Orders`: the loaded frame
+        (``FrameOrders``), or — a large file, a folder of Parquet parts or a database
+        (``metrics.customers.engine_for``) — ``SourceOrders``, which computes what each figure asks
+        where the rows are and never loads them all. Such a source is hashed (a file) or
+        fingerprinted (a database) as this stage's input and listed in :meth:`load_report`.
+        """
+        from planlib.metrics.customers import sources_underneath
+        from planlib.metrics.orders import FrameOrders, SourceOrders
+
+        skip = sources_underneath(self.plan, self.loaded.base_dir)
+        data: dict[str, Any] = self.all_data(skip=skip)
+        if "transactions" in skip:
+            source = self.source("transactions")
+            data["transactions"] = SourceOrders(source, self.loaded.base_dir)
+            self._underneath.setdefault("transactions", {
+                "name": "transactions", "rows": "—", "engine": "database" if source.url is not None else "duckdb",
+                "path": str(source.path) if source.url is None else _described(source), "answers": True})
+        elif "transactions" in data:
+            data["transactions"] = FrameOrders(data["transactions"])
+        return data
 
     def _hash_input(self, name: str) -> None:
         source = self._sources.get(name)
@@ -253,8 +296,12 @@ class StageContext:
                 "excluded_reasons": ";".join(f"{r} {n} 行" for r, n in dict(reasons).items()) or "—",
             })
         for name, note in self._underneath.items():
-            how = {"database": "由数据库按客户汇总,未整表读入", "duckdb": "由 DuckDB 按客户汇总,未整表读入"}.get(
-                note["engine"], "读入全部行后按客户汇总")  # pandas: the fast path declined the file
+            if note.get("answers"):  # SourceOrders: each figure computed where the rows are
+                how = {"database": "各项指标在数据库中计算,未整表读入",
+                       "duckdb": "各项指标由 DuckDB 计算,未整表读入"}[note["engine"]]
+            else:
+                how = {"database": "由数据库按客户汇总,未整表读入", "duckdb": "由 DuckDB 按客户汇总,未整表读入"}.get(
+                    note["engine"], "读入全部行后按客户汇总")  # pandas: the fast path declined the file
             rows.append({
                 "source": f"{Data.model_fields[name].title or name}({how})",
                 "rows": note["rows"], "path": Path(note["path"]).name if note["engine"] != "database" else note["path"],
@@ -313,3 +360,9 @@ def open_stage(stage: str, plan_path: str | Path, run_dir: str | Path | None = N
     loaded = _load_plan_cached(resolve_plan_path(plan_path))
     folder = Path(run_dir) if run_dir else default_run_dir(loaded)
     return StageContext(stage, loaded, folder)
+
+
+def _described(source: Any) -> str:
+    from planlib.data import sql
+
+    return sql.describe(source)

@@ -228,7 +228,8 @@ def test_planlib_run_from_postgres_publishes_what_the_csv_run_does(pg_demo, db_p
     csv_result = demo_run[0]
     result = run_plan(pg_demo.pg_plan, output_root=tmp_path / "outputs", log=lambda line: None)
     assert result.status == "ok" == csv_result.status, result.stages
-    for name in ("customers", "tier_summary", "segments", "kpi_values"):
+    # stage 01's baselines and stage 05's figures asked the database (metrics.orders.SourceOrders)
+    for name in ("customers", "tier_summary", "segments", "goals", "kpi_values", "kpis", "uplift"):
         pd.testing.assert_frame_equal(load(result.folder, name), load(csv_result.folder, name), obj=name)
     manifest = (result.folder / "manifest.json").read_text(encoding="utf-8")
     assert "planlib:***@" in manifest
@@ -239,6 +240,9 @@ def test_planlib_run_from_postgres_publishes_what_the_csv_run_does(pg_demo, db_p
     from planlib.run.stage import sentinel_path
 
     needs = json.loads(sentinel_path(result.folder, "02_needs").read_text(encoding="utf-8"))
+    for stage in ("01_goals", "05_review"):  # they read the orders in the database too: --resume must know
+        sources = json.loads(sentinel_path(result.folder, stage).read_text(encoding="utf-8"))["sources"]
+        assert len(sources["transactions"]["sha256"]) == 64, stage
     assert needs["sources"]["customers"]["rows"] == len(load(result.folder, "customers"))
     assert needs["sources"]["customers"]["source"].endswith("表 crm_customers")
     assert len(needs["sources"]["transactions"]["sha256"]) == 64 and needs["sources"]["transactions"]["rows"] > 1000
@@ -293,3 +297,51 @@ def test_validate_reads_no_whole_table_or_large_file_for_the_channel_checks(pg_d
     monkeypatch.setattr(aggregate, "DUCKDB_MIN_BYTES", {"csv": 0, "parquet": 0})
     note = audience_data(files.plan, files.base_dir)
     assert isinstance(note, str) and "交易数据量大" in note
+
+
+def test_an_orders_only_unit_with_its_orders_in_postgres_runs_as_from_its_export(pg_demo, db_password, tmp_path):
+    """The shop unit (only an order export: title rows, ￥ text, no order id, no customer table) with
+    its orders in PostgreSQL instead: every stage reads them in the database — the customer list
+    from stage 02's result (stage 03 on), baselines and KPIs from metrics.orders.SourceOrders — and
+    the figures equal those of the run from the export."""
+    import shutil
+
+    import sqlalchemy as sa
+    from conftest import ROOT
+    from pgserver import load_frame
+
+    from planlib.data.demo import ensure_demo_data
+    from planlib.data.results import load
+    from planlib.run.runner import run_plan
+
+    unit = tmp_path / "parameters" / "shop"
+    shutil.copytree(ROOT / "parameters" / "shop", unit)
+    (tmp_path / "workbooks").mkdir()
+    base = (unit / "base.yaml").read_text(encoding="utf-8").replace("customers: 1500", "customers: 600")
+    (unit / "base.yaml").write_text(base, encoding="utf-8")
+    export = load_plan(unit / "2024Q2.yaml")
+    ensure_demo_data(export.plan.data, export.base_dir)
+    orders = load_source("transactions", export.plan.data.transactions, export.base_dir).frame
+    engine = sa.create_engine(pg_demo.server.url)
+    try:
+        load_frame(engine, "shop_orders", orders[["customer_id", "order_date", "amount"]])
+    finally:
+        engine.dispose()
+    in_db = tmp_path / "parameters" / "shop_db"
+    shutil.copytree(unit, in_db)
+    text = (in_db / "base.yaml").read_text(encoding="utf-8")
+    text = text.replace("    path: ../../outputs/demo_data/shop/orders.xlsx",
+                        f"    url: {pg_demo.url}\n    table: shop_orders")
+    (in_db / "base.yaml").write_text(text, encoding="utf-8")
+
+    runs = [run_plan(plan, output_root=tmp_path / name, log=lambda line: None)
+            for plan, name in ((unit / "2024Q2.yaml", "from_export"), (in_db / "2024Q2.yaml", "from_db"))]
+    assert [r.status for r in runs] == ["ok", "ok"], [r.stages for r in runs]
+    figures = [c for c in load(runs[0].folder, "customers").columns if c not in ("name", "phone")]
+    pd.testing.assert_frame_equal(load(runs[1].folder, "customers")[figures], load(runs[0].folder, "customers")[figures])
+    for name in ("goals", "channel_plan", "kpis", "kpi_values", "uplift"):
+        pd.testing.assert_frame_equal(load(runs[1].folder, name), load(runs[0].folder, name), obj=name)
+    kpis = load(runs[1].folder, "kpis").set_index("kpi")
+    assert kpis.loc["repurchase_rate", "actual"] > 0 and kpis.loc["churn_rate", "actual"] > 0
+    report = (runs[1].folder / "report.html").read_text(encoding="utf-8")
+    assert "交易表(由数据库按客户汇总,未整表读入)" in report

@@ -19,6 +19,7 @@ from planlib.metrics.measure import (
     Frames,
     KpiValue,
     Window,
+    announce,
     compute_kpis,
     fmt,
     period_window,
@@ -179,6 +180,8 @@ def smart_check(plan: Plan, data: Frames | None = None, customers_result: pd.Dat
     ``customers_result`` (stage 02) only planned baselines are used and A fails for the others.
     """
     names, cache, rows = segment_names(plan), {}, []
+    if data is not None:  # orders answered underneath: one pass for every history window
+        announce(data, [previous_window(period_window(plan), n) for n in range(1, HISTORY_WINDOWS + 1)])
     for goal in plan.goals:
         notes = _check(plan, goal, names)
         known_metric = goal.metric in CATALOGUE  # the schema ensures it; a hand-built Goal may not

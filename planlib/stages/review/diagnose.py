@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from planlib.metrics.measure import Frames, KpiValue, Window, fmt, period_window, within_days
+from planlib.metrics.orders import orders_of
 from planlib.plan.kpis import CATALOGUE, MIN_BASE, SMALL_SAMPLE, status, too_small
 from planlib.plan.schema import Plan
 from planlib.stages.review.funnel import FUNNEL_STEPS, funnel_from_values
@@ -148,10 +149,14 @@ def collect_evidence(plan: Plan, data: Frames, customers_result: pd.DataFrame, *
         exp["tier"] = tiers.reindex(treat).to_numpy() if tiers is not None else None
         exp["participated"] = exp.index.isin(responded["customer_id"])
         first = responded.groupby("customer_id")["responded_at"].min().dt.normalize()
-        tx = data.get("transactions")
+        tx = orders_of(data)
         if tx is not None:
-            joined = tx[tx["amount"] > 0].join(first.rename("first"), on="customer_id", how="inner")
-            bought = joined.loc[within_days(joined["order_date"], joined["first"], plan.review.attribution_days),
+            days = plan.review.attribution_days
+            rows = (tx.rows_of(first.index.astype(str), first.min().date(),
+                               (first.max() + pd.Timedelta(days=days - 1)).date())
+                    if len(first) else tx.rows_of([], start, start))
+            joined = rows[rows["amount"] > 0].join(first.rename("first"), on="customer_id", how="inner")
+            bought = joined.loc[within_days(joined["order_date"], joined["first"], days),
                                 "customer_id"]
             exp["repurchased"] = exp.index.isin(bought)
         for channel, part in sent.groupby("channel"):

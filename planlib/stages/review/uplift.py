@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from planlib.metrics.measure import Frames, Window, fmt, period_window, window_label, within_days
+from planlib.metrics.measure import Frames, Window, fmt, period_window, window_label
+from planlib.metrics.orders import orders_of
 from planlib.plan.kpis import MIN_BASE, SMALL_SAMPLE, too_small
 from planlib.plan.schema import Plan
 from planlib.stages.review.stats import compare_proportions, diff_proportions, welch
@@ -44,12 +45,6 @@ def _groups(plan: Plan, data: Frames, customers_result: pd.DataFrame, window: Wi
     return out
 
 
-def _spend(tx: pd.DataFrame, anchor: pd.Timestamp, days: int) -> pd.Series:
-    """Net spend per customer (orders minus refunds) in the ``days`` days from ``anchor`` on."""
-    inside = tx[within_days(tx["order_date"], anchor, days)]
-    return inside.groupby("customer_id")["amount"].sum()
-
-
 def uplift(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, window: Window | None = None,
            confidence: float = 0.95) -> pd.DataFrame:
     """Result "uplift": treatment (and participants) vs control on repurchase and spend.
@@ -66,10 +61,11 @@ def uplift(plan: Plan, data: Frames, customers_result: pd.DataFrame, *, window: 
     g = _groups(plan, data, customers_result, window)
     days = plan.review.attribution_days
     span = f"{g['anchor']:%Y-%m-%d} 起 {days} 天(窗口 {window_label(window)})"
-    tx = data.get("transactions")
-    spend = None if tx is None else _spend(tx, g["anchor"], days)
-    buyers = None if tx is None else pd.Index(
-        tx.loc[(tx["amount"] > 0) & within_days(tx["order_date"], g["anchor"], days), "customer_id"].unique())
+    tx = orders_of(data)
+    if tx is not None:  # net spend per customer (orders minus refunds) in the days days from the anchor on
+        sums = tx.row_sums(g["anchor"].date(), (g["anchor"] + pd.Timedelta(days=days - 1)).date())
+        spend = sums.set_index("customer_id")["spend"]
+        buyers = pd.Index(sums.loc[sums["bought"], "customer_id"])
     control = g["control"]
     rows = []
     for metric, (outcome, unit, _) in METRICS.items():
