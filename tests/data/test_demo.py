@@ -216,6 +216,14 @@ def test_ensure_demo_data_does_nothing_without_demo(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_an_orders_export_demo_whose_orders_are_in_a_database_generates_nothing(tmp_path):
+    """The shop unit pointed at a database keeps its ``demo:`` section: there is no file to write."""
+    data = Data(demo=DemoData(style="orders_export", customers=300),
+                transactions=DataSource(url="duckdb:///shop.duckdb", table="orders"))
+    assert ensure_demo_data(data, tmp_path) == []
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_demo_files_load_as_canonical_tables(tmp_path):
     data = _data("d", customers=600)
     ensure_demo_data(data, tmp_path)

@@ -72,6 +72,8 @@ def ensure_demo_data(data: Data, base_dir: Path) -> list[Path]:
     if data.demo is None:
         return []
     if data.demo.style == "orders_export":
+        if data.transactions is None or data.transactions.path is None:
+            return []  # the orders come from a database: nothing to generate
         return _ensure_orders_export(data, base_dir)
     targets = {
         name: (Path(base_dir) / source.path).resolve()
