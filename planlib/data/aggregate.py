@@ -67,6 +67,7 @@ import pandas as pd
 
 from planlib.data.parts import folder_parts, parquet_parts
 from planlib.data.tables import match_headers, required
+from planlib.errors import PlanError
 from planlib.plan.schema import DataSource
 
 OUTPUT = ("customer_id", "frequency", "monetary", "first_purchase", "last_purchase", "recency_days",
@@ -895,13 +896,43 @@ class CustomerFigures:
     fingerprint: dict | None = None
 
 
+_KEPT: dict[tuple, CustomerFigures] = {}  # at most one: see customer_figures(keep=True)
+
+
+def _files_key(source: DataSource, base_dir: Path, *settings) -> tuple | None:
+    """What a file source is now — every file's (path, size, mtime_ns), with the source's settings
+    and ``settings`` — or None for a database source (its rows may change between two stages)."""
+    if source.url is not None:
+        return None
+    path = (Path(base_dir) / source.path).resolve()
+    try:
+        files = parquet_parts(path, source.path) if path.is_dir() else [path]
+        stats = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    except (OSError, PlanError):  # missing, or a folder the parts check refuses: the reader says why
+        return None
+    return (source.model_dump_json(), *settings, stats)
+
+
 def customer_figures(source: DataSource, base_dir: Path, *, as_of, window_days: int | None,
-                     engine: str = "auto", min_bytes: int | None = None) -> CustomerFigures:
+                     engine: str = "auto", min_bytes: int | None = None, keep: bool = False) -> CustomerFigures:
     """:func:`customer_purchases` plus the lifetime model's spend (``mean_spend``) and what
     happened to every row (:data:`ROW_COUNTS` per customer id), computed in the same scan; for a
-    database source its fingerprint from the same snapshot (``fingerprint``)."""
+    database source its fingerprint from the same snapshot (``fingerprint``).
+
+    ``keep``: remember the figures of a file source for the next call with the same file (same
+    size and modification time) and settings, which takes them — stage 01 computes the customer
+    table that stage 02 computes again in the same kernel, and at 100M orders the aggregation is
+    ten minutes. Only one is remembered, and only until it is taken; a database is asked again.
+    """
+    key = _files_key(source, base_dir, str(as_of), window_days, engine, min_bytes)
+    if key is not None and key in _KEPT:
+        return _KEPT.pop(key)
     purchases, rows, used, fingerprint = _compute(source, base_dir, as_of, window_days, engine, min_bytes, full=True)
-    return CustomerFigures(purchases, rows, used, fingerprint)
+    figures = CustomerFigures(purchases, rows, used, fingerprint)
+    _KEPT.clear()
+    if keep and key is not None:
+        _KEPT[key] = figures
+    return figures
 
 
 def _compute(source: DataSource, base_dir: Path, as_of, window_days: int | None, engine: str,

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from planlib.data.aggregate import choose_engine, customer_figures
-from planlib.data.ids import check_id_counts, check_ids_match
+from planlib.data.ids import check_id_counts, check_ids_match, member_of
 from planlib.errors import PlanError
 from planlib.metrics import clv as lifetime
 from planlib.metrics.orders import FrameOrders
@@ -98,7 +98,7 @@ def sources_underneath(plan: Plan, base_dir: Path, engine: str = "auto") -> tupl
 
 
 def analyse_data(data: MutableMapping[str, pd.DataFrame], plan: Plan, base_dir: Path,
-                 engine: str = "auto") -> NeedsAnalysis:
+                 engine: str = "auto", *, keep: bool = False) -> NeedsAnalysis:
     """Stage 02's call: :func:`analyse` when ``data`` holds the orders, else :func:`analyse_source`.
 
     ``data`` is the stage's loaded frames (``transactions`` left out on the per-customer path,
@@ -113,14 +113,14 @@ def analyse_data(data: MutableMapping[str, pd.DataFrame], plan: Plan, base_dir: 
     if isinstance(orders, pd.DataFrame):
         return analyse(data["customers"], orders, plan, data.get("tickets"))
     analysis = analyse_source(data.get("customers"), plan.data.transactions, base_dir, plan, data.get("tickets"),
-                              engine=engine)
+                              engine=engine, keep=keep)
     if "customers" not in data:
         data["customers"] = analysis.source_note["customer_list"]
     return analysis
 
 
 def analyse_source(customers: pd.DataFrame | None, transactions: DataSource, base_dir: Path, plan: Plan,
-                   tickets: pd.DataFrame | None = None, *, engine: str = "auto") -> NeedsAnalysis:
+                   tickets: pd.DataFrame | None = None, *, engine: str = "auto", keep: bool = False) -> NeedsAnalysis:
     """:func:`analyse` from the transactions *source*, pandas holding one row per customer.
 
     The orders are aggregated where they are (:func:`planlib.data.aggregate.customer_figures`:
@@ -128,13 +128,14 @@ def analyse_source(customers: pd.DataFrame | None, transactions: DataSource, bas
     per-customer purchases, the lifetime model's inputs (x, t_x, T, repeat mean spend) and row
     counts; RFM, CLV, tiers, scope and coverage follow exactly as in :func:`analyse`.
     ``customers`` None: the customer list is the IDs of the orders (no names). ``engine`` as in
-    :func:`~planlib.data.aggregate.choose_engine`.
+    :func:`~planlib.data.aggregate.choose_engine`; ``keep``: the per-customer figures of a file are
+    kept for the next stage in the same kernel (:func:`~planlib.data.aggregate.customer_figures`).
     """
     seg = plan.segmentation
     _check_rules(plan, tickets)
     as_of = rfm_as_of(plan)
     figures = customer_figures(transactions, Path(base_dir), as_of=as_of, window_days=seg.rfm.window_days,
-                               engine=engine)
+                               engine=engine, keep=keep)
     label = _source_label(transactions)
     if customers is None:
         customers = customer_list(figures.rows["customer_id"], label)
@@ -225,7 +226,7 @@ def transaction_coverage(transactions: pd.DataFrame, positions: np.ndarray, as_o
 def coverage_from_counts(ids: pd.Index, rows: pd.DataFrame, as_of, window_days: int) -> pd.DataFrame:
     """:func:`transaction_coverage` from the row counts per customer of the per-customer path
     (:data:`planlib.data.aggregate.ROW_COUNTS`, counted over the same window)."""
-    known = rows["customer_id"].isin(ids).to_numpy()
+    known = member_of(rows["customer_id"], ids)
 
     def total(column: str, where: np.ndarray = known) -> int:
         return int(rows[column].to_numpy()[where].sum())

@@ -23,6 +23,7 @@ from functools import cached_property
 
 import pandas as pd
 
+from planlib.data.ids import member_of
 from planlib.metrics.orders import Orders, lookback, orders_of
 from planlib.metrics.purchases import purchases
 from planlib.plan.kpis import CATALOGUE, small_sample_text, too_small
@@ -190,7 +191,7 @@ class _Ctx:
         """In-scope customers' purchases per window (:meth:`planlib.metrics.orders.Orders.purchases_in`:
         refunds netted, fully refunded orders dropped): one row per in-scope customer with a purchase."""
         found = self.need_orders().purchases_in(windows)
-        return found[found["customer_id"].isin(self.in_scope)]
+        return found[member_of(found["customer_id"], self.in_scope)]
 
 
 def _purchases(tx: pd.DataFrame) -> pd.DataFrame:

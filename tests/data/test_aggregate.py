@@ -374,3 +374,30 @@ def test_duckdb_spills_into_a_folder_of_its_own_removed_afterwards():
         assert os.listdir(spill)  # it spilled there
         raise RuntimeError("a failing stage")
     assert not os.path.exists(spill)
+
+
+def test_kept_figures_are_handed_out_once_and_only_for_the_same_file(tmp_path, monkeypatch):
+    """Stage 01 keeps its per-customer figures for stage 02 in the same kernel: one aggregation."""
+    import os
+
+    from planlib.data import aggregate
+
+    source = write(tmp_path, TRICKY, "parquet")
+    calls = []
+    real = aggregate._compute
+    monkeypatch.setattr(aggregate, "_compute", lambda *a, **k: calls.append(1) or real(*a, **k))
+
+    def figures(**kw):
+        return aggregate.customer_figures(source, tmp_path, as_of=AS_OF, window_days=365, engine="duckdb", **kw)
+
+    kept = figures(keep=True)
+    assert figures() is kept and len(calls) == 1  # taken by the next call, not computed again
+    assert figures() is not kept and len(calls) == 2  # handed out once
+    figures(keep=True)
+    assert aggregate.customer_figures(source, tmp_path, as_of=AS_OF, window_days=30, engine="duckdb") is not kept
+    assert len(calls) == 4  # other settings: computed, and the kept one is let go
+    figures(keep=True)
+    path = tmp_path / source.path
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))  # the file was rewritten
+    figures()
+    assert len(calls) == 6 and not aggregate._KEPT

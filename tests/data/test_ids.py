@@ -85,3 +85,16 @@ def test_validate_sees_a_file_where_only_some_ids_lost_their_zeros():
     warning = shape_warning(pd.Series(["000001", "000002"]), pd.Series(["000107", "84"]))
     assert "交易表 '84'" in warning and "data.transactions.pad_ids: 6" in warning
     assert "data.customers.pad_ids: 5" in shape_warning(pd.Series(["17", "00023"]), pd.Series(["00001", "00002"]))
+
+
+def test_member_of_agrees_with_pandas_isin():
+    import numpy as np
+
+    from planlib.data.ids import member_of
+
+    values = pd.Series(["C1", "c1", None, "", "C２", "C3", "C1"], dtype="str")
+    of = pd.Index(["C1", "", "C3", "X"])
+    assert member_of(values, of).tolist() == [True, False, False, True, False, True, True]
+    assert member_of(values, of).tolist() == values.isin(of).tolist()
+    assert member_of(pd.Series([1, 2, 3]), [2]).tolist() == [False, True, False]  # not text: pandas' way
+    assert member_of(pd.Series([], dtype="str"), of).dtype == np.bool_
