@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import os
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -62,6 +63,12 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
 
 # Sections of settings rather than plan content: their tab comes last and is not opened at first.
 TECHNICAL = frozenset({"data", "run"})
+# A change that reaches the kernel this soon after a save is saved too. ipywidgets' browser side
+# sends a widget's next change only when the kernel has answered its previous one, so on a busy
+# machine a value picked just before 保存 arrived after the click (measured: 3 of 4 runs of the
+# stage-04 table test with the two cores loaded saved the old value) and the file missed what the
+# form showed. Two seconds is far beyond that delay and shorter than moving on to another field.
+SAVE_GRACE_S = 2.0
 # Settings inside a planner's section: folded (collapsed) at the end of their section's tab.
 TECHNICAL_FIELDS: dict[str, tuple[str, ...]] = {
     "segmentation": ("clv", "movement"),
@@ -120,6 +127,7 @@ class PlanForm:
         self.plan: Plan | None = None
         self._building = True
         self._preview_key = ""
+        self._saved_at: float | None = None  # time.monotonic() of the last save, for SAVE_GRACE_S
         self.save_button = w.Button(description="保存", button_style="primary", disabled=True, icon="save")
         self.save_button.add_class("pl-save")
         self.save_button.on_click(lambda _b: self.save())
@@ -383,6 +391,9 @@ class PlanForm:
         self._track(values)
         self._show_state()
         self._show_preview()
+        if (self._saved_at is not None and time.monotonic() - self._saved_at <= SAVE_GRACE_S
+                and values != self.file_values):
+            self.save(late=True)  # a change the browser sent just after 保存: see SAVE_GRACE_S
 
     def own_problems(self) -> list[tuple[KeyPath, str, str]]:
         """Problems that block saving: in this form's sections, or found reading an input."""
@@ -455,8 +466,12 @@ class PlanForm:
         self.preview.value = previews.render(self.stage, values, self.plan) or ""
 
     # ------------------------------------------------------------------------------ saving
-    def save(self) -> bool:
-        """Write the form's sections into the plan file; False (and a message) when refused."""
+    def save(self, late: bool = False) -> bool:
+        """Write the form's sections into the plan file; False (and a message) when refused.
+
+        ``late``: saving again a change that reached the kernel within :data:`SAVE_GRACE_S` of a save.
+        """
+        self._saved_at = None  # the grace of the last save ends with this one
         self.revalidate()
         if self.own_problems():
             self._status("本表单还有需要修改的字段,没有保存", ok=False)
@@ -488,7 +503,9 @@ class PlanForm:
         if self.draft is None:
             self.drafts.drop()
         self._show_state()
-        self._status(f"已保存到 {self.path.name}({datetime.now():%H:%M:%S});"
+        self._saved_at = time.monotonic()
+        also = ",包括点击「保存」时仍在传送的修改" if late else ""
+        self._status(f"已保存到 {self.path.name}({datetime.now():%H:%M:%S}){also};"
                      f"重新运行 open_stage 单元格及之后的单元格,分析即使用新值", ok=True)
         return True
 

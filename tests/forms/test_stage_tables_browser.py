@@ -34,6 +34,7 @@ def _saved(page, form, project: Path, stage: str) -> dict:
     shot(page, f"{stage}-tables")
     save(form)
     expect(form.locator(".pl-status")).to_contain_text("已保存", timeout=30_000)
+    expect(form.locator(".pl-state")).to_contain_text("✓ 已保存", timeout=30_000)  # a late change saved too
     plan = project / "parameters" / "demo" / "2024Q2.yaml"
     load_plan(plan)  # what `planlib validate` reads
     result = subprocess.run([str(Path(sys.executable).with_name("planlib")), "validate", str(plan)],
