@@ -27,14 +27,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from planlib.data import aggregate
-from planlib.data.aggregate import FastPathDeclined, Scan
+from planlib.data.aggregate import FastPathDeclined, Scan, _as_date
 from planlib.plan.schema import DataSource
 
 # ``until=None``: every row; a DATE that DuckDB, PostgreSQL and MySQL all hold
@@ -48,14 +48,6 @@ class _Query:
     sql: str
     params: dict | None = None
     expanding: tuple[str, ...] = ()  # names of list parameters written out as IN (…) (MySQL)
-
-
-def _as_date(value) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return pd.Timestamp(value).date()
 
 
 def _between(start: date, end: date) -> str:
