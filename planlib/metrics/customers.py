@@ -136,7 +136,7 @@ def analyse_source(customers: pd.DataFrame | None, transactions: DataSource, bas
     as_of = rfm_as_of(plan)
     figures = customer_figures(transactions, Path(base_dir), as_of=as_of, window_days=seg.rfm.window_days,
                                engine=engine, keep=keep)
-    label = _source_label(transactions)
+    label = source_label(transactions)
     if customers is None:
         customers = customer_list(figures.rows["customer_id"], label)
     seen = figures.rows["customer_id"]
@@ -153,7 +153,8 @@ def analyse_source(customers: pd.DataFrame | None, transactions: DataSource, bas
     return analysis
 
 
-def _source_label(source: DataSource) -> str:
+def source_label(source: DataSource) -> str:
+    """How a source is named to the planner: its path, or the database and table/query (masked)."""
     if source.url is None:
         return str(source.path)
     from planlib.data import sql

@@ -144,6 +144,9 @@ class StageContext:
         # database sources read without loading their rows (:meth:`source`): their fingerprints
         self._fingerprints: dict[str, dict] = {}
         self._underneath: dict[str, dict] = {}  # sources aggregated where they are (record_source)
+        # database sources read underneath without a fingerprint of their own: fingerprinted in
+        # finish() unless the figures brought one (record_source) — a content hash is a full scan
+        self._fingerprint_later: set[str] = set()
         # path → sha256 of every file this stage read (plan files, data): kept in the sentinel,
         # so the runner and --resume know which inputs each stage's results depend on
         self.inputs: dict[str, str] = _plan_hashes(loaded)
@@ -197,7 +200,7 @@ class StageContext:
         """The customer list derived from orders that are not loaded (a large file or a database):
         the IDs of stage 02's ``customers`` result, as stage 02 listed them — loading every order
         only to list its customers would defeat the per-customer path. None: load the orders."""
-        from planlib.metrics.customers import customer_list, sources_underneath
+        from planlib.metrics.customers import customer_list, source_label, sources_underneath
 
         if "transactions" not in sources_underneath(self.plan, self.loaded.base_dir):
             return None
@@ -205,11 +208,9 @@ class StageContext:
             ids = self.load("customers")["customer_id"]
         except ResultMissingError:  # stage 02 has not run in this folder: the loader lists them
             return None
-        self.source("transactions")  # a database source's fingerprint, as reading it would record
+        self._fingerprint_later.add("transactions")  # a database source's fingerprint, as reading it would record
         self._hash_input("transactions")  # a file's hash: the list follows the orders
-        label = _described(self._sources["transactions"]) if self._sources["transactions"].url else str(
-            self._sources["transactions"].path)
-        return customer_list(ids, label)
+        return customer_list(ids, source_label(self._sources["transactions"]))
 
     def source(self, name: str) -> Any:
         """The plan's data source ``name`` for a reader that does not load it through :meth:`data`
@@ -245,17 +246,18 @@ class StageContext:
         where the rows are and never loads them all. Such a source is hashed (a file) or
         fingerprinted (a database) as this stage's input and listed in :meth:`load_report`.
         """
-        from planlib.metrics.customers import sources_underneath
+        from planlib.metrics.customers import source_label, sources_underneath
         from planlib.metrics.orders import FrameOrders, SourceOrders
 
         skip = sources_underneath(self.plan, self.loaded.base_dir)
         data: dict[str, Any] = self.all_data(skip=skip)
         if "transactions" in skip:
-            source = self.source("transactions")
+            source = self._sources["transactions"]
+            self._fingerprint_later.add("transactions")
             data["transactions"] = SourceOrders(source, self.loaded.base_dir)
             self._underneath.setdefault("transactions", {
                 "name": "transactions", "rows": "—", "engine": "database" if source.url is not None else "duckdb",
-                "path": str(source.path) if source.url is None else _described(source), "answers": True})
+                "path": source_label(source), "answers": True})
         elif "transactions" in data:
             data["transactions"] = FrameOrders(data["transactions"])
         return data
@@ -323,6 +325,8 @@ class StageContext:
 
     def finish(self, **figures: Any) -> dict:
         """Write the stage's sentinel; the runner counts a stage as done only if this ran."""
+        for name in sorted(self._fingerprint_later - set(self._fingerprints)):
+            self.source(name)
         record = {
             "stage": self.stage,
             "finished_at": datetime.now().isoformat(timespec="seconds"),
@@ -361,8 +365,3 @@ def open_stage(stage: str, plan_path: str | Path, run_dir: str | Path | None = N
     folder = Path(run_dir) if run_dir else default_run_dir(loaded)
     return StageContext(stage, loaded, folder)
 
-
-def _described(source: Any) -> str:
-    from planlib.data import sql
-
-    return sql.describe(source)

@@ -24,8 +24,8 @@ from planlib.metrics.orders import FrameOrders, SourceOrders
 from planlib.plan.planfile import load_plan
 from planlib.plan.schema import DataSource
 from tests.data.conftest import MYSQL_ORDERS
+from tests.data.test_aggregate import HEADERS, write
 
-HEADERS = ["订单编号", "客户编号", "下单日期", "消费金额"]
 ROWS = [
     # A: o1 bought in Q1, partly refunded in April — after the window, it still nets the order in it;
     # o2 bought and fully refunded in Q1 (not a purchase); o3 in April, over three lines (two alike)
@@ -49,16 +49,6 @@ WINDOWS = {"q1": (date(2024, 1, 1), date(2024, 3, 31)), "jan": (date(2024, 1, 1)
            "all": (date(2020, 1, 1), date(2030, 12, 31))}
 UNTILS = (None, date(2024, 4, 30))
 CLOSE = {"check_exact": False, "atol": 1e-6, "rtol": 0}
-
-
-def write(folder, rows, kind="csv", encoding="utf-8-sig", headers=HEADERS, top="", name="t"):
-    frame = pd.DataFrame(rows, columns=headers, dtype=str)
-    path = folder / f"{name}.{kind}"
-    if kind == "parquet":
-        frame.to_parquet(path)
-    else:
-        path.write_bytes((top + frame.to_csv(index=False)).encode(encoding))
-    return DataSource(path=path.name)
 
 
 def parts(folder, frame: pd.DataFrame, n: int = 3) -> DataSource:
